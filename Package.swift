@@ -1,0 +1,35 @@
+// swift-tools-version:6.0
+// dnabert: DNABERT-2 in Swift, shipped as one shared library with a C ABI.
+//
+//  DNABert      - the core: tokenizer, model, kernels, training. Pure Swift API, no C types.
+//  CDNABertABI  - the public C header (include/dnabert.h) plus the thread-local last-error slot, in C.
+//  CDNABert     - the @_cdecl exports: validation, handle boxing, error translation. No math.
+//  dnabert-cli  - the `dnabert` command.
+import PackageDescription
+
+let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked", "-wmo"])]
+
+let package = Package(
+    name: "dnabert",
+    products: [
+        .library(name: "dnabert", type: .dynamic, targets: ["CDNABert"]),
+        .executable(name: "dnabert-cli", targets: ["dnabert-cli"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(name: "DNABert", dependencies: ["CZlib"], swiftSettings: optimise),
+        .target(name: "CDNABertABI", path: "Sources/CDNABertABI"),
+        .target(name: "CDNABert", dependencies: ["DNABert", "CDNABertABI"], swiftSettings: optimise),
+        .executableTarget(
+            name: "dnabert-cli",
+            dependencies: ["DNABert", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: optimise),
+        .testTarget(name: "DNABertTests", dependencies: ["DNABert"]),
+    ],
+    // Swift 5 language mode: the library manages its own threading (Dispatch, explicit ownership of
+    // buffers); strict Sendable checking would only add ceremony around raw pointers.
+    swiftLanguageModes: [.v5]
+)

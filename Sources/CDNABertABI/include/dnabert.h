@@ -1,0 +1,1 @@
+../../../include/dnabert.h

@@ -1,0 +1,2 @@
+import DNABert
+print("dnabert \(DNABertVersion.string)")

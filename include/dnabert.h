@@ -1,0 +1,197 @@
+/*
+ * dnabert.h - C API of libdnabert, a CPU implementation of the DNABERT-2 genome foundation model.
+ *
+ * Conventions
+ *  - Objects are opaque handles created by *_load / *_create / *_train and released by *_free
+ *    (every *_free accepts NULL).
+ *  - Every function that can fail returns an int status: DNABERT_OK (0) or a negative DNABERT_ERR_* code.
+ *    On failure, dnabert_last_error() returns a message for the calling thread.
+ *  - Results are written into caller-owned buffers. Functions whose result size is not known in advance
+ *    either document an upper bound (dnabert_tokenizer_max_tokens) or return DNABERT_ERR_BUFFER_TOO_SMALL
+ *    and report the required size through their size out-parameter.
+ *  - Parameter structs are filled by dnabert_*_default_params() first; their first field is the struct
+ *    size so that fields can be added later without breaking compiled callers.
+ *  - Sequences are byte strings with an explicit length (need not be NUL-terminated). They are DNA as the
+ *    tokenizer sees it: no normalisation happens unless a parameter asks for it.
+ *
+ * Thread safety
+ *  - A tokenizer is immutable after loading: any number of threads may encode/decode with the same handle
+ *    at once. Freeing a handle while another thread uses it is undefined.
+ */
+#ifndef DNABERT_H
+#define DNABERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DNABERT_VERSION_MAJOR 0
+#define DNABERT_VERSION_MINOR 1
+#define DNABERT_VERSION_PATCH 0
+#define DNABERT_VERSION_STRING "0.1.0"
+
+/* ---- status codes ------------------------------------------------------------------------------ */
+#define DNABERT_OK 0
+#define DNABERT_ERR_INVALID_ARGUMENT (-1) /* NULL pointer, bad size, value out of range */
+#define DNABERT_ERR_IO (-2)               /* a file cannot be opened, read or written */
+#define DNABERT_ERR_FORMAT (-3)           /* malformed input file or data (JSON, FASTA, gzip, ...) */
+#define DNABERT_ERR_BUFFER_TOO_SMALL (-4) /* caller buffer too small; the required size is reported */
+#define DNABERT_ERR_OUT_OF_MEMORY (-5)
+#define DNABERT_ERR_CANCELLED (-6)        /* a progress callback returned non-zero */
+#define DNABERT_ERR_UNSUPPORTED (-7)      /* valid input using a feature this library does not implement */
+#define DNABERT_ERR_NOT_FOUND (-8)        /* e.g. a token that is not in the vocabulary */
+#define DNABERT_ERR_INTERNAL (-9)
+
+/* ---- library ----------------------------------------------------------------------------------- */
+
+/* Version of the loaded library, e.g. "0.1.0" (static string). */
+const char *dnabert_version(void);
+
+/* Message describing the last error on the calling thread ("" when none). The pointer stays valid until
+ * the next dnabert call on this thread. */
+const char *dnabert_last_error(void);
+
+/* Forget the calling thread's last error. */
+void dnabert_clear_error(void);
+
+/* ---- progress reporting for long operations ---------------------------------------------------- */
+typedef struct dnabert_progress {
+    uint32_t struct_size;       /* sizeof(dnabert_progress) of the library that filled it */
+    const char *stage;          /* short description, e.g. "reading", "counting", "merging" */
+    int64_t current;            /* units done in this stage */
+    int64_t total;              /* units in this stage, or -1 if unknown */
+    double elapsed_seconds;     /* since the operation started */
+    double eta_seconds;         /* estimated seconds left, or -1 if unknown */
+} dnabert_progress;
+
+/* Called from the thread that started the operation. Return 0 to continue, non-zero to cancel (the
+ * operation then returns DNABERT_ERR_CANCELLED and creates nothing). */
+typedef int (*dnabert_progress_fn)(void *user_data, const dnabert_progress *progress);
+
+/* ---- tokenizer --------------------------------------------------------------------------------- */
+typedef struct dnabert_tokenizer dnabert_tokenizer;
+
+/* Load a Hugging Face tokenizer.json with a BPE model (e.g. DNABERT-2's). */
+int dnabert_tokenizer_load(const char *path, dnabert_tokenizer **out);
+
+/* Same, from a JSON text of `len` bytes in memory. */
+int dnabert_tokenizer_load_json(const char *json, size_t len, dnabert_tokenizer **out);
+
+/* Write the tokenizer as a tokenizer.json that Hugging Face `tokenizers` loads. */
+int dnabert_tokenizer_save(const dnabert_tokenizer *tok, const char *path);
+
+/* Serialise to JSON into `buf` (capacity `cap` bytes, NUL-terminated when it fits). `*len` receives the
+ * JSON length without the NUL; DNABERT_ERR_BUFFER_TOO_SMALL if cap < *len + 1 (buf may then be NULL). */
+int dnabert_tokenizer_to_json(const dnabert_tokenizer *tok, char *buf, size_t cap, size_t *len);
+
+void dnabert_tokenizer_free(dnabert_tokenizer *tok);
+
+/* Number of tokens in the vocabulary, added tokens included. */
+int dnabert_tokenizer_vocab_size(const dnabert_tokenizer *tok, int32_t *out);
+
+/* Id of a token string (NUL-terminated); DNABERT_ERR_NOT_FOUND if absent. */
+int dnabert_tokenizer_token_to_id(const dnabert_tokenizer *tok, const char *token, int32_t *id);
+
+/* The string of token `id`, into buf (NUL-terminated); *len receives its length without the NUL. */
+int dnabert_tokenizer_id_to_token(const dnabert_tokenizer *tok, int32_t id, char *buf, size_t cap, size_t *len);
+
+/* Ids of the special tokens, -1 for any the tokenizer does not define. */
+typedef struct dnabert_special_ids {
+    int32_t unk, cls, sep, pad, mask;
+} dnabert_special_ids;
+int dnabert_tokenizer_special_ids(const dnabert_tokenizer *tok, dnabert_special_ids *out);
+
+typedef struct dnabert_encode_params {
+    uint32_t struct_size;        /* sizeof(dnabert_encode_params) */
+    int32_t add_special_tokens;  /* 1 (default): apply the post-processor, e.g. [CLS] x [SEP] */
+    int32_t max_length;          /* > 0: truncate so that a result holds at most max_length tokens, special
+                                    tokens included (as Hugging Face truncation does); 0 (default): none */
+    int32_t uppercase;           /* 1: fold a-z to A-Z before encoding; 0 (default): encode as given, like
+                                    Hugging Face (a lower-case base is then an [UNK]) */
+    int32_t n_threads;           /* batch calls: worker threads, 0 (default) = all cores */
+} dnabert_encode_params;
+
+dnabert_encode_params dnabert_encode_default_params(void);
+
+/* Upper bound on the number of tokens that encoding `seq_len` bytes can produce with these params.
+ * A buffer of this many entries always suffices for dnabert_encode. */
+int dnabert_tokenizer_max_tokens(const dnabert_tokenizer *tok, size_t seq_len, const dnabert_encode_params *params,
+                                 size_t *out);
+
+/* Encode one sequence (any length: a whole chromosome works).
+ *  ids      - receives the token ids (capacity entries)
+ *  offsets  - NULL, or 2 * capacity entries receiving [start, end) byte offsets of each token in `seq`
+ *             (special tokens get [0, 0)), so tokens map back to genome positions
+ *  n_tokens - receives the number of tokens; if it exceeds capacity the call returns
+ *             DNABERT_ERR_BUFFER_TOO_SMALL and writes nothing else.
+ * params may be NULL for the defaults. */
+int dnabert_encode(const dnabert_tokenizer *tok, const char *seq, size_t len, const dnabert_encode_params *params,
+                   int32_t *ids, int64_t *offsets, size_t capacity, size_t *n_tokens);
+
+/* Encode n sequences in parallel into one flat buffer (ragged layout).
+ *  seqs/lens  - n sequences and their lengths in bytes
+ *  ids        - capacity entries; sequence i's tokens are ids[row_starts[i] .. row_starts[i+1])
+ *  offsets    - NULL or 2 * capacity entries, as for dnabert_encode
+ *  row_starts - n + 1 entries
+ * If the total exceeds capacity: DNABERT_ERR_BUFFER_TOO_SMALL, with row_starts[n] = the total needed. */
+int dnabert_encode_batch(const dnabert_tokenizer *tok, const char *const *seqs, const size_t *lens, size_t n,
+                         const dnabert_encode_params *params, int32_t *ids, int64_t *offsets, size_t capacity,
+                         int64_t *row_starts);
+
+/* Encode n sequences in parallel into an n x row_len matrix (row-major): each row is truncated to row_len
+ * tokens (special tokens kept, as Hugging Face truncation does) and padded with the [PAD] id.
+ *  attention_mask - NULL or n * row_len entries: 1 for a real token, 0 for padding
+ *  lengths        - NULL or n entries: the unpadded length of each row */
+int dnabert_encode_batch_padded(const dnabert_tokenizer *tok, const char *const *seqs, const size_t *lens, size_t n,
+                                const dnabert_encode_params *params, size_t row_len, int32_t *ids,
+                                int32_t *attention_mask, int32_t *lengths);
+
+/* Decode ids back to a DNA string: the tokens' strings concatenated (no spaces), special tokens skipped
+ * when skip_special_tokens is non-zero. The text goes to buf (NUL-terminated when it fits); *len receives
+ * its length; DNABERT_ERR_BUFFER_TOO_SMALL when cap < *len + 1. An id outside the vocabulary is an error. */
+int dnabert_decode(const dnabert_tokenizer *tok, const int32_t *ids, size_t n, int skip_special_tokens, char *buf,
+                   size_t cap, size_t *len);
+
+/* ---- tokenizer training -------------------------------------------------------------------------- */
+
+/* How training treats letters other than upper-case A, C, G, T. Encoding never changes input. */
+#define DNABERT_CASE_UPPER 0 /* default: a-z are folded to A-Z */
+#define DNABERT_CASE_KEEP 1  /* lower case stays distinct (and is then cut out per non_acgt) */
+
+#define DNABERT_NONACGT_SPLIT 0 /* default: any other character ends the current word and is dropped */
+#define DNABERT_NONACGT_KEEP 1  /* IUPAC codes (N, R, Y, ...) stay in words and join the alphabet */
+
+typedef struct dnabert_train_params {
+    uint32_t struct_size;       /* sizeof(dnabert_train_params) */
+    int32_t vocab_size;         /* final vocabulary size including the 5 special tokens (default 4096) */
+    int32_t min_frequency;      /* a pair must occur at least this often to be merged (default 2) */
+    int32_t max_token_length;   /* longest token in bases, 0 = unlimited (default 0) */
+    int32_t word_length;        /* records are cut into words of at most this many bases (default: see README) */
+    int32_t case_policy;        /* DNABERT_CASE_* */
+    int32_t non_acgt_policy;    /* DNABERT_NONACGT_* */
+    int32_t n_threads;          /* 0 = all cores */
+    int64_t max_bases;          /* read at most this many bases from the inputs, 0 = all */
+    dnabert_progress_fn progress; /* NULL or a callback */
+    void *progress_user_data;
+} dnabert_train_params;
+
+dnabert_train_params dnabert_train_default_params(void);
+
+/* Train a DNABERT-2-style BPE tokenizer ([UNK] [CLS] [SEP] [PAD] [MASK] = ids 0-4, then the alphabet, then
+ * merges; Whitespace pre-tokenizer; [CLS] $A [SEP] post-processor) on FASTA files (plain or gzip,
+ * detected from content; multi-record; any line endings). */
+int dnabert_tokenizer_train(const char *const *paths, size_t n_paths, const dnabert_train_params *params,
+                            dnabert_tokenizer **out);
+
+/* Same, on n in-memory sequences. */
+int dnabert_tokenizer_train_from_sequences(const char *const *seqs, const size_t *lens, size_t n,
+                                           const dnabert_train_params *params, dnabert_tokenizer **out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DNABERT_H */
