@@ -190,6 +190,7 @@ int dnabert_tokenizer_train(const char *const *paths, size_t n_paths, const dnab
 int dnabert_tokenizer_train_from_sequences(const char *const *seqs, const size_t *lens, size_t n,
                                            const dnabert_train_params *params, dnabert_tokenizer **out);
 
+
 #ifdef __cplusplus
 }
 #endif

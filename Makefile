@@ -1,0 +1,105 @@
+# dnabert — build, test, demo, install.
+#   make demo    install what is missing, build, run the main job on examples/data
+#   make test    every test: Swift, C, Python, R, examples
+#   make install PREFIX=/usr/local   library, header, pkg-config file (and the CLI)
+
+PREFIX ?= /usr/local
+SHARED ?= $(abspath ../shared)
+PYTHON ?= python3
+SWIFT_RELEASE = swift build -c release -Xswiftc -static-stdlib
+BUILD = $(CURDIR)/build
+LIB = $(BUILD)/lib/libdnabert.so
+CLI = $(BUILD)/bin/dnabert
+VERSION = $(shell sed -n 's/^#define DNABERT_VERSION_STRING "\(.*\)"/\1/p' include/dnabert.h)
+export DNABERT_LIB = $(LIB)
+export DNABERT_SHARED = $(SHARED)
+export DNABERT_HOME = $(BUILD)
+CFLAGS_STRICT = -std=c99 -Wall -Wextra -Werror -pedantic
+
+APT_PACKAGES = libopenblas-dev zlib1g-dev pkg-config r-base-core r-base-dev r-cran-testthat r-bioc-biostrings
+PY_PACKAGES = numpy pytest tokenizers sentencepiece
+
+.PHONY: all deps lib cli python r demo test test-swift test-c test-python test-r test-examples bench install clean
+
+all: lib cli
+
+# ---- installing what is missing (Debian, root or sudo) ----------------------------------------
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@$(PYTHON) -c "import numpy, pytest, tokenizers, sentencepiece" 2>/dev/null || \
+	  $(PYTHON) -m pip install -q $(PY_PACKAGES)
+
+# ---- building ---------------------------------------------------------------------------------
+lib:
+	$(SWIFT_RELEASE) --product dnabert
+	@mkdir -p $(BUILD)/lib/pkgconfig $(BUILD)/include
+	cp .build/release/libdnabert.so $(LIB)
+	cp include/dnabert.h $(BUILD)/include/
+	@sed -e 's|@PREFIX@|$(BUILD)|' -e 's|@VERSION@|$(VERSION)|' dnabert.pc.in > $(BUILD)/lib/pkgconfig/dnabert.pc
+	@if ldd $(LIB) | grep -qi swift; then echo "error: libdnabert.so depends on the Swift runtime"; exit 1; fi
+
+cli:
+	$(SWIFT_RELEASE) --product dnabert-cli
+	@mkdir -p $(BUILD)/bin
+	cp .build/release/dnabert-cli $(CLI)
+
+python: lib
+	$(PYTHON) -m pip install -q --force-reinstall --no-deps ./bindings/python
+
+r: lib
+	R CMD INSTALL --no-test-load bindings/R >$(BUILD)/r-install.log 2>&1 || (cat $(BUILD)/r-install.log; exit 1)
+
+# ---- the main job on the bundled data ---------------------------------------------------------
+demo: deps lib cli python
+	$(PYTHON) examples/python/demo.py
+
+# ---- tests ------------------------------------------------------------------------------------
+test: deps lib cli python r test-swift test-c test-python test-r test-examples
+	@echo "all test suites passed"
+
+test-swift:
+	swift test -c release -Xswiftc -enable-testing
+
+test-c: lib
+	@mkdir -p $(BUILD)/tests
+	gcc $(CFLAGS_STRICT) -fsyntax-only -x c include/dnabert.h
+	g++ -std=c++11 -Wall -Wextra -Werror -pedantic -fsyntax-only -x c++ include/dnabert.h
+	gcc $(CFLAGS_STRICT) -I$(BUILD)/include Tests/c/test_tokenizer.c -o $(BUILD)/tests/test_tokenizer \
+	  -L$(BUILD)/lib -ldnabert -Wl,-rpath,$(BUILD)/lib -lpthread
+	$(BUILD)/tests/test_tokenizer $(SHARED)
+
+test-python: python
+	cd bindings/python && $(PYTHON) -m pytest -q tests
+
+test-r: r
+	cd bindings/R/tests && Rscript testthat.R
+
+test-examples: lib cli python r
+	gcc $(CFLAGS_STRICT) $$(PKG_CONFIG_PATH=$(BUILD)/lib/pkgconfig pkg-config --cflags dnabert) examples/c/tokenize.c \
+	  -o $(BUILD)/tests/example_tokenize $$(PKG_CONFIG_PATH=$(BUILD)/lib/pkgconfig pkg-config --libs dnabert) -lz
+	$(BUILD)/tests/example_tokenize examples/data/dnabert2/tokenizer.json examples/data/hpylori_sjm180.fasta.gz
+	$(PYTHON) examples/python/tokenize_genome.py examples/data/hpylori_sjm180.fasta.gz
+	Rscript examples/R/tokenize.R examples/data/hpylori_sjm180.fasta.gz
+	$(CLI) --version
+	$(CLI) tokenizer train --vocab-size 512 -o $(BUILD)/tests/cli_tok.json examples/data/hpylori_sjm180.fasta.gz
+	$(CLI) tokenizer encode --tokenizer $(BUILD)/tests/cli_tok.json --max-records 1 examples/data/hpylori_sjm180.fasta.gz > /dev/null
+	@echo "examples passed"
+
+bench: lib python
+	$(PYTHON) bench/bench_tokenizer.py
+
+# ---- installing -------------------------------------------------------------------------------
+install: lib cli
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libdnabert.so
+	install -m 644 include/dnabert.h $(DESTDIR)$(PREFIX)/include/dnabert.h
+	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/dnabert
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' dnabert.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/dnabert.pc
+
+clean:
+	rm -rf .build build

@@ -1,0 +1,38 @@
+import ArgumentParser
+import DNABert
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct DNABertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dnabert",
+        abstract: "DNABERT-2 on the CPU: DNA BPE tokenizer, encoder, training.",
+        subcommands: [TokenizerCommand.self],
+        helpShortFlag: true
+    )
+
+    @Flag(name: .long, help: "Print the version and exit.")
+    var version = false
+
+    func run() throws {
+        if version {
+            print("dnabert \(DNABertVersion.string)")
+            print("threads: \(Parallel.coreCount) cores")
+            return
+        }
+        print(DNABertCommand.helpMessage())
+    }
+}
+
+/// Failure with a message for the user and exit status 1 (no Swift trap, no stack trace).
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// Writes to standard error.
+func eprint(_ s: String, terminator: String = "\n") {
+    fputs(s + terminator, stderr)
+}

@@ -1,2 +1,0 @@
-import DNABert
-print("dnabert \(DNABertVersion.string)")

@@ -1,0 +1,21 @@
+"""dnabert: DNABERT-2 on the CPU (Python bindings of libdnabert).
+
+    import dnabert
+    tok = dnabert.Tokenizer.from_file("tokenizer.json")
+    ids = tok.encode("ACGTAGCTAGCTAGCATCGA")
+    model = dnabert.Model.from_pretrained("path/to/model")
+    emb = model.embed(["ACGT...", "GGCA..."])          # [N, hidden]
+"""
+from ._lib import DNABertError, lib as _lib_handle, lib_path as library_path
+from .tokenizer import BatchEncoding, Tokenizer
+
+__all__ = ["DNABertError", "Tokenizer", "BatchEncoding", "Model", "blas_info", "convert_pytorch", "version",
+           "library_path"]
+
+
+def version():
+    """Version of the loaded libdnabert."""
+    return _lib_handle.dnabert_version().decode()
+
+
+__version__ = "0.1.0"
