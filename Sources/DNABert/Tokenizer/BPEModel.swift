@@ -26,9 +26,7 @@ final class BPEModel {
     let ignoreMerges: Bool
 
     /// Open-addressing table: key `a << 32 | b`, value `rank << 32 | newId`.
-    private let mergeKeys: [UInt64]
-    private let mergeVals: [UInt64]
-    private let mergeMask: Int
+    let tables: MergeTables
     /// new id per rank (for the staleness test).
     let rankNewId: [Int32]
     /// True when the bucket queue gives the heap's order (see the type comment).
@@ -85,6 +83,7 @@ final class BPEModel {
         var vals = [UInt64](repeating: 0, count: cap)
         let mask = cap - 1
         var newIds = [Int32](repeating: 0, count: merges.count)
+        var lefts = [Int32](repeating: 0, count: merges.count), rights = lefts
         let prefix = Array((continuingSubwordPrefix ?? "").utf8)
         for (rank, (a, b)) in merges.enumerated() {
             let ab = Array(a.utf8), bb = Array(b.utf8)
@@ -100,6 +99,8 @@ final class BPEModel {
                 throw DNABertError.format("tokenizer model: merge \(rank) ('\(a)' '\(b)') makes '\(String(decoding: newTok, as: UTF8.self))', which is not in the vocabulary")
             }
             newIds[rank] = nid
+            lefts[rank] = ia
+            rights[rank] = ib
             let key = UInt64(UInt32(ia)) << 32 | UInt64(UInt32(ib))
             var slot = BPEModel.hashSlot(key, mask)
             while keys[slot] != BPEModel.emptyKey && keys[slot] != key { slot = (slot + 1) & mask }
@@ -107,10 +108,15 @@ final class BPEModel {
             keys[slot] = key
             vals[slot] = UInt64(rank) << 32 | UInt64(UInt32(nid))
         }
-        mergeKeys = keys
-        mergeVals = vals
-        mergeMask = mask
         rankNewId = newIds
+        let n = max(merges.count, 1)
+        let tk = UnsafeMutablePointer<UInt64>.allocate(capacity: cap); tk.initialize(from: keys, count: cap)
+        let tv = UnsafeMutablePointer<UInt64>.allocate(capacity: cap); tv.initialize(from: vals, count: cap)
+        let tn = UnsafeMutablePointer<Int32>.allocate(capacity: n); tn.initialize(from: newIds, count: merges.count)
+        let tl = UnsafeMutablePointer<Int32>.allocate(capacity: n); tl.initialize(from: lefts, count: merges.count)
+        let tr = UnsafeMutablePointer<Int32>.allocate(capacity: n); tr.initialize(from: rights, count: merges.count)
+        tables = MergeTables(keys: tk, vals: tv, mask: mask, newId: tn, left: tl, right: tr,
+                             uniqueResults: Set(newIds).count == newIds.count)
 
         // Monotone check: every merge consuming token X has a rank above every merge producing X.
         var lastProducer = [Int](repeating: -1, count: r.count)
@@ -140,16 +146,9 @@ final class BPEModel {
         Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 29) & mask
     }
 
-    /// (rank, newId) of the merge of pair (a, b), or nil.
-    @inline(__always) func lookup(_ a: Int32, _ b: Int32, _ keys: UnsafePointer<UInt64>, _ vals: UnsafePointer<UInt64>) -> UInt64? {
-        let key = UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
-        var slot = BPEModel.hashSlot(key, mergeMask)
-        while true {
-            let k = keys[slot]
-            if k == key { return vals[slot] }
-            if k == BPEModel.emptyKey { return nil }
-            slot = (slot + 1) & mergeMask
-        }
+    deinit {
+        tables.keys.deallocate(); tables.vals.deallocate(); tables.newId.deallocate()
+        tables.left.deallocate(); tables.right.deallocate()
     }
 
     var vocabSize: Int { vocab.count }
@@ -248,15 +247,22 @@ final class BPEModel {
         }
     }
 
-    /// Applies one queue entry (rank, pos). Returns the position whose pairs must be (re)queued, or -1.
+    /// Applies one queue entry (rank, pos) if it is not stale; true when merged.
     @inline(__always)
-    private func applyMerge(_ rank: Int, _ pos: Int, _ s: Scratch, _ keys: UnsafePointer<UInt64>, _ vals: UnsafePointer<UInt64>) -> Bool {
+    private func applyMerge(_ rank: Int, _ pos: Int, _ s: Scratch, _ t: MergeTables) -> Bool {
         let lens = s.lens, ids = s.ids, next = s.next, prev = s.prev
         if lens[pos] == 0 { return false }
         let nx = Int(next[pos])
         if nx < 0 { return false }
-        let newId = rankNewId[rank]
-        guard let v = lookup(ids[pos], ids[nx], keys, vals), Int32(truncatingIfNeeded: v) == newId else { return false }
+        let newId = t.newId[rank]
+        let a = ids[pos], b = ids[nx]
+        if t.uniqueResults {
+            // Each new id comes from exactly one pair, so "the pair still merges into newId" is "the pair
+            // is still (left, right) of this rank".
+            if a != t.left[rank] || b != t.right[rank] { return false }
+        } else {
+            guard let v = t.lookup(a, b), Int32(truncatingIfNeeded: v) == newId else { return false }
+        }
         ids[pos] = newId
         lens[pos] += lens[nx]
         lens[nx] = 0
@@ -270,32 +276,24 @@ final class BPEModel {
         s.reserveHeap(count * 2 + 8)
         let ids = s.ids, next = s.next, prev = s.prev
         for i in 0..<count { prev[i] = Int32(i - 1); next[i] = i + 1 < count ? Int32(i + 1) : -1 }
-        mergeKeys.withUnsafeBufferPointer { kb in
-            mergeVals.withUnsafeBufferPointer { vb in
-                rankNewId.withUnsafeBufferPointer { _ in
-                    let keys = kb.baseAddress!, vals = vb.baseAddress!
-                    var heap = MinHeap(storage: s.heap, capacity: s.heapCapacity)
-                    for i in 0..<(count - 1) {
-                        if let v = lookup(ids[i], ids[i + 1], keys, vals) {
-                            heap.pushUnordered((v >> 32) << 32 | UInt64(i))
-                        }
-                    }
-                    heap.heapify()
-                    while let top = heap.pop() {
-                        let rank = Int(top >> 32), pos = Int(top & 0xFFFF_FFFF)
-                        if !applyMerge(rank, pos, s, keys, vals) { continue }
-                        let pv = Int(prev[pos])
-                        if pv >= 0, let v = lookup(ids[pv], ids[pos], keys, vals) {
-                            if heap.count + 2 > heap.capacity { s.growHeap(&heap) }
-                            heap.push((v >> 32) << 32 | UInt64(pv))
-                        }
-                        let nx = Int(next[pos])
-                        if nx >= 0, let v = lookup(ids[pos], ids[nx], keys, vals) {
-                            if heap.count + 2 > heap.capacity { s.growHeap(&heap) }
-                            heap.push((v >> 32) << 32 | UInt64(pos))
-                        }
-                    }
-                }
+        let t = tables
+        var heap = MinHeap(storage: s.heap, capacity: s.heapCapacity)
+        for i in 0..<(count - 1) {
+            if let v = t.lookup(ids[i], ids[i + 1]) { heap.pushUnordered((v >> 32) << 32 | UInt64(i)) }
+        }
+        heap.heapify()
+        while let top = heap.pop() {
+            let rank = Int(top >> 32), pos = Int(top & 0xFFFF_FFFF)
+            if !applyMerge(rank, pos, s, t) { continue }
+            let pv = Int(prev[pos])
+            if pv >= 0, let v = t.lookup(ids[pv], ids[pos]) {
+                if heap.count + 2 > heap.capacity { s.growHeap(&heap) }
+                heap.push((v >> 32) << 32 | UInt64(pv))
+            }
+            let nx = Int(next[pos])
+            if nx >= 0, let v = t.lookup(ids[pos], ids[nx]) {
+                if heap.count + 2 > heap.capacity { s.growHeap(&heap) }
+                heap.push((v >> 32) << 32 | UInt64(pos))
             }
         }
     }
@@ -305,40 +303,61 @@ final class BPEModel {
         let ids = s.ids, next = s.next, prev = s.prev
         for i in 0..<count { prev[i] = Int32(i - 1); next[i] = i + 1 < count ? Int32(i + 1) : -1 }
         s.prepareBuckets(merges.count)
-        mergeKeys.withUnsafeBufferPointer { kb in
-            mergeVals.withUnsafeBufferPointer { vb in
-                let keys = kb.baseAddress!, vals = vb.baseAddress!
-                var ranks = MinHeap(storage: s.heap, capacity: s.heapCapacity)
-                @inline(__always) func enqueue(_ rank: Int, _ pos: Int) {
-                    if s.bucketCount[rank] == 0 {
-                        if ranks.count + 1 > ranks.capacity { s.growHeap(&ranks) }
-                        ranks.push(UInt64(rank))
-                    }
-                    s.bucketAppend(rank, Int32(pos))
-                }
-                for i in 0..<(count - 1) {
-                    if let v = lookup(ids[i], ids[i + 1], keys, vals) { enqueue(Int(v >> 32), i) }
-                }
-                while let r = ranks.pop() {
-                    let rank = Int(r)
-                    let n = s.bucketCount[rank]
-                    let list = s.bucketData[rank]!
-                    // Sort ascending if pushes from several ranks interleaved (each run is ascending).
-                    var sorted = true
-                    var k = 1
-                    while k < n { if list[k - 1] > list[k] { sorted = false; break }; k += 1 }
-                    if !sorted { var lb = UnsafeMutableBufferPointer(start: list, count: n); lb.sort() }
-                    for j in 0..<n {
-                        let pos = Int(list[j])
-                        if !applyMerge(rank, pos, s, keys, vals) { continue }
-                        let pv = Int(prev[pos])
-                        if pv >= 0, let v = lookup(ids[pv], ids[pos], keys, vals) { enqueue(Int(v >> 32), pv) }
-                        let nx = Int(next[pos])
-                        if nx >= 0, let v = lookup(ids[pos], ids[nx], keys, vals) { enqueue(Int(v >> 32), pos) }
-                    }
-                    s.bucketCount[rank] = 0
-                }
+        let t = tables
+        var ranks = MinHeap(storage: s.heap, capacity: s.heapCapacity)
+        let bucketCount = s.bucketCount
+        @inline(__always) func enqueue(_ rank: Int, _ pos: Int) {
+            if bucketCount[rank] == 0 {
+                if ranks.count + 1 > ranks.capacity { s.growHeap(&ranks) }
+                ranks.push(UInt64(rank))
             }
+            s.bucketAppend(rank, Int32(pos))
+        }
+        for i in 0..<(count - 1) {
+            if let v = t.lookup(ids[i], ids[i + 1]) { enqueue(Int(v >> 32), i) }
+        }
+        while let r = ranks.pop() {
+            let rank = Int(r)
+            let n = bucketCount[rank]
+            let list = s.bucketData[rank]!
+            // Sort ascending if pushes from several ranks interleaved (each run is ascending).
+            var sorted = true
+            var k = 1
+            while k < n { if list[k - 1] > list[k] { sorted = false; break }; k += 1 }
+            if !sorted { var lb = UnsafeMutableBufferPointer(start: list, count: n); lb.sort() }
+            for j in 0..<n {
+                let pos = Int(list[j])
+                if !applyMerge(rank, pos, s, t) { continue }
+                let pv = Int(prev[pos])
+                if pv >= 0, let v = t.lookup(ids[pv], ids[pos]) { enqueue(Int(v >> 32), pv) }
+                let nx = Int(next[pos])
+                if nx >= 0, let v = t.lookup(ids[pos], ids[nx]) { enqueue(Int(v >> 32), pos) }
+            }
+            bucketCount[rank] = 0
+        }
+    }
+}
+
+/// The merge tables as raw pointers (owned by `BPEModel`, freed in its deinit) for the hot loops.
+struct MergeTables {
+    var keys: UnsafeMutablePointer<UInt64>
+    var vals: UnsafeMutablePointer<UInt64>
+    var mask: Int
+    var newId: UnsafeMutablePointer<Int32>
+    var left: UnsafeMutablePointer<Int32>
+    var right: UnsafeMutablePointer<Int32>
+    /// No two ranks produce the same id (then staleness is a pair comparison).
+    var uniqueResults: Bool
+
+    /// `rank << 32 | newId` of the merge of pair (a, b), or nil.
+    @inline(__always) func lookup(_ a: Int32, _ b: Int32) -> UInt64? {
+        let key = UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
+        var slot = BPEModel.hashSlot(key, mask)
+        while true {
+            let k = keys[slot]
+            if k == key { return vals[slot] }
+            if k == BPEModel.emptyKey { return nil }
+            slot = (slot + 1) & mask
         }
     }
 }

@@ -1,0 +1,62 @@
+import Testing
+@testable import DNABert
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Throughput probe, run by hand (not part of the suite):
+///   python3 -c "..." > /tmp/ecoli.txt   (one line of upper-case DNA; see the report)
+///   DNABERT_PERF=/tmp/ecoli.txt swift test -c release --filter TokenizerPerfProbe
+/// Prints Mbp/s for batches of 1 kbp windows on 1 and 2 threads and single 1 Mbp / 5 Mbp strings.
+@Suite struct TokenizerPerfProbe {
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    static func cpu() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    /// Best wall time of `reps` runs; also prints the CPU time of that run (robust on a loaded machine).
+    static func best(_ reps: Int, _ f: () -> Void) -> Double {
+        var b = Double.infinity, bc = 0.0
+        for _ in 0..<reps {
+            let t = now(), c = cpu()
+            f()
+            let w = now() - t
+            if w < b { b = w; bc = cpu() - c }
+        }
+        lastCPU = bc
+        return b
+    }
+    nonisolated(unsafe) static var lastCPU = 0.0
+
+    @Test(.enabled(if: getenv("DNABERT_PERF") != nil))
+    func throughput() throws {
+        let path = String(cString: getenv("DNABERT_PERF")!)
+        let seq = try FileIO.read(path).filter { $0 != 10 }
+        let t = try Tokenizer(contentsOfFile: TokenizerFixtures.dnabertPath)
+        let total = min(2_000_000, seq.count)
+        let windows = stride(from: 0, to: total - 999, by: 1000).map { Array(seq[$0..<($0 + 1000)]) }
+        var o = EncodeOptions()
+        for offsets in [true, false] {
+            o.withOffsets = offsets
+            for threads in [1, 2] {
+                let s = withBuffers(windows) { bufs in Self.best(3) { _ = t.encodeBatch(bufs, options: o, threads: threads) } }
+                print("batch 1kbp x\(windows.count) threads \(threads) offsets \(offsets): \(Double(windows.count * 1000) / s / 1e6) Mbp/s wall, \(Double(windows.count * 1000) / Self.lastCPU / 1e6) Mbp/s per CPU-second")
+            }
+        }
+        o.withOffsets = true
+        for n in [min(1_000_000, seq.count), seq.count] {
+            let part = Array(seq[0..<n])
+            var count = 0
+            let s = part.withUnsafeBufferPointer { b in Self.best(2) { count = t.encode(b, options: o).ids.count } }
+            print("single \(Double(n) / 1e6) Mbp: \(Double(n) / s / 1e6) Mbp/s wall, \(Double(n) / Self.lastCPU / 1e6) Mbp/s per CPU-second (\(count) tokens)")
+        }
+        #expect(total > 0)
+    }
+}
