@@ -51,6 +51,8 @@ import Glibc
             }
         }
         o.withOffsets = true
+        let sc = withBuffers(windows) { bufs in Self.best(3) { for b in bufs { _ = t.encode(b, options: o) } } }
+        print("one encode call per 1kbp window: \(Double(windows.count * 1000) / sc / 1e6) Mbp/s wall, \(Double(windows.count * 1000) / Self.lastCPU / 1e6) Mbp/s per CPU-second")
         for n in [min(1_000_000, seq.count), seq.count] {
             let part = Array(seq[0..<n])
             var count = 0

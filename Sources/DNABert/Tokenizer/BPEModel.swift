@@ -298,26 +298,31 @@ final class BPEModel {
         }
     }
 
-    /// Bucket queue for monotone merge lists: a small heap of pending ranks, one position list per rank.
+    /// Bucket queue for monotone merge lists: one position list per rank and a bitmap of non-empty ranks.
+    /// Ranks are taken in increasing order and a merge only queues higher ranks, so one forward scan of the
+    /// bitmap visits every rank that ever gets an entry.
     private func mergeBuckets(_ count: Int, _ s: Scratch) {
         let ids = s.ids, next = s.next, prev = s.prev
         for i in 0..<count { prev[i] = Int32(i - 1); next[i] = i + 1 < count ? Int32(i + 1) : -1 }
         s.prepareBuckets(merges.count)
         let t = tables
-        var ranks = MinHeap(storage: s.heap, capacity: s.heapCapacity)
         let bucketCount = s.bucketCount
+        let bits = s.rankBits
         @inline(__always) func enqueue(_ rank: Int, _ pos: Int) {
-            if bucketCount[rank] == 0 {
-                if ranks.count + 1 > ranks.capacity { s.growHeap(&ranks) }
-                ranks.push(UInt64(rank))
-            }
+            if bucketCount[rank] == 0 { bits[rank >> 6] |= 1 << UInt64(rank & 63) }
             s.bucketAppend(rank, Int32(pos))
         }
         for i in 0..<(count - 1) {
             if let v = t.lookup(ids[i], ids[i + 1]) { enqueue(Int(v >> 32), i) }
         }
-        while let r = ranks.pop() {
-            let rank = Int(r)
+        let words = s.rankWords
+        var w = 0
+        while w < words {
+            let word = bits[w]
+            if word == 0 { w += 1; continue }
+            let tz = word.trailingZeroBitCount
+            bits[w] = word & ~(1 << UInt64(tz))
+            let rank = w << 6 | tz
             let n = bucketCount[rank]
             let list = s.bucketData[rank]!
             // Sort ascending if pushes from several ranks interleaved (each run is ascending).
@@ -430,7 +435,6 @@ final class Scratch {
     var symbolCapacity = 0
     var ids: UnsafeMutablePointer<Int32>
     var lens: UnsafeMutablePointer<Int32>
-    var starts: UnsafeMutablePointer<Int32>
     var next: UnsafeMutablePointer<Int32>
     var prev: UnsafeMutablePointer<Int32>
     var heap: UnsafeMutablePointer<UInt64>
@@ -440,28 +444,33 @@ final class Scratch {
     var bucketCount: UnsafeMutablePointer<Int>
     var bucketCap: UnsafeMutablePointer<Int>
     var bucketRanks = 0
+    /// One bit per rank with a non-empty bucket (all zero between words).
+    var rankBits: UnsafeMutablePointer<UInt64>
+    var rankWords = 0
     /// A copy of the input when it must be changed (upper-casing).
     var text: [UInt8] = []
 
     init() {
-        ids = .allocate(capacity: 1); lens = .allocate(capacity: 1); starts = .allocate(capacity: 1)
+        ids = .allocate(capacity: 1); lens = .allocate(capacity: 1)
         next = .allocate(capacity: 1); prev = .allocate(capacity: 1)
         heap = .allocate(capacity: 1)
         bucketData = .allocate(capacity: 1); bucketCount = .allocate(capacity: 1); bucketCap = .allocate(capacity: 1)
+        rankBits = .allocate(capacity: 1)
     }
 
     deinit {
-        ids.deallocate(); lens.deallocate(); starts.deallocate(); next.deallocate(); prev.deallocate()
+        ids.deallocate(); lens.deallocate(); next.deallocate(); prev.deallocate()
         heap.deallocate()
         for r in 0..<bucketRanks { bucketData[r]?.deallocate() }
         bucketData.deallocate(); bucketCount.deallocate(); bucketCap.deallocate()
+        rankBits.deallocate()
     }
 
     func reserveSymbols(_ n: Int) {
         if n <= symbolCapacity { return }
         let c = max(n, symbolCapacity * 2, 64)
-        ids.deallocate(); lens.deallocate(); starts.deallocate(); next.deallocate(); prev.deallocate()
-        ids = .allocate(capacity: c); lens = .allocate(capacity: c); starts = .allocate(capacity: c)
+        ids.deallocate(); lens.deallocate(); next.deallocate(); prev.deallocate()
+        ids = .allocate(capacity: c); lens = .allocate(capacity: c)
         next = .allocate(capacity: c); prev = .allocate(capacity: c)
         symbolCapacity = c
     }
@@ -486,7 +495,6 @@ final class Scratch {
     }
 
     func prepareBuckets(_ ranks: Int) {
-        if heapCapacity < 64 { reserveHeap(64) }
         if bucketRanks >= ranks { return }
         let d = UnsafeMutablePointer<UnsafeMutablePointer<Int32>?>.allocate(capacity: ranks)
         let cnt = UnsafeMutablePointer<Int>.allocate(capacity: ranks)
@@ -498,12 +506,21 @@ final class Scratch {
         bucketData.deallocate(); bucketCount.deallocate(); bucketCap.deallocate()
         bucketData = d; bucketCount = cnt; bucketCap = cap
         bucketRanks = ranks
+        rankBits.deallocate()
+        rankWords = (ranks + 63) / 64
+        rankBits = .allocate(capacity: rankWords)
+        rankBits.initialize(repeating: 0, count: rankWords)
     }
+
+    /// Approximate bytes held (to decide whether to keep this scratch for reuse).
+    var retainedBytes: Int { symbolCapacity * 16 + heapCapacity * 8 + bucketBytes + text.capacity }
+    var bucketBytes = 0
 
     @inline(__always) func bucketAppend(_ rank: Int, _ pos: Int32) {
         let n = bucketCount[rank]
         if n == bucketCap[rank] {
             let c = max(16, n * 2)
+            bucketBytes += (c - n) * 4
             let nd = UnsafeMutablePointer<Int32>.allocate(capacity: c)
             if let old = bucketData[rank] { nd.update(from: old, count: n); old.deallocate() }
             bucketData[rank] = nd

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Options for `Tokenizer.encode`.
 public struct EncodeOptions: Sendable {
     /// Apply the post-processor (e.g. `[CLS] x [SEP]`).
@@ -45,6 +49,8 @@ public final class Tokenizer: @unchecked Sendable {
     /// Like Hugging Face get_vocab_size(with_added_tokens: true).
     public let vocabSize: Int
     private let specialIds: Set<Int32>
+    /// Working memory reused across calls (the per-rank buckets are costly to set up for short inputs).
+    let scratchPool = ScratchPool()
 
     init(parts p: TokenizerParts) {
         model = p.model
@@ -187,7 +193,9 @@ public final class Tokenizer: @unchecked Sendable {
     // MARK: - Encoding
 
     public func encode(_ bytes: UnsafeBufferPointer<UInt8>, options: EncodeOptions = .init()) -> Encoding {
-        encode(bytes, options: options, scratch: Scratch())
+        let s = scratchPool.take()
+        defer { scratchPool.give(s) }
+        return encode(bytes, options: options, scratch: s)
     }
 
     public func encode(_ s: String, options: EncodeOptions = .init()) -> Encoding {
@@ -205,8 +213,9 @@ public final class Tokenizer: @unchecked Sendable {
         results.withUnsafeMutableBufferPointer { out in
             let outp = out
             Parallel.forEach(ranges.count, threads: t) { c in
-                let scratch = Scratch()
+                let scratch = self.scratchPool.take()
                 for i in ranges[c] { outp[i] = self.encode(seqs[i], options: options, scratch: scratch) }
+                self.scratchPool.give(scratch)
             }
         }
         return results
@@ -280,5 +289,39 @@ public final class Tokenizer: @unchecked Sendable {
 
     public func decode(_ ids: [Int32], skipSpecialTokens: Bool = true) throws -> String {
         try ids.withUnsafeBufferPointer { try decode($0, skipSpecialTokens: skipSpecialTokens) }
+    }
+}
+
+/// A few idle `Scratch` objects behind a mutex. Large ones (after a chromosome-length input) are dropped
+/// rather than kept, so a tokenizer does not hold on to hundreds of MB.
+final class ScratchPool: @unchecked Sendable {
+    private var idle: [Scratch] = []
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    static let maxIdle = 8
+    static let maxKeptBytes = 8 << 20
+
+    init() {
+        mutex = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    func take() -> Scratch {
+        pthread_mutex_lock(mutex)
+        let s = idle.popLast()
+        pthread_mutex_unlock(mutex)
+        return s ?? Scratch()
+    }
+
+    func give(_ s: Scratch) {
+        if s.retainedBytes > ScratchPool.maxKeptBytes { return }
+        s.text.removeAll(keepingCapacity: s.text.capacity <= 1 << 20)
+        pthread_mutex_lock(mutex)
+        if idle.count < ScratchPool.maxIdle { idle.append(s) }
+        pthread_mutex_unlock(mutex)
     }
 }
