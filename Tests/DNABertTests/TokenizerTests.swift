@@ -112,7 +112,11 @@ enum TokenizerFixtures {
                     #expect(e.ids == c.ids, "\(c.name) (\(key)) text '\(c.text)'")
                     #expect(e.offsets == c.offsets, "\(c.name) (\(key)) offsets")
                 }
-                // Save -> load gives the same encodings.
+                // Save -> load gives the same encodings. DNABERT_TOKENIZER_SAVE_DIR: also write the file for
+                // the Python check that HF loads it (make_tokenizer_fixtures.py --check-saved-dir).
+                if let d = getenv("DNABERT_TOKENIZER_SAVE_DIR") {
+                    try t.save(to: String(cString: d) + "/custom_\(name)_\(key).json")
+                }
                 let again = try Tokenizer(json: t.jsonString())
                 for c in cases {
                     #expect(again.encode(c.text, options: TokenizerFixtures.options(c)).ids == c.ids, "\(c.name) after save")
@@ -163,9 +167,10 @@ enum TokenizerFixtures {
             }
         }
         #expect(loaded.jsonString() == t.jsonString())
-        // For the Python check (HF loads our file): DNABERT_TOKENIZER_SAVE=path writes a copy there.
-        if let p = getenv("DNABERT_TOKENIZER_SAVE") {
-            try built.save(to: String(cString: p))
+        // For the Python check (HF loads our files): DNABERT_TOKENIZER_SAVE_DIR=dir writes copies there.
+        if let d = getenv("DNABERT_TOKENIZER_SAVE_DIR") {
+            try built.save(to: String(cString: d) + "/dnabert_factory.json")
+            try t.save(to: String(cString: d) + "/dnabert_resaved.json")
         }
     }
 

@@ -10,9 +10,11 @@ Writes Tests/DNABertTests/Fixtures/tokenizer/:
   unicode_classes.json - the code point ranges that HF's Whitespace pre-tokenizer treats as word (\\w) and
                          as space (\\s), probed one code point at a time.
 
-Usage: python3 tools/reference/make_tokenizer_fixtures.py [--check-saved FILE...]
+Usage: python3 tools/reference/make_tokenizer_fixtures.py [--check-saved FILE... | --check-saved-dir DIR]
   --check-saved: load tokenizer.json files written by our Swift code with HF and compare encodings with
                  the original DNABERT-2 tokenizer on the fixture inputs (prints OK or raises).
+  --check-saved-dir DIR: after `DNABERT_TOKENIZER_SAVE_DIR=DIR swift test --filter Tokenizer`, check every
+                 file the tests saved there (DNABERT-2 re-saved and factory-built, the custom tokenizers).
 """
 import gzip
 import json
@@ -274,9 +276,39 @@ def check_saved(paths):
         print("OK", p, len(data["cases"]), "cases")
 
 
+def check_saved_dir(d):
+    """Files written by the Swift tests with DNABERT_TOKENIZER_SAVE_DIR=d: HF must load each and encode
+    exactly like the tokenizer it was made from."""
+    check_saved([os.path.join(d, f) for f in sorted(os.listdir(d)) if f.startswith("dnabert_")])
+    fx = json.load(open(os.path.join(OUT, "custom_cases.json")))
+    n = 0
+    for entry in fx:
+        ref = Tokenizer.from_str(entry["source_json"])
+        for f in sorted(os.listdir(d)):
+            if not f.startswith("custom_" + entry["name"] + "_"):
+                continue
+            t = Tokenizer.from_file(os.path.join(d, f))
+            assert t.get_vocab(True) == ref.get_vocab(True), f
+            for c in entry["cases"]:
+                for tk in (t, ref):
+                    if c["max_length"]:
+                        tk.enable_truncation(c["max_length"])
+                    else:
+                        tk.no_truncation()
+                a = t.encode(c["text"], add_special_tokens=c["add_special"])
+                b = ref.encode(c["text"], add_special_tokens=c["add_special"])
+                assert a.ids == b.ids and a.offsets == b.offsets, (f, c["name"])
+            n += 1
+            print("OK", f, len(entry["cases"]), "cases")
+    assert n >= 6, "expected the custom tokenizers saved by the Swift tests"
+
+
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--check-saved":
         check_saved(sys.argv[2:])
+        return
+    if len(sys.argv) > 2 and sys.argv[1] == "--check-saved-dir":
+        check_saved_dir(sys.argv[2])
         return
     os.makedirs(OUT, exist_ok=True)
     for fname, obj in [("dnabert2_cases.json", dnabert_cases()), ("custom_cases.json", custom_cases()),
