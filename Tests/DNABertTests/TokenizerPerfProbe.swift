@@ -62,3 +62,28 @@ import Glibc
         #expect(total > 0)
     }
 }
+
+/// Exhaustive comparison helper, run by hand with tools/reference/compare_tokenizer_exhaustive.py:
+/// DNABERT_EXHAUSTIVE=in.txt:out.bin encodes each line of in.txt (with specials, with offsets) and writes,
+/// per line, Int32 count followed by count ids and 2*count Int32 offsets.
+@Suite struct TokenizerExhaustiveProbe {
+    @Test(.enabled(if: getenv("DNABERT_EXHAUSTIVE") != nil))
+    func dump() throws {
+        let arg = String(cString: getenv("DNABERT_EXHAUSTIVE")!)
+        let parts = arg.split(separator: ":").map(String.init)
+        let data = try FileIO.read(parts[0])
+        let t = try Tokenizer(contentsOfFile: TokenizerFixtures.dnabertPath)
+        var lines: [[UInt8]] = []
+        var start = 0
+        for i in 0..<data.count where data[i] == 10 { lines.append(Array(data[start..<i])); start = i + 1 }
+        let encs = withBuffers(lines) { t.encodeBatch($0, threads: 2) }
+        var out: [Int32] = []
+        for e in encs {
+            out.append(Int32(e.ids.count))
+            out += e.ids
+            out += e.offsets.map { Int32($0) }
+        }
+        try out.withUnsafeBytes { try FileIO.writeAtomically(parts[1], $0) }
+        #expect(encs.count == lines.count)
+    }
+}
