@@ -49,6 +49,8 @@ public final class Tokenizer: @unchecked Sendable {
     /// Like Hugging Face get_vocab_size(with_added_tokens: true).
     public let vocabSize: Int
     private let specialIds: Set<Int32>
+    /// Longest word given to the BPE model in one piece (see `encodeFolded`).
+    static let maxWordBytes = 1 << 30
     /// Working memory reused across calls (the per-rank buckets are costly to set up for short inputs).
     let scratchPool = ScratchPool()
 
@@ -251,7 +253,19 @@ public final class Tokenizer: @unchecked Sendable {
             let model = self.model, pre = self.preTokenizer, added = self.added
             @inline(__always) func words(_ lo: Int, _ hi: Int) -> Bool {
                 pre.forEachWord(b, lo, hi) { ws, we in
-                    model.encodeWord(b, ws, we, s, &sink)
+                    if we - ws <= Tokenizer.maxWordBytes {
+                        model.encodeWord(b, ws, we, s, &sink)
+                    } else {
+                        // Positions are 32-bit inside the merge loop: a word over 1 GiB is encoded in
+                        // 1 GiB pieces cut at character boundaries (Hugging Face would take it whole).
+                        var a = ws
+                        while a < we && !sink.full {
+                            var e = min(we, a + Tokenizer.maxWordBytes)
+                            while e < we && e > a + 1 && b[e] & 0xC0 == 0x80 { e -= 1 }
+                            model.encodeWord(b, a, e, s, &sink)
+                            a = e
+                        }
+                    }
                     return !sink.full
                 }
                 return !sink.full
