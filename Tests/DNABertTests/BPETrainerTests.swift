@@ -199,6 +199,34 @@ private func firstDifference(_ x: [(String, String)], _ y: [(String, String)]) -
         #expect(stages.contains("merging"))
     }
 
+    /// Same words, same settings as Hugging Face's BpeTrainer (tools/reference/make_trainer_fixture.py):
+    /// the merges must be identical, rank for rank.
+    @Test func matchesHuggingFaceTrainer() throws {
+        let fixture = try JSON.parse(String(decoding: try FileIO.read(FASTATestPaths.fixtures + "/hf_bpe_trainer_ecoli.json"), as: UTF8.self))
+        guard let genomes = FASTATestPaths.genomes,
+              let file = fixture["file"]?.stringValue, let bases = fixture["bases"]?.intValue,
+              let word = fixture["word_length"]?.intValue, let vocab = fixture["vocab_size"]?.intValue,
+              let minFreq = fixture["min_frequency"]?.intValue, let hfMerges = fixture["merges"]?.arrayValue else {
+            Issue.record("fixture or genomes missing")
+            return
+        }
+        let want: [(String, String)] = hfMerges.compactMap { m in
+            guard let p = m.arrayValue, p.count == 2, let a = p[0].stringValue, let b = p[1].stringValue else { return nil }
+            return (a, b)
+        }
+        let record = try FASTAReader(path: genomes + "/" + file).next()
+        let seq = Array(record?.sequence.prefix(Int(bases)) ?? [])
+        #expect(seq.count == Int(bases))
+        var o = BPETrainerOptions()
+        o.vocabSize = Int(vocab)
+        o.minFrequency = Int(minFreq)
+        o.wordLength = Int(word)
+        let got = try seq.withUnsafeBufferPointer { try BPETrainer.train(sequences: [$0], options: o) }
+        #expect(got.alphabet == fixture["alphabet"]?.arrayValue?.compactMap(\.stringValue))
+        #expect(want.count == Int(vocab) - 9)
+        #expect(same(got.merges, want), "first difference at merge \(firstDifference(got.merges, want))")
+    }
+
     @Test func maxBasesTruncates() throws {
         var o = BPETrainerOptions()
         o.vocabSize = 30
@@ -208,4 +236,57 @@ private func firstDifference(_ x: [(String, String)], _ y: [(String, String)]) -
         let got = try seq.withUnsafeBufferPointer { try BPETrainer.train(sequences: [$0], options: o) }
         #expect(same(got.merges, naiveTrain(words: [Array(seq[0..<10])], alphabet: Array("ACGT".utf8), vocabSize: 30, minFrequency: 1, maxLen: 0)))
     }
+}
+
+/// Measurement probe, skipped unless DNABERT_TRAIN_BENCH names an output JSON file. Trains on the first
+/// DNABERT_TRAIN_FRACTION (default 0.9) of every record of the shared genomes and writes the merges and the
+/// training time (in-memory training only, the reading is excluded) for bench/word_length_policy.py.
+/// Other knobs: DNABERT_WORDLEN, DNABERT_VOCAB, DNABERT_THREADS, DNABERT_REPEAT.
+@Suite struct BPETrainerBench {
+    static func env(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
+
+    @Test func trainOnGenomes() throws {
+        guard let out = BPETrainerBench.env("DNABERT_TRAIN_BENCH"), let dir = FASTATestPaths.genomes else { return }
+        let fraction = Double(BPETrainerBench.env("DNABERT_TRAIN_FRACTION") ?? "0.9") ?? 0.9
+        var o = BPETrainerOptions()
+        if let w = BPETrainerBench.env("DNABERT_WORDLEN").flatMap({ Int($0) }) { o.wordLength = w }
+        if let v = BPETrainerBench.env("DNABERT_VOCAB").flatMap({ Int($0) }) { o.vocabSize = v }
+        if let t = BPETrainerBench.env("DNABERT_THREADS").flatMap({ Int($0) }) { o.threads = t }
+        let repeats = BPETrainerBench.env("DNABERT_REPEAT").flatMap({ Int($0) }) ?? 1
+        let files = ["ecoli_k12_mg1655", "saureus_n315", "hpylori_sjm180", "vcholerae_o395", "umaydis_chr01-08"]
+        var seqs: [[UInt8]] = []
+        for f in files {
+            for r in try FASTAReader.readAll(path: dir + "/" + f + ".fasta.gz") {
+                seqs.append(Array(r.sequence[0..<Int(Double(r.sequence.count) * fraction)]))
+            }
+        }
+        var best = Double.infinity
+        var result = TrainedBPE(alphabet: [], merges: [])
+        for _ in 0..<repeats {
+            let t0 = BPETrainer.now()
+            result = try withBuffers(seqs) { try BPETrainer.train(sequences: $0, options: o) }
+            best = min(best, BPETrainer.now() - t0)
+        }
+        let bases = seqs.reduce(0) { $0 + $1.count }
+        print("BPETrainerBench: \(bases) bases, wordLength \(o.wordLength), vocab \(o.vocabSize), threads \(o.threads): \(result.merges.count) merges in \(best) s (best of \(repeats))")
+        let json = JSONValue.object([
+            ("seconds", .double(best)), ("bases", .int(Int64(bases))), ("word_length", .int(Int64(o.wordLength))),
+            ("alphabet", .array(result.alphabet.map { .string($0) })),
+            ("merges", .array(result.merges.map { .array([.string($0.0), .string($0.1)]) })),
+        ])
+        try FileIO.writeAtomically(out, string: JSON.serialize(json))
+    }
+}
+
+/// Runs `body` with stable pointers to every array's storage.
+func withBuffers<R>(_ arrays: [[UInt8]], _ body: ([UnsafeBufferPointer<UInt8>]) throws -> R) rethrows -> R {
+    var ptrs: [UnsafeBufferPointer<UInt8>] = []
+    func go(_ i: Int) throws -> R {
+        if i == arrays.count { return try body(ptrs) }
+        return try arrays[i].withUnsafeBufferPointer { b in
+            ptrs.append(b)
+            return try go(i + 1)
+        }
+    }
+    return try go(0)
 }
