@@ -102,12 +102,28 @@ private func firstDifference(_ x: [(String, String)], _ y: [(String, String)]) -
         o.maxTokenLength = seed % 4 == 1 ? 6 : 0
         o.wordLength = 1000
         o.threads = seed % 2 + 1
+        o.parallelMergeThreshold = seed % 4 == 3 ? 1 : 50   // exercise the threaded merge path on small lists
         let got = try train(words: words, o)
         let want = naiveTrain(words: words, alphabet: acgt, vocabSize: o.vocabSize, minFrequency: o.minFrequency, maxLen: o.maxTokenLength)
         #expect(got.alphabet == ["A", "C", "G", "T"])
         #expect(want.count > 20)
         let firstDiff: Int = firstDifference(got.merges, want)
         #expect(same(got.merges, want), "seed \(seed): first difference at merge \(firstDiff)")
+    }
+
+    @Test func threadedMergesEqualSerial() throws {
+        let words = randomWords(seed: 77, count: 3000, maxLength: 300, letters: Array("ACGT".utf8))
+        var o = BPETrainerOptions()
+        o.vocabSize = 600
+        o.threads = 1
+        let serial = try train(words: words, o)
+        for (threads, threshold) in [(2, 1), (3, 1), (2, 500), (4, 64)] {
+            o.threads = threads
+            o.parallelMergeThreshold = threshold
+            let par = try train(words: words, o)
+            #expect(same(serial.merges, par.merges), "threads \(threads) threshold \(threshold): first difference at \(firstDifference(serial.merges, par.merges))")
+        }
+        #expect(serial.merges.count == 600 - 9)
     }
 
     @Test func homopolymerAndPeriodicRuns() throws {

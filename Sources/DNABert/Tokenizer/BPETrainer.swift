@@ -194,34 +194,35 @@ public enum BPETrainer {
         guard slots < Int(Int32.max) else {
             throw DNABertError.invalidArgument("the training corpus is too large (\(slots) symbols); limit it with maxBases (at most about 2 Gbp)")
         }
-        guard let symRaw = malloc(slots * 2), let lenRaw = malloc(slots * 2) else {
+        guard let cellRaw = malloc(slots * 4) else {
             throw DNABertError(.outOfMemory, "cannot allocate \(slots * 4) bytes for the BPE training corpus")
         }
-        defer { free(symRaw); free(lenRaw) }
-        let sym = symRaw.assumingMemoryBound(to: UInt16.self)
-        let len = lenRaw.assumingMemoryBound(to: UInt16.self)
+        defer { free(cellRaw) }
+        // cell = symbol | length << 16; one load gives both (the merge loop is bound by cache misses).
+        let cell = cellRaw.assumingMemoryBound(to: UInt32.self)
+        let one: UInt32 = 1 << 16
+        let barrierCell = UInt32(barrier) | one
         var w = 0
-        sym[w] = barrier; w += 1
+        cell[w] = barrierCell; w += 1
         map.withUnsafeBufferPointer { mp in
             for p in parts {
                 var run = 0
                 for c in p {
                     let s = mp[Int(c)]
                     if s >= 0 {
-                        sym[w + run] = UInt16(truncatingIfNeeded: s)
+                        cell[w + run] = UInt32(truncatingIfNeeded: s) | one
                         run += 1
-                        if run == wordLength { w += run; sym[w] = barrier; w += 1; run = 0 }
+                        if run == wordLength { w += run; cell[w] = barrierCell; w += 1; run = 0 }
                     } else {
-                        if run >= 2 { w += run; sym[w] = barrier; w += 1 }
+                        if run >= 2 { w += run; cell[w] = barrierCell; w += 1 }
                         run = 0
                     }
                 }
-                if run >= 2 { w += run; sym[w] = barrier; w += 1 }
+                if run >= 2 { w += run; cell[w] = barrierCell; w += 1 }
             }
         }
         // w == slots here by construction of the two passes.
         let n = w
-        for i in 0..<n { len[i] = 1 }
 
         // 3. Initial pair counts and position lists, in parallel over ranges; lists come out sorted.
         let kk = k * k
@@ -233,7 +234,7 @@ public enum BPETrainer {
                 var cnt = [Int64](repeating: 0, count: kk)
                 cnt.withUnsafeMutableBufferPointer { cp in
                     for i in ranges[r] {
-                        let s0 = sym[i], s1 = sym[i + 1]
+                        let s0 = UInt16(truncatingIfNeeded: cell[i]), s1 = UInt16(truncatingIfNeeded: cell[i + 1])
                         if s0 < ku16 && s1 < ku16 { cp[Int(s0) * k + Int(s1)] += 1 }
                     }
                 }
@@ -260,7 +261,7 @@ public enum BPETrainer {
                 var at = offs[r]
                 at.withUnsafeMutableBufferPointer { ap in
                     for i in ranges[r] {
-                        let s0 = sym[i], s1 = sym[i + 1]
+                        let s0 = UInt16(truncatingIfNeeded: cell[i]), s1 = UInt16(truncatingIfNeeded: cell[i + 1])
                         if s0 < ku16 && s1 < ku16 {
                             let pr = Int(s0) * k + Int(s1)
                             listPtrs[pr].unsafelyUnwrapped[ap[pr]] = Int32(truncatingIfNeeded: i)
@@ -298,8 +299,12 @@ public enum BPETrainer {
         var banned = Set<UInt32>()
 
         // Per-merge scratch, indexed by the neighbour's token id.
-        let scratch = BPETrainerScratch(size: vocabCap)
-        defer { scratch.release() }
+        // Big merges (most of the work: the first few hundred lists hold millions of positions) are split
+        // across threads at word barriers, each thread with its own scratch; small ones run inline.
+        let workers = max(1, threads)
+        let scratches = (0..<workers).map { _ in BPETrainerScratch(size: vocabCap) }
+        let scratch = scratches[0]
+        defer { for sc in scratches { sc.release() } }
         try report("merging", 0, Int64(targetMerges), -1)
         let mergeStart = BPETrainer.now()
         var lastReport = mergeStart
@@ -327,10 +332,22 @@ public enum BPETrainer {
 
             if a == b && !pairList[idx].isSorted() { pairList[idx].sort() }
             let list = pairList[idx]
+            // Lists are ascending by construction (initial scan in order, new lists filled in merge order);
+            // the check keeps a violated invariant from ever becoming a data race.
+            let splits = workers > 1 && list.count >= o.parallelMergeThreshold && list.isSorted()
+                ? splitAtWords(list, parts: workers, cell: cell) : [0, list.count]
             tokLen.withUnsafeBufferPointer { tl in
-                applyMerge(list: list, a: a, b: b, x: x, sym: sym, len: len, tokLen: tl, maxLen: maxLen, s: scratch)
+                if splits.count == 2 {
+                    applyMerge(list: list, from: 0, to: list.count, a: a, b: b, x: x, cell: cell, tokLen: tl, maxLen: maxLen, s: scratch)
+                } else {
+                    Parallel.forEach(splits.count - 1, threads: workers) { t in
+                        applyMerge(list: list, from: splits[t], to: splits[t + 1], a: a, b: b, x: x, cell: cell,
+                                   tokLen: tl, maxLen: maxLen, s: scratches[t])
+                    }
+                }
             }
-            if scratch.outOfMemory {
+            for t in 1..<(splits.count - 1) { scratch.absorb(scratches[t]) }
+            if scratches.contains(where: { $0.outOfMemory }) {
                 throw DNABertError(.outOfMemory, "out of memory while training BPE (position lists)")
             }
 
@@ -402,27 +419,52 @@ public enum BPETrainer {
         return TrainedBPE(alphabet: Array(names[0..<k]), merges: merges.map { (names[$0.0], names[$0.1]) })
     }
 
+    /// Cuts a (sorted) position list into `parts` index ranges whose positions lie in different words, so
+    /// threads never touch the same word. Returns the boundaries [0, …, count].
+    static func splitAtWords(_ list: BPETrainerPosList, parts: Int, cell: UnsafeMutablePointer<UInt32>) -> [Int] {
+        guard let lp = list.ptr else { return [0, list.count] }
+        var cuts = [0]
+        for t in 1..<parts {
+            var i = max(list.count * t / parts, cuts[cuts.count - 1] + 1)
+            while i < list.count {
+                // A barrier strictly between the previous position and this one separates their words.
+                let lo = Int(lp[i - 1]), hi = Int(lp[i])
+                var k = lo + 1
+                while k < hi && UInt16(truncatingIfNeeded: cell[k]) != barrier { k += 1 }
+                if hi > lo && k < hi { break }
+                i += 1
+            }
+            if i >= list.count { break }
+            cuts.append(i)
+        }
+        cuts.append(list.count)
+        return cuts
+    }
+
     /// Applies merge (a, b) → x at every valid position of `list` (in list order) and records, in `s`, the
     /// count changes of the neighbouring pairs plus the positions of the pairs that now contain x.
     @inline(__always)
-    static func applyMerge(list: BPETrainerPosList, a: Int, b: Int, x: Int,
-                           sym: UnsafeMutablePointer<UInt16>, len: UnsafeMutablePointer<UInt16>,
+    static func applyMerge(list: BPETrainerPosList, from: Int, to: Int, a: Int, b: Int, x: Int,
+                           cell: UnsafeMutablePointer<UInt32>,
                            tokLen: UnsafeBufferPointer<Int>, maxLen: Int, s: BPETrainerScratch) {
         guard let lp = list.ptr else { return }
         let a16 = UInt16(a), b16 = UInt16(b), x16 = UInt16(x)
         let lenA = tokLen[a], lenB = tokLen[b]
         let newLen = lenA + lenB
         let leftCount = s.leftCount, rightCount = s.rightCount
-        for j in 0..<list.count {
+        for j in from..<to {
             let p = Int(lp[j])
-            if sym[p] != a16 { continue }
-            let q = p + Int(len[p])
-            if sym[q] != b16 { continue }
-            let r = q + Int(len[q])
+            let cp = cell[p]
+            if UInt16(truncatingIfNeeded: cp) != a16 { continue }
+            let q = p + Int(cp >> 16)
+            let cq = cell[q]
+            if UInt16(truncatingIfNeeded: cq) != b16 { continue }
+            let r = q + Int(cq >> 16)
             // Left neighbour: pair (L, a) disappears, (L, x) appears.
-            if sym[p - 1] != barrier {
-                let l = p - Int(len[p - 1])
-                let L = Int(sym[l])
+            let cl = cell[p - 1]
+            if UInt16(truncatingIfNeeded: cl) != barrier {
+                let l = p - Int(cl >> 16)
+                let L = Int(UInt16(truncatingIfNeeded: cell[l]))
                 let lenL = tokLen[L]
                 if lenL + lenA <= maxLen {
                     if L == x {
@@ -438,7 +480,7 @@ public enum BPETrainer {
                 }
             }
             // Right neighbour: pair (b, R) disappears, (x, R) appears.
-            let sr = sym[r]
+            let sr = UInt16(truncatingIfNeeded: cell[r])
             if sr != barrier {
                 let R = Int(sr)
                 let lenR = tokLen[R]
@@ -461,10 +503,10 @@ public enum BPETrainer {
                     }
                 }
             }
-            sym[p] = x16
-            sym[q] = dead
-            len[p] = UInt16(truncatingIfNeeded: newLen)
-            len[p + newLen - 1] = UInt16(truncatingIfNeeded: newLen)
+            let tag = UInt32(truncatingIfNeeded: newLen) << 16
+            cell[p] = UInt32(x16) | tag
+            cell[q] = UInt32(dead) | tag
+            cell[p + newLen - 1] = UInt32(dead) | tag
         }
     }
 }
@@ -496,6 +538,39 @@ final class BPETrainerScratch {
         decLeft = counts(); decRight = counts(); leftCount = counts(); rightCount = counts()
         decLeftMark = marks(); decRightMark = marks(); leftMark = marks(); rightMark = marks()
         leftList = lists(); rightList = lists()
+    }
+
+    /// Adds another thread's changes to this scratch (its positions come after ours, keeping lists sorted)
+    /// and clears it.
+    func absorb(_ o: BPETrainerScratch) {
+        for i in o.decLeftTouched {
+            let k = Int(i)
+            decLeft[k] += o.decLeft[k]; o.decLeft[k] = 0; o.decLeftMark[k] = 0
+            if decLeftMark[k] == 0 { decLeftMark[k] = 1; decLeftTouched.append(i) }
+        }
+        for i in o.decRightTouched {
+            let k = Int(i)
+            decRight[k] += o.decRight[k]; o.decRight[k] = 0; o.decRightMark[k] = 0
+            if decRightMark[k] == 0 { decRightMark[k] = 1; decRightTouched.append(i) }
+        }
+        for i in o.leftTouched {
+            let k = Int(i)
+            leftCount[k] += o.leftCount[k]; o.leftCount[k] = 0; o.leftMark[k] = 0
+            touchLeft(k)
+            leftList[k].append(contentsOf: o.leftList[k])
+            o.leftList[k].release()
+        }
+        for i in o.rightTouched {
+            let k = Int(i)
+            rightCount[k] += o.rightCount[k]; o.rightCount[k] = 0; o.rightMark[k] = 0
+            touchRight(k)
+            rightList[k].append(contentsOf: o.rightList[k])
+            o.rightList[k].release()
+        }
+        o.decLeftTouched.removeAll(keepingCapacity: true)
+        o.decRightTouched.removeAll(keepingCapacity: true)
+        o.leftTouched.removeAll(keepingCapacity: true)
+        o.rightTouched.removeAll(keepingCapacity: true)
     }
 
     var outOfMemory: Bool {

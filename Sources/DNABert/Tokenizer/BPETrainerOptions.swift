@@ -47,6 +47,8 @@ public struct BPETrainerOptions: Sendable {
     public var threads = 0
     /// Stop reading after this many sequence bytes; 0 = all.
     public var maxBases: Int64 = 0
+    /// Position lists at least this long are merged by several threads (internal: tests lower it).
+    var parallelMergeThreshold = 20_000
 
     public init() {}
 }

@@ -34,6 +34,14 @@ struct BPETrainerPosList {
         return true
     }
 
+    mutating func append(contentsOf o: BPETrainerPosList) {
+        guard o.count > 0, let src = o.ptr else { return }
+        if o.outOfMemory { outOfMemory = true }
+        while capacity < count + o.count { if !grow() { return } }
+        (ptr.unsafelyUnwrapped + count).update(from: src, count: o.count)
+        count += o.count
+    }
+
     mutating func release() {
         free(ptr)
         ptr = nil; count = 0; capacity = 0
