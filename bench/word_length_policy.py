@@ -87,6 +87,7 @@ def hf_bp_per_token(tok):
 
 print(f"corpus: {train_bases} training bases, {held_bases} held-out bases, threads {args.threads}, vocab {args.vocab}")
 rows = []
+ours = {}
 for wl in [int(x) for x in args.word_lengths.split(",") if x]:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
         out = tmp.name
@@ -99,6 +100,7 @@ for wl in [int(x) for x in args.word_lengths.split(",") if x]:
     res = json.load(open(out))
     os.unlink(out)
     bpt = hf_bp_per_token(hf_from_merges(res["alphabet"], res["merges"]))
+    ours[wl] = [tuple(m) for m in res["merges"]]
     rows.append(("dnabert (Swift)", wl, res["seconds"], bpt, len(res["merges"])))
     print(f"dnabert   word {wl:>6}: {res['seconds']:7.2f} s  {bpt:.4f} bp/token  ({len(res['merges'])} merges)", flush=True)
 
@@ -114,6 +116,10 @@ if args.peers:
         bpt = hf_bp_per_token(tok)
         rows.append(("HF tokenizers BpeTrainer", ll, dt, bpt, None))
         print(f"HF        line {ll:>6}: {dt:7.2f} s  {bpt:.4f} bp/token", flush=True)
+        if ll in ours:
+            hf = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in json.loads(tok.to_str())["model"]["merges"]]
+            same = next((i for i, (x, y) in enumerate(zip(ours[ll], hf)) if x != y), min(len(hf), len(ours[ll])))
+            print(f"          merges identical to ours for the first {same} of {len(hf)} (ours {len(ours[ll])})", flush=True)
     import sentencepiece as spm
     for ll in [int(x) for x in args.spm_lines.split(",") if x]:
         lines = pieces(train, ll)

@@ -243,6 +243,41 @@ private func firstDifference(_ x: [(String, String)], _ y: [(String, String)]) -
         #expect(same(got.merges, want), "first difference at merge \(firstDifference(got.merges, want))")
     }
 
+    @Test func filesEqualInMemorySequences() throws {
+        let words = randomWords(seed: 5, count: 40, maxLength: 400, letters: Array("ACGTacgtN".utf8))
+        let dir = FASTATestPaths.tempDir()
+        var fa: [UInt8] = [], fq: [UInt8] = []
+        for (i, w) in words.enumerated() {
+            if i % 2 == 0 {
+                fa += Array(">r\(i) x\n".utf8)
+                var j = 0
+                while j < w.count { fa += w[j..<min(j + 60, w.count)]; fa.append(0x0A); j += 60 }
+            } else {
+                fq += Array("@r\(i)\n".utf8) + w + Array("\n+\n".utf8) + [UInt8](repeating: 73, count: w.count) + [0x0A]
+            }
+        }
+        try FileIO.writeAtomically(dir + "/a.fa.gz", gzipBytes(fa))
+        try FileIO.writeAtomically(dir + "/b.fq", fq)
+        var o = BPETrainerOptions()
+        o.vocabSize = 200
+        o.wordLength = 50
+        var stages = Set<String>()
+        let fromFiles = try BPETrainer.train(files: [dir + "/a.fa.gz", dir + "/b.fq"], options: o) { stages.insert($0.stage); return true }
+        let ordered = words.enumerated().filter { $0.offset % 2 == 0 }.map(\.element) + words.enumerated().filter { $0.offset % 2 == 1 }.map(\.element)
+        let fromMemory = try withBuffers(ordered) { try BPETrainer.train(sequences: $0, options: o) }
+        #expect(fromFiles.merges.count > 50)
+        #expect(same(fromFiles.merges, fromMemory.merges))
+        #expect(stages.isSuperset(of: ["reading", "merging", "done"]))
+        // maxBases counts bases across records and files in order.
+        o.maxBases = 1000
+        let capped = try BPETrainer.train(files: [dir + "/a.fa.gz", dir + "/b.fq"], options: o)
+        var taken: [[UInt8]] = [], left = 1000
+        for w in ordered where left > 0 { taken.append(Array(w.prefix(left))); left -= min(left, w.count) }
+        o.maxBases = 0
+        let want = try withBuffers(taken) { try BPETrainer.train(sequences: $0, options: o) }
+        #expect(same(capped.merges, want.merges))
+    }
+
     @Test func maxBasesTruncates() throws {
         var o = BPETrainerOptions()
         o.vocabSize = 30
