@@ -22,6 +22,7 @@ ap.add_argument("--peers", action="store_true", help="also time HF BpeTrainer an
 ap.add_argument("--hf-lines", default="1000", help="line lengths for HF BpeTrainer (comma list)")
 ap.add_argument("--spm-lines", default="1000", help="sentence lengths for SentencePiece (comma list)")
 ap.add_argument("--genomes", default=None)
+ap.add_argument("--xctest", default=None, help="run this prebuilt test bundle instead of `swift test -c release`")
 args = ap.parse_args()
 os.environ["RAYON_NUM_THREADS"] = str(args.threads)   # before importing tokenizers
 from tokenizers import Tokenizer, models, pre_tokenizers, trainers  # noqa: E402
@@ -93,8 +94,9 @@ for wl in [int(x) for x in args.word_lengths.split(",") if x]:
         out = tmp.name
     env = dict(os.environ, DNABERT_TRAIN_BENCH=out, DNABERT_WORDLEN=str(wl), DNABERT_VOCAB=str(args.vocab),
                DNABERT_THREADS=str(args.threads), DNABERT_REPEAT=str(args.repeat))
-    r = subprocess.run(["swift", "test", "-c", "release", "--filter", "BPETrainerBench"], cwd=root, env=env,
-                       capture_output=True, text=True)
+    cmd = ([args.xctest, "--testing-library", "swift-testing", "--filter", "BPETrainerBench"] if args.xctest
+           else ["swift", "test", "-c", "release", "--filter", "BPETrainerBench"])
+    r = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(r.stdout[-3000:] + r.stderr[-3000:])
     res = json.load(open(out))
