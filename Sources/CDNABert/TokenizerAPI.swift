@@ -7,7 +7,7 @@ private func tokenizer(_ h: OpaquePointer?) throws -> Tokenizer {
     try HandleRegistry.shared.object(h, as: Tokenizer.self, name: "tok")
 }
 
-private func encodeOptions(_ p: UnsafePointer<dnabert_encode_params>?) throws -> (EncodeOptions, threads: Int) {
+private func encodeOptions(_ p: UnsafePointer<dnabert_encode_params>?, for t: Tokenizer) throws -> (EncodeOptions, threads: Int) {
     let params = try readParams(p, defaults: dnabert_encode_default_params(), name: "params")
     guard params.max_length >= 0 else { throw DNABertError.invalidArgument("params.max_length must be >= 0, got \(params.max_length)") }
     guard params.n_threads >= 0 else { throw DNABertError.invalidArgument("params.n_threads must be >= 0, got \(params.n_threads)") }
@@ -15,7 +15,20 @@ private func encodeOptions(_ p: UnsafePointer<dnabert_encode_params>?) throws ->
     o.addSpecialTokens = params.add_special_tokens != 0
     o.maxLength = Int(params.max_length)
     o.uppercase = params.uppercase != 0
+    try checkRoomForSpecials(o, t)
     return (o, Int(params.n_threads))
+}
+
+/// Hugging Face silently skips truncation when max_length cannot hold the special tokens; a result longer
+/// than asked for is worse than an error.
+private func checkRoomForSpecials(_ o: EncodeOptions, _ t: Tokenizer) throws {
+    guard o.maxLength > 0 && o.addSpecialTokens else { return }
+    var bare = o
+    bare.maxLength = 0
+    let specials = t.maxTokens(forLength: 0, options: bare)
+    guard o.maxLength >= specials else {
+        throw DNABertError.invalidArgument("max_length \(o.maxLength) is smaller than the \(specials) special tokens the post-processor adds")
+    }
 }
 
 private func store(_ out: UnsafeMutablePointer<OpaquePointer?>?, _ t: Tokenizer) throws {
@@ -119,7 +132,7 @@ public func dnabert_tokenizer_max_tokens(_ tok: OpaquePointer?, _ seqLen: Int, _
                                          _ out: UnsafeMutablePointer<Int>?) -> Int32 {
     guarded("dnabert_tokenizer_max_tokens") {
         let t = try tokenizer(tok)
-        let (o, _) = try encodeOptions(params)
+        let (o, _) = try encodeOptions(params, for: t)
         guard seqLen >= 0, seqLen < maxElements else { throw DNABertError.invalidArgument("seq_len is out of range") }
         try require(out, "out").pointee = t.maxTokens(forLength: seqLen, options: o)
     }
@@ -131,7 +144,7 @@ public func dnabert_encode(_ tok: OpaquePointer?, _ seq: UnsafePointer<CChar>?, 
                            _ offsets: UnsafeMutablePointer<Int64>?, _ capacity: Int, _ nTokens: UnsafeMutablePointer<Int>?) -> Int32 {
     guarded("dnabert_encode") {
         let t = try tokenizer(tok)
-        var (o, _) = try encodeOptions(params)
+        var (o, _) = try encodeOptions(params, for: t)
         let nTokens = try require(nTokens, "n_tokens")
         guard len >= 0, len < maxElements else { throw DNABertError.invalidArgument("len is out of range") }
         guard capacity >= 0 else { throw DNABertError.invalidArgument("capacity is negative") }
@@ -157,7 +170,7 @@ public func dnabert_encode_batch(_ tok: OpaquePointer?, _ seqs: UnsafePointer<Un
                                  _ rowStarts: UnsafeMutablePointer<Int64>?) -> Int32 {
     guarded("dnabert_encode_batch") {
         let t = try tokenizer(tok)
-        var (o, threads) = try encodeOptions(params)
+        var (o, threads) = try encodeOptions(params, for: t)
         guard n >= 0, n < maxElements else { throw DNABertError.invalidArgument("n is out of range") }
         let rowStarts = try require(rowStarts, "row_starts")
         guard capacity >= 0 else { throw DNABertError.invalidArgument("capacity is negative") }
@@ -193,7 +206,7 @@ public func dnabert_encode_batch_padded(_ tok: OpaquePointer?, _ seqs: UnsafePoi
                                         _ lengths: UnsafeMutablePointer<Int32>?) -> Int32 {
     guarded("dnabert_encode_batch_padded") {
         let t = try tokenizer(tok)
-        var (o, threads) = try encodeOptions(params)
+        var (o, threads) = try encodeOptions(params, for: t)
         guard n >= 0, n < maxElements else { throw DNABertError.invalidArgument("n is out of range") }
         guard rowLen > 0, rowLen <= Int(Int32.max) else { throw DNABertError.invalidArgument("row_len must be in 1...\(Int32.max), got \(rowLen)") }
         guard n.multipliedReportingOverflow(by: rowLen).partialValue < maxElements,
@@ -202,6 +215,7 @@ public func dnabert_encode_batch_padded(_ tok: OpaquePointer?, _ seqs: UnsafePoi
         let ids = try require(ids, "ids")
         let buffers = try byteBuffers(seqs, lens, n)
         o.maxLength = o.maxLength > 0 ? min(o.maxLength, rowLen) : rowLen
+        try checkRoomForSpecials(o, t)
         o.withOffsets = false
         guard let pad = t.padId else {
             throw DNABertError.invalidArgument("the tokenizer defines no [PAD] token, so it cannot pad")

@@ -9,8 +9,7 @@ struct DNABertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dnabert",
         abstract: "DNABERT-2 on the CPU: DNA BPE tokenizer, encoder, training.",
-        subcommands: [TokenizerCommand.self],
-        helpShortFlag: true
+        subcommands: [TokenizerCommand.self]
     )
 
     @Flag(name: .long, help: "Print the version and exit.")

@@ -43,23 +43,6 @@ class TrainParams(ctypes.Structure):
                 ("progress", PROGRESS_FN), ("progress_user_data", ctypes.c_void_p)]
 
 
-class ModelInfo(ctypes.Structure):
-    _fields_ = [("vocab_size", ctypes.c_int32), ("hidden_size", ctypes.c_int32), ("num_layers", ctypes.c_int32),
-                ("num_heads", ctypes.c_int32), ("intermediate_size", ctypes.c_int32), ("num_labels", ctypes.c_int32),
-                ("has_mlm_head", ctypes.c_int32), ("has_pooler", ctypes.c_int32), ("has_tokenizer", ctypes.c_int32),
-                ("num_parameters", ctypes.c_int64)]
-
-
-class ForwardParams(ctypes.Structure):
-    _fields_ = [("struct_size", ctypes.c_uint32), ("n_threads", ctypes.c_int32)]
-
-
-class EmbedParams(ctypes.Structure):
-    _fields_ = [("struct_size", ctypes.c_uint32), ("pooling", ctypes.c_int32), ("max_length", ctypes.c_int32),
-                ("overlap", ctypes.c_int32), ("batch_size", ctypes.c_int32), ("uppercase", ctypes.c_int32),
-                ("n_threads", ctypes.c_int32), ("progress", PROGRESS_FN), ("progress_user_data", ctypes.c_void_p)]
-
-
 class SpecialIds(ctypes.Structure):
     _fields_ = [("unk", ctypes.c_int32), ("cls", ctypes.c_int32), ("sep", ctypes.c_int32), ("pad", ctypes.c_int32),
                 ("mask", ctypes.c_int32)]
@@ -90,7 +73,7 @@ def _load():
 
 lib, lib_path = _load()
 
-_P = ctypes.c_void_p
+P = _P = ctypes.c_void_p
 _SIGNATURES = {
     "dnabert_version": ([], ctypes.c_char_p),
     "dnabert_last_error": ([], ctypes.c_char_p),
@@ -119,33 +102,22 @@ _SIGNATURES = {
                                 ctypes.c_int),
     "dnabert_tokenizer_train_from_sequences": ([c_char_pp, c_size_p, ctypes.c_size_t, ctypes.POINTER(TrainParams),
                                                 ctypes.POINTER(_P)], ctypes.c_int),
-    "dnabert_blas_info": ([ctypes.c_char_p, ctypes.c_size_t, c_size_p], ctypes.c_int),
-    "dnabert_model_load": ([ctypes.c_char_p, ctypes.POINTER(_P)], ctypes.c_int),
-    "dnabert_model_create": ([ctypes.c_char_p, ctypes.c_size_t, _P, ctypes.c_uint64, ctypes.POINTER(_P)], ctypes.c_int),
-    "dnabert_model_save": ([_P, ctypes.c_char_p], ctypes.c_int),
-    "dnabert_model_free": ([_P], None),
-    "dnabert_model_get_info": ([_P, ctypes.POINTER(ModelInfo)], ctypes.c_int),
-    "dnabert_model_config_json": ([_P, ctypes.c_char_p, ctypes.c_size_t, c_size_p], ctypes.c_int),
-    "dnabert_model_tokenizer": ([_P, ctypes.POINTER(_P)], ctypes.c_int),
-    "dnabert_forward_default_params": ([], ForwardParams),
-    "dnabert_forward": ([_P, c_int32_p, c_int32_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.POINTER(ForwardParams),
-                         c_float_p], ctypes.c_int),
-    "dnabert_forward_all_hidden": ([_P, c_int32_p, c_int32_p, ctypes.c_size_t, ctypes.c_size_t,
-                                    ctypes.POINTER(ForwardParams), c_float_p], ctypes.c_int),
-    "dnabert_attention_map": ([_P, c_int32_p, c_int32_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_int32,
-                               ctypes.POINTER(ForwardParams), c_float_p], ctypes.c_int),
-    "dnabert_mlm_logits": ([_P, c_int32_p, c_int32_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.POINTER(ForwardParams),
-                            c_float_p], ctypes.c_int),
-    "dnabert_embed_default_params": ([], EmbedParams),
-    "dnabert_embed": ([_P, c_char_pp, c_size_p, ctypes.c_size_t, ctypes.POINTER(EmbedParams), c_float_p],
-                      ctypes.c_int),
-    "dnabert_convert_pytorch": ([ctypes.c_char_p, ctypes.c_char_p], ctypes.c_int),
 }
 
-for _name, (_args, _res) in _SIGNATURES.items():
-    _f = getattr(lib, _name)
-    _f.argtypes = _args
-    _f.restype = _res
+
+
+def declare(signatures):
+    """Set argtypes/restype of each C function; a missing symbol means a library older than these bindings."""
+    for name, (args, res) in signatures.items():
+        try:
+            f = getattr(lib, name)
+        except AttributeError:
+            raise ImportError(f"{lib_path} has no {name}: the library is older than these bindings; rebuild it") from None
+        f.argtypes = args
+        f.restype = res
+
+
+declare(_SIGNATURES)
 
 
 def check(status):

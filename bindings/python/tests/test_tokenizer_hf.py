@@ -83,7 +83,11 @@ def test_one_megabase_with_noise(tok, hf_tok, genomes):
 def test_truncation_matches_hf(hf_tok, tok, genomes):
     from tokenizers import Tokenizer as HFTokenizer
     seqs = list(windows({"x": genomes["hpylori_sjm180.fasta.gz"]}, 600))[:200]
-    for max_length in (1, 2, 3, 10, 128):
+    with pytest.raises(dnabert.DNABertError, match="special tokens"):
+        tok.encode(seqs[0], max_length=1)  # HF returns the whole sequence here; we refuse
+    assert tok.encode(seqs[0], max_length=1, add_special_tokens=False).tolist() == \
+        hf_tok.encode(seqs[0], add_special_tokens=False).ids[:1]
+    for max_length in (2, 3, 10, 128):
         hf = HFTokenizer.from_file(DNABERT2_TOKENIZER)
         hf.enable_truncation(max_length)
         want = [e.ids for e in hf.encode_batch(seqs)]
@@ -114,7 +118,8 @@ def test_decode_round_trip(tok, genomes):
     seqs = list(windows({"x": genomes["ecoli_k12_mg1655.fasta.gz"]}, 997))[:300]
     for s in seqs:
         assert tok.decode(tok.encode(s)) == s
-    whole = genomes["hpylori_sjm180.fasta.gz"][0][1]
+    whole = genomes["ecoli_k12_mg1655.fasta.gz"][0][1]
+    assert set(whole) == set("ACGT")
     assert tok.decode(tok.encode(whole)) == whole
 
 
