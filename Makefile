@@ -80,8 +80,11 @@ test-r: r
 	cd bindings/R/tests && Rscript testthat.R
 
 test-examples: lib cli python r
-	gcc $(CFLAGS_STRICT) $$(PKG_CONFIG_PATH=$(BUILD)/lib/pkgconfig pkg-config --cflags dnabert) examples/c/tokenize.c \
-	  -o $(BUILD)/tests/example_tokenize $$(PKG_CONFIG_PATH=$(BUILD)/lib/pkgconfig pkg-config --libs dnabert) -lz
+	@# the C example is built against a `make install` tree through pkg-config, as a user would
+	$(MAKE) --no-print-directory install PREFIX=$(BUILD)/prefix >/dev/null
+	gcc $(CFLAGS_STRICT) $$(PKG_CONFIG_PATH=$(BUILD)/prefix/lib/pkgconfig pkg-config --cflags dnabert) examples/c/tokenize.c \
+	  -o $(BUILD)/tests/example_tokenize $$(PKG_CONFIG_PATH=$(BUILD)/prefix/lib/pkgconfig pkg-config --libs dnabert) -lz
+	ldd $(BUILD)/tests/example_tokenize | grep -q "$(BUILD)/prefix/lib/libdnabert.so"
 	$(BUILD)/tests/example_tokenize examples/data/dnabert2/tokenizer.json examples/data/hpylori_sjm180.fasta.gz
 	$(PYTHON) examples/python/tokenize_genome.py examples/data/hpylori_sjm180.fasta.gz
 	Rscript examples/R/tokenize.R examples/data/hpylori_sjm180.fasta.gz

@@ -29,7 +29,9 @@ class ProgressReporter:
             pr = p.contents
             stage = pr.stage.decode() if pr.stage else ""
             self.history.append((stage, pr.current, pr.total, pr.elapsed_seconds))
-            if self._tqdm is not None:
+            if self._tqdm is not None and stage == "done":
+                self.close()
+            elif self._tqdm is not None:
                 if stage != self.stage:
                     if self.bar is not None:
                         self.bar.close()
