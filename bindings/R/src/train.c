@@ -1,0 +1,159 @@
+/*
+ * .Call shim for tokenizer training, with the progress callback bridged to R.
+ *
+ * The library calls the progress callback on the thread that started training (R's main thread), from
+ * inside Swift code. An R error or user interrupt must never longjmp across those Swift frames, so all R
+ * work in the callback (calling the user's progress function, checking for Ctrl-C) runs inside
+ * R_ToplevelExec, which catches both; the callback then returns non-zero and the library cancels cleanly.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <R.h>
+#include <Rinternals.h>
+#include <R_ext/Utils.h>
+
+#include "dnabert.h"
+#include "dnabert_r.h"
+
+enum { PROGRESS_OK = 0, PROGRESS_INTERRUPTED = 1, PROGRESS_R_ERROR = 2, PROGRESS_USER_CANCEL = 3 };
+
+typedef struct {
+    SEXP fn;                       /* R function(stage, current, total, elapsed, eta) or R_NilValue */
+    const dnabert_progress *p;     /* the report being delivered */
+    int reason;                    /* PROGRESS_* once cancelled */
+    int keep_going;                /* result of the R function for this report */
+    char last_stage[128];
+    double last_call;              /* elapsed_seconds when fn was last called */
+    int called_once;
+} progress_ctx;
+
+static void check_interrupt(void *unused) {
+    (void)unused;
+    R_CheckUserInterrupt();
+}
+
+static void call_progress_fn(void *data) {
+    progress_ctx *c = (progress_ctx *)data;
+    const dnabert_progress *p = c->p;
+    SEXP stage = PROTECT(Rf_mkString(p->stage != NULL ? p->stage : ""));
+    SEXP cur = PROTECT(Rf_ScalarReal((double)p->current));
+    SEXP tot = PROTECT(Rf_ScalarReal(p->total < 0 ? NA_REAL : (double)p->total));
+    SEXP ela = PROTECT(Rf_ScalarReal(p->elapsed_seconds));
+    SEXP eta = PROTECT(Rf_ScalarReal(p->eta_seconds < 0 ? NA_REAL : p->eta_seconds));
+    SEXP call = PROTECT(Rf_lang6(c->fn, stage, cur, tot, ela, eta));
+    SEXP res = PROTECT(Rf_eval(call, R_GlobalEnv));
+    /* Only an explicit FALSE cancels; NULL/invisible results (e.g. from setTxtProgressBar) continue. */
+    c->keep_going = !(TYPEOF(res) == LGLSXP && XLENGTH(res) == 1 && LOGICAL(res)[0] == FALSE);
+    UNPROTECT(7);
+}
+
+static int progress_bridge(void *user_data, const dnabert_progress *p) {
+    progress_ctx *c = (progress_ctx *)user_data;
+    if (c->reason != PROGRESS_OK) return 1;
+    if (!R_ToplevelExec(check_interrupt, NULL)) {
+        c->reason = PROGRESS_INTERRUPTED;
+        return 1;
+    }
+    if (c->fn == R_NilValue || p == NULL) return 0;
+    /* Throttle calls into R: on a new stage, at the end of a stage, or every 0.1 s. */
+    const char *stage = p->stage != NULL ? p->stage : "";
+    int new_stage = !c->called_once || strncmp(stage, c->last_stage, sizeof c->last_stage - 1) != 0;
+    int done = p->total >= 0 && p->current >= p->total;
+    if (!new_stage && !done && p->elapsed_seconds - c->last_call < 0.1) return 0;
+    snprintf(c->last_stage, sizeof c->last_stage, "%s", stage);
+    c->last_call = p->elapsed_seconds;
+    c->called_once = 1;
+    c->p = p;
+    c->keep_going = 1;
+    if (!R_ToplevelExec(call_progress_fn, c)) {
+        c->reason = PROGRESS_R_ERROR;
+        return 1;
+    }
+    if (!c->keep_going) {
+        c->reason = PROGRESS_USER_CANCEL;
+        return 1;
+    }
+    return 0;
+}
+
+static int int_arg(SEXP x, const char *what) {
+    if (TYPEOF(x) != INTSXP || XLENGTH(x) != 1 || INTEGER(x)[0] == NA_INTEGER)
+        Rf_error("'%s' must be a single non-NA integer", what);
+    return INTEGER(x)[0];
+}
+
+/*
+ * files: character vector of FASTA paths, or NULL; seqs: character vector of sequences, or NULL
+ * (exactly one is given). word_length NA = library default. max_bases is a double (int64 range).
+ */
+SEXP dnabert_r_train(SEXP files, SEXP seqs, SEXP vocab_size, SEXP min_frequency, SEXP max_token_length,
+                     SEXP word_length, SEXP case_policy, SEXP non_acgt_policy, SEXP threads, SEXP max_bases,
+                     SEXP progress) {
+    if ((files == R_NilValue) == (seqs == R_NilValue)) Rf_error("give either 'files' or 'sequences'");
+    dnabert_train_params params = dnabert_train_default_params();
+    params.vocab_size = int_arg(vocab_size, "vocab_size");
+    params.min_frequency = int_arg(min_frequency, "min_frequency");
+    params.max_token_length = int_arg(max_token_length, "max_token_length");
+    if (TYPEOF(word_length) != INTSXP || XLENGTH(word_length) != 1) Rf_error("'word_length' must be one integer");
+    if (INTEGER(word_length)[0] != NA_INTEGER) params.word_length = INTEGER(word_length)[0];
+    params.case_policy = int_arg(case_policy, "case");
+    params.non_acgt_policy = int_arg(non_acgt_policy, "non_acgt");
+    params.n_threads = int_arg(threads, "threads");
+    if (TYPEOF(max_bases) != REALSXP || XLENGTH(max_bases) != 1 || !R_FINITE(REAL(max_bases)[0]) ||
+        REAL(max_bases)[0] < 0 || REAL(max_bases)[0] > 9.0e18)
+        Rf_error("'max_bases' must be a single non-negative number");
+    params.max_bases = (int64_t)REAL(max_bases)[0];
+    if (progress != R_NilValue && !Rf_isFunction(progress)) Rf_error("'progress' must be a function or NULL");
+
+    progress_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.fn = progress;
+    params.progress = progress_bridge;
+    params.progress_user_data = &ctx;
+
+    SEXP src = files != R_NilValue ? files : seqs;
+    if (TYPEOF(src) != STRSXP) Rf_error("'%s' must be a character vector", files != R_NilValue ? "files" : "sequences");
+    R_xlen_t n = XLENGTH(src);
+    const char **ptrs = (const char **)R_alloc(n > 0 ? (size_t)n : 1, sizeof(char *));
+    size_t *lens = (size_t *)R_alloc(n > 0 ? (size_t)n : 1, sizeof(size_t));
+    for (R_xlen_t i = 0; i < n; i++) {
+        SEXP s = STRING_ELT(src, i);
+        if (s == NA_STRING) Rf_error("NA at position %.0f", (double)(i + 1));
+        if (files != R_NilValue) {
+            /* R_ExpandFileName returns a static buffer: copy each path. */
+            const char *e = R_ExpandFileName(CHAR(s));
+            size_t l = strlen(e);
+            char *copy = R_alloc(l + 1, 1);
+            memcpy(copy, e, l + 1);
+            ptrs[i] = copy;
+            lens[i] = l;
+        } else {
+            ptrs[i] = CHAR(s);
+            lens[i] = (size_t)LENGTH(s);
+        }
+    }
+
+    SEXP ptr = PROTECT(dnabert_r_new_tokenizer_ptr());
+    dnabert_tokenizer *tok = NULL;
+    int status = files != R_NilValue ? dnabert_tokenizer_train(ptrs, (size_t)n, &params, &tok)
+                                     : dnabert_tokenizer_train_from_sequences(ptrs, lens, (size_t)n, &params, &tok);
+    if (status != DNABERT_OK) {
+        char msg[2048];
+        dnabert_r_save_error(status, msg, sizeof msg);
+        if (tok != NULL) dnabert_tokenizer_free(tok); /* the header says nothing is created; be safe */
+        if (status == DNABERT_ERR_CANCELLED) {
+            switch (ctx.reason) {
+            case PROGRESS_INTERRUPTED: Rf_error("tokenizer training interrupted by the user");
+            case PROGRESS_R_ERROR: Rf_error("tokenizer training cancelled: the progress function failed (see the error above)");
+            case PROGRESS_USER_CANCEL: Rf_error("tokenizer training cancelled by the progress function (%s)", msg);
+            default: break;
+            }
+        }
+        Rf_error("%s", msg);
+    }
+    R_SetExternalPtrAddr(ptr, tok);
+    UNPROTECT(1);
+    return ptr;
+}
