@@ -286,6 +286,19 @@ SEXP dnabert_r_encode(SEXP ptr, SEXP x, SEXP add_special, SEXP max_length, SEXP 
     seq_view v = view_sequences(x);
     R_xlen_t n = v.n;
 
+    if (n == 0) { /* nothing to encode: no library call needed */
+        if (!want_offsets) return Rf_allocVector(VECSXP, 0);
+        SEXP out = PROTECT(Rf_allocVector(VECSXP, 3));
+        for (int k = 0; k < 3; k++) SET_VECTOR_ELT(out, k, Rf_allocVector(VECSXP, 0));
+        SEXP nm = PROTECT(Rf_allocVector(STRSXP, 3));
+        SET_STRING_ELT(nm, 0, Rf_mkChar("ids"));
+        SET_STRING_ELT(nm, 1, Rf_mkChar("start"));
+        SET_STRING_ELT(nm, 2, Rf_mkChar("end"));
+        Rf_setAttrib(out, R_NamesSymbol, nm);
+        UNPROTECT(2);
+        return out;
+    }
+
     size_t bound = 0, total_len = 0;
     for (R_xlen_t i = 0; i < n; i++) {
         size_t b = 0;
@@ -390,7 +403,7 @@ SEXP dnabert_r_encode_padded(SEXP ptr, SEXP x, SEXP add_special, SEXP row_len, S
     int32_t *ids = (int32_t *)R_alloc(cells > 0 ? cells : 1, sizeof(int32_t));
     int32_t *mask = (int32_t *)R_alloc(cells > 0 ? cells : 1, sizeof(int32_t));
     int32_t *lengths = (int32_t *)R_alloc(n > 0 ? (size_t)n : 1, sizeof(int32_t));
-    CHECK(dnabert_encode_batch_padded(tok, v.seqs, v.lens, (size_t)n, &p, (size_t)L, ids, mask, lengths));
+    if (n > 0) CHECK(dnabert_encode_batch_padded(tok, v.seqs, v.lens, (size_t)n, &p, (size_t)L, ids, mask, lengths));
     SEXP out = PROTECT(Rf_allocVector(VECSXP, 3));
     SET_VECTOR_ELT(out, 0, row_major_to_matrix(ids, n, L));
     SET_VECTOR_ELT(out, 1, row_major_to_matrix(mask, n, L));
