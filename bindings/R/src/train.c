@@ -6,6 +6,7 @@
  * work in the callback (calling the user's progress function, checking for Ctrl-C) runs inside
  * R_ToplevelExec, which catches both; the callback then returns non-zero and the library cancels cleanly.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,6 +28,7 @@ typedef struct {
     char last_stage[128];
     double last_call;              /* elapsed_seconds when fn was last called */
     int called_once;
+    pthread_t r_thread;            /* R's thread: the only one allowed to touch R */
 } progress_ctx;
 
 static void check_interrupt(void *unused) {
@@ -52,6 +54,9 @@ static void call_progress_fn(void *data) {
 static int progress_bridge(void *user_data, const dnabert_progress *p) {
     progress_ctx *c = (progress_ctx *)user_data;
     if (c->reason != PROGRESS_OK) return 1;
+    /* The header promises the starting thread; if a report ever came from another one, calling R there
+     * would corrupt it, so such reports are ignored. */
+    if (!pthread_equal(pthread_self(), c->r_thread)) return 0;
     if (!R_ToplevelExec(check_interrupt, NULL)) {
         c->reason = PROGRESS_INTERRUPTED;
         return 1;
@@ -110,6 +115,7 @@ SEXP dnabert_r_train(SEXP files, SEXP seqs, SEXP vocab_size, SEXP min_frequency,
     progress_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.fn = progress;
+    ctx.r_thread = pthread_self();
     params.progress = progress_bridge;
     params.progress_user_data = &ctx;
 
