@@ -2,11 +2,15 @@
  * .Call shim for tokenizer training, with the progress callback bridged to R.
  *
  * The library calls the progress callback on the thread that started training (R's main thread), from
- * inside Swift code. An R error or user interrupt must never longjmp across those Swift frames, so all R
- * work in the callback (calling the user's progress function, checking for Ctrl-C) runs inside
- * R_ToplevelExec, which catches both; the callback then returns non-zero and the library cancels cleanly.
+ * inside Swift code. An R error, a user interrupt or any other R jump (e.g. an outer tryCatch handler)
+ * must never longjmp across those Swift frames. So the R work in the callback (the user's progress
+ * function, the Ctrl-C check) runs under R_UnwindProtect: if R starts to unwind, the cleanup jumps back
+ * into the callback, which returns non-zero; the library cancels cleanly and returns; only then is R's
+ * unwind resumed with R_ContinueUnwind. The user sees their own error (or the interrupt) as usual, and
+ * calling handlers such as suppressMessages() keep working for progress messages.
  */
 #include <pthread.h>
+#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,7 +22,7 @@
 #include "dnabert.h"
 #include "dnabert_r.h"
 
-enum { PROGRESS_OK = 0, PROGRESS_INTERRUPTED = 1, PROGRESS_R_ERROR = 2, PROGRESS_USER_CANCEL = 3 };
+enum { PROGRESS_OK = 0, PROGRESS_R_UNWIND = 1, PROGRESS_USER_CANCEL = 2 };
 
 typedef struct {
     SEXP fn;                       /* R function(stage, current, total, elapsed, eta) or R_NilValue */
@@ -29,15 +33,15 @@ typedef struct {
     double last_call;              /* elapsed_seconds when fn was last called */
     int called_once;
     pthread_t r_thread;            /* R's thread: the only one allowed to touch R */
+    SEXP unwind_token;             /* from R_MakeUnwindCont, to resume an intercepted R jump */
+    int call_fn;                   /* this report goes to fn (else only the interrupt check) */
 } progress_ctx;
 
-static void check_interrupt(void *unused) {
-    (void)unused;
-    R_CheckUserInterrupt();
-}
-
-static void call_progress_fn(void *data) {
+/* Runs under R_UnwindProtect: any R error/interrupt/jump in here is intercepted. */
+static SEXP progress_body(void *data) {
     progress_ctx *c = (progress_ctx *)data;
+    R_CheckUserInterrupt();
+    if (!c->call_fn) return R_NilValue;
     const dnabert_progress *p = c->p;
     SEXP stage = PROTECT(Rf_mkString(p->stage != NULL ? p->stage : ""));
     SEXP cur = PROTECT(Rf_ScalarReal((double)p->current));
@@ -49,6 +53,19 @@ static void call_progress_fn(void *data) {
     /* Only an explicit FALSE cancels; NULL/invisible results (e.g. from setTxtProgressBar) continue. */
     c->keep_going = !(TYPEOF(res) == LGLSXP && XLENGTH(res) == 1 && LOGICAL(res)[0] == FALSE);
     UNPROTECT(7);
+    return R_NilValue;
+}
+
+static void progress_cleanup(void *data, Rboolean jump) {
+    if (jump) longjmp(*(jmp_buf *)data, 1); /* back into progress_bridge, stopping R's unwind for now */
+}
+
+/* Call progress_body; returns 0 if R started to unwind (the jump is parked in c->unwind_token). */
+static int run_protected(progress_ctx *c) {
+    jmp_buf env;
+    if (setjmp(env)) return 0;
+    R_UnwindProtect(progress_body, c, progress_cleanup, &env, c->unwind_token);
+    return 1;
 }
 
 static int progress_bridge(void *user_data, const dnabert_progress *p) {
@@ -56,24 +73,21 @@ static int progress_bridge(void *user_data, const dnabert_progress *p) {
     if (c->reason != PROGRESS_OK) return 1;
     /* The header promises the starting thread; if a report ever came from another one, calling R there
      * would corrupt it, so such reports are ignored. */
-    if (!pthread_equal(pthread_self(), c->r_thread)) return 0;
-    if (!R_ToplevelExec(check_interrupt, NULL)) {
-        c->reason = PROGRESS_INTERRUPTED;
-        return 1;
-    }
-    if (c->fn == R_NilValue || p == NULL) return 0;
+    if (p == NULL || !pthread_equal(pthread_self(), c->r_thread)) return 0;
     /* Throttle calls into R: on a new stage, at the end of a stage, or every 0.1 s. */
     const char *stage = p->stage != NULL ? p->stage : "";
     int new_stage = !c->called_once || strncmp(stage, c->last_stage, sizeof c->last_stage - 1) != 0;
     int done = p->total >= 0 && p->current >= p->total;
-    if (!new_stage && !done && p->elapsed_seconds - c->last_call < 0.1) return 0;
-    snprintf(c->last_stage, sizeof c->last_stage, "%s", stage);
-    c->last_call = p->elapsed_seconds;
-    c->called_once = 1;
+    c->call_fn = c->fn != R_NilValue && (new_stage || done || p->elapsed_seconds - c->last_call >= 0.1);
+    if (c->call_fn) {
+        snprintf(c->last_stage, sizeof c->last_stage, "%s", stage);
+        c->last_call = p->elapsed_seconds;
+        c->called_once = 1;
+    }
     c->p = p;
     c->keep_going = 1;
-    if (!R_ToplevelExec(call_progress_fn, c)) {
-        c->reason = PROGRESS_R_ERROR;
+    if (!run_protected(c)) {
+        c->reason = PROGRESS_R_UNWIND;
         return 1;
     }
     if (!c->keep_going) {
@@ -116,6 +130,7 @@ SEXP dnabert_r_train(SEXP files, SEXP seqs, SEXP vocab_size, SEXP min_frequency,
     memset(&ctx, 0, sizeof ctx);
     ctx.fn = progress;
     ctx.r_thread = pthread_self();
+    ctx.unwind_token = PROTECT(R_MakeUnwindCont());
     params.progress = progress_bridge;
     params.progress_user_data = &ctx;
 
@@ -145,21 +160,20 @@ SEXP dnabert_r_train(SEXP files, SEXP seqs, SEXP vocab_size, SEXP min_frequency,
     dnabert_tokenizer *tok = NULL;
     int status = files != R_NilValue ? dnabert_tokenizer_train(ptrs, (size_t)n, &params, &tok)
                                      : dnabert_tokenizer_train_from_sequences(ptrs, lens, (size_t)n, &params, &tok);
+    char msg[2048];
+    if (status != DNABERT_OK) dnabert_r_save_error(status, msg, sizeof msg);
+    if (ctx.reason == PROGRESS_R_UNWIND) {
+        /* The library has returned: now let R finish the error/interrupt/jump it started. */
+        if (tok != NULL) dnabert_tokenizer_free(tok);
+        R_ContinueUnwind(ctx.unwind_token);
+    }
     if (status != DNABERT_OK) {
-        char msg[2048];
-        dnabert_r_save_error(status, msg, sizeof msg);
         if (tok != NULL) dnabert_tokenizer_free(tok); /* the header says nothing is created; be safe */
-        if (status == DNABERT_ERR_CANCELLED) {
-            switch (ctx.reason) {
-            case PROGRESS_INTERRUPTED: Rf_error("tokenizer training interrupted by the user");
-            case PROGRESS_R_ERROR: Rf_error("tokenizer training cancelled: the progress function failed (see the error above)");
-            case PROGRESS_USER_CANCEL: Rf_error("tokenizer training cancelled by the progress function (%s)", msg);
-            default: break;
-            }
-        }
+        if (status == DNABERT_ERR_CANCELLED && ctx.reason == PROGRESS_USER_CANCEL)
+            Rf_error("tokenizer training cancelled: the progress function returned FALSE (%s)", msg);
         Rf_error("%s", msg);
     }
     R_SetExternalPtrAddr(ptr, tok);
-    UNPROTECT(1);
+    UNPROTECT(2);
     return ptr;
 }
