@@ -38,7 +38,9 @@ dnabert_encode <- function(tok, x, add_special_tokens = TRUE, max_length = NULL,
     res <- .Call(dnabert_r_encode, ptr, x, add_special_tokens, max_length, uppercase, offsets, threads)
     if (offsets) {
       res <- lapply(seq_along(x), function(i) {
-        data.frame(id = res$ids[[i]], start = res$start[[i]], end = res$end[[i]])
+        # a plain data.frame built directly: data.frame() costs ~0.3 ms per call on many windows
+        structure(list(id = res$ids[[i]], start = res$start[[i]], end = res$end[[i]]),
+                  class = "data.frame", row.names = c(NA_integer_, -length(res$ids[[i]])))
       })
     }
     names(res) <- seq_names
