@@ -3,10 +3,12 @@
 #
 #   Rscript examples/R/tokenize.R [genome.fasta(.gz)] [tokenizer.json]
 #
-# genome:    a FASTA file (plain or gzip). Default: $DNABERT_GENOME, else the first examples/data/*.fa.gz,
+# genome:    a FASTA file (plain or gzip). Default: $DNABERT_GENOME, else the first examples/data/*.fa(sta).gz,
 #            else $DNABERT_SHARED/data/genomes/hpylori_sjm180.fasta.gz ($DNABERT_SHARED defaults to ../shared).
 # tokenizer: a Hugging Face tokenizer.json such as DNABERT-2's. Default: $DNABERT_TOKENIZER, else
-#            $DNABERT_SHARED/data/dnabert2/tokenizer.json; if none is found, one is trained on the genome.
+#            examples/data/dnabert2/tokenizer.json, else $DNABERT_SHARED/data/dnabert2/tokenizer.json;
+#            if none is found, a tokenizer is trained on the genome.
+# Run from the repository root.
 # Needs the dnabert package (R CMD INSTALL bindings/R) and Biostrings.
 
 suppressPackageStartupMessages({
@@ -23,10 +25,11 @@ first_existing <- function(...) {
 }
 
 genome_path <- first_existing(if (length(args) >= 1L) args[[1L]], Sys.getenv("DNABERT_GENOME"),
-                              sort(Sys.glob("examples/data/*.fa.gz")),
+                              sort(Sys.glob(c("examples/data/*.fa.gz", "examples/data/*.fasta.gz"))),
                               file.path(shared, c("data", "."), "genomes", "hpylori_sjm180.fasta.gz"))
 if (!nzchar(genome_path)) stop("no genome found: give a FASTA file as the first argument")
 tokenizer_path <- first_existing(if (length(args) >= 2L) args[[2L]], Sys.getenv("DNABERT_TOKENIZER"),
+                                 "examples/data/dnabert2/tokenizer.json",
                                  file.path(shared, c("data", "."), "dnabert2", "tokenizer.json"))
 
 cat("libdnabert", dnabert_version(), "\n")
