@@ -42,7 +42,8 @@ if (nzchar(tokenizer_path)) {
 } else {
   cat("no tokenizer.json found: training a 4096-token BPE tokenizer on the genome\n")
   tok <- dnabert_train_tokenizer(genome_path, vocab_size = 4096L, progress = interactive())
-  dnabert_save_tokenizer(tok, file.path(tempdir(), "tokenizer.json"))
+  saved <- dnabert_save_tokenizer(tok, file.path(tempdir(), "tokenizer.json"))
+  cat("saved it to", saved, "(Hugging Face tokenizers loads it too)\n")
 }
 print(tok)
 

@@ -60,7 +60,7 @@ dnabert_train_tokenizer <- function(files = NULL, vocab_size = 4096L, min_freque
                min_frequency, max_token_length, word_length,
                if (case == "upper") 0L else 1L, if (non_acgt == "split") 0L else 1L,
                threads, as.double(max_bases), fn)
-  origin <- if (is.null(files)) "<trained on sequences>" else paste("<trained on", paste(basename(files), collapse = ", "), ">")
+  origin <- if (is.null(files)) "<trained on sequences>" else paste0("<trained on ", paste(basename(files), collapse = ", "), ">")
   new_tokenizer(ptr, origin)
 }
 
