@@ -1,0 +1,33 @@
+/* Registration of the package's .Call routines (no dynamic symbol lookup). */
+#include <R.h>
+#include <Rinternals.h>
+#include <R_ext/Rdynload.h>
+
+#include "dnabert_r.h"
+
+#define ENTRY(name, n) {#name, (DL_FUNC)&name, n}
+
+static const R_CallMethodDef call_methods[] = {
+    ENTRY(dnabert_r_version, 0),
+    ENTRY(dnabert_r_tokenizer_load, 1),
+    ENTRY(dnabert_r_tokenizer_load_json, 1),
+    ENTRY(dnabert_r_tokenizer_save, 2),
+    ENTRY(dnabert_r_tokenizer_to_json, 1),
+    ENTRY(dnabert_r_tokenizer_free, 1),
+    ENTRY(dnabert_r_tokenizer_is_valid, 1),
+    ENTRY(dnabert_r_vocab_size, 1),
+    ENTRY(dnabert_r_special_ids, 1),
+    ENTRY(dnabert_r_token_to_id, 2),
+    ENTRY(dnabert_r_id_to_token, 2),
+    ENTRY(dnabert_r_encode, 7),
+    ENTRY(dnabert_r_encode_padded, 6),
+    ENTRY(dnabert_r_pad_rows, 3),
+    ENTRY(dnabert_r_decode, 3),
+    ENTRY(dnabert_r_train, 11),
+    {NULL, NULL, 0}};
+
+void R_init_dnabert(DllInfo *dll) {
+    R_registerRoutines(dll, NULL, call_methods, NULL, NULL);
+    R_useDynamicSymbols(dll, FALSE);
+    R_forceSymbols(dll, TRUE);
+}

@@ -1,0 +1,4 @@
+library(testthat)
+library(dnabert)
+
+test_check("dnabert")
