@@ -52,7 +52,7 @@ python: lib
 	$(PYTHON) -m pip install -q --force-reinstall --no-deps ./bindings/python
 
 r: lib
-	R CMD INSTALL --no-test-load bindings/R >$(BUILD)/r-install.log 2>&1 || (cat $(BUILD)/r-install.log; exit 1)
+	R CMD INSTALL --preclean --no-test-load bindings/R >$(BUILD)/r-install.log 2>&1 || (cat $(BUILD)/r-install.log; exit 1)
 
 # ---- the main job on the bundled data ---------------------------------------------------------
 demo: deps lib cli python
