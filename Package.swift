@@ -27,7 +27,7 @@ let package = Package(
             name: "dnabert-cli",
             dependencies: ["DNABert", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimise),
-        .testTarget(name: "DNABertTests", dependencies: ["DNABert"]),
+        .testTarget(name: "DNABertTests", dependencies: ["DNABert"], exclude: ["Fixtures"]),
     ],
     // Swift 5 language mode: the library manages its own threading (Dispatch, explicit ownership of
     // buffers); strict Sendable checking would only add ceremony around raw pointers.
