@@ -6,7 +6,11 @@ extension ModelConfig {
     /// classification checkpoint's label count should be taken from its `classifier.weight`.
     public init(json: JSONValue) throws {
         self.init()
-        guard json.objectValue != nil else { throw DNABertError.format("config.json: top level is not an object") }
+        guard let members = json.objectValue else { throw DNABertError.format("config.json: top level is not an object") }
+        var keys = Set<String>()
+        for (k, _) in members where !keys.insert(k).inserted {
+            throw DNABertError.format("config.json: key '\(k)' appears more than once")
+        }
         func int(_ key: String, required: Bool) throws -> Int? {
             guard let v = json[key], !v.isNull else {
                 if required { throw DNABertError.format("config.json: missing '\(key)'") }
