@@ -1,4 +1,7 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import DNABert
 
 @Suite struct CheckpointTests {
@@ -59,6 +62,15 @@ import Testing
         // Saving again over the same directory works (atomic replace).
         try params.withUnsafeBufferPointer { try Checkpoint.save(directory: dir, config: c, layout: layout, parameters: $0) }
         #expect(errorKind { try [Float](repeating: 0, count: 3).withUnsafeBufferPointer { try Checkpoint.save(directory: dir, config: c, layout: layout, parameters: $0) } } == .invalidArgument)
+    }
+
+    /// Saves the fixture model for tools/reference/check_swift_safetensors.py, which loads it into the PyTorch
+    /// reference with strict=True and compares the forward pass. Does nothing without the environment variable.
+    @Test func saveForPythonCheck() throws {
+        guard let p = getenv("DNABERT_CHECKPOINT_OUT") else { return }
+        let (c, layout) = try Self.fixtureLayout()
+        let params = try Self.loaded(try PyTorchCheckpoint.read(path: modelFixture("pytorch_model.bin")), layout)
+        try params.withUnsafeBufferPointer { try Checkpoint.save(directory: String(cString: p), config: c, layout: layout, parameters: $0) }
     }
 
     // MARK: strictness
