@@ -39,6 +39,22 @@ import Glibc
         #expect(report.ignored == [Checkpoint.tiedDecoderName] && report.missing.isEmpty)
     }
 
+    /// Streaming from the mapped files fills the buffer exactly as the eager path does.
+    @Test func lazyLoadMatchesEager() throws {
+        let (_, layout) = try Self.fixtureLayout()
+        let eager = try Self.loaded(try Safetensors.read(path: modelFixture("model.safetensors")), layout)
+        for lazy in [try Safetensors.open(path: modelFixture("model.safetensors")), try PyTorchCheckpoint.open(path: modelFixture("pytorch_model.bin"))] {
+            var buf = [Float](repeating: .nan, count: layout.total)
+            try buf.withUnsafeMutableBufferPointer { _ = try Checkpoint.load(tensors: lazy, layout: layout, into: $0) }
+            #expect(sameBits(buf, eager))
+            #expect(Checkpoint.detectParts(tensors: lazy) == (true, true, 3))
+        }
+        let t = try #require(try Safetensors.open(path: modelFixture("model.safetensors")).first)
+        var small = [Float](repeating: 0, count: t.count - 1)
+        #expect(errorKind { try small.withUnsafeMutableBufferPointer { try t.copy(into: $0) } } == .invalidArgument)
+        #expect(t.dtype == .f32 && t.count == t.shape.reduce(1, *))
+    }
+
     @Test func readWeightsPrefersSafetensorsThenBin() throws {
         let dir = makeTempDirectory()
         #expect(errorKind { _ = try Checkpoint.readWeights(directory: dir) } == .notFound)

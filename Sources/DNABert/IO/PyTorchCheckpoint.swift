@@ -5,6 +5,12 @@
 /// The legacy pre-1.6 tar/pickle format is not supported (re-save it with a current PyTorch).
 public enum PyTorchCheckpoint {
     public static func read(path: String) throws -> [(name: String, tensor: Tensor)] {
+        try open(path: path).map { ($0.name, try $0.load()) }
+    }
+
+    /// The state dict's tensors in pickle order, converted only on `copy(into:)`/`load()`. The pickle
+    /// and every tensor's geometry against its storage are validated here; storage CRCs on copy.
+    public static func open(path: String) throws -> [LazyTensor] {
         let zip: ZipArchive
         do { zip = try ZipArchive(path: path) } catch let e as DNABertError where e.kind == .format {
             throw DNABertError.format("'\(path)' is not a PyTorch zip checkpoint: \(e.message)")
@@ -23,12 +29,12 @@ public enum PyTorchCheckpoint {
             return try u.load()
         }
         let items = try stateDictItems(root, path: path)
-        var out: [(name: String, tensor: Tensor)] = []
+        var out: [LazyTensor] = []
         out.reserveCapacity(items.count)
         var names = Set<String>()
         for (name, ref) in items {
             guard names.insert(name).inserted else { throw DNABertError.format("'\(path)': duplicate tensor '\(name)'") }
-            out.append((name, try materialize(ref, name: name, zip: zip, prefix: prefix, path: path)))
+            out.append(try lazyTensor(ref, name: name, zip: zip, prefix: prefix, path: path))
         }
         return out
     }
@@ -62,7 +68,7 @@ public enum PyTorchCheckpoint {
         throw DNABertError.format("'\(path)': not a state dict")
     }
 
-    static func materialize(_ t: Pickle.TensorRef, name: String, zip: ZipArchive, prefix: String, path: String) throws -> Tensor {
+    static func lazyTensor(_ t: Pickle.TensorRef, name: String, zip: ZipArchive, prefix: String, path: String) throws -> LazyTensor {
         func bad(_ m: String) -> DNABertError { DNABertError.format("'\(path)': tensor '\(name)': \(m)") }
         let s = t.storage
         guard let entry = zip.entry(prefix + "data/" + s.key) else { throw bad("storage '\(s.key)' is missing from the archive") }
@@ -85,20 +91,17 @@ public enum PyTorchCheckpoint {
                 throw bad("shape \(ShapeMath.describe(t.shape)) stride \(ShapeMath.describe(t.stride)) at offset \(t.offset) reaches element \(last) of a \(s.numel)-element storage")
             }
         }
-        var data = [Float](repeating: 0, count: count)
-        if count == 0 { return Tensor(shape: t.shape, data: data) }
-        try zip.withData(entry) { raw in
-            guard let base = raw.baseAddress else { return }
-            data.withUnsafeMutableBufferPointer { dst in
-                let out = dst.baseAddress!
-                if isContiguous(t.shape, t.stride) {
+        let contiguous = isContiguous(t.shape, t.stride)
+        return LazyTensor(name: name, shape: t.shape, dtype: s.dtype, count: count) { out in
+            try zip.withData(entry) { raw in
+                guard let base = raw.baseAddress else { return }
+                if contiguous {
                     DTypeConversion.convert(s.dtype, from: base + t.offset * s.dtype.size, count: count, into: out)
                 } else {
                     gather(t, dtype: s.dtype, from: base, into: out)
                 }
             }
         }
-        return Tensor(shape: t.shape, data: data)
     }
 
     static func isContiguous(_ shape: [Int], _ stride: [Int]) -> Bool {

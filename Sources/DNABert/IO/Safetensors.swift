@@ -28,20 +28,21 @@ public enum Safetensors {
 
     /// All tensors converted to Float32, in file order.
     public static func read(path: String) throws -> [(name: String, tensor: Tensor)] {
+        try open(path: path).map { ($0.name, try $0.load()) }
+    }
+
+    /// The validated tensors of a file, converted only on `copy(into:)`/`load()` (file order).
+    public static func open(path: String) throws -> [LazyTensor] {
         let file = try MappedFile(path: path)
         let header = try parseHeader(file.bytes, path: path)
-        var out: [(name: String, tensor: Tensor)] = []
-        out.reserveCapacity(header.entries.count)
-        for e in header.entries {
+        return header.entries.map { e in
             let count = ShapeMath.elementCount(e.shape) ?? 0   // validated in parseHeader
-            var data = [Float](repeating: 0, count: count)
-            if count > 0, let base = file.bytes.baseAddress {
-                let src = base + header.dataStart + e.begin
-                data.withUnsafeMutableBufferPointer { DTypeConversion.convert(e.dtype, from: src, count: count, into: $0.baseAddress!) }
+            let start = header.dataStart + e.begin
+            return LazyTensor(name: e.name, shape: e.shape, dtype: e.dtype, count: count) { dst in
+                guard let base = file.bytes.baseAddress else { return }
+                DTypeConversion.convert(e.dtype, from: base + start, count: count, into: dst)
             }
-            out.append((e.name, Tensor(shape: e.shape, data: data)))
         }
-        return out
     }
 
     /// The `__metadata__` map (empty when absent).

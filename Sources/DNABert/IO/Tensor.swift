@@ -110,3 +110,49 @@ enum DTypeConversion {
         if bytes > 0 { UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: bytes) }
     }
 }
+
+/// A tensor of an open checkpoint file whose values are converted only when asked for.
+///
+/// Why: a 468 MB checkpoint read eagerly costs the file plus a converted copy plus the model's flat
+/// buffer. `copy(into:)` converts straight from the memory-mapped file into the destination view.
+/// The closure keeps the mapping alive as long as the value exists.
+public struct LazyTensor: @unchecked Sendable {
+    public let name: String
+    public let shape: [Int]
+    /// Element type in the file (values are always delivered as Float32).
+    public let dtype: DType
+    public let count: Int
+    let fill: (UnsafeMutablePointer<Float>) throws -> Void
+
+    init(name: String, shape: [Int], dtype: DType, count: Int, fill: @escaping (UnsafeMutablePointer<Float>) throws -> Void) {
+        self.name = name
+        self.shape = shape
+        self.dtype = dtype
+        self.count = count
+        self.fill = fill
+    }
+
+    /// Wraps an in-memory tensor.
+    public init(name: String, tensor: Tensor) {
+        let data = tensor.data
+        self.init(name: name, shape: tensor.shape, dtype: .f32, count: data.count) { dst in
+            data.withUnsafeBufferPointer { src in
+                if let s = src.baseAddress, !src.isEmpty { dst.update(from: s, count: src.count) }
+            }
+        }
+    }
+
+    /// Converts the values into `into`, which must hold exactly `count` floats.
+    public func copy(into: UnsafeMutableBufferPointer<Float>) throws {
+        guard into.count == count else {
+            throw DNABertError.invalidArgument("tensor '\(name)': destination holds \(into.count) floats, the tensor \(count)")
+        }
+        if count > 0, let p = into.baseAddress { try fill(p) }
+    }
+
+    public func load() throws -> Tensor {
+        var data = [Float](repeating: 0, count: count)
+        try data.withUnsafeMutableBufferPointer { try copy(into: $0) }
+        return Tensor(shape: shape, data: data)
+    }
+}

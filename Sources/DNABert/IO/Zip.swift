@@ -1,4 +1,7 @@
 import CZlib
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A read-only zip archive over a memory-mapped file, enough for PyTorch checkpoints:
 /// stored (method 0) and deflated (method 8) entries, ZIP64 sizes and offsets, CRC-32 checked.
@@ -17,10 +20,21 @@ final class ZipArchive {
     private(set) var entries: [Entry] = []
     private var byName: [String: Int] = [:]
     private var what: String { "zip '\(file.path)'" }
+    /// Entries whose CRC has been checked, and inflated entries, so tensors sharing one storage
+    /// neither re-check nor re-inflate it. Guarded by `lock` (tensors may be copied in parallel).
+    private var verified = Set<String>()
+    private var inflated: [String: [UInt8]] = [:]
+    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
 
     init(path: String) throws {
+        pthread_mutex_init(lock, nil)
         file = try MappedFile(path: path)
         try readCentralDirectory()
+    }
+
+    deinit {
+        pthread_mutex_destroy(lock)
+        lock.deallocate()
     }
 
     func entry(_ name: String) -> Entry? { byName[name].map { entries[$0] } }
@@ -124,21 +138,31 @@ final class ZipArchive {
 
     /// Calls `body` with the uncompressed, CRC-checked bytes of `e` (a view into the map when stored).
     func withData<R>(_ e: Entry, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
-        let raw = try rawData(e)
         if e.method == 0 {
-            try checkCRC(e, raw)
+            let raw = try rawData(e)
+            pthread_mutex_lock(lock)
+            let known = verified.contains(e.name)
+            pthread_mutex_unlock(lock)
+            if !known {
+                try checkCRC(e, raw)
+                pthread_mutex_lock(lock); verified.insert(e.name); pthread_mutex_unlock(lock)
+            }
             return try body(raw)
         }
+        pthread_mutex_lock(lock)
+        let cached = inflated[e.name]
+        pthread_mutex_unlock(lock)
+        if let cached { return try cached.withUnsafeBytes { try body($0) } }
+        let raw = try rawData(e)
         // A deflate stream cannot expand more than ~1032x; a bigger claim is a zip bomb or corruption.
         guard e.size <= e.compressedSize &* 1100 &+ 4096 else {
             throw fail("entry '\(e.name)': claims \(e.size) bytes from \(e.compressedSize) compressed bytes")
         }
         var out = [UInt8](repeating: 0, count: e.size)
         try out.withUnsafeMutableBytes { try inflate(raw, into: $0, name: e.name) }
-        return try out.withUnsafeBytes { buf in
-            try checkCRC(e, buf)
-            return try body(buf)
-        }
+        try out.withUnsafeBytes { try checkCRC(e, $0) }
+        pthread_mutex_lock(lock); inflated[e.name] = out; pthread_mutex_unlock(lock)
+        return try out.withUnsafeBytes { try body($0) }
     }
 
     private func checkCRC(_ e: Entry, _ data: UnsafeRawBufferPointer) throws {

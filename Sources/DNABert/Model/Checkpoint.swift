@@ -47,35 +47,41 @@ public enum Checkpoint {
     @discardableResult
     public static func load(tensors: [(name: String, tensor: Tensor)], layout: ParameterLayout,
                             into: UnsafeMutableBufferPointer<Float>, options: LoadOptions = LoadOptions()) throws -> LoadReport {
+        try load(tensors: tensors.map { LazyTensor(name: $0.name, tensor: $0.tensor) }, layout: layout, into: into, options: options)
+    }
+
+    /// Like `load(tensors:…)` for tensors of an open file (`Safetensors.open`, `PyTorchCheckpoint.open`,
+    /// `openWeights`): each is converted straight from the file into its view, so loading needs no
+    /// memory beyond the parameter buffer. All names and shapes are checked before anything is copied.
+    @discardableResult
+    public static func load(tensors: [LazyTensor], layout: ParameterLayout,
+                            into: UnsafeMutableBufferPointer<Float>, options: LoadOptions = LoadOptions()) throws -> LoadReport {
         guard into.count >= layout.total else {
             throw DNABertError.invalidArgument("checkpoint load: parameter buffer holds \(into.count) floats, layout needs \(layout.total)")
         }
         var report = LoadReport()
         var loaded = Set<String>()
         var unexpected: [String] = []
-        var decoder: Tensor?
-        for (raw, t) in tensors {
-            let name = canonicalName(raw)
+        var decoder: LazyTensor?
+        var plan: [(LazyTensor, ParameterView)] = []
+        for t in tensors {
+            let name = canonicalName(t.name)
             if let view = layout[name] {
                 guard loaded.insert(name).inserted else {
                     throw DNABertError.format("checkpoint: tensor '\(name)' is given more than once")
                 }
-                guard t.shape == view.shape, t.data.count == view.count else {
+                guard t.shape == view.shape, t.count == view.count else {
                     throw DNABertError.format("checkpoint: tensor '\(name)' has shape \(ShapeMath.describe(t.shape)), the model expects \(ShapeMath.describe(view.shape))")
                 }
-                t.data.withUnsafeBufferPointer { src in
-                    if let s = src.baseAddress, view.count > 0 {
-                        (into.baseAddress! + view.offset).update(from: s, count: view.count)
-                    }
-                }
+                plan.append((t, view))
             } else if name == tiedDecoderName && layout.hasMLMHead {
                 guard decoder == nil else { throw DNABertError.format("checkpoint: tensor '\(name)' is given more than once") }
                 decoder = t
-                report.ignored.append(raw)
+                report.ignored.append(t.name)
             } else if isHarmlessBuffer(name) {
-                report.ignored.append(raw)
+                report.ignored.append(t.name)
             } else {
-                unexpected.append(raw)
+                unexpected.append(t.name)
             }
         }
         if !unexpected.isEmpty {
@@ -100,15 +106,20 @@ public enum Checkpoint {
             if missing.contains(where: { $0.hasPrefix("classifier.") }) { hint += " (the checkpoint has no classifier)" }
             throw DNABertError.format("checkpoint: missing \(missing.count) tensor(s)\(hint): \(list(missing))")
         }
+        var decoderData: [Float] = []
         if let d = decoder, let we = layout[wordEmbeddingsName] {
-            guard d.shape == we.shape, d.data.count == we.count else {
+            guard d.shape == we.shape, d.count == we.count else {
                 throw DNABertError.format("checkpoint: '\(tiedDecoderName)' has shape \(ShapeMath.describe(d.shape)), the word embeddings \(ShapeMath.describe(we.shape))")
             }
-            if loaded.contains(wordEmbeddingsName) {
-                let base = into.baseAddress! + we.offset
-                for i in 0..<we.count where d.data[i] != base[i] && !(d.data[i].isNaN && base[i].isNaN) {
-                    throw DNABertError.unsupported("checkpoint: '\(tiedDecoderName)' differs from the word embeddings at element \(i); untied decoder weights are not supported")
-                }
+            decoderData = try d.load().data
+        }
+        for (t, view) in plan {
+            try t.copy(into: UnsafeMutableBufferPointer(rebasing: into[view.offset..<(view.offset + view.count)]))
+        }
+        if !decoderData.isEmpty, let we = layout[wordEmbeddingsName], loaded.contains(wordEmbeddingsName) {
+            let base = into.baseAddress! + we.offset
+            for i in 0..<we.count where decoderData[i] != base[i] && !(decoderData[i].isNaN && base[i].isNaN) {
+                throw DNABertError.unsupported("checkpoint: '\(tiedDecoderName)' differs from the word embeddings at element \(i); untied decoder weights are not supported")
             }
         }
         return report
@@ -129,9 +140,17 @@ public enum Checkpoint {
 
     /// Like `detectParts(names:)`, with the label count read from `classifier.weight`'s shape.
     public static func detectParts(tensors: [(name: String, tensor: Tensor)]) -> (mlmHead: Bool, pooler: Bool, classifierLabels: Int) {
-        var parts = detectParts(names: tensors.map(\.name))
-        if let c = tensors.first(where: { canonicalName($0.name) == "classifier.weight" }) {
-            parts.classifierLabels = c.tensor.shape.count == 2 ? c.tensor.shape[0] : -1
+        detectParts(shapes: tensors.map { ($0.name, $0.tensor.shape) })
+    }
+
+    public static func detectParts(tensors: [LazyTensor]) -> (mlmHead: Bool, pooler: Bool, classifierLabels: Int) {
+        detectParts(shapes: tensors.map { ($0.name, $0.shape) })
+    }
+
+    static func detectParts(shapes: [(String, [Int])]) -> (mlmHead: Bool, pooler: Bool, classifierLabels: Int) {
+        var parts = detectParts(names: shapes.map(\.0))
+        if let c = shapes.first(where: { canonicalName($0.0) == "classifier.weight" }) {
+            parts.classifierLabels = c.1.count == 2 ? c.1[0] : -1
         }
         return parts
     }
@@ -167,9 +186,14 @@ public enum Checkpoint {
 
     /// The weights of a Hugging Face model directory: `model.safetensors`, else `pytorch_model.bin`.
     public static func readWeights(directory: String) throws -> [(name: String, tensor: Tensor)] {
+        try openWeights(directory: directory).map { ($0.name, try $0.load()) }
+    }
+
+    /// Like `readWeights`, without converting anything yet (for `load(tensors: [LazyTensor] …)`).
+    public static func openWeights(directory: String) throws -> [LazyTensor] {
         let st = directory + "/model.safetensors", bin = directory + "/pytorch_model.bin"
-        if FileIO.exists(st) { return try Safetensors.read(path: st) }
-        if FileIO.exists(bin) { return try PyTorchCheckpoint.read(path: bin) }
+        if FileIO.exists(st) { return try Safetensors.open(path: st) }
+        if FileIO.exists(bin) { return try PyTorchCheckpoint.open(path: bin) }
         if FileIO.exists(directory + "/model.safetensors.index.json") || FileIO.exists(directory + "/pytorch_model.bin.index.json") {
             throw DNABertError.unsupported("'\(directory)': sharded checkpoints (*.index.json) are not supported")
         }
