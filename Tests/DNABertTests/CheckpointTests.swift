@@ -89,6 +89,33 @@ import Glibc
         try params.withUnsafeBufferPointer { try Checkpoint.save(directory: String(cString: p), config: c, layout: layout, parameters: $0) }
     }
 
+    /// Full-size check (tools/reference/make_large_checkpoint.py): both 468 MB files stream into the same
+    /// buffer; prints timings. Does nothing without DNABERT_LARGE_CHECKPOINT_DIR.
+    @Test func largeCheckpoint() throws {
+        guard let p = getenv("DNABERT_LARGE_CHECKPOINT_DIR") else { return }
+        let dir = String(cString: p)
+        func now() -> Double { var t = timespec(); clock_gettime(CLOCK_MONOTONIC, &t); return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9 }
+        let c = try ModelConfig.load(path: dir + "/config.json")
+        let layout = ParameterLayout(config: c, mlmHead: true)
+        #expect(layout.total == 117_074_176)
+        var a = [Float](repeating: .nan, count: layout.total), b = a
+        for _ in 0..<2 {
+            var t0 = now()
+            let st = try Safetensors.open(path: dir + "/model.safetensors")
+            try a.withUnsafeMutableBufferPointer { _ = try Checkpoint.load(tensors: st, layout: layout, into: $0) }
+            let tSt = now() - t0
+            t0 = now()
+            let bin = try PyTorchCheckpoint.open(path: dir + "/pytorch_model.bin")
+            try b.withUnsafeMutableBufferPointer { _ = try Checkpoint.load(tensors: bin, layout: layout, into: $0) }
+            let tBin = now() - t0
+            t0 = now()
+            try a.withUnsafeBufferPointer { try Checkpoint.save(directory: dir + "/saved", config: c, layout: layout, parameters: $0) }
+            let tSave = now() - t0
+            print("large checkpoint: model.safetensors \(tSt) s, pytorch_model.bin \(tBin) s, save \(tSave) s")
+        }
+        #expect(sameBits(a, b))
+    }
+
     // MARK: strictness
 
     static func tensors() throws -> [(name: String, tensor: Tensor)] { try Safetensors.read(path: modelFixture("model.safetensors")) }
