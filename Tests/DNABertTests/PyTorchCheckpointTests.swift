@@ -146,6 +146,16 @@ enum TorchArchiveBuilder {
         #expect(Self.refused([0x80, 0x02, 0x75, 0x2E])?.kind == .format)        // SETITEMS without MARK
     }
 
+    /// A million nested tuples (or a list appended into itself) must be refused, not overflow the stack.
+    @Test func refusesDeepNesting() throws {
+        let deep: [UInt8] = [0x80, 0x02, 0x4E] + [UInt8](repeating: 0x85, count: 1_000_000) + [0x2E]
+        #expect(Self.refused(deep)?.message.contains("deeper") == true)
+        let lists: [UInt8] = [0x80, 0x02, 0x5D] + Array(repeating: [0x5D, 0x61] as [UInt8], count: 10).flatMap { $0 } + [0x2E]
+        #expect(Self.refused(lists)?.kind == .format)   // shallow enough: refused only as "not a state dict"
+        let selfRef: [UInt8] = [0x80, 0x02, 0x5D, 0x71, 0x00] + Array(repeating: [0x68, 0x00, 0x61] as [UInt8], count: 100).flatMap { $0 } + [0x2E]
+        #expect(Self.refused(selfRef)?.message.contains("deeper") == true)
+    }
+
     @Test func refusesBadTensorGeometry() throws {
         func one(numel: Int32 = 4, offset: Int32 = 0, shape: [Int32], stride: [Int32]) -> DNABertError? {
             Self.refused(B.stateDict([("t", B.tensor(key: "0", numel: numel, offset: offset, shape: shape, stride: stride))]))
@@ -199,9 +209,31 @@ enum TorchArchiveBuilder {
             } else {
                 for _ in 0..<(1 + i % 4) { b[Int.random(in: 0..<b.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
             }
-            try FileIO.writeAtomically(dir + "/f.bin", b)
+            writeScratch(dir + "/f.bin", b)
             if i < 100 { #expect(errorKind { _ = try PyTorchCheckpoint.read(path: dir + "/f.bin") } != nil) }
             else { _ = try? PyTorchCheckpoint.read(path: dir + "/f.bin") }
         }
+    }
+
+    /// Random edits of a real data.pkl (re-zipped with valid CRCs so the unpickler sees them): always a
+    /// result or a DNABertError, never a trap.
+    @Test func survivesPickleCorruption() throws {
+        let z = try ZipArchive(path: modelFixture("variety.bin"))
+        var entries: [(String, [UInt8])] = []
+        for e in z.entries { entries.append((e.name, try z.withData(e) { Array($0) })) }
+        let pi = try #require(entries.firstIndex { $0.0.hasSuffix("/data.pkl") })
+        let dir = makeTempDirectory()
+        var rng = SystemRandomNumberGenerator()
+        var rejected = 0
+        for i in 0..<1000 {
+            var es = entries
+            for _ in 0..<(1 + i % 4) {
+                let pos = Int.random(in: 0..<es[pi].1.count, using: &rng)
+                if i % 2 == 0 { es[pi].1[pos] = UInt8.random(in: 0...255, using: &rng) } else { es[pi].1[pos] ^= UInt8(1 << (i % 8)) }
+            }
+            writeScratch(dir + "/p.bin", B.zip(es))
+            do { _ = try PyTorchCheckpoint.read(path: dir + "/p.bin") } catch is DNABertError { rejected += 1 }
+        }
+        #expect(rejected > 0)
     }
 }

@@ -8,11 +8,17 @@
 enum Pickle {
     final class Dict {
         var items: [(PickleValue, PickleValue)] = []
+        var depth = 1
     }
 
     final class List {
         var items: [PickleValue] = []
+        var depth = 1
     }
+
+    /// Deepest container nesting accepted. A state dict needs about 5; the limit keeps hostile
+    /// pickles (a million nested tuples) from overflowing the stack when the values are released.
+    static let maxDepth = 64
 
     /// A storage named by a persistent id `('storage', torch.XStorage, key, location, numel)`.
     struct StorageRef {
@@ -48,12 +54,21 @@ indirect enum PickleValue {
     case int(Int64)
     case float(Double)
     case string(String)
-    case tuple([PickleValue])
+    case tuple([PickleValue], depth: Int)
     case list(Pickle.List)
     case dict(Pickle.Dict)
     case global(String)
     case storage(Pickle.StorageRef)
     case tensor(Pickle.TensorRef)
+
+    var depth: Int {
+        switch self {
+        case let .tuple(_, d): return d
+        case let .list(l): return l.depth
+        case let .dict(d): return d.depth
+        default: return 0
+        }
+    }
 
     var kindName: String {
         switch self {
@@ -160,11 +175,11 @@ struct Unpickler {
                 marks.append(stack.count)
             case 0x7D: stack.append(.dict(Pickle.Dict()))   // EMPTY_DICT
             case 0x5D: stack.append(.list(Pickle.List()))   // EMPTY_LIST
-            case 0x29: stack.append(.tuple([]))             // EMPTY_TUPLE
-            case 0x74: stack.append(.tuple(try popMark()))  // TUPLE
-            case 0x85: let a = try pop(); stack.append(.tuple([a]))                                   // TUPLE1
-            case 0x86: let b = try pop(), a = try pop(); stack.append(.tuple([a, b]))                 // TUPLE2
-            case 0x87: let c = try pop(), b = try pop(), a = try pop(); stack.append(.tuple([a, b, c])) // TUPLE3
+            case 0x29: stack.append(.tuple([], depth: 1))             // EMPTY_TUPLE
+            case 0x74: stack.append(try tuple(try popMark()))  // TUPLE
+            case 0x85: let a = try pop(); stack.append(try tuple([a]))                                   // TUPLE1
+            case 0x86: let b = try pop(), a = try pop(); stack.append(try tuple([a, b]))                 // TUPLE2
+            case 0x87: let c = try pop(), b = try pop(), a = try pop(); stack.append(try tuple([a, b, c])) // TUPLE3
             case 0x4E: stack.append(.none)            // NONE
             case 0x88: stack.append(.bool(true))      // NEWTRUE
             case 0x89: stack.append(.bool(false))     // NEWFALSE
@@ -203,19 +218,23 @@ struct Unpickler {
             case 0x61: // APPEND
                 let v = try pop()
                 guard case let .list(l) = try top() else { throw fail("APPEND to a non-list") }
+                l.depth = try nest(l.depth, [v])
                 l.items.append(v)
             case 0x65: // APPENDS
                 let items = try popMark()
                 guard case let .list(l) = try top() else { throw fail("APPENDS to a non-list") }
+                l.depth = try nest(l.depth, items)
                 l.items.append(contentsOf: items)
             case 0x73: // SETITEM
                 let v = try pop(), k = try pop()
                 guard case let .dict(d) = try top() else { throw fail("SETITEM on a non-dict") }
+                d.depth = try nest(d.depth, [k, v])
                 d.items.append((k, v))
             case 0x75: // SETITEMS
                 let items = try popMark()
                 guard items.count % 2 == 0 else { throw fail("SETITEMS with an odd number of values") }
                 guard case let .dict(d) = try top() else { throw fail("SETITEMS on a non-dict") }
+                d.depth = try nest(d.depth, items)
                 for i in stride(from: 0, to: items.count, by: 2) { d.items.append((items[i], items[i + 1])) }
             case 0x62: // BUILD: only an OrderedDict's attribute state (state_dict's `_metadata`), ignored.
                 let state = try pop()
@@ -235,8 +254,19 @@ struct Unpickler {
         }
     }
 
+    private func nest(_ current: Int, _ children: [PickleValue]) throws -> Int {
+        var d = current
+        for c in children { d = max(d, c.depth + 1) }
+        guard d <= Pickle.maxDepth else { throw DNABertError.unsupported("\(what): pickle nests containers deeper than \(Pickle.maxDepth)") }
+        return d
+    }
+
+    private func tuple(_ items: [PickleValue]) throws -> PickleValue {
+        .tuple(items, depth: try nest(1, items))
+    }
+
     private func persistentLoad(_ pid: PickleValue) throws -> PickleValue {
-        guard case let .tuple(t) = pid, t.count == 5, case .string("storage") = t[0],
+        guard case let .tuple(t, _) = pid, t.count == 5, case .string("storage") = t[0],
               case let .global(type) = t[1], case let .string(key) = t[2], case .string = t[3], case let .int(numel) = t[4] else {
             throw DNABertError.unsupported("\(what): refusing persistent id that is not ('storage', type, key, location, numel)")
         }
@@ -246,7 +276,7 @@ struct Unpickler {
     }
 
     private func ints(_ v: PickleValue, _ what: String) throws -> [Int] {
-        guard case let .tuple(items) = v else { throw fail("tensor \(what) is not a tuple") }
+        guard case let .tuple(items, _) = v else { throw fail("tensor \(what) is not a tuple") }
         return try items.map {
             guard case let .int(i) = $0 else { throw fail("tensor \(what) holds a \($0.kindName)") }
             return Int(i)
@@ -257,7 +287,7 @@ struct Unpickler {
         guard case let .global(name) = callable, Pickle.callables.contains(name) else {
             throw DNABertError.unsupported("\(what): refusing pickle REDUCE on \(callable.kindName)")
         }
-        guard case let .tuple(a) = args else { throw fail("REDUCE arguments are not a tuple") }
+        guard case let .tuple(a, _) = args else { throw fail("REDUCE arguments are not a tuple") }
         switch name {
         case "collections.OrderedDict":
             guard a.isEmpty else { throw DNABertError.unsupported("\(what): refusing OrderedDict with constructor arguments") }
