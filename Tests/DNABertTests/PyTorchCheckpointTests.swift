@@ -88,6 +88,25 @@ enum TorchArchiveBuilder {
         }
     }
 
+    /// `dnabert convert`: every tensor, in any dtype or layout, becomes F32 with torch's values.
+    @Test(arguments: ["variety.bin", "variety_deflate.bin"])
+    func convertsToSafetensors(_ file: String) throws {
+        let out = makeTempDirectory() + "/c.safetensors"
+        #expect(try PyTorchCheckpoint.convertToSafetensors(input: modelFixture(file), output: out) == 18)
+        let got = try Safetensors.read(path: out)
+        let ref = Dictionary(uniqueKeysWithValues: try Safetensors.read(path: modelFixture("variety_f32.safetensors")).map { ($0.name, $0.tensor) })
+        #expect(got.count == ref.count)
+        for (name, t) in got { #expect(ref[name].map { $0.shape == t.shape && sameBits($0.data, t.data) } == true, "\(name)") }
+        #expect(try Safetensors.readMetadata(path: out) == ["format": "pt"])
+        #expect(Set(try Safetensors.readHeader(path: out).entries.map(\.dtype)) == [.f32])
+    }
+
+    /// Converts the fixture's pytorch_model.bin for tools/reference/check_swift_safetensors.py.
+    @Test func convertForPythonCheck() throws {
+        guard let p = getenv("DNABERT_CONVERT_OUT") else { return }
+        try PyTorchCheckpoint.convertToSafetensors(input: modelFixture("pytorch_model.bin"), output: String(cString: p))
+    }
+
     @Test func readsModelWithTiedDecoder() throws {
         let bin = try PyTorchCheckpoint.read(path: modelFixture("pytorch_model.bin"))
         let st = try Safetensors.read(path: modelFixture("model.safetensors"))

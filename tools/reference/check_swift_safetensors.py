@@ -5,7 +5,9 @@
 1. Safetensors.write: runs the Swift test `writeFileForPythonCheck` with DNABERT_SAFETENSORS_OUT set, then
    reads the file with the `safetensors` package (numpy and torch loaders) and checks names, shapes, values,
    metadata and the 8-byte header alignment.
-2. Checkpoint.save: runs `saveForPythonCheck` (the fixture model loaded from pytorch_model.bin and saved by
+2. PyTorchCheckpoint.convertToSafetensors (`dnabert convert`): runs `convertForPythonCheck` on the fixture's
+   pytorch_model.bin and compares every tensor with torch.load of the same file.
+3. Checkpoint.save: runs `saveForPythonCheck` (the fixture model loaded from pytorch_model.bin and saved by
    Swift), loads model.safetensors into tools/reference/dnabert2_reference.py with load_state_dict(strict=True)
    and compares the forward pass with Fixtures/model/expected.safetensors; config.json is checked against the
    fixture's sizes.
@@ -52,6 +54,14 @@ def main():
     assert (8 + n) % 8 == 0, n
     torch_load_file(path)
     print("Safetensors.write: read back by the safetensors package (numpy + torch), values and metadata exact")
+
+    conv = os.path.join(tmp, "converted.safetensors")
+    swift_test("convertForPythonCheck", {"DNABERT_CONVERT_OUT": conv})
+    c = torch_load_file(conv)
+    ref = torch.load(os.path.join(FIX, "pytorch_model.bin"), weights_only=True)
+    assert list(c) and set(c) == set(ref), set(c) ^ set(ref)
+    assert all(torch.equal(c[k], ref[k]) for k in ref)
+    print("PyTorchCheckpoint.convertToSafetensors: equals torch.load of pytorch_model.bin, tensor for tensor")
 
     out = os.path.join(tmp, "saved")
     swift_test("saveForPythonCheck", {"DNABERT_CHECKPOINT_OUT": out})

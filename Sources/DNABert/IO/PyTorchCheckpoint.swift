@@ -39,6 +39,16 @@ public enum PyTorchCheckpoint {
         return out
     }
 
+    /// `pytorch_model.bin` → `model.safetensors` (F32, metadata `format: pt`), one tensor at a time.
+    /// Every tensor is kept, tied ones included (each gets its own copy of the data, as safetensors has
+    /// no sharing). Returns the number of tensors written.
+    @discardableResult
+    public static func convertToSafetensors(input: String, output: String) throws -> Int {
+        let tensors = try open(path: input)
+        try Safetensors.write(path: output, tensors: tensors, metadata: ["format": "pt"])
+        return tensors.count
+    }
+
     /// The state dict: the top-level dict, or the dict under "state_dict"/"model" of a training checkpoint.
     static func stateDictItems(_ root: PickleValue, path: String) throws -> [(String, Pickle.TensorRef)] {
         guard case let .dict(d) = root else {

@@ -152,24 +152,46 @@ public enum Safetensors {
         return Entry(name: name, dtype: dtype, shape: shape, begin: Int(b), end: Int(e))
     }
 
+    /// Writes tensors of an open file (any dtype) as F32, converting one tensor at a time through a
+    /// scratch buffer, so converting a 468 MB `pytorch_model.bin` needs no second copy of the model.
+    public static func write(path: String, tensors: [LazyTensor], metadata: [String: String] = [:]) throws {
+        let largest = tensors.map(\.count).max() ?? 0
+        var scratch = [Float](repeating: 0, count: largest)
+        try scratch.withUnsafeMutableBufferPointer { buf in
+            try write(path: path, header: tensors.map { ($0.name, $0.shape, $0.count) }, metadata: metadata) { i, w in
+                let t = tensors[i]
+                let view = UnsafeMutableBufferPointer(rebasing: buf[0..<t.count])
+                try t.copy(into: view)
+                try w.write(UnsafeRawBufferPointer(UnsafeBufferPointer(view)))
+            }
+        }
+    }
+
     /// Writes F32 tensors in the given order, atomically. The header is padded with spaces to a
     /// multiple of 8 bytes (as the reference writer does) so the data region is 8-byte aligned.
     public static func write(path: String,
                              tensors: [(name: String, shape: [Int], data: UnsafeBufferPointer<Float>)],
                              metadata: [String: String] = [:]) throws {
+        try write(path: path, header: tensors.map { ($0.name, $0.shape, $0.data.count) }, metadata: metadata) { i, w in
+            try w.write(UnsafeRawBufferPointer(tensors[i].data))
+        }
+    }
+
+    private static func write(path: String, header entries: [(name: String, shape: [Int], count: Int)], metadata: [String: String],
+                              body: (Int, AtomicFileWriter) throws -> Void) throws {
         var members: [(String, JSONValue)] = []
         if !metadata.isEmpty {
             members.append(("__metadata__", .object(metadata.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
         }
         var names = Set<String>()
         var offset = 0
-        for t in tensors {
+        for t in entries {
             guard t.name != "__metadata__" else { throw DNABertError.invalidArgument("safetensors write '\(path)': '__metadata__' is not a valid tensor name") }
             guard names.insert(t.name).inserted else {
                 throw DNABertError.invalidArgument("safetensors write '\(path)': duplicate tensor name '\(t.name)'")
             }
-            guard let count = ShapeMath.elementCount(t.shape), count == t.data.count else {
-                throw DNABertError.invalidArgument("safetensors write '\(path)': tensor '\(t.name)' has shape \(ShapeMath.describe(t.shape)) but \(t.data.count) values")
+            guard let count = ShapeMath.elementCount(t.shape), count == t.count else {
+                throw DNABertError.invalidArgument("safetensors write '\(path)': tensor '\(t.name)' has shape \(ShapeMath.describe(t.shape)) but \(t.count) values")
             }
             let end = offset + 4 * count
             members.append((t.name, .object([
@@ -187,7 +209,7 @@ public enum Safetensors {
         let w = try AtomicFileWriter(path: path)
         try w.write(prefix)
         try w.write(header)
-        for t in tensors { try w.write(UnsafeRawBufferPointer(t.data)) }
+        for i in entries.indices { try body(i, w) }
         try w.commit()
     }
 }

@@ -56,6 +56,7 @@ public enum Checkpoint {
     @discardableResult
     public static func load(tensors: [LazyTensor], layout: ParameterLayout,
                             into: UnsafeMutableBufferPointer<Float>, options: LoadOptions = LoadOptions()) throws -> LoadReport {
+        try layout.config.validate()
         guard into.count >= layout.total else {
             throw DNABertError.invalidArgument("checkpoint load: parameter buffer holds \(into.count) floats, layout needs \(layout.total)")
         }

@@ -11,6 +11,10 @@ extension ModelConfig {
         for (k, _) in members where !keys.insert(k).inserted {
             throw DNABertError.format("config.json: key '\(k)' appears more than once")
         }
+        func required(_ key: String) throws -> Int {
+            guard let v = try int(key, required: true) else { throw DNABertError.format("config.json: missing '\(key)'") }
+            return v
+        }
         func int(_ key: String, required: Bool) throws -> Int? {
             guard let v = json[key], !v.isNull else {
                 if required { throw DNABertError.format("config.json: missing '\(key)'") }
@@ -39,11 +43,11 @@ extension ModelConfig {
         if let p = json["position_embedding_type"]?.stringValue, p != "absolute", p != "alibi" {
             throw DNABertError.unsupported("config.json: position_embedding_type '\(p)' is not supported")
         }
-        vocabSize = try int("vocab_size", required: true)!
-        hiddenSize = try int("hidden_size", required: true)!
-        numLayers = try int("num_hidden_layers", required: true)!
-        numHeads = try int("num_attention_heads", required: true)!
-        intermediateSize = try int("intermediate_size", required: true)!
+        vocabSize = try required("vocab_size")
+        hiddenSize = try required("hidden_size")
+        numLayers = try required("num_hidden_layers")
+        numHeads = try required("num_attention_heads")
+        intermediateSize = try required("intermediate_size")
         if let v = try int("type_vocab_size", required: false) { typeVocabSize = v }
         if let v = try int("alibi_starting_size", required: false) { alibiStartingSize = v }
         if let v = try int("max_position_embeddings", required: false) { maxPositionEmbeddings = v }
