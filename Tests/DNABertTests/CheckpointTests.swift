@@ -111,7 +111,10 @@ import Glibc
             t0 = now()
             try a.withUnsafeBufferPointer { try Checkpoint.save(directory: dir + "/saved", config: c, layout: layout, parameters: $0) }
             let tSave = now() - t0
-            print("large checkpoint: model.safetensors \(tSt) s, pytorch_model.bin \(tBin) s, save \(tSave) s")
+            t0 = now()
+            try PyTorchCheckpoint.convertToSafetensors(input: dir + "/pytorch_model.bin", output: dir + "/saved/converted.safetensors")
+            let tConv = now() - t0
+            print("large checkpoint: load model.safetensors \(tSt) s, load pytorch_model.bin \(tBin) s, save \(tSave) s, convert \(tConv) s")
         }
         #expect(sameBits(a, b))
     }

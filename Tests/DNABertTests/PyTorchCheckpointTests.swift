@@ -212,6 +212,9 @@ enum TorchArchiveBuilder {
         // No data.pkl at all; not a zip at all.
         #expect(errorKind { _ = try Self.read(B.zip([("archive/data/0", B.floats([1]))])) } == .format)
         #expect(errorKind { _ = try Self.read(Array("not a zip file at all, just some text".utf8)) } == .format)
+        // PyTorch's legacy (pre-1.6) format: a bare pickle stream, refused with advice.
+        let legacy: [UInt8] = [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19, 0x2E]
+        #expect(errorMessage { _ = try Self.read(legacy) }?.contains("legacy") == true)
         // Big-endian archives are refused.
         let be = B.zip([("a/data.pkl", B.stateDict([])), ("a/byteorder", Array("big".utf8))])
         #expect(errorKind { _ = try Self.read(be) } == .unsupported)

@@ -13,6 +13,9 @@ public enum PyTorchCheckpoint {
     public static func open(path: String) throws -> [LazyTensor] {
         let zip: ZipArchive
         do { zip = try ZipArchive(path: path) } catch let e as DNABertError where e.kind == .format {
+            if let f = try? MappedFile(path: path), f.count >= 2, f.bytes[0] == 0x80, f.bytes[1] <= 5 {
+                throw DNABertError.unsupported("'\(path)' is in PyTorch's legacy (pre-1.6) format; re-save it with torch.save from a current PyTorch")
+            }
             throw DNABertError.format("'\(path)' is not a PyTorch zip checkpoint: \(e.message)")
         }
         let pkls = zip.entries.filter { $0.name.hasSuffix("/data.pkl") && !$0.name.dropLast(9).contains("/") }
