@@ -178,6 +178,23 @@ import Glibc
         #expect(Checkpoint.detectParts(names: encoderOnly.map(\.name)) == (false, false, 0))
     }
 
+    /// The encoder12h fixture is saved like transformers' BertModel (no "bert." prefix, no heads).
+    @Test func bareEncoderFixtureLoads() throws {
+        let dir = modelFixture("encoder12h")
+        let c = try ModelConfig.load(path: dir + "/config.json")
+        #expect(c.numHeads == 12 && c.hiddenSize == 24 && c.numLayers == 1 && c.numLabels == 0)
+        let lazy = try Checkpoint.openWeights(directory: dir)
+        #expect(lazy.allSatisfy { !$0.name.hasPrefix("bert.") })
+        #expect(Checkpoint.detectParts(tensors: lazy) == (false, false, 0))
+        let layout = ParameterLayout(config: c, mlmHead: false)
+        var buf = [Float](repeating: .nan, count: layout.total)
+        try buf.withUnsafeMutableBufferPointer { _ = try Checkpoint.load(tensors: lazy, layout: layout, into: $0) }
+        #expect(!buf.contains { $0.isNaN })
+        let emb = try #require(lazy.first { $0.name == "embeddings.word_embeddings.weight" }).load()
+        let v = try #require(layout["bert.embeddings.word_embeddings.weight"])
+        #expect(sameBits(Array(buf[v.offset..<(v.offset + v.count)]), emb.data))
+    }
+
     @Test func bareBertNamesAreAccepted() throws {
         let c = try ModelConfig.load(path: modelFixture("config.json"))
         let layout = ParameterLayout(config: c, mlmHead: false)

@@ -12,6 +12,9 @@
                             mlm_logits, pooled_output, classifier_logits, alibi_slopes (F32) from
                             dnabert2_reference.py on a padded batch of 3 real genome sequences tokenized by
                             HF `tokenizers` with DNABERT-2's tokenizer.json (the sequences are in __metadata__)
+* encoder12h/               config.json, model.safetensors, expected.safetensors of a bare encoder saved the
+                            way transformers' BertModel does (names without "bert.", no heads): hidden 24,
+                            12 heads of dimension 2 (the published head count: non-power-of-two ALiBi rule), 1 layer
 * variety.bin / variety_zip64.bin / variety_deflate.bin / variety_native.safetensors / variety_f32.safetensors
                             reader stress cases (f16, bf16, f64, int, bool, scalar, empty, transposed, sliced with
                             a storage offset, expanded with stride 0, shared storage): torch.save, the same archive
@@ -88,12 +91,12 @@ def randomize(model, gen):
                 p.copy_(0.1 * torch.randn(p.shape, generator=gen))
 
 
-def hf_config(c):
+def hf_config(c, architecture="BertForSequenceClassification"):
     repo = "zhihan1996/DNABERT-2-117M"
-    return {
+    cfg = {
         "_name_or_path": "dnabert-fixture-tiny",
         "alibi_starting_size": 512,
-        "architectures": ["BertForSequenceClassification"],
+        "architectures": [architecture],
         "attention_probs_dropout_prob": 0.0,
         "auto_map": {
             "AutoConfig": f"{repo}--configuration_bert.BertConfig",
@@ -120,6 +123,9 @@ def hf_config(c):
         "type_vocab_size": c["type_vocab_size"],
         "vocab_size": c["vocab_size"],
     }
+    if not c.get("num_labels"):
+        del cfg["id2label"], cfg["label2id"]
+    return cfg
 
 
 def rewrite_deflated(src, dst):
@@ -241,6 +247,28 @@ def main():
     }
     torch_save_file({k: v.contiguous() for k, v in exp.items()}, os.path.join(OUT, "expected.safetensors"), metadata=meta)
 
+    # A bare encoder (what transformers' BertModel.save_pretrained writes: no "bert." prefix, no heads)
+    # with 12 heads of dimension 2: the published head count, whose ALiBi slopes use the non-power-of-two rule.
+    enc_dir = os.path.join(OUT, "encoder12h")
+    os.makedirs(enc_dir, exist_ok=True)
+    ecfg = dict(vocab_size=4096, hidden_size=24, num_hidden_layers=1, num_attention_heads=12,
+                intermediate_size=32, type_vocab_size=2, layer_norm_eps=1e-12, num_labels=0)
+    enc = DNABert2(Config(**ecfg, mlm_head=False, pooler=False)).eval()
+    randomize(enc, gen)
+    with open(os.path.join(enc_dir, "config.json"), "w") as f:
+        json.dump(hf_config(ecfg, "BertModel"), f, indent=2)
+        f.write("\n")
+    esd = {k[len("bert."):]: v.detach().numpy().copy() for k, v in enc.state_dict().items()}
+    np_save_file(esd, os.path.join(enc_dir, "model.safetensors"), metadata={"format": "pt"})
+    eout = enc(ids, mask)
+    eexp = {"input_ids": ids, "attention_mask": mask, "embedding_output": eout["embedding_output"],
+            "last_hidden_state": eout["last_hidden_state"],
+            "alibi_slopes": alibi_slopes(12).to(torch.float32)}
+    for i, h in enumerate(eout["hidden_states"]):
+        eexp[f"hidden_states.{i}"] = h
+    torch_save_file({k: v.contiguous() for k, v in eexp.items()}, os.path.join(enc_dir, "expected.safetensors"),
+                    metadata={"sequences": meta["sequences"], "note": meta["note"]})
+
     vt = variety_tensors(gen)
     torch.save(vt, os.path.join(OUT, "variety.bin"))
     rewrite_full_zip64(os.path.join(OUT, "variety.bin"), os.path.join(OUT, "variety_zip64.bin"))
@@ -252,10 +280,11 @@ def main():
     torch_save_file({k: v.float().contiguous().clone() for k, v in vt.items()}, os.path.join(OUT, "variety_f32.safetensors"))
 
     total = 0
-    for f in sorted(os.listdir(OUT)):
-        n = os.path.getsize(os.path.join(OUT, f))
-        total += n
-        print(f"{f:32s} {n:9d}")
+    for root, _, files in sorted(os.walk(OUT)):
+        for f in sorted(files):
+            n = os.path.getsize(os.path.join(root, f))
+            total += n
+            print(f"{os.path.relpath(os.path.join(root, f), OUT):32s} {n:9d}")
     print(f"{'total':32s} {total:9d}  ids shape {tuple(ids.shape)}")
 
 
