@@ -83,7 +83,6 @@ public enum Safetensors {
         let dataStart = 8 + n
         let dataLength = bytes.count - dataStart
         var metadata: [String: String] = [:]
-        var sawMetadata = false
         var entries: [Entry] = []
         var names = Set<String>()
         for (name, value) in members {
@@ -91,7 +90,6 @@ public enum Safetensors {
                 throw DNABertError.format("safetensors '\(path)': duplicate entry '\(name)'")
             }
             if name == "__metadata__" {
-                sawMetadata = true
                 guard let m = value.objectValue else {
                     throw DNABertError.format("safetensors '\(path)': __metadata__ is not an object")
                 }
@@ -105,7 +103,6 @@ public enum Safetensors {
             }
             entries.append(try parseEntry(name, value, path: path))
         }
-        _ = sawMetadata
         // Stable sort by offset: zero-length tensors sharing an offset keep header order.
         let ordered = entries.enumerated().sorted { a, b in
             (a.element.begin, a.element.end, a.offset) < (b.element.begin, b.element.end, b.offset)

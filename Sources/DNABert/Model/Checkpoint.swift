@@ -52,7 +52,8 @@ public enum Checkpoint {
 
     /// Like `load(tensors:…)` for tensors of an open file (`Safetensors.open`, `PyTorchCheckpoint.open`,
     /// `openWeights`): each is converted straight from the file into its view, so loading needs no
-    /// memory beyond the parameter buffer. All names and shapes are checked before anything is copied.
+    /// memory beyond the parameter buffer. All names and shapes are checked before anything is copied;
+    /// a data error found while copying (a CRC mismatch) leaves the buffer partly overwritten.
     @discardableResult
     public static func load(tensors: [LazyTensor], layout: ParameterLayout,
                             into: UnsafeMutableBufferPointer<Float>, options: LoadOptions = LoadOptions()) throws -> LoadReport {
