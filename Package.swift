@@ -27,6 +27,7 @@ let package = Package(
             name: "dnabert-cli",
             dependencies: ["DNABert", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimise),
+        // Fixtures are read by path (relative to #filePath), not bundled.
         .testTarget(name: "DNABertTests", dependencies: ["DNABert"], exclude: ["Fixtures"]),
     ],
     // Swift 5 language mode: the library manages its own threading (Dispatch, explicit ownership of

@@ -28,11 +28,11 @@ import Glibc
         #expect(parts.mlmHead && parts.pooler && parts.classifierLabels == 3 && c.numLabels == 3)
         #expect(Checkpoint.detectParts(names: st.map(\.name)) == (true, true, -1))
         let a = try Self.loaded(st, layout), b = try Self.loaded(bin, layout)
-        #expect(sameBits(a, b))
+        #expect(sameFloatBits(a, b))
         #expect(!a.contains { $0.isNaN })   // every float was written
         for (name, t) in bin where name != Checkpoint.tiedDecoderName {
             let v = try #require(layout[name])
-            #expect(sameBits(Array(a[v.offset..<(v.offset + v.count)]), t.data), "\(name)")
+            #expect(sameFloatBits(Array(a[v.offset..<(v.offset + v.count)]), t.data), "\(name)")
         }
         var buf = [Float](repeating: 0, count: layout.total)
         let report = try buf.withUnsafeMutableBufferPointer { try Checkpoint.load(tensors: bin, layout: layout, into: $0) }
@@ -46,18 +46,18 @@ import Glibc
         for lazy in [try Safetensors.open(path: modelFixture("model.safetensors")), try PyTorchCheckpoint.open(path: modelFixture("pytorch_model.bin"))] {
             var buf = [Float](repeating: .nan, count: layout.total)
             try buf.withUnsafeMutableBufferPointer { _ = try Checkpoint.load(tensors: lazy, layout: layout, into: $0) }
-            #expect(sameBits(buf, eager))
+            #expect(sameFloatBits(buf, eager))
             #expect(Checkpoint.detectParts(tensors: lazy) == (true, true, 3))
         }
         let t = try #require(try Safetensors.open(path: modelFixture("model.safetensors")).first)
         var small = [Float](repeating: 0, count: t.count - 1)
-        #expect(errorKind { try small.withUnsafeMutableBufferPointer { try t.copy(into: $0) } } == .invalidArgument)
+        #expect(dnabertErrorKind { try small.withUnsafeMutableBufferPointer { try t.copy(into: $0) } } == .invalidArgument)
         #expect(t.dtype == .f32 && t.count == t.shape.reduce(1, *))
     }
 
     @Test func readWeightsPrefersSafetensorsThenBin() throws {
-        let dir = makeTempDirectory()
-        #expect(errorKind { _ = try Checkpoint.readWeights(directory: dir) } == .notFound)
+        let dir = ioTempDirectory()
+        #expect(dnabertErrorKind { _ = try Checkpoint.readWeights(directory: dir) } == .notFound)
         try FileIO.writeAtomically(dir + "/pytorch_model.bin", FileIO.read(modelFixture("pytorch_model.bin")))
         #expect(try Checkpoint.readWeights(directory: dir).contains { $0.name == Checkpoint.tiedDecoderName })
         try FileIO.writeAtomically(dir + "/model.safetensors", FileIO.read(modelFixture("model.safetensors")))
@@ -67,17 +67,17 @@ import Glibc
     @Test func saveThenLoadRoundTrips() throws {
         let (c, layout) = try Self.fixtureLayout()
         let params = try Self.loaded(try Safetensors.read(path: modelFixture("model.safetensors")), layout)
-        let dir = makeTempDirectory() + "/saved"
+        let dir = ioTempDirectory() + "/saved"
         try params.withUnsafeBufferPointer { try Checkpoint.save(directory: dir, config: c, layout: layout, parameters: $0) }
         #expect(try ModelConfig.load(path: dir + "/config.json") == c)
         #expect(try Safetensors.readMetadata(path: dir + "/model.safetensors")["format"] == "pt")
         let back = try Checkpoint.readWeights(directory: dir)
         let byName = Dictionary(uniqueKeysWithValues: back.map { ($0.name, $0.tensor) })
         #expect(byName[Checkpoint.tiedDecoderName] == byName["bert.embeddings.word_embeddings.weight"])
-        #expect(sameBits(try Self.loaded(back, layout), params))
+        #expect(sameFloatBits(try Self.loaded(back, layout), params))
         // Saving again over the same directory works (atomic replace).
         try params.withUnsafeBufferPointer { try Checkpoint.save(directory: dir, config: c, layout: layout, parameters: $0) }
-        #expect(errorKind { try [Float](repeating: 0, count: 3).withUnsafeBufferPointer { try Checkpoint.save(directory: dir, config: c, layout: layout, parameters: $0) } } == .invalidArgument)
+        #expect(dnabertErrorKind { try [Float](repeating: 0, count: 3).withUnsafeBufferPointer { try Checkpoint.save(directory: dir, config: c, layout: layout, parameters: $0) } } == .invalidArgument)
     }
 
     /// Saves the fixture model for tools/reference/check_swift_safetensors.py, which loads it into the PyTorch
@@ -116,7 +116,7 @@ import Glibc
             let tConv = now() - t0
             print("large checkpoint: load model.safetensors \(tSt) s, load pytorch_model.bin \(tBin) s, save \(tSave) s, convert \(tConv) s")
         }
-        #expect(sameBits(a, b))
+        #expect(sameFloatBits(a, b))
     }
 
     // MARK: strictness
@@ -126,7 +126,7 @@ import Glibc
     @Test func missingTensorIsNamed() throws {
         let (_, layout) = try Self.fixtureLayout()
         let t = try Self.tensors().filter { $0.name != "bert.encoder.layer.1.mlp.wo.bias" }
-        #expect(errorMessage { _ = try Self.loaded(t, layout) }?.contains("bert.encoder.layer.1.mlp.wo.bias") == true)
+        #expect(dnabertErrorMessage { _ = try Self.loaded(t, layout) }?.contains("bert.encoder.layer.1.mlp.wo.bias") == true)
     }
 
     @Test func wrongShapeNamesBothShapes() throws {
@@ -134,16 +134,16 @@ import Glibc
         var t = try Self.tensors()
         let i = try #require(t.firstIndex { $0.name == "bert.encoder.layer.0.attention.self.Wqkv.weight" })
         t[i].tensor = Tensor(shape: [48, 144], data: t[i].tensor.data)   // transposed shape, same count
-        let m = try #require(errorMessage { _ = try Self.loaded(t, layout) })
+        let m = try #require(dnabertErrorMessage { _ = try Self.loaded(t, layout) })
         #expect(m.contains("Wqkv.weight") && m.contains("[48, 144]") && m.contains("[144, 48]"))
     }
 
     @Test func duplicateAndUnknownTensorsAreErrors() throws {
         let (_, layout) = try Self.fixtureLayout()
         let t = try Self.tensors()
-        #expect(errorMessage { _ = try Self.loaded(t + [t[3]], layout) }?.contains("more than once") == true)
+        #expect(dnabertErrorMessage { _ = try Self.loaded(t + [t[3]], layout) }?.contains("more than once") == true)
         let extra = t + [("bert.encoder.layer.7.mlp.wo.bias", Tensor(shape: [48], data: .init(repeating: 0, count: 48)))]
-        #expect(errorMessage { _ = try Self.loaded(extra, layout) }?.contains("layer.7") == true)
+        #expect(dnabertErrorMessage { _ = try Self.loaded(extra, layout) }?.contains("layer.7") == true)
         // ...unless explicitly ignored.
         #expect(try Self.loaded(extra, layout, options: .init(ignoreUnexpected: true)) == Self.loaded(t, layout))
         // Buffers without learned state are skipped silently.
@@ -157,16 +157,16 @@ import Glibc
         var emb = try #require(t.first { $0.name == "bert.embeddings.word_embeddings.weight" }).tensor
         #expect(try Self.loaded(t + [(Checkpoint.tiedDecoderName, emb)], layout) == Self.loaded(t, layout))
         emb.data[100] += 1
-        #expect(errorMessage { _ = try Self.loaded(t + [(Checkpoint.tiedDecoderName, emb)], layout) }?.contains("differs") == true)
+        #expect(dnabertErrorMessage { _ = try Self.loaded(t + [(Checkpoint.tiedDecoderName, emb)], layout) }?.contains("differs") == true)
     }
 
     @Test func missingHeadsAreExplained() throws {
         let c = try ModelConfig.load(path: modelFixture("config.json"))
         let encoderOnly = try Self.tensors().filter { $0.name.hasPrefix("bert.") && !$0.name.hasPrefix("bert.pooler") }
         let mlm = ParameterLayout(config: c, mlmHead: true)
-        #expect(errorMessage { _ = try Self.loaded(encoderOnly, mlm) }?.contains("no MLM head") == true)
+        #expect(dnabertErrorMessage { _ = try Self.loaded(encoderOnly, mlm) }?.contains("no MLM head") == true)
         let cls = ParameterLayout(config: c, mlmHead: false, pooler: true, classifier: true)
-        let m = try #require(errorMessage { _ = try Self.loaded(encoderOnly, cls) })
+        let m = try #require(dnabertErrorMessage { _ = try Self.loaded(encoderOnly, cls) })
         #expect(m.contains("no pooler") && m.contains("no classifier"))
         // A fresh classifier on a pretrained encoder: allowed when asked for, left untouched.
         let buf = try Self.loaded(encoderOnly, cls, options: .init(allowMissingPrefixes: ["bert.pooler.", "classifier."]))
@@ -174,7 +174,7 @@ import Glibc
         // The encoder alone loads into an encoder-only layout, and the MLM head is refused there unless ignored.
         let bare = ParameterLayout(config: c, mlmHead: false)
         #expect(try Self.loaded(encoderOnly, bare).count == bare.total)
-        #expect(errorKind { _ = try Self.loaded(try Self.tensors(), bare) } == .format)
+        #expect(dnabertErrorKind { _ = try Self.loaded(try Self.tensors(), bare) } == .format)
         #expect(Checkpoint.detectParts(names: encoderOnly.map(\.name)) == (false, false, 0))
     }
 
@@ -192,7 +192,7 @@ import Glibc
         #expect(!buf.contains { $0.isNaN })
         let emb = try #require(lazy.first { $0.name == "embeddings.word_embeddings.weight" }).load()
         let v = try #require(layout["bert.embeddings.word_embeddings.weight"])
-        #expect(sameBits(Array(buf[v.offset..<(v.offset + v.count)]), emb.data))
+        #expect(sameFloatBits(Array(buf[v.offset..<(v.offset + v.count)]), emb.data))
     }
 
     @Test func bareBertNamesAreAccepted() throws {
@@ -208,6 +208,6 @@ import Glibc
         let (_, layout) = try Self.fixtureLayout()
         var small = [Float](repeating: 0, count: 10)
         let t = try Self.tensors()
-        #expect(errorKind { try small.withUnsafeMutableBufferPointer { _ = try Checkpoint.load(tensors: t, layout: layout, into: $0) } } == .invalidArgument)
+        #expect(dnabertErrorKind { try small.withUnsafeMutableBufferPointer { _ = try Checkpoint.load(tensors: t, layout: layout, into: $0) } } == .invalidArgument)
     }
 }

@@ -72,26 +72,26 @@ import Testing
         "{" + base + #","vocab_size":99999999999}"#,
     ])
     func rejectsMalformed(_ text: String) throws {
-        let kind = errorKind { _ = try ModelConfig(json: JSON.parse(text)) }
+        let kind = dnabertErrorKind { _ = try ModelConfig(json: JSON.parse(text)) }
         #expect(kind == .format || kind == .invalidArgument, "\(text)")
     }
 
     @Test(arguments: [#""hidden_act":"relu""#, #""model_type":"gpt2""#, #""position_embedding_type":"rotary""#])
     func rejectsOtherModels(_ extra: String) throws {
-        #expect(errorKind { _ = try ModelConfig(json: JSON.parse("{" + Self.base + "," + extra + "}")) } == .unsupported)
+        #expect(dnabertErrorKind { _ = try ModelConfig(json: JSON.parse("{" + Self.base + "," + extra + "}")) } == .unsupported)
     }
 
     @Test func rejectsImpossibleSizes() throws {
         let bad = #"{"vocab_size":4096,"hidden_size":100,"num_hidden_layers":12,"num_attention_heads":12,"intermediate_size":3072}"#
-        #expect(errorKind { _ = try ModelConfig(json: JSON.parse(bad)) } == .invalidArgument)
+        #expect(dnabertErrorKind { _ = try ModelConfig(json: JSON.parse(bad)) } == .invalidArgument)
         let zero = #"{"vocab_size":4096,"hidden_size":768,"num_hidden_layers":0,"num_attention_heads":12,"intermediate_size":3072}"#
-        #expect(errorKind { _ = try ModelConfig(json: JSON.parse(zero)) } == .invalidArgument)
+        #expect(dnabertErrorKind { _ = try ModelConfig(json: JSON.parse(zero)) } == .invalidArgument)
     }
 
     @Test func loadReportsFileProblems() {
-        #expect(errorKind { _ = try ModelConfig.load(path: "/nonexistent/config.json") } == .io)
-        let dir = makeTempDirectory()
+        #expect(dnabertErrorKind { _ = try ModelConfig.load(path: "/nonexistent/config.json") } == .io)
+        let dir = ioTempDirectory()
         try? FileIO.writeAtomically(dir + "/config.json", string: "{not json")
-        #expect(errorMessage { _ = try ModelConfig.load(path: dir + "/config.json") }?.contains(dir) == true)
+        #expect(dnabertErrorMessage { _ = try ModelConfig.load(path: dir + "/config.json") }?.contains(dir) == true)
     }
 }

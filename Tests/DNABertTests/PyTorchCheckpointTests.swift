@@ -67,7 +67,7 @@ enum TorchArchiveBuilder {
     typealias B = TorchArchiveBuilder
 
     static func read(_ bytes: [UInt8]) throws -> [(name: String, tensor: Tensor)] {
-        let path = makeTempDirectory() + "/m.bin"
+        let path = ioTempDirectory() + "/m.bin"
         try FileIO.writeAtomically(path, bytes)
         return try PyTorchCheckpoint.read(path: path)
     }
@@ -84,19 +84,19 @@ enum TorchArchiveBuilder {
         for (name, r) in ref {
             let t = try #require(byName[name])
             #expect(t.shape == r.shape, "\(file) \(name)")
-            #expect(sameBits(t.data, r.data), "\(file) \(name): \(t.data.prefix(6)) vs \(r.data.prefix(6))")
+            #expect(sameFloatBits(t.data, r.data), "\(file) \(name): \(t.data.prefix(6)) vs \(r.data.prefix(6))")
         }
     }
 
     /// `dnabert convert`: every tensor, in any dtype or layout, becomes F32 with torch's values.
     @Test(arguments: ["variety.bin", "variety_deflate.bin"])
     func convertsToSafetensors(_ file: String) throws {
-        let out = makeTempDirectory() + "/c.safetensors"
+        let out = ioTempDirectory() + "/c.safetensors"
         #expect(try PyTorchCheckpoint.convertToSafetensors(input: modelFixture(file), output: out) == 18)
         let got = try Safetensors.read(path: out)
         let ref = Dictionary(uniqueKeysWithValues: try Safetensors.read(path: modelFixture("variety_f32.safetensors")).map { ($0.name, $0.tensor) })
         #expect(got.count == ref.count)
-        for (name, t) in got { #expect(ref[name].map { $0.shape == t.shape && sameBits($0.data, t.data) } == true, "\(name)") }
+        for (name, t) in got { #expect(ref[name].map { $0.shape == t.shape && sameFloatBits($0.data, t.data) } == true, "\(name)") }
         #expect(try Safetensors.readMetadata(path: out) == ["format": "pt"])
         #expect(Set(try Safetensors.readHeader(path: out).entries.map(\.dtype)) == [.f32])
     }
@@ -199,30 +199,30 @@ enum TorchArchiveBuilder {
         #expect(try Self.read(good).first?.tensor.data == [1, 2, 3, 4])
         // Truncated at every length: never traps, always a clear error.
         for n in stride(from: 0, to: good.count, by: 7) {
-            #expect(errorKind { _ = try Self.read(Array(good.prefix(n))) } == .format, "truncated to \(n)")
+            #expect(dnabertErrorKind { _ = try Self.read(Array(good.prefix(n))) } == .format, "truncated to \(n)")
         }
         // Bad central directory signature.
         var bad = good
         if let i = (0..<(bad.count - 3)).first(where: { bad[$0] == 0x50 && bad[$0 + 1] == 0x4B && bad[$0 + 2] == 1 && bad[$0 + 3] == 2 }) { bad[i + 3] = 9 }
-        #expect(errorMessage { _ = try Self.read(bad) }?.contains("central directory") == true)
+        #expect(dnabertErrorMessage { _ = try Self.read(bad) }?.contains("central directory") == true)
         // Storage bytes corrupted: the CRC catches it.
         var flipped = good
         if let i = (0..<(flipped.count - 4)).first(where: { flipped[$0..<($0 + 4)].elementsEqual(B.floats([3])) }) { flipped[i] ^= 1 }
-        #expect(errorMessage { _ = try Self.read(flipped) }?.contains("CRC") == true)
+        #expect(dnabertErrorMessage { _ = try Self.read(flipped) }?.contains("CRC") == true)
         // No data.pkl at all; not a zip at all.
-        #expect(errorKind { _ = try Self.read(B.zip([("archive/data/0", B.floats([1]))])) } == .format)
-        #expect(errorKind { _ = try Self.read(Array("not a zip file at all, just some text".utf8)) } == .format)
+        #expect(dnabertErrorKind { _ = try Self.read(B.zip([("archive/data/0", B.floats([1]))])) } == .format)
+        #expect(dnabertErrorKind { _ = try Self.read(Array("not a zip file at all, just some text".utf8)) } == .format)
         // PyTorch's legacy (pre-1.6) format: a bare pickle stream, refused with advice.
         let legacy: [UInt8] = [0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19, 0x2E]
-        #expect(errorMessage { _ = try Self.read(legacy) }?.contains("legacy") == true)
+        #expect(dnabertErrorMessage { _ = try Self.read(legacy) }?.contains("legacy") == true)
         // Big-endian archives are refused.
         let be = B.zip([("a/data.pkl", B.stateDict([])), ("a/byteorder", Array("big".utf8))])
-        #expect(errorKind { _ = try Self.read(be) } == .unsupported)
+        #expect(dnabertErrorKind { _ = try Self.read(be) } == .unsupported)
     }
 
     @Test func survivesCorruption() throws {
         let orig = try FileIO.read(modelFixture("variety.bin"))
-        let dir = makeTempDirectory()
+        let dir = ioTempDirectory()
         var rng = SystemRandomNumberGenerator()
         for i in 0..<160 {
             var b = orig
@@ -231,8 +231,8 @@ enum TorchArchiveBuilder {
             } else {
                 for _ in 0..<(1 + i % 4) { b[Int.random(in: 0..<b.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
             }
-            writeScratch(dir + "/f.bin", b)
-            if i < 100 { #expect(errorKind { _ = try PyTorchCheckpoint.read(path: dir + "/f.bin") } != nil) }
+            writeScratchFile(dir + "/f.bin", b)
+            if i < 100 { #expect(dnabertErrorKind { _ = try PyTorchCheckpoint.read(path: dir + "/f.bin") } != nil) }
             else { _ = try? PyTorchCheckpoint.read(path: dir + "/f.bin") }
         }
     }
@@ -244,7 +244,7 @@ enum TorchArchiveBuilder {
         var entries: [(String, [UInt8])] = []
         for e in z.entries { entries.append((e.name, try z.withData(e) { Array($0) })) }
         let pi = try #require(entries.firstIndex { $0.0.hasSuffix("/data.pkl") })
-        let dir = makeTempDirectory()
+        let dir = ioTempDirectory()
         var rng = SystemRandomNumberGenerator()
         var rejected = 0
         for i in 0..<1000 {
@@ -253,7 +253,7 @@ enum TorchArchiveBuilder {
                 let pos = Int.random(in: 0..<es[pi].1.count, using: &rng)
                 if i % 2 == 0 { es[pi].1[pos] = UInt8.random(in: 0...255, using: &rng) } else { es[pi].1[pos] ^= UInt8(1 << (i % 8)) }
             }
-            writeScratch(dir + "/p.bin", B.zip(es))
+            writeScratchFile(dir + "/p.bin", B.zip(es))
             do { _ = try PyTorchCheckpoint.read(path: dir + "/p.bin") } catch is DNABertError { rejected += 1 }
         }
         #expect(rejected > 0)

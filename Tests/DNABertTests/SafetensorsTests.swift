@@ -10,14 +10,14 @@ func modelFixture(_ name: String, file: String = #filePath) -> String {
 }
 
 /// A fresh temporary directory for one test.
-func makeTempDirectory() -> String {
+func ioTempDirectory() -> String {
     var template = Array("/tmp/dnabert-io-XXXXXX".utf8CString)
     let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
     return p.map { String(cString: $0) } ?? "/tmp"
 }
 
 /// Plain write without fsync (fuzz loops write thousands of files).
-func writeScratch(_ path: String, _ bytes: [UInt8]) {
+func writeScratchFile(_ path: String, _ bytes: [UInt8]) {
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
     guard fd >= 0 else { return }
     _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
@@ -25,16 +25,16 @@ func writeScratch(_ path: String, _ bytes: [UInt8]) {
 }
 
 /// Bitwise float equality (NaN equal to NaN), as two encodings of the same numbers must give.
-func sameBits(_ a: [Float], _ b: [Float]) -> Bool {
+func sameFloatBits(_ a: [Float], _ b: [Float]) -> Bool {
     a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }
 }
 
-func errorKind(_ body: () throws -> Void) -> DNABertError.Kind? {
+func dnabertErrorKind(_ body: () throws -> Void) -> DNABertError.Kind? {
     do { try body() } catch let e as DNABertError { return e.kind } catch { return .internal }
     return nil
 }
 
-func errorMessage(_ body: () throws -> Void) -> String? {
+func dnabertErrorMessage(_ body: () throws -> Void) -> String? {
     do { try body() } catch let e as DNABertError { return e.message } catch { return "\(error)" }
     return nil
 }
@@ -50,7 +50,7 @@ func errorMessage(_ body: () throws -> Void) -> String? {
     }
 
     static func readBytes(_ bytes: [UInt8]) throws -> [(name: String, tensor: Tensor)] {
-        let path = makeTempDirectory() + "/t.safetensors"
+        let path = ioTempDirectory() + "/t.safetensors"
         try FileIO.writeAtomically(path, bytes)
         return try Safetensors.read(path: path)
     }
@@ -82,7 +82,7 @@ func errorMessage(_ body: () throws -> Void) -> String? {
         for (name, t) in native {
             let ref = try #require(f32[name], "missing \(name)")
             #expect(t.shape == ref.shape, "\(name)")
-            #expect(sameBits(t.data, ref.data), "\(name): \(t.data.prefix(6)) vs \(ref.data.prefix(6))")
+            #expect(sameFloatBits(t.data, ref.data), "\(name): \(t.data.prefix(6)) vs \(ref.data.prefix(6))")
         }
     }
 
@@ -100,7 +100,7 @@ func errorMessage(_ body: () throws -> Void) -> String? {
     }
 
     @Test func writeRoundTripsWithAlignedHeader() throws {
-        let dir = makeTempDirectory(), path = dir + "/w.safetensors"
+        let dir = ioTempDirectory(), path = dir + "/w.safetensors"
         let a: [Float] = (0..<12).map { Float($0) * 0.5 - 1 }, b: [Float] = [.pi], c: [Float] = []
         try a.withUnsafeBufferPointer { pa in
             try b.withUnsafeBufferPointer { pb in
@@ -124,13 +124,13 @@ func errorMessage(_ body: () throws -> Void) -> String? {
     }
 
     @Test func writeRejectsBadInput() throws {
-        let path = makeTempDirectory() + "/w.safetensors"
+        let path = ioTempDirectory() + "/w.safetensors"
         let a: [Float] = [1, 2, 3]
         a.withUnsafeBufferPointer { p in
-            #expect(errorKind { try Safetensors.write(path: path, tensors: [("a", [2, 2], p)]) } == .invalidArgument)
-            #expect(errorKind { try Safetensors.write(path: path, tensors: [("a", [3], p), ("a", [3], p)]) } == .invalidArgument)
-            #expect(errorKind { try Safetensors.write(path: path, tensors: [("__metadata__", [3], p)]) } == .invalidArgument)
-            #expect(errorKind { try Safetensors.write(path: "/nonexistent-dir/x.safetensors", tensors: [("a", [3], p)]) } == .io)
+            #expect(dnabertErrorKind { try Safetensors.write(path: path, tensors: [("a", [2, 2], p)]) } == .invalidArgument)
+            #expect(dnabertErrorKind { try Safetensors.write(path: path, tensors: [("a", [3], p), ("a", [3], p)]) } == .invalidArgument)
+            #expect(dnabertErrorKind { try Safetensors.write(path: path, tensors: [("__metadata__", [3], p)]) } == .invalidArgument)
+            #expect(dnabertErrorKind { try Safetensors.write(path: "/nonexistent-dir/x.safetensors", tensors: [("a", [3], p)]) } == .io)
         }
         #expect(!FileIO.exists(path))
     }
@@ -188,23 +188,23 @@ func errorMessage(_ body: () throws -> Void) -> String? {
         ("entry not object", SafetensorsTests.file(header: #"{"a":[1]}"#)),
     ])
     func rejectsMalformed(_ name: String, _ bytes: [UInt8]) {
-        #expect(errorKind { _ = try Self.readBytes(bytes) } == .format, "\(name)")
+        #expect(dnabertErrorKind { _ = try Self.readBytes(bytes) } == .format, "\(name)")
     }
 
     @Test func rejectsUnknownDType() {
         let bytes = Self.file(header: #"{"a":{"dtype":"F9","shape":[2],"data_offsets":[0,8]}}"#, data: [UInt8](repeating: 0, count: 8))
-        #expect(errorKind { _ = try Self.readBytes(bytes) } == .unsupported)
+        #expect(dnabertErrorKind { _ = try Self.readBytes(bytes) } == .unsupported)
     }
 
     @Test func missingFileIsIOError() {
-        #expect(errorKind { _ = try Safetensors.read(path: "/nonexistent/x.safetensors") } == .io)
-        #expect(errorKind { _ = try Safetensors.read(path: "/tmp") } == .io)
+        #expect(dnabertErrorKind { _ = try Safetensors.read(path: "/nonexistent/x.safetensors") } == .io)
+        #expect(dnabertErrorKind { _ = try Safetensors.read(path: "/tmp") } == .io)
     }
 
     /// Truncations and byte flips of a real file must throw or read, never trap.
     @Test func survivesCorruption() throws {
         let orig = try FileIO.read(modelFixture("variety_native.safetensors"))
-        let dir = makeTempDirectory()
+        let dir = ioTempDirectory()
         var rng = SystemRandomNumberGenerator()
         var threw = 0
         for i in 0..<160 {
@@ -214,7 +214,7 @@ func errorMessage(_ body: () throws -> Void) -> String? {
             } else {
                 for _ in 0..<(1 + i % 4) { b[Int.random(in: 0..<min(b.count, 400), using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
             }
-            writeScratch(dir + "/f", b)
+            writeScratchFile(dir + "/f", b)
             do { _ = try Safetensors.read(path: dir + "/f") } catch is DNABertError { threw += 1 }
         }
         #expect(threw >= 100)   // every truncation must be detected
