@@ -1,0 +1,72 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A read-only memory map of a whole file.
+///
+/// Why: checkpoints are hundreds of MB. Mapping avoids a second full copy (file bytes + converted
+/// floats) and lets the zip reader pick storages without reading the whole archive into an array.
+/// All reads go through the bounds-checked helpers below, so a truncated or lying file throws.
+final class MappedFile {
+    let path: String
+    let bytes: UnsafeRawBufferPointer
+    private let mapping: UnsafeMutableRawPointer?
+    private let length: Int
+
+    init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw DNABertError.io("cannot open '\(path)': \(FileIO.errnoString())") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw DNABertError.io("cannot stat '\(path)': \(FileIO.errnoString())") }
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw DNABertError.io("'\(path)' is a directory, not a file") }
+        let size = Int(st.st_size)
+        if size <= 0 {
+            mapping = nil
+            length = 0
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let p, p != MAP_FAILED else {
+            throw DNABertError.io("cannot map '\(path)' (\(size) bytes): \(FileIO.errnoString())")
+        }
+        mapping = p
+        length = size
+        bytes = UnsafeRawBufferPointer(start: p, count: size)
+    }
+
+    deinit {
+        if let mapping { munmap(mapping, length) }
+    }
+
+    var count: Int { bytes.count }
+}
+
+/// Bounds-checked little-endian reads over a byte buffer; `what` names the file in errors.
+struct ByteReader {
+    let bytes: UnsafeRawBufferPointer
+    let what: String
+
+    func check(_ offset: Int, _ size: Int) throws {
+        guard offset >= 0, size >= 0, offset <= bytes.count, size <= bytes.count - offset else {
+            throw DNABertError.format("\(what): truncated (needs bytes \(offset)..<\(offset &+ size), file has \(bytes.count))")
+        }
+    }
+
+    func u8(_ o: Int) throws -> UInt8 { try check(o, 1); return bytes[o] }
+    func u16(_ o: Int) throws -> UInt16 {
+        try check(o, 2); return UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: o, as: UInt16.self))
+    }
+    func u32(_ o: Int) throws -> UInt32 {
+        try check(o, 4); return UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: o, as: UInt32.self))
+    }
+    func u64(_ o: Int) throws -> UInt64 {
+        try check(o, 8); return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: o, as: UInt64.self))
+    }
+    func slice(_ o: Int, _ n: Int) throws -> UnsafeRawBufferPointer {
+        try check(o, n)
+        return UnsafeRawBufferPointer(rebasing: bytes[o..<(o + n)])
+    }
+}
