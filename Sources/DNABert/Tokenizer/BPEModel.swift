@@ -110,12 +110,13 @@ final class BPEModel {
         }
         rankNewId = newIds
         let n = max(merges.count, 1)
-        let tk = UnsafeMutablePointer<UInt64>.allocate(capacity: cap); tk.initialize(from: keys, count: cap)
-        let tv = UnsafeMutablePointer<UInt64>.allocate(capacity: cap); tv.initialize(from: vals, count: cap)
+        // Key and value side by side: one cache line per probe.
+        let tk = UnsafeMutablePointer<UInt64>.allocate(capacity: 2 * cap)
+        for i in 0..<cap { tk[2 * i] = keys[i]; tk[2 * i + 1] = vals[i] }
         let tn = UnsafeMutablePointer<Int32>.allocate(capacity: n); tn.initialize(from: newIds, count: merges.count)
         let tl = UnsafeMutablePointer<Int32>.allocate(capacity: n); tl.initialize(from: lefts, count: merges.count)
         let tr = UnsafeMutablePointer<Int32>.allocate(capacity: n); tr.initialize(from: rights, count: merges.count)
-        tables = MergeTables(keys: tk, vals: tv, mask: mask, newId: tn, left: tl, right: tr,
+        tables = MergeTables(slots: tk, mask: mask, newId: tn, left: tl, right: tr,
                              uniqueResults: Set(newIds).count == newIds.count)
 
         // Monotone check: every merge consuming token X has a rank above every merge producing X.
@@ -147,7 +148,7 @@ final class BPEModel {
     }
 
     deinit {
-        tables.keys.deallocate(); tables.vals.deallocate(); tables.newId.deallocate()
+        tables.slots.deallocate(); tables.newId.deallocate()
         tables.left.deallocate(); tables.right.deallocate()
     }
 
@@ -345,8 +346,8 @@ final class BPEModel {
 
 /// The merge tables as raw pointers (owned by `BPEModel`, freed in its deinit) for the hot loops.
 struct MergeTables {
-    var keys: UnsafeMutablePointer<UInt64>
-    var vals: UnsafeMutablePointer<UInt64>
+    /// Open addressing, linear probing: slots[2i] = key `a << 32 | b`, slots[2i+1] = `rank << 32 | newId`.
+    var slots: UnsafeMutablePointer<UInt64>
     var mask: Int
     var newId: UnsafeMutablePointer<Int32>
     var left: UnsafeMutablePointer<Int32>
@@ -359,8 +360,8 @@ struct MergeTables {
         let key = UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
         var slot = BPEModel.hashSlot(key, mask)
         while true {
-            let k = keys[slot]
-            if k == key { return vals[slot] }
+            let k = slots[2 * slot]
+            if k == key { return slots[2 * slot + 1] }
             if k == BPEModel.emptyKey { return nil }
             slot = (slot + 1) & mask
         }
