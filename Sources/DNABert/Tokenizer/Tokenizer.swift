@@ -37,6 +37,17 @@ public struct Encoding: Sendable {
 ///
 /// Immutable after init; `encode`, `encodeBatch` and `decode` may be called from several threads at once.
 /// Input bytes may be anything: an invalid UTF-8 byte is one unknown character (→ the unk token).
+///
+/// Deliberate differences from Hugging Face (everything else is meant to be identical):
+/// - `decode` concatenates token strings without spaces and throws for an unknown id (HF joins with spaces
+///   when the decoder is null and skips unknown ids).
+/// - `maxLength` below the number of special tokens keeps only the special tokens (HF 0.23 underflows and
+///   does not truncate).
+/// - The file's `truncation` and `padding` objects are kept for saving but never applied; use
+///   `EncodeOptions.maxLength`.
+/// - Stricter loading: duplicate vocabulary ids, an unk_token missing from the vocabulary, and
+///   post-processor ids outside the vocabulary are `.format` errors (HF accepts them and may fail later).
+/// - A single word over 1 GiB is encoded in 1 GiB pieces.
 public final class Tokenizer: @unchecked Sendable {
     let model: BPEModel
     let added: AddedVocabulary
