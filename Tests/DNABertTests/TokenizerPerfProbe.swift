@@ -64,7 +64,8 @@ import Glibc
 }
 
 /// Exhaustive comparison helper, run by hand with tools/reference/compare_tokenizer_exhaustive.py:
-/// DNABERT_EXHAUSTIVE=in.txt:out.bin encodes each line of in.txt (with specials, with offsets) and writes,
+/// DNABERT_EXHAUSTIVE=in.txt:out.bin[:tokenizer.json] encodes each line of in.txt (with specials, with
+/// offsets; DNABERT-2's tokenizer unless another is given) and writes,
 /// per line, Int32 count followed by count ids and 2*count Int32 offsets.
 @Suite struct TokenizerExhaustiveProbe {
     @Test(.enabled(if: getenv("DNABERT_EXHAUSTIVE") != nil))
@@ -72,7 +73,7 @@ import Glibc
         let arg = String(cString: getenv("DNABERT_EXHAUSTIVE")!)
         let parts = arg.split(separator: ":").map(String.init)
         let data = try FileIO.read(parts[0])
-        let t = try Tokenizer(contentsOfFile: TokenizerFixtures.dnabertPath)
+        let t = try Tokenizer(contentsOfFile: parts.count > 2 ? parts[2] : TokenizerFixtures.dnabertPath)
         var lines: [[UInt8]] = []
         var start = 0
         for i in 0..<data.count where data[i] == 10 { lines.append(Array(data[start..<i])); start = i + 1 }
