@@ -94,7 +94,7 @@ enum TokenizerFixtures {
     @Test func customTokenizersMatchHuggingFace() throws {
         let fx = try TokenizerFixtures.load("custom_cases.json")
         let list = try #require(fx.arrayValue)
-        #expect(list.count == 3)
+        #expect(list.count == 4)
         for entry in list {
             let name = entry["name"]?.stringValue ?? "?"
             for key in ["hf_json", "source_json"] {
