@@ -195,6 +195,26 @@ enum TokenizerFixtures {
         }
     }
 
+    /// Vocabularies with ids ≥ 2^16 use the general merge table: pad DNABERT-2's vocabulary with tokens that
+    /// can never be produced and check the HF encodings are unchanged.
+    @Test func largeVocabularyUsesGeneralTable() throws {
+        let t = try #require(TokenizerFixtures.dnabert)
+        let root = try JSON.parse(t.jsonString(pretty: false))
+        guard case var .object(top) = root, let mi = top.firstIndex(where: { $0.0 == "model" }),
+              case var .object(model) = top[mi].1, let vi = model.firstIndex(where: { $0.0 == "vocab" }),
+              case var .object(vocab) = model[vi].1 else { Issue.record("bad json"); return }
+        for i in 0..<70_000 { vocab.append(("pad-\(i)", .int(Int64(4096 + i)))) }
+        model[vi].1 = .object(vocab)
+        top[mi].1 = .object(model)
+        let u = try Tokenizer(json: JSON.serialize(.object(top)))
+        #expect(u.vocabSize == 74_096)
+        #expect(!u.model.tables.compact)
+        for c in TokenizerFixtures.dnabertCases {
+            let e = u.encode(c.text, options: TokenizerFixtures.options(c))
+            #expect(e.ids == c.ids && e.offsets == c.offsets, "\(c.name)")
+        }
+    }
+
     @Test func decodeInvertsEncodeOnCleanDNA() throws {
         let t = try #require(TokenizerFixtures.dnabert)
         for c in TokenizerFixtures.dnabertCases where c.name.contains("kbp") {
