@@ -263,6 +263,12 @@ enum TokenizerFixtures {
             #expect(e.ids == [1] + Array(full.ids[1..<(1 + max(ml - 2, 0))]) + [2])
             #expect(e.ids.count <= t.maxTokens(forLength: text.utf8.count, options: o))
         }
+        for ml in [Int.max, Int.max - 1, -1, Int.min] {
+            o.maxLength = ml
+            #expect(t.encode(text, options: o).ids == full.ids)
+            #expect(t.maxTokens(forLength: text.utf8.count, options: o) >= full.ids.count)
+        }
+        #expect(t.maxTokens(forLength: -5, options: EncodeOptions()) == 2)
     }
 
     @Test func invalidUTF8AndControlBytesNeverTrap() throws {

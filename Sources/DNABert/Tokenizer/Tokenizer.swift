@@ -200,7 +200,8 @@ public final class Tokenizer: @unchecked Sendable {
         let specials = options.addSpecialTokens ? post.specialCount : 0
         var content = max(n, 0)
         if options.maxLength > 0 { content = min(content, max(options.maxLength - specials, 0)) }
-        return content + specials
+        let (total, overflow) = content.addingReportingOverflow(specials)
+        return overflow ? Int.max : total
     }
 
     // MARK: - Encoding
@@ -259,7 +260,8 @@ public final class Tokenizer: @unchecked Sendable {
         sink.ids.reserveCapacity(estimate)
         if options.withOffsets { sink.offsets.reserveCapacity(2 * estimate) }
         if specials { for id in post.prefix { sink.append(id, 0, 0) } }
-        sink.limit = contentLimit == Int.max ? Int.max : sink.ids.count + contentLimit
+        let (limit, overflow) = sink.ids.count.addingReportingOverflow(contentLimit)
+        sink.limit = overflow ? Int.max : limit
         if contentLimit > 0 {
             let model = self.model, pre = self.preTokenizer, added = self.added
             @inline(__always) func words(_ lo: Int, _ hi: Int) -> Bool {
