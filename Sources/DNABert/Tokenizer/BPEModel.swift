@@ -185,7 +185,7 @@ final class BPEModel {
         let ids = s.ids, lens = s.lens
         var count = 0
         var unkPending = false
-        var unkStart = 0, unkLen = 0
+        var unkLen = 0
         let hasAffix = continuingSubwordPrefix != nil || endOfWordSuffix != nil
         asciiIds.withUnsafeBufferPointer { table in
             var i = start
@@ -226,7 +226,7 @@ final class BPEModel {
                         if unkPending {
                             ids[count] = unkId; lens[count] = Int32(unkLen); count += 1
                         }
-                        unkPending = true; unkStart = i; unkLen = clen
+                        unkPending = true; unkLen = clen
                     }
                 }
                 // No unk token: Hugging Face drops the character.
