@@ -5,8 +5,8 @@ import Glibc
 #endif
 
 /// Throughput probe, run by hand (not part of the suite):
-///   python3 -c "..." > /tmp/ecoli.txt   (one line of upper-case DNA; see the report)
-///   DNABERT_PERF=/tmp/ecoli.txt swift test -c release --filter TokenizerPerfProbe
+///   python3 -c "import gzip; print(''.join(l.strip() for l in gzip.open('../shared/data/genomes/ecoli_k12_mg1655.fasta.gz', 'rt') if l[0] != '>'))" > /tmp/ecoli.txt
+///   DNABERT_PERF=/tmp/ecoli.txt swift test -c release -Xswiftc -enable-testing --filter TokenizerPerfProbe
 /// Prints Mbp/s for batches of 1 kbp windows on 1 and 2 threads and single 1 Mbp / 5 Mbp strings.
 @Suite struct TokenizerPerfProbe {
     static func now() -> Double {
