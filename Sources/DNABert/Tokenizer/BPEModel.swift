@@ -330,11 +330,17 @@ final class BPEModel {
         for i in 0..<count { prev[i] = Int32(i - 1); next[i] = i + 1 < count ? Int32(i + 1) : -1 }
         s.prepareBuckets(merges.count)
         let t = tables
-        let bucketCount = s.bucketCount
+        let bucketCount = s.bucketCount, bucketCap = s.bucketCap, bucketData = s.bucketData
         let bits = s.rankBits
         @inline(__always) func enqueue(_ rank: Int, _ pos: Int) {
-            if bucketCount[rank] == 0 { bits[rank >> 6] |= 1 << UInt64(rank & 63) }
-            s.bucketAppend(rank, Int32(pos))
+            let n = bucketCount[rank]
+            if n == 0 { bits[rank >> 6] |= 1 << UInt64(rank & 63) }
+            if n < bucketCap[rank] {
+                bucketData[rank].unsafelyUnwrapped[n] = Int32(pos)
+                bucketCount[rank] = n + 1
+            } else {
+                s.bucketAppend(rank, Int32(pos))
+            }
         }
         for i in 0..<(count - 1) {
             let r = t.rank(ids[i], ids[i + 1])
@@ -349,7 +355,7 @@ final class BPEModel {
             bits[w] = word & ~(1 << UInt64(tz))
             let rank = w << 6 | tz
             let n = bucketCount[rank]
-            let list = s.bucketData[rank]!
+            let list = bucketData[rank].unsafelyUnwrapped
             // Sort ascending if pushes from several ranks interleaved (each run is ascending).
             var sorted = true
             var k = 1
