@@ -5,8 +5,8 @@ import Glibc
 #endif
 
 /// Throughput probe, run by hand (not part of the suite):
-///   python3 -c "..." > /tmp/ecoli.txt   (one line of upper-case DNA; see the report)
-///   DNABERT_PERF=/tmp/ecoli.txt swift test -c release --filter TokenizerPerfProbe
+///   python3 -c "import gzip; print(''.join(l.strip() for l in gzip.open('../shared/data/genomes/ecoli_k12_mg1655.fasta.gz', 'rt') if l[0] != '>'))" > /tmp/ecoli.txt
+///   DNABERT_PERF=/tmp/ecoli.txt swift test -c release -Xswiftc -enable-testing --filter TokenizerPerfProbe
 /// Prints Mbp/s for batches of 1 kbp windows on 1 and 2 threads and single 1 Mbp / 5 Mbp strings.
 @Suite struct TokenizerPerfProbe {
     static func now() -> Double {
@@ -64,7 +64,8 @@ import Glibc
 }
 
 /// Exhaustive comparison helper, run by hand with tools/reference/compare_tokenizer_exhaustive.py:
-/// DNABERT_EXHAUSTIVE=in.txt:out.bin encodes each line of in.txt (with specials, with offsets) and writes,
+/// DNABERT_EXHAUSTIVE=in.txt:out.bin[:tokenizer.json] encodes each line of in.txt (with specials, with
+/// offsets; DNABERT-2's tokenizer unless another is given) and writes,
 /// per line, Int32 count followed by count ids and 2*count Int32 offsets.
 @Suite struct TokenizerExhaustiveProbe {
     @Test(.enabled(if: getenv("DNABERT_EXHAUSTIVE") != nil))
@@ -72,7 +73,7 @@ import Glibc
         let arg = String(cString: getenv("DNABERT_EXHAUSTIVE")!)
         let parts = arg.split(separator: ":").map(String.init)
         let data = try FileIO.read(parts[0])
-        let t = try Tokenizer(contentsOfFile: TokenizerFixtures.dnabertPath)
+        let t = try Tokenizer(contentsOfFile: parts.count > 2 ? parts[2] : TokenizerFixtures.dnabertPath)
         var lines: [[UInt8]] = []
         var start = 0
         for i in 0..<data.count where data[i] == 10 { lines.append(Array(data[start..<i])); start = i + 1 }

@@ -94,7 +94,7 @@ enum TokenizerFixtures {
     @Test func customTokenizersMatchHuggingFace() throws {
         let fx = try TokenizerFixtures.load("custom_cases.json")
         let list = try #require(fx.arrayValue)
-        #expect(list.count == 3)
+        #expect(list.count == 4)
         for entry in list {
             let name = entry["name"]?.stringValue ?? "?"
             for key in ["hf_json", "source_json"] {
@@ -195,6 +195,26 @@ enum TokenizerFixtures {
         }
     }
 
+    /// Vocabularies with ids ≥ 2^16 use the general merge table: pad DNABERT-2's vocabulary with tokens that
+    /// can never be produced and check the HF encodings are unchanged.
+    @Test func largeVocabularyUsesGeneralTable() throws {
+        let t = try #require(TokenizerFixtures.dnabert)
+        let root = try JSON.parse(t.jsonString(pretty: false))
+        guard case var .object(top) = root, let mi = top.firstIndex(where: { $0.0 == "model" }),
+              case var .object(model) = top[mi].1, let vi = model.firstIndex(where: { $0.0 == "vocab" }),
+              case var .object(vocab) = model[vi].1 else { Issue.record("bad json"); return }
+        for i in 0..<70_000 { vocab.append(("pad-\(i)", .int(Int64(4096 + i)))) }
+        model[vi].1 = .object(vocab)
+        top[mi].1 = .object(model)
+        let u = try Tokenizer(json: JSON.serialize(.object(top)))
+        #expect(u.vocabSize == 74_096)
+        #expect(!u.model.tables.compact)
+        for c in TokenizerFixtures.dnabertCases {
+            let e = u.encode(c.text, options: TokenizerFixtures.options(c))
+            #expect(e.ids == c.ids && e.offsets == c.offsets, "\(c.name)")
+        }
+    }
+
     @Test func decodeInvertsEncodeOnCleanDNA() throws {
         let t = try #require(TokenizerFixtures.dnabert)
         for c in TokenizerFixtures.dnabertCases where c.name.contains("kbp") {
@@ -243,6 +263,12 @@ enum TokenizerFixtures {
             #expect(e.ids == [1] + Array(full.ids[1..<(1 + max(ml - 2, 0))]) + [2])
             #expect(e.ids.count <= t.maxTokens(forLength: text.utf8.count, options: o))
         }
+        for ml in [Int.max, Int.max - 1, -1, Int.min] {
+            o.maxLength = ml
+            #expect(t.encode(text, options: o).ids == full.ids)
+            #expect(t.maxTokens(forLength: text.utf8.count, options: o) >= full.ids.count)
+        }
+        #expect(t.maxTokens(forLength: -5, options: EncodeOptions()) == 2)
     }
 
     @Test func invalidUTF8AndControlBytesNeverTrap() throws {

@@ -2,7 +2,8 @@
 """Exhaustive check of the Swift tokenizer against Hugging Face `tokenizers` on real genomes.
 
 Writes every 1 kbp window of every genome in ../shared/data/genomes (plus lower-case and N-containing
-variants of some, and one 100 kbp window per genome) to a text file, runs the Swift dump probe on it, and
+variants of some, one 100 kbp window per genome, and 5000 random strings mixing DNA with special tokens,
+whitespace, punctuation and non-ASCII) to a text file, runs the Swift dump probe on it, and
 compares ids and offsets with HF line by line.
 
   python3 tools/reference/compare_tokenizer_exhaustive.py   (from the package root; builds in release)
@@ -36,6 +37,14 @@ def main():
                 w[rng.randrange(1000)] = rng.choice("Nnacgt -")
             lines.append("".join(w))
         lines.append(seq[len(seq) // 2:len(seq) // 2 + 100_000])
+    # Random strings mixing DNA with specials, partial specials, whitespace, punctuation, non-ASCII.
+    pieces = list("ACGTACGTNnacgt -_.*[]\t\r") + ["[MASK]", "[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MAS", "MASK]",
+                                                   "é", "日", "\u0301", "\u200d", "\u00a0", "\u2003", "😀",
+                                                   "\x00", "\x7f", "\u0085", "٣", "Ⅻ", "ǅ", "\U0001e900"]
+    for _ in range(5000):
+        n = rng.choice([0, 1, 2, 5, 10, 30, 100, 400, 1500])
+        w = rng.choice([0.9, 0.5, 0.1])
+        lines.append("".join(rng.choice("ACGT") if rng.random() < w else rng.choice(pieces) for _ in range(n)))
     inp, out = os.path.join(work, "in.txt"), os.path.join(work, "out.bin")
     with open(inp, "w") as f:
         for l in lines:

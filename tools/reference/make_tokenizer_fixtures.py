@@ -211,6 +211,12 @@ def custom_tokenizers():
                                  "normalizer": None,
                                  "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"}, {"type": "Whitespace"}]},
                                  "post_processor": None, "decoder": None, "model": m3}))
+    # 4. RobertaProcessing without offset trimming, pre-tokenizer null (the whole piece is one word).
+    out.append(("roberta", {"version": "1.0", "truncation": None, "padding": None, "added_tokens": specials,
+                            "normalizer": None, "pre_tokenizer": None,
+                            "post_processor": {"type": "RobertaProcessing", "sep": ["[SEP]", 2], "cls": ["[CLS]", 1],
+                                               "trim_offsets": False, "add_prefix_space": False},
+                            "decoder": None, "model": build(["AC", "GT", "ACGT"], ["A C", "G T", "AC GT"])}))
     return out
 
 

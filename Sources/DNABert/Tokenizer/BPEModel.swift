@@ -110,13 +110,29 @@ final class BPEModel {
         }
         rankNewId = newIds
         let n = max(merges.count, 1)
-        let tk = UnsafeMutablePointer<UInt64>.allocate(capacity: cap); tk.initialize(from: keys, count: cap)
-        let tv = UnsafeMutablePointer<UInt64>.allocate(capacity: cap); tv.initialize(from: vals, count: cap)
+        // Key and value side by side: one cache line per probe.
+        let tk = UnsafeMutablePointer<UInt64>.allocate(capacity: 2 * cap)
+        for i in 0..<cap { tk[2 * i] = keys[i]; tk[2 * i + 1] = vals[i] }
         let tn = UnsafeMutablePointer<Int32>.allocate(capacity: n); tn.initialize(from: newIds, count: merges.count)
         let tl = UnsafeMutablePointer<Int32>.allocate(capacity: n); tl.initialize(from: lefts, count: merges.count)
         let tr = UnsafeMutablePointer<Int32>.allocate(capacity: n); tr.initialize(from: rights, count: merges.count)
-        tables = MergeTables(keys: tk, vals: tv, mask: mask, newId: tn, left: tl, right: tr,
-                             uniqueResults: Set(newIds).count == newIds.count)
+        // Compact table when ids fit in 16 bits (DNABERT-2 and most vocabularies): one UInt64 per slot,
+        // `(a << 16 | b) << 32 | rank`, half the footprint of the general table.
+        let compact = r.count < 0xFFFF
+        var ccap = 16
+        while ccap < merges.count * 8 + 16 { ccap <<= 1 }
+        let cs = UnsafeMutablePointer<UInt64>.allocate(capacity: compact ? ccap : 1)
+        if compact {
+            cs.initialize(repeating: UInt64.max, count: ccap)
+            for i in 0..<cap where keys[i] != BPEModel.emptyKey {
+                let k32 = UInt32(keys[i] >> 32) << 16 | UInt32(keys[i] & 0xFFFF)
+                var slot = MergeTables.compactSlot(k32, ccap - 1)
+                while cs[slot] != UInt64.max { slot = (slot + 1) & (ccap - 1) }
+                cs[slot] = UInt64(k32) << 32 | (vals[i] >> 32)
+            }
+        }
+        tables = MergeTables(slots: tk, mask: mask, compact: compact, cslots: cs, cmask: ccap - 1,
+                             newId: tn, left: tl, right: tr, uniqueResults: Set(newIds).count == newIds.count)
 
         // Monotone check: every merge consuming token X has a rank above every merge producing X.
         var lastProducer = [Int](repeating: -1, count: r.count)
@@ -147,7 +163,7 @@ final class BPEModel {
     }
 
     deinit {
-        tables.keys.deallocate(); tables.vals.deallocate(); tables.newId.deallocate()
+        tables.slots.deallocate(); tables.cslots.deallocate(); tables.newId.deallocate()
         tables.left.deallocate(); tables.right.deallocate()
     }
 
@@ -169,7 +185,7 @@ final class BPEModel {
         let ids = s.ids, lens = s.lens
         var count = 0
         var unkPending = false
-        var unkStart = 0, unkLen = 0
+        var unkLen = 0
         let hasAffix = continuingSubwordPrefix != nil || endOfWordSuffix != nil
         asciiIds.withUnsafeBufferPointer { table in
             var i = start
@@ -210,7 +226,7 @@ final class BPEModel {
                         if unkPending {
                             ids[count] = unkId; lens[count] = Int32(unkLen); count += 1
                         }
-                        unkPending = true; unkStart = i; unkLen = clen
+                        unkPending = true; unkLen = clen
                     }
                 }
                 // No unk token: Hugging Face drops the character.
@@ -261,7 +277,8 @@ final class BPEModel {
             // is still (left, right) of this rank".
             if a != t.left[rank] || b != t.right[rank] { return false }
         } else {
-            guard let v = t.lookup(a, b), Int32(truncatingIfNeeded: v) == newId else { return false }
+            let r2 = t.rank(a, b)
+            guard r2 >= 0, t.newId[r2] == newId else { return false }
         }
         ids[pos] = newId
         lens[pos] += lens[nx]
@@ -279,21 +296,28 @@ final class BPEModel {
         let t = tables
         var heap = MinHeap(storage: s.heap, capacity: s.heapCapacity)
         for i in 0..<(count - 1) {
-            if let v = t.lookup(ids[i], ids[i + 1]) { heap.pushUnordered((v >> 32) << 32 | UInt64(i)) }
+            let r = t.rank(ids[i], ids[i + 1])
+            if r >= 0 { heap.pushUnordered(UInt64(r) << 32 | UInt64(i)) }
         }
         heap.heapify()
         while let top = heap.pop() {
             let rank = Int(top >> 32), pos = Int(top & 0xFFFF_FFFF)
             if !applyMerge(rank, pos, s, t) { continue }
             let pv = Int(prev[pos])
-            if pv >= 0, let v = t.lookup(ids[pv], ids[pos]) {
-                if heap.count + 2 > heap.capacity { s.growHeap(&heap) }
-                heap.push((v >> 32) << 32 | UInt64(pv))
+            if pv >= 0 {
+                let r = t.rank(ids[pv], ids[pos])
+                if r >= 0 {
+                    if heap.count + 2 > heap.capacity { s.growHeap(&heap) }
+                    heap.push(UInt64(r) << 32 | UInt64(pv))
+                }
             }
             let nx = Int(next[pos])
-            if nx >= 0, let v = t.lookup(ids[pos], ids[nx]) {
-                if heap.count + 2 > heap.capacity { s.growHeap(&heap) }
-                heap.push((v >> 32) << 32 | UInt64(pos))
+            if nx >= 0 {
+                let r = t.rank(ids[pos], ids[nx])
+                if r >= 0 {
+                    if heap.count + 2 > heap.capacity { s.growHeap(&heap) }
+                    heap.push(UInt64(r) << 32 | UInt64(pos))
+                }
             }
         }
     }
@@ -306,14 +330,21 @@ final class BPEModel {
         for i in 0..<count { prev[i] = Int32(i - 1); next[i] = i + 1 < count ? Int32(i + 1) : -1 }
         s.prepareBuckets(merges.count)
         let t = tables
-        let bucketCount = s.bucketCount
+        let bucketCount = s.bucketCount, bucketCap = s.bucketCap, bucketData = s.bucketData
         let bits = s.rankBits
         @inline(__always) func enqueue(_ rank: Int, _ pos: Int) {
-            if bucketCount[rank] == 0 { bits[rank >> 6] |= 1 << UInt64(rank & 63) }
-            s.bucketAppend(rank, Int32(pos))
+            let n = bucketCount[rank]
+            if n == 0 { bits[rank >> 6] |= 1 << UInt64(rank & 63) }
+            if n < bucketCap[rank] {
+                bucketData[rank].unsafelyUnwrapped[n] = Int32(pos)
+                bucketCount[rank] = n + 1
+            } else {
+                s.bucketAppend(rank, Int32(pos))
+            }
         }
         for i in 0..<(count - 1) {
-            if let v = t.lookup(ids[i], ids[i + 1]) { enqueue(Int(v >> 32), i) }
+            let r = t.rank(ids[i], ids[i + 1])
+            if r >= 0 { enqueue(r, i) }
         }
         let words = s.rankWords
         var w = 0
@@ -324,7 +355,7 @@ final class BPEModel {
             bits[w] = word & ~(1 << UInt64(tz))
             let rank = w << 6 | tz
             let n = bucketCount[rank]
-            let list = s.bucketData[rank]!
+            let list = bucketData[rank].unsafelyUnwrapped
             // Sort ascending if pushes from several ranks interleaved (each run is ascending).
             var sorted = true
             var k = 1
@@ -334,9 +365,9 @@ final class BPEModel {
                 let pos = Int(list[j])
                 if !applyMerge(rank, pos, s, t) { continue }
                 let pv = Int(prev[pos])
-                if pv >= 0, let v = t.lookup(ids[pv], ids[pos]) { enqueue(Int(v >> 32), pv) }
+                if pv >= 0 { let r = t.rank(ids[pv], ids[pos]); if r >= 0 { enqueue(r, pv) } }
                 let nx = Int(next[pos])
-                if nx >= 0, let v = t.lookup(ids[pos], ids[nx]) { enqueue(Int(v >> 32), pos) }
+                if nx >= 0 { let r = t.rank(ids[pos], ids[nx]); if r >= 0 { enqueue(r, pos) } }
             }
             bucketCount[rank] = 0
         }
@@ -345,22 +376,46 @@ final class BPEModel {
 
 /// The merge tables as raw pointers (owned by `BPEModel`, freed in its deinit) for the hot loops.
 struct MergeTables {
-    var keys: UnsafeMutablePointer<UInt64>
-    var vals: UnsafeMutablePointer<UInt64>
+    /// Open addressing, linear probing: slots[2i] = key `a << 32 | b`, slots[2i+1] = `rank << 32 | newId`.
+    var slots: UnsafeMutablePointer<UInt64>
     var mask: Int
+    /// Ids below 2^16: the compact table `(a << 16 | b) << 32 | rank` (UInt64.max = empty) is used instead.
+    var compact: Bool
+    var cslots: UnsafeMutablePointer<UInt64>
+    var cmask: Int
     var newId: UnsafeMutablePointer<Int32>
     var left: UnsafeMutablePointer<Int32>
     var right: UnsafeMutablePointer<Int32>
     /// No two ranks produce the same id (then staleness is a pair comparison).
     var uniqueResults: Bool
 
+    @inline(__always) static func compactSlot(_ k: UInt32, _ mask: Int) -> Int {
+        Int(truncatingIfNeeded: (UInt64(k) &* 0x9E37_79B9_7F4A_7C15) >> 40) & mask
+    }
+
+    /// Rank of the merge of pair (a, b), or -1.
+    @inline(__always) func rank(_ a: Int32, _ b: Int32) -> Int {
+        if compact {
+            let k = UInt32(truncatingIfNeeded: a) << 16 | UInt32(truncatingIfNeeded: b) & 0xFFFF
+            var slot = MergeTables.compactSlot(k, cmask)
+            while true {
+                let e = cslots[slot]
+                if UInt32(truncatingIfNeeded: e >> 32) == k { return Int(e & 0xFFFF_FFFF) }
+                if e == UInt64.max { return -1 }
+                slot = (slot + 1) & cmask
+            }
+        }
+        guard let v = lookup(a, b) else { return -1 }
+        return Int(v >> 32)
+    }
+
     /// `rank << 32 | newId` of the merge of pair (a, b), or nil.
     @inline(__always) func lookup(_ a: Int32, _ b: Int32) -> UInt64? {
         let key = UInt64(UInt32(bitPattern: a)) << 32 | UInt64(UInt32(bitPattern: b))
         var slot = BPEModel.hashSlot(key, mask)
         while true {
-            let k = keys[slot]
-            if k == key { return vals[slot] }
+            let k = slots[2 * slot]
+            if k == key { return slots[2 * slot + 1] }
             if k == BPEModel.emptyKey { return nil }
             slot = (slot + 1) & mask
         }

@@ -37,6 +37,17 @@ public struct Encoding: Sendable {
 ///
 /// Immutable after init; `encode`, `encodeBatch` and `decode` may be called from several threads at once.
 /// Input bytes may be anything: an invalid UTF-8 byte is one unknown character (→ the unk token).
+///
+/// Deliberate differences from Hugging Face (everything else is meant to be identical):
+/// - `decode` concatenates token strings without spaces and throws for an unknown id (HF joins with spaces
+///   when the decoder is null and skips unknown ids).
+/// - `maxLength` below the number of special tokens keeps only the special tokens (HF 0.23 underflows and
+///   does not truncate).
+/// - The file's `truncation` and `padding` objects are kept for saving but never applied; use
+///   `EncodeOptions.maxLength`.
+/// - Stricter loading: duplicate vocabulary ids, an unk_token missing from the vocabulary, and
+///   post-processor ids outside the vocabulary are `.format` errors (HF accepts them and may fail later).
+/// - A single word over 1 GiB is encoded in 1 GiB pieces.
 public final class Tokenizer: @unchecked Sendable {
     let model: BPEModel
     let added: AddedVocabulary
@@ -189,7 +200,8 @@ public final class Tokenizer: @unchecked Sendable {
         let specials = options.addSpecialTokens ? post.specialCount : 0
         var content = max(n, 0)
         if options.maxLength > 0 { content = min(content, max(options.maxLength - specials, 0)) }
-        return content + specials
+        let (total, overflow) = content.addingReportingOverflow(specials)
+        return overflow ? Int.max : total
     }
 
     // MARK: - Encoding
@@ -248,7 +260,8 @@ public final class Tokenizer: @unchecked Sendable {
         sink.ids.reserveCapacity(estimate)
         if options.withOffsets { sink.offsets.reserveCapacity(2 * estimate) }
         if specials { for id in post.prefix { sink.append(id, 0, 0) } }
-        sink.limit = contentLimit == Int.max ? Int.max : sink.ids.count + contentLimit
+        let (limit, overflow) = sink.ids.count.addingReportingOverflow(contentLimit)
+        sink.limit = overflow ? Int.max : limit
         if contentLimit > 0 {
             let model = self.model, pre = self.preTokenizer, added = self.added
             @inline(__always) func words(_ lo: Int, _ hi: Int) -> Bool {
