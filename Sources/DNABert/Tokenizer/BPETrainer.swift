@@ -20,7 +20,7 @@ import Glibc
 /// already exists as a token (e.g. (A, AT) after (AA, T)) is skipped, so every merge adds exactly one token.
 public enum BPETrainer {
     /// Default word length in bases (see `BPETrainerOptions.wordLength`).
-    public static let defaultWordLength = 1000
+    public static let defaultWordLength = 10_000
     /// Tokens never grow beyond this many bases, whatever `maxTokenLength` says (lengths are 16-bit).
     public static let maxTokenBases = 65535
     /// Largest supported vocabulary (symbols are 16-bit).
