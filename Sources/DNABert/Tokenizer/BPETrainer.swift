@@ -452,61 +452,71 @@ public enum BPETrainer {
         let lenA = tokLen[a], lenB = tokLen[b]
         let newLen = lenA + lenB
         let leftCount = s.leftCount, rightCount = s.rightCount
-        for j in from..<to {
-            let p = Int(lp[j])
-            let cp = cell[p]
-            if UInt16(truncatingIfNeeded: cp) != a16 { continue }
-            let q = p + Int(cp >> 16)
-            let cq = cell[q]
-            if UInt16(truncatingIfNeeded: cq) != b16 { continue }
-            let r = q + Int(cq >> 16)
-            // Left neighbour: pair (L, a) disappears, (L, x) appears.
-            let cl = cell[p - 1]
-            if UInt16(truncatingIfNeeded: cl) != barrier {
-                let l = p - Int(cl >> 16)
-                let L = Int(UInt16(truncatingIfNeeded: cell[l]))
-                let lenL = tokLen[L]
-                if lenL + lenA <= maxLen {
-                    if L == x {
-                        rightCount[a] -= 1   // (x, a) formed earlier in this merge
-                    } else {
-                        s.bumpDecLeft(L)
+        // Positions are scattered over the corpus: per block, touch all cells first with independent,
+        // branch-free loads (many cache misses in flight at once), so the merge pass then hits cache.
+        var blockStart = from
+        while blockStart < to {
+            let blockEnd = min(to, blockStart + 1024)
+            var acc: UInt32 = 0
+            for j in blockStart..<blockEnd { acc &+= cell[Int(lp[j])] }
+            s.sink &+= acc
+            for j in blockStart..<blockEnd {
+                let p = Int(lp[j])
+                let cp = cell[p]
+                if UInt16(truncatingIfNeeded: cp) != a16 { continue }
+                let q = p + Int(cp >> 16)
+                let cq = cell[q]
+                if UInt16(truncatingIfNeeded: cq) != b16 { continue }
+                let r = q + Int(cq >> 16)
+                // Left neighbour: pair (L, a) disappears, (L, x) appears.
+                let cl = cell[p - 1]
+                if UInt16(truncatingIfNeeded: cl) != barrier {
+                    let l = p - Int(cl >> 16)
+                    let L = Int(UInt16(truncatingIfNeeded: cell[l]))
+                    let lenL = tokLen[L]
+                    if lenL + lenA <= maxLen {
+                        if L == x {
+                            rightCount[a] -= 1   // (x, a) formed earlier in this merge
+                        } else {
+                            s.bumpDecLeft(L)
+                        }
+                    }
+                    if lenL + newLen <= maxLen {
+                        leftCount[L] += 1
+                        s.touchLeft(L)
+                        s.leftList[L].append(Int32(truncatingIfNeeded: l))
                     }
                 }
-                if lenL + newLen <= maxLen {
-                    leftCount[L] += 1
-                    s.touchLeft(L)
-                    s.leftList[L].append(Int32(truncatingIfNeeded: l))
+                // Right neighbour: pair (b, R) disappears, (x, R) appears.
+                let sr = UInt16(truncatingIfNeeded: cell[r])
+                if sr != barrier {
+                    let R = Int(sr)
+                    let lenR = tokLen[R]
+                    if lenB + lenR <= maxLen {
+                        if R == x {
+                            leftCount[b] -= 1    // (b, x) formed earlier in this merge
+                        } else {
+                            s.bumpDecRight(R)
+                        }
+                    }
+                    if newLen + lenR <= maxLen {
+                        if R == x {
+                            leftCount[x] += 1
+                            s.touchLeft(x)
+                            s.leftList[x].append(Int32(truncatingIfNeeded: p))
+                        } else {
+                            rightCount[R] += 1
+                            s.touchRight(R)
+                            s.rightList[R].append(Int32(truncatingIfNeeded: p))
+                        }
+                    }
                 }
+                let tag = UInt32(truncatingIfNeeded: newLen) << 16
+                cell[p] = UInt32(x16) | tag
+                cell[q] = UInt32(dead) | tag
+                cell[p + newLen - 1] = UInt32(dead) | tag
             }
-            // Right neighbour: pair (b, R) disappears, (x, R) appears.
-            let sr = UInt16(truncatingIfNeeded: cell[r])
-            if sr != barrier {
-                let R = Int(sr)
-                let lenR = tokLen[R]
-                if lenB + lenR <= maxLen {
-                    if R == x {
-                        leftCount[b] -= 1    // (b, x) formed earlier in this merge
-                    } else {
-                        s.bumpDecRight(R)
-                    }
-                }
-                if newLen + lenR <= maxLen {
-                    if R == x {
-                        leftCount[x] += 1
-                        s.touchLeft(x)
-                        s.leftList[x].append(Int32(truncatingIfNeeded: p))
-                    } else {
-                        rightCount[R] += 1
-                        s.touchRight(R)
-                        s.rightList[R].append(Int32(truncatingIfNeeded: p))
-                    }
-                }
-            }
-            let tag = UInt32(truncatingIfNeeded: newLen) << 16
-            cell[p] = UInt32(x16) | tag
-            cell[q] = UInt32(dead) | tag
-            cell[p + newLen - 1] = UInt32(dead) | tag
+            blockStart = blockEnd
         }
     }
 }
@@ -521,6 +531,8 @@ final class BPETrainerScratch {
     let leftMark: UnsafeMutablePointer<UInt8>, rightMark: UnsafeMutablePointer<UInt8>
     let leftList: UnsafeMutablePointer<BPETrainerPosList>, rightList: UnsafeMutablePointer<BPETrainerPosList>
     var decLeftTouched: [Int32] = [], decRightTouched: [Int32] = []
+    /// Keeps the cache-warming loads of `applyMerge` from being optimised away.
+    var sink: UInt32 = 0
     var leftTouched: [Int32] = [], rightTouched: [Int32] = []
 
     init(size: Int) {
