@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -299,10 +300,13 @@ public enum BPETrainer {
         var banned = Set<UInt32>()
 
         // Per-merge scratch, indexed by the neighbour's token id.
-        // Big merges (most of the work: the first few hundred lists hold millions of positions) are split
-        // across threads at word barriers, each thread with its own scratch; small ones run inline.
+        // Big merges (most of the work: the first few hundred lists hold millions of positions) are cut at
+        // word barriers into 4 pieces per thread, each with its own scratch, taken by the threads from a
+        // shared counter (a thread slowed down by another process on its core does less of the work);
+        // small merges run inline.
         let workers = max(1, threads)
-        let scratches = (0..<workers).map { _ in BPETrainerScratch(size: vocabCap) }
+        let pieces = workers == 1 ? 1 : workers * 4
+        let scratches = (0..<pieces).map { _ in BPETrainerScratch(size: vocabCap) }
         let scratch = scratches[0]
         defer { for sc in scratches { sc.release() } }
         try report("merging", 0, Int64(targetMerges), -1)
@@ -335,14 +339,20 @@ public enum BPETrainer {
             // Lists are ascending by construction (initial scan in order, new lists filled in merge order);
             // the check keeps a violated invariant from ever becoming a data race.
             let splits = workers > 1 && list.count >= o.parallelMergeThreshold && list.isSorted()
-                ? splitAtWords(list, parts: workers, cell: cell) : [0, list.count]
+                ? splitAtWords(list, parts: pieces, cell: cell) : [0, list.count]
             tokLen.withUnsafeBufferPointer { tl in
                 if splits.count == 2 {
                     applyMerge(list: list, from: 0, to: list.count, a: a, b: b, x: x, cell: cell, tokLen: tl, maxLen: maxLen, s: scratch)
                 } else {
-                    Parallel.forEach(splits.count - 1, threads: workers) { t in
-                        applyMerge(list: list, from: splits[t], to: splits[t + 1], a: a, b: b, x: x, cell: cell,
-                                   tokLen: tl, maxLen: maxLen, s: scratches[t])
+                    let nextPiece = Atomic<Int>(0)
+                    let count = splits.count - 1
+                    Parallel.forEach(min(workers, count), threads: workers) { _ in
+                        while true {
+                            let t = nextPiece.add(1, ordering: .relaxed).oldValue
+                            if t >= count { break }
+                            applyMerge(list: list, from: splits[t], to: splits[t + 1], a: a, b: b, x: x, cell: cell,
+                                       tokLen: tl, maxLen: maxLen, s: scratches[t])
+                        }
                     }
                 }
             }
