@@ -7,12 +7,13 @@ import Glibc
 /// Byte-pair-encoding trainer for DNA (the DNABERT-2 recipe, after Hugging Face's BpeTrainer).
 ///
 /// Records are cut into words of `wordLength` bases (and at non-ACGT bytes); pairs never cross a word
-/// boundary. The whole corpus is one array of 16-bit symbols with a barrier slot between words; a merged
-/// token keeps its length at both its first and last position, so the neighbours of any token are found in
-/// O(1) without prev/next links (4 bytes per base instead of 12). Every pair owns the list of positions where
-/// it was formed; a merge visits only that list, validates each entry lazily (stale entries are skipped),
-/// and gathers the count changes of the neighbouring pairs in dense per-merge scratch tables, so the hash
-/// table and the max-heap are touched once per changed pair per merge, not once per occurrence.
+/// boundary. The whole corpus is one array of 32-bit cells (16-bit symbol | 16-bit token length) with a
+/// barrier cell between words; a merged token keeps its length in its first and last cell, so the neighbours
+/// of any token are found in O(1) without prev/next links (4 bytes per base instead of 12). Every pair owns
+/// the ascending list of positions where it was formed; a merge visits only that list, validates each entry
+/// lazily (stale entries are skipped), and gathers the count changes of the neighbouring pairs in dense
+/// per-merge scratch tables, so the hash table and the max-heap are touched once per changed pair per merge,
+/// not once per occurrence. Long lists are cut at word barriers and merged by several threads.
 ///
 /// Counting is the Hugging Face definition: every adjacent pair counts, overlapping ones included ("AAA" has
 /// (A,A) twice); merging applies non-overlapping occurrences left to right. Ties in count go to the pair
