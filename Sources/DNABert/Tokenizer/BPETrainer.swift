@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -6,12 +7,13 @@ import Glibc
 /// Byte-pair-encoding trainer for DNA (the DNABERT-2 recipe, after Hugging Face's BpeTrainer).
 ///
 /// Records are cut into words of `wordLength` bases (and at non-ACGT bytes); pairs never cross a word
-/// boundary. The whole corpus is one array of 16-bit symbols with a barrier slot between words; a merged
-/// token keeps its length at both its first and last position, so the neighbours of any token are found in
-/// O(1) without prev/next links (4 bytes per base instead of 12). Every pair owns the list of positions where
-/// it was formed; a merge visits only that list, validates each entry lazily (stale entries are skipped),
-/// and gathers the count changes of the neighbouring pairs in dense per-merge scratch tables, so the hash
-/// table and the max-heap are touched once per changed pair per merge, not once per occurrence.
+/// boundary. The whole corpus is one array of 32-bit cells (16-bit symbol | 16-bit token length) with a
+/// barrier cell between words; a merged token keeps its length in its first and last cell, so the neighbours
+/// of any token are found in O(1) without prev/next links (4 bytes per base instead of 12). Every pair owns
+/// the ascending list of positions where it was formed; a merge visits only that list, validates each entry
+/// lazily (stale entries are skipped), and gathers the count changes of the neighbouring pairs in dense
+/// per-merge scratch tables, so the hash table and the max-heap are touched once per changed pair per merge,
+/// not once per occurrence. Long lists are cut at word barriers and merged by several threads.
 ///
 /// Counting is the Hugging Face definition: every adjacent pair counts, overlapping ones included ("AAA" has
 /// (A,A) twice); merging applies non-overlapping occurrences left to right. Ties in count go to the pair
@@ -20,7 +22,7 @@ import Glibc
 /// already exists as a token (e.g. (A, AT) after (AA, T)) is skipped, so every merge adds exactly one token.
 public enum BPETrainer {
     /// Default word length in bases (see `BPETrainerOptions.wordLength`).
-    public static let defaultWordLength = 1000
+    public static let defaultWordLength = 10_000
     /// Tokens never grow beyond this many bases, whatever `maxTokenLength` says (lengths are 16-bit).
     public static let maxTokenBases = 65535
     /// Largest supported vocabulary (symbols are 16-bit).
@@ -299,10 +301,13 @@ public enum BPETrainer {
         var banned = Set<UInt32>()
 
         // Per-merge scratch, indexed by the neighbour's token id.
-        // Big merges (most of the work: the first few hundred lists hold millions of positions) are split
-        // across threads at word barriers, each thread with its own scratch; small ones run inline.
+        // Big merges (most of the work: the first few hundred lists hold millions of positions) are cut at
+        // word barriers into 4 pieces per thread, each with its own scratch, taken by the threads from a
+        // shared counter (a thread slowed down by another process on its core does less of the work);
+        // small merges run inline.
         let workers = max(1, threads)
-        let scratches = (0..<workers).map { _ in BPETrainerScratch(size: vocabCap) }
+        let pieces = workers == 1 ? 1 : workers * 4
+        let scratches = (0..<pieces).map { _ in BPETrainerScratch(size: vocabCap) }
         let scratch = scratches[0]
         defer { for sc in scratches { sc.release() } }
         try report("merging", 0, Int64(targetMerges), -1)
@@ -335,14 +340,20 @@ public enum BPETrainer {
             // Lists are ascending by construction (initial scan in order, new lists filled in merge order);
             // the check keeps a violated invariant from ever becoming a data race.
             let splits = workers > 1 && list.count >= o.parallelMergeThreshold && list.isSorted()
-                ? splitAtWords(list, parts: workers, cell: cell) : [0, list.count]
+                ? splitAtWords(list, parts: pieces, cell: cell) : [0, list.count]
             tokLen.withUnsafeBufferPointer { tl in
                 if splits.count == 2 {
                     applyMerge(list: list, from: 0, to: list.count, a: a, b: b, x: x, cell: cell, tokLen: tl, maxLen: maxLen, s: scratch)
                 } else {
-                    Parallel.forEach(splits.count - 1, threads: workers) { t in
-                        applyMerge(list: list, from: splits[t], to: splits[t + 1], a: a, b: b, x: x, cell: cell,
-                                   tokLen: tl, maxLen: maxLen, s: scratches[t])
+                    let nextPiece = Atomic<Int>(0)
+                    let count = splits.count - 1
+                    Parallel.forEach(min(workers, count), threads: workers) { _ in
+                        while true {
+                            let t = nextPiece.add(1, ordering: .relaxed).oldValue
+                            if t >= count { break }
+                            applyMerge(list: list, from: splits[t], to: splits[t + 1], a: a, b: b, x: x, cell: cell,
+                                       tokLen: tl, maxLen: maxLen, s: scratches[t])
+                        }
                     }
                 }
             }
@@ -452,61 +463,71 @@ public enum BPETrainer {
         let lenA = tokLen[a], lenB = tokLen[b]
         let newLen = lenA + lenB
         let leftCount = s.leftCount, rightCount = s.rightCount
-        for j in from..<to {
-            let p = Int(lp[j])
-            let cp = cell[p]
-            if UInt16(truncatingIfNeeded: cp) != a16 { continue }
-            let q = p + Int(cp >> 16)
-            let cq = cell[q]
-            if UInt16(truncatingIfNeeded: cq) != b16 { continue }
-            let r = q + Int(cq >> 16)
-            // Left neighbour: pair (L, a) disappears, (L, x) appears.
-            let cl = cell[p - 1]
-            if UInt16(truncatingIfNeeded: cl) != barrier {
-                let l = p - Int(cl >> 16)
-                let L = Int(UInt16(truncatingIfNeeded: cell[l]))
-                let lenL = tokLen[L]
-                if lenL + lenA <= maxLen {
-                    if L == x {
-                        rightCount[a] -= 1   // (x, a) formed earlier in this merge
-                    } else {
-                        s.bumpDecLeft(L)
+        // Positions are scattered over the corpus: per block, touch all cells first with independent,
+        // branch-free loads (many cache misses in flight at once), so the merge pass then hits cache.
+        var blockStart = from
+        while blockStart < to {
+            let blockEnd = min(to, blockStart + 1024)
+            var acc: UInt32 = 0
+            for j in blockStart..<blockEnd { acc &+= cell[Int(lp[j])] }
+            s.sink &+= acc
+            for j in blockStart..<blockEnd {
+                let p = Int(lp[j])
+                let cp = cell[p]
+                if UInt16(truncatingIfNeeded: cp) != a16 { continue }
+                let q = p + Int(cp >> 16)
+                let cq = cell[q]
+                if UInt16(truncatingIfNeeded: cq) != b16 { continue }
+                let r = q + Int(cq >> 16)
+                // Left neighbour: pair (L, a) disappears, (L, x) appears.
+                let cl = cell[p - 1]
+                if UInt16(truncatingIfNeeded: cl) != barrier {
+                    let l = p - Int(cl >> 16)
+                    let L = Int(UInt16(truncatingIfNeeded: cell[l]))
+                    let lenL = tokLen[L]
+                    if lenL + lenA <= maxLen {
+                        if L == x {
+                            rightCount[a] -= 1   // (x, a) formed earlier in this merge
+                        } else {
+                            s.bumpDecLeft(L)
+                        }
+                    }
+                    if lenL + newLen <= maxLen {
+                        leftCount[L] += 1
+                        s.touchLeft(L)
+                        s.leftList[L].append(Int32(truncatingIfNeeded: l))
                     }
                 }
-                if lenL + newLen <= maxLen {
-                    leftCount[L] += 1
-                    s.touchLeft(L)
-                    s.leftList[L].append(Int32(truncatingIfNeeded: l))
+                // Right neighbour: pair (b, R) disappears, (x, R) appears.
+                let sr = UInt16(truncatingIfNeeded: cell[r])
+                if sr != barrier {
+                    let R = Int(sr)
+                    let lenR = tokLen[R]
+                    if lenB + lenR <= maxLen {
+                        if R == x {
+                            leftCount[b] -= 1    // (b, x) formed earlier in this merge
+                        } else {
+                            s.bumpDecRight(R)
+                        }
+                    }
+                    if newLen + lenR <= maxLen {
+                        if R == x {
+                            leftCount[x] += 1
+                            s.touchLeft(x)
+                            s.leftList[x].append(Int32(truncatingIfNeeded: p))
+                        } else {
+                            rightCount[R] += 1
+                            s.touchRight(R)
+                            s.rightList[R].append(Int32(truncatingIfNeeded: p))
+                        }
+                    }
                 }
+                let tag = UInt32(truncatingIfNeeded: newLen) << 16
+                cell[p] = UInt32(x16) | tag
+                cell[q] = UInt32(dead) | tag
+                cell[p + newLen - 1] = UInt32(dead) | tag
             }
-            // Right neighbour: pair (b, R) disappears, (x, R) appears.
-            let sr = UInt16(truncatingIfNeeded: cell[r])
-            if sr != barrier {
-                let R = Int(sr)
-                let lenR = tokLen[R]
-                if lenB + lenR <= maxLen {
-                    if R == x {
-                        leftCount[b] -= 1    // (b, x) formed earlier in this merge
-                    } else {
-                        s.bumpDecRight(R)
-                    }
-                }
-                if newLen + lenR <= maxLen {
-                    if R == x {
-                        leftCount[x] += 1
-                        s.touchLeft(x)
-                        s.leftList[x].append(Int32(truncatingIfNeeded: p))
-                    } else {
-                        rightCount[R] += 1
-                        s.touchRight(R)
-                        s.rightList[R].append(Int32(truncatingIfNeeded: p))
-                    }
-                }
-            }
-            let tag = UInt32(truncatingIfNeeded: newLen) << 16
-            cell[p] = UInt32(x16) | tag
-            cell[q] = UInt32(dead) | tag
-            cell[p + newLen - 1] = UInt32(dead) | tag
+            blockStart = blockEnd
         }
     }
 }
@@ -521,6 +542,8 @@ final class BPETrainerScratch {
     let leftMark: UnsafeMutablePointer<UInt8>, rightMark: UnsafeMutablePointer<UInt8>
     let leftList: UnsafeMutablePointer<BPETrainerPosList>, rightList: UnsafeMutablePointer<BPETrainerPosList>
     var decLeftTouched: [Int32] = [], decRightTouched: [Int32] = []
+    /// Keeps the cache-warming loads of `applyMerge` from being optimised away.
+    var sink: UInt32 = 0
     var leftTouched: [Int32] = [], rightTouched: [Int32] = []
 
     init(size: Int) {
