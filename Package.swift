@@ -27,6 +27,8 @@ let package = Package(
             name: "dnabert-cli",
             dependencies: ["DNABert", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimise),
+        // Release-mode measurement tool for the kernels and the forward pass (not installed).
+        .executableTarget(name: "dnabert-probe", dependencies: ["DNABert"], swiftSettings: optimise),
         .testTarget(name: "DNABertTests", dependencies: ["DNABert"]),
     ],
     // Swift 5 language mode: the library manages its own threading (Dispatch, explicit ownership of
