@@ -99,6 +99,15 @@ import Glibc
         run(L: 1000, heads: 2, d: 64, mask: [Int32](repeating: 1, count: 1000), tileQ: 64, tileK: 256, seed: 9)
     }
 
+    /// 12 heads (slopes up to 1/2) on 400 tokens with small tiles: distant key tiles are skipped by the
+    /// ALiBi underflow bound, which must not change the result.
+    @Test func distantTileSkippingIsExact() {
+        run(L: 400, heads: 12, d: 8, mask: [Int32](repeating: 1, count: 400), tileQ: 16, tileK: 32, seed: 12)
+        var rng = TestRandom(78)
+        let scattered = (0..<400).map { _ in Int32(rng.int(4) == 0 ? 0 : 1) }
+        run(L: 400, heads: 12, d: 8, mask: scattered, tileQ: 32, tileK: 16, seed: 13)
+    }
+
     @Test func keyPaddingRightAndScattered() {
         // Right padding (the usual batch case) and a scattered mask: ALiBi must use original positions.
         let L = 150

@@ -50,6 +50,21 @@ public enum FlashAttention {
         }
         if items.isEmpty { return }
         let workers = min(Parallel.threads(threads), items.count)
+        // Largest key norm per (span, head): bounds every score of a key tile (Cauchy–Schwarz), which lets
+        // a query tile skip key tiles whose ALiBi distance makes every probability underflow (see `tile`).
+        var kMax = [Float](repeating: 0, count: spans.count * heads)
+        kMax.withUnsafeMutableBufferPointer { km in
+            Parallel.forEach(spans.count, threads: min(workers, spans.count)) { s in
+                for t in spans[s].start..<(spans[s].start + spans[s].count) {
+                    let row = k + t * stride
+                    for h in 0..<heads {
+                        var acc: Float = 0
+                        for j in 0..<d { acc += row[h * d + j] * row[h * d + j] }
+                        km[s * heads + h] = max(km[s * heads + h], acc.squareRoot())
+                    }
+                }
+            }
+        }
         // A shared atomic-free work queue: worker w takes items w, w + workers, … (items are sorted by cost).
         Parallel.forEach(workers, threads: workers) { w in
             let sBuf = UnsafeMutablePointer<Float>.allocate(capacity: bq * bk)
@@ -57,7 +72,8 @@ public enum FlashAttention {
             let mBuf = UnsafeMutablePointer<Float>.allocate(capacity: bq)
             let lBuf = UnsafeMutablePointer<Double>.allocate(capacity: bq)
             let posBuf = UnsafeMutablePointer<Float>.allocate(capacity: bk)
-            defer { sBuf.deallocate(); oBuf.deallocate(); mBuf.deallocate(); lBuf.deallocate(); posBuf.deallocate() }
+            let qNorm = UnsafeMutablePointer<Float>.allocate(capacity: bq)
+            defer { sBuf.deallocate(); oBuf.deallocate(); mBuf.deallocate(); lBuf.deallocate(); posBuf.deallocate(); qNorm.deallocate() }
             var i = w
             while i < items.count {
                 let (s, h, q0) = items[i]
@@ -65,6 +81,7 @@ public enum FlashAttention {
                 tile(q: q, k: k, v: v, stride: stride, out: out, outStride: outStride, span: span, q0: q0,
                      qn: min(bq, span.count - q0), positions: positions, head: h, heads: heads, d: d,
                      slope: h < slopes.count ? slopes[h] : 0, scale: scale, lse: lse, bk: bk,
+                     kMax: kMax[s * heads + h] * 1.0001, qNorm: qNorm,
                      sBuf: sBuf, oBuf: oBuf, mBuf: mBuf, lBuf: lBuf, posBuf: posBuf)
                 i += workers
             }
@@ -75,8 +92,8 @@ public enum FlashAttention {
     static func tile(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, stride: Int,
                      out: UnsafeMutablePointer<Float>, outStride: Int, span: Span, q0: Int, qn: Int,
                      positions: UnsafePointer<Float>?, head h: Int, heads: Int, d: Int, slope: Float,
-                     scale: Float, lse: UnsafeMutablePointer<Float>?, bk: Int,
-                     sBuf: UnsafeMutablePointer<Float>, oBuf: UnsafeMutablePointer<Float>,
+                     scale: Float, lse: UnsafeMutablePointer<Float>?, bk: Int, kMax: Float,
+                     qNorm: UnsafeMutablePointer<Float>, sBuf: UnsafeMutablePointer<Float>, oBuf: UnsafeMutablePointer<Float>,
                      mBuf: UnsafeMutablePointer<Float>, lBuf: UnsafeMutablePointer<Double>,
                      posBuf: UnsafeMutablePointer<Float>) {
         typealias F8 = VectorMath.F8
@@ -87,8 +104,37 @@ public enum FlashAttention {
         mBuf.initialize(repeating: -Float.infinity, count: qn)
         lBuf.initialize(repeating: 0, count: qn)
         let negSlope = F8(repeating: -slope)
-        var k0 = 0
-        while k0 < span.count {
+        // Key tiles in order of distance from the query tile, so the running maxima are large early;
+        // then a tile is skipped when, for every query row r, its best possible score
+        // |q_r|·max|k|·scale − slope·(nearest key distance) lies 88 below m_r: exp() of every entry
+        // would underflow float32 (< 1e-38), so the skipped contribution is below float32 resolution.
+        // Distances grow monotonically outward, so the first skippable tile ends that direction.
+        for r in 0..<qn {
+            let row = qBase + r * stride
+            var acc: Float = 0
+            for j in 0..<d { acc += row[j] * row[j] }
+            qNorm[r] = acc.squareRoot() * kMax * scale
+        }
+        func posOf(_ t: Int) -> Float { positions.map { $0[span.start + t] } ?? Float(t) }
+        func skippable(_ k0: Int, _ kn: Int) -> Bool {
+            if slope <= 0 { return false }
+            let first = posOf(k0), last = posOf(k0 + kn - 1)
+            for r in 0..<qn {
+                let m = mBuf[r]
+                if m == -Float.infinity { return false }
+                let pr = posOf(q0 + r)
+                let dist: Float = pr < first ? first - pr : (pr > last ? pr - last : 0)
+                if qNorm[r] - slope * dist - m > -88 { return false }
+            }
+            return true
+        }
+        let nTiles = (span.count + bk - 1) / bk
+        let center = min(nTiles - 1, (q0 + qn / 2) / bk)
+        var left = center - 1, right = center + 1
+        var leftOpen = true, rightOpen = true
+        var next: Int? = center
+        while let ti = next {
+            let k0 = ti * bk
             let kn = min(bk, span.count - k0)
             BLAS.sgemm(transA: .noTrans, transB: .trans, m: qn, n: kn, k: d, alpha: scale, a: qBase, lda: stride,
                        b: kBase + k0 * stride, ldb: stride, beta: 0, c: sBuf, ldc: bk)
@@ -157,7 +203,19 @@ public enum FlashAttention {
             }
             BLAS.sgemm(transA: .noTrans, transB: .noTrans, m: qn, n: d, k: kn, alpha: 1, a: sBuf, lda: bk,
                        b: vBase + k0 * stride, ldb: stride, beta: 1, c: oBuf, ldc: d)
-            k0 += kn
+            // Choose the next tile: alternate outward while a direction is open.
+            next = nil
+            while next == nil && (leftOpen || rightOpen) {
+                if rightOpen && (right - center <= center - left || !leftOpen) {
+                    if right >= nTiles { rightOpen = false; continue }
+                    if skippable(right * bk, min(bk, span.count - right * bk)) { rightOpen = false; continue }
+                    next = right; right += 1
+                } else {
+                    if left < 0 { leftOpen = false; continue }
+                    if skippable(left * bk, min(bk, span.count - left * bk)) { leftOpen = false; continue }
+                    next = left; left -= 1
+                }
+            }
         }
         for r in 0..<qn {
             let inv = Float(1.0 / lBuf[r])
