@@ -27,6 +27,12 @@ func peakRSSMB() -> Double {
 
 let args = CommandLine.arguments
 let mode = args.count > 1 ? args[1] : "blas"
+if mode == "blasinfo-slowhost" {
+    // Simulate a host (R, numpy) that loaded OpenBLAS with the slow SSE3 core before us.
+    setenv("OPENBLAS_CORETYPE", "Prescott", 1)
+    if dlopen("libopenblas.so.0", RTLD_NOW | RTLD_GLOBAL) == nil { print("cannot preload libopenblas.so.0") }
+    unsetenv("OPENBLAS_CORETYPE")
+}
 do { try BLAS.ensureLoaded() } catch { print("BLAS: \(error)") }
 print(BLAS.info)
 
@@ -36,6 +42,24 @@ func fillRandom(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
 }
 
 switch mode {
+case "blasinfo", "blasinfo-slowhost":
+    // Which copy/core is in use and how fast it is (run with LD_PRELOAD=libopenblas.so.0 to simulate a host
+    // process that already loaded OpenBLAS with the slow default core).
+    let (m, n, k) = (512, 768, 768)
+    let a = UnsafeMutablePointer<Float>.allocate(capacity: m * k); fillRandom(a, m * k)
+    let b = UnsafeMutablePointer<Float>.allocate(capacity: n * k); fillRandom(b, n * k)
+    let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
+    var best = 1e9
+    for _ in 0..<5 {
+        let t0 = now()
+        for _ in 0..<10 { BLAS.sgemm(transA: .noTrans, transB: .trans, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: k, beta: 0, c: c, ldc: n) }
+        best = min(best, (now() - t0) / 10)
+    }
+    print("sgemm 512x768x768 1 thread: \(fmt(2.0 * Double(m * n * k) / best / 1e9, 1)) GFLOP/s")
+    if let h = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_NOLOAD), let f = dlsym(h, "openblas_get_corename") {
+        typealias Fn = @convention(c) () -> UnsafeMutablePointer<CChar>?
+        print("the process's global libopenblas.so.0 reports core: \(unsafeBitCast(f, to: Fn.self)().map { String(cString: $0) } ?? "?")")
+    }
 case "blas":
     let shapes: [(Int, Int, Int)] = [(128, 2304, 768), (512, 768, 768), (512, 6144, 768), (512, 768, 3072), (2048, 2304, 768), (64, 256, 64), (64, 64, 256)]
     for (m, n, k) in shapes {

@@ -113,6 +113,14 @@ public enum BLAS {
         return nil
     }
 
+    /// Core names whose sgemm kernels are at least as fast as `want`'s (Cooperlake and Sapphire Rapids
+    /// use the SkylakeX sgemm kernels; Zen uses Haswell's). Anything else (Prescott, Nehalem, Sandybridge,
+    /// …) on an AVX2/AVX-512 machine is the slow fallback worth replacing with a private copy.
+    static func fastCores(for want: String) -> Set<String> {
+        let avx512: Set<String> = ["skylakex", "cooperlake", "sapphirerapids"]
+        return want == "SkylakeX" ? avx512 : avx512.union(["haswell", "zen"])
+    }
+
     static func cpuFlags() -> Set<String>? {
         guard let f = fopen("/proc/cpuinfo", "r") else { return nil }
         defer { fclose(f) }
@@ -169,7 +177,7 @@ public enum BLAS {
             guard let h = dlopen(name, RTLD_NOW | RTLD_LOCAL) else { continue }
             guard var l = symbols(h, library: name, how: how) else { continue }
             let core = l.corename.flatMap { $0() }.map { String(cString: $0) } ?? ""
-            if let want = want, already, core.lowercased() != want.lowercased() {
+            if let want = want, already, !fastCores(for: want).contains(core.lowercased()) {
                 // The host's copy initialised with another (slow) core: load a private one.
                 if let dlm = dlsym(nil /* RTLD_DEFAULT */, "dlmopen") {
                     let dlmopen = unsafeBitCast(dlm, to: DlmopenFn.self)
@@ -180,10 +188,14 @@ public enum BLAS {
                         l.how += "; process already had \(name) with core \(core) and dlmopen failed, using it"
                     }
                 }
+                l.setThreads?(1)
             } else if already {
-                l.how += "; using the copy already loaded in the process (core \(core))"
+                // The host's own copy: leave its thread count alone (R/numpy users tuned it); concurrent
+                // calls from our workers are then serialised by OpenBLAS's lock, which is correct.
+                l.how += "; using the copy already loaded in the process (core \(core)); its thread count is left to the host"
+            } else {
+                l.setThreads?(1)
             }
-            l.setThreads?(1)
             return l
         }
         return Loaded(sgemm: nil, corename: nil, config: nil, setThreads: nil, getThreads: nil, library: "",
