@@ -103,7 +103,6 @@ public enum FlashAttention {
         oBuf.initialize(repeating: 0, count: qn * d)
         mBuf.initialize(repeating: -Float.infinity, count: qn)
         lBuf.initialize(repeating: 0, count: qn)
-        let negSlope = F8(repeating: -slope)
         // Key tiles in order of distance from the query tile, so the running maxima are large early;
         // then a tile is skipped when, for every query row r, its best possible score
         // |q_r|·max|k|·scale − slope·(nearest key distance) lies 88 below m_r: exp() of every entry
@@ -144,48 +143,11 @@ public enum FlashAttention {
             } else {
                 for j in 0..<kn { posBuf[j] = Float(k0 + j) }
             }
-            let kv = kn & ~7
             for r in 0..<qn {
                 let row = sBuf + r * bk
                 let pi = positions.map { $0[span.start + q0 + r] } ?? Float(q0 + r)
-                let piv = F8(repeating: pi)
-                // Bias and row max.
-                var mx = F8(repeating: -Float.infinity)
-                var j = 0
-                while j < kv {
-                    let dist = piv - VectorMath.load(posBuf + j)
-                    let absd = VectorMath.float(VectorMath.bits(dist) & SIMD8<UInt32>(repeating: 0x7FFF_FFFF))
-                    let x = VectorMath.load(row + j) + negSlope * absd
-                    VectorMath.store(x, row + j)
-                    mx = mx.replacing(with: x, where: x .> mx)
-                    j += 8
-                }
-                var mt = mx.max()
-                while j < kn {
-                    let x = row[j] - slope * abs(pi - posBuf[j])
-                    row[j] = x
-                    if x > mt { mt = x }
-                    j += 1
-                }
                 let mOld = mBuf[r]
-                let mNew = max(mOld, mt)
-                // P = exp(S − m_new), row sum.
-                let mv = F8(repeating: mNew)
-                var acc = F8()
-                j = 0
-                while j < kv {
-                    let e = VectorMath.exp(VectorMath.load(row + j) - mv)
-                    VectorMath.store(e, row + j)
-                    acc += e
-                    j += 8
-                }
-                var sum = Double(acc.sum())
-                while j < kn {
-                    let e = Glibc.expf(row[j] - mNew)
-                    row[j] = e
-                    sum += Double(e)
-                    j += 1
-                }
+                let (mNew, sum) = SIMDPath.biasExpRow(row, kn, posBuf, pi, slope, mOld)
                 if mOld == -Float.infinity {
                     lBuf[r] = sum
                 } else {
