@@ -229,6 +229,18 @@ import Glibc
         for k in 0..<4 { #expect(results[k] == a.lastHidden) }
     }
 
+    @Test func allPaddingGivesZeros() throws {
+        let model = try Self.makeModel()
+        let ids: [Int32] = [1, 2, 3, 4, 5, 6], mask: [Int32] = [0, 0, 0, 0, 0, 0]
+        var o = ForwardOptions(); o.outputAllHiddenStates = true; o.attentionMapLayer = 0
+        let out = try ids.withUnsafeBufferPointer { i in try mask.withUnsafeBufferPointer { m in
+            try model.forward(ids: i, batch: 2, length: 3, attentionMask: m, options: o)
+        } }
+        #expect(out.lastHidden.count == 6 * 24 && out.lastHidden.allSatisfy { $0 == 0 })
+        #expect(out.allHidden?.count == 3)
+        #expect(out.attentionMap?.count == 2 * 3 * 3 * 3)
+    }
+
     @Test func rejectsBadInputs() throws {
         let model = try Self.makeModel()
         func expectInvalid(_ ids: [Int32], _ B: Int, _ L: Int, _ mask: [Int32]?, _ needle: String, _ opts: ForwardOptions = .init()) {

@@ -62,6 +62,8 @@ extension Model {
     func pack(ids: UnsafeBufferPointer<Int32>, batch: Int, length: Int, attentionMask: UnsafeBufferPointer<Int32>?) throws -> PackedBatch {
         guard batch > 0 else { throw DNABertError.invalidArgument("forward: batch must be positive, got \(batch)") }
         guard length > 0 else { throw DNABertError.invalidArgument("forward: length must be positive, got \(length)") }
+        // ALiBi distances are carried as Float: exact below 2^24.
+        guard length <= (1 << 24) else { throw DNABertError.invalidArgument("forward: length \(length) exceeds the supported 16,777,216 tokens per sequence") }
         let (n, o) = batch.multipliedReportingOverflow(by: length)
         guard !o, n <= (1 << 26) else {
             throw DNABertError.invalidArgument("forward: batch × length = \(batch) × \(length) is too large")
@@ -229,6 +231,12 @@ extension Model {
         let x = try encode(pb, ws: ws, threads: options.threads, attentionMapLayer: options.attentionMapLayer,
                            attentionMap: &map,
                            emit: options.outputAllHiddenStates ? { _, h in all?.append(Model.unpack(h, width: H, pb)) } : nil)
+        if pb.tokens == 0 {
+            // Every position is padding: all states are zero (nothing ran).
+            let zeros = [Float](repeating: 0, count: batch * length * H)
+            if options.outputAllHiddenStates { all = Array(repeating: zeros, count: config.numLayers + 1) }
+            if options.attentionMapLayer != nil { map = [Float](repeating: 0, count: batch * config.numHeads * length * length) }
+        }
         let last = all?.last ?? Model.unpack(x, width: H, pb)
         return ForwardOutput(lastHidden: last, allHidden: all, attentionMap: map)
     }
