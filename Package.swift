@@ -20,13 +20,22 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
-        .target(name: "DNABert", dependencies: ["CZlib"], swiftSettings: optimise),
+        .target(name: "DNABert", dependencies: ["CZlib", "DNABertAVX512"], swiftSettings: optimise),
+        // The SIMD row kernels (a symlink to DNABert/Kernels/SIMDKernels.swift) built for AVX-512 + FMA;
+        // DNABert calls them only after checking the CPU's features (Kernels/SIMDPath.swift).
+        .target(name: "DNABertAVX512", swiftSettings: optimise + [
+            .define("DNABERT_FMA"),
+            .unsafeFlags(["-Xcc", "-mavx512f", "-Xcc", "-mavx512bw", "-Xcc", "-mavx512dq", "-Xcc", "-mavx512vl",
+                          "-Xcc", "-mavx2", "-Xcc", "-mfma"]),
+        ]),
         .target(name: "CDNABertABI", path: "Sources/CDNABertABI"),
         .target(name: "CDNABert", dependencies: ["DNABert", "CDNABertABI"], swiftSettings: optimise),
         .executableTarget(
             name: "dnabert-cli",
             dependencies: ["DNABert", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: optimise),
+        // Release-mode measurement tool for the kernels and the forward pass (not installed).
+        .executableTarget(name: "dnabert-probe", dependencies: ["DNABert"], swiftSettings: optimise),
         // Fixtures are read by path (relative to #filePath), not bundled.
         .testTarget(name: "DNABertTests", dependencies: ["DNABert"], exclude: ["Fixtures"]),
     ],

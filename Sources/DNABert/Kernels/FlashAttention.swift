@@ -1,0 +1,237 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Tiled ("flash") attention forward with ALiBi, memory linear in sequence length.
+///
+/// Sequences are packed: only real (unpadded) tokens are rows of Q, K, V, as in MosaicBERT's unpadded
+/// encoder. A padded key contributes exp(−10000 + …) = 0 in float32 to the reference softmax, so dropping it
+/// is exact; `positions` keeps each token's original index so ALiBi's |i − j| is that of the padded layout.
+///
+/// Per (sequence, head, query tile): S = scale·Q·Kᵀ (sgemm), S += −slope·|pos_i − pos_j| on the fly,
+/// online softmax (running max m and Float64 running sum l, accumulator rescaled by exp(m_old − m_new)),
+/// O += P·V (sgemm). The L × L matrix never exists; scratch is tileQ·(tileK + headDim) floats per worker.
+public enum FlashAttention {
+    /// Rows `start ..< start + count` of the packed Q/K/V/output form one sequence.
+    public struct Span: Sendable, Equatable {
+        public var start: Int
+        public var count: Int
+        public init(start: Int, count: Int) { self.start = start; self.count = count }
+    }
+
+    /// Default tile sizes (measured on the 117M shape; see bench/bench_forward_probe.md).
+    public static var defaultTileQ = 64
+    public static var defaultTileK = 256
+
+    /// - Parameters:
+    ///   - q, k, v: row t of head h starts at `ptr + t·stride + h·headDim` (e.g. the three blocks of a fused
+    ///     [T, 3H] qkv buffer with stride 3H).
+    ///   - out: row t of head h is written at `out + t·outStride + h·headDim`.
+    ///   - positions: original position of each packed row (Float, exact below 2^24); nil = 0, 1, 2, …
+    ///     within each span.
+    ///   - slopes: one ALiBi slope per head (empty = no ALiBi).
+    ///   - lse: when given, receives log-sum-exp of each row's scaled, biased scores at `lse[t·heads + h]`.
+    ///   - threads: parallel workers; BLAS is called single-threaded inside (see `BLAS`).
+    public static func forward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                               stride: Int, out: UnsafeMutablePointer<Float>, outStride: Int,
+                               spans: [Span], positions: UnsafePointer<Float>?, heads: Int, headDim: Int,
+                               slopes: [Float], scale: Float, lse: UnsafeMutablePointer<Float>? = nil,
+                               threads: Int, tileQ: Int = defaultTileQ, tileK: Int = defaultTileK) {
+        let bq = max(1, tileQ), bk = max(8, (tileK + 7) / 8 * 8), d = headDim
+        // Work items: (span, head, first query row), longest spans first for balance.
+        var items: [(Int, Int, Int)] = []
+        let order = spans.indices.sorted { spans[$0].count > spans[$1].count }
+        for s in order where spans[s].count > 0 {
+            var q0 = 0
+            while q0 < spans[s].count {
+                for h in 0..<heads { items.append((s, h, q0)) }
+                q0 += bq
+            }
+        }
+        if items.isEmpty { return }
+        let workers = min(Parallel.threads(threads), items.count)
+        // Largest key norm per (span, head): bounds every score of a key tile (Cauchy–Schwarz), which lets
+        // a query tile skip key tiles whose ALiBi distance makes every probability underflow (see `tile`).
+        var kMax = [Float](repeating: 0, count: spans.count * heads)
+        kMax.withUnsafeMutableBufferPointer { km in
+            Parallel.forEach(spans.count, threads: min(workers, spans.count)) { s in
+                for t in spans[s].start..<(spans[s].start + spans[s].count) {
+                    let row = k + t * stride
+                    for h in 0..<heads {
+                        var acc: Float = 0
+                        for j in 0..<d { acc += row[h * d + j] * row[h * d + j] }
+                        km[s * heads + h] = max(km[s * heads + h], acc.squareRoot())
+                    }
+                }
+            }
+        }
+        // A shared atomic-free work queue: worker w takes items w, w + workers, … (items are sorted by cost).
+        Parallel.forEach(workers, threads: workers) { w in
+            let sBuf = UnsafeMutablePointer<Float>.allocate(capacity: bq * bk)
+            let oBuf = UnsafeMutablePointer<Float>.allocate(capacity: bq * d)
+            let mBuf = UnsafeMutablePointer<Float>.allocate(capacity: bq)
+            let lBuf = UnsafeMutablePointer<Double>.allocate(capacity: bq)
+            let posBuf = UnsafeMutablePointer<Float>.allocate(capacity: bk)
+            let qNorm = UnsafeMutablePointer<Float>.allocate(capacity: bq)
+            defer { sBuf.deallocate(); oBuf.deallocate(); mBuf.deallocate(); lBuf.deallocate(); posBuf.deallocate(); qNorm.deallocate() }
+            var i = w
+            while i < items.count {
+                let (s, h, q0) = items[i]
+                let span = spans[s]
+                tile(q: q, k: k, v: v, stride: stride, out: out, outStride: outStride, span: span, q0: q0,
+                     qn: min(bq, span.count - q0), positions: positions, head: h, heads: heads, d: d,
+                     slope: h < slopes.count ? slopes[h] : 0, scale: scale, lse: lse, bk: bk,
+                     kMax: kMax[s * heads + h] * 1.0001, qNorm: qNorm,
+                     sBuf: sBuf, oBuf: oBuf, mBuf: mBuf, lBuf: lBuf, posBuf: posBuf)
+                i += workers
+            }
+        }
+    }
+
+    @inline(__always)
+    static func tile(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, stride: Int,
+                     out: UnsafeMutablePointer<Float>, outStride: Int, span: Span, q0: Int, qn: Int,
+                     positions: UnsafePointer<Float>?, head h: Int, heads: Int, d: Int, slope: Float,
+                     scale: Float, lse: UnsafeMutablePointer<Float>?, bk: Int, kMax: Float,
+                     qNorm: UnsafeMutablePointer<Float>, sBuf: UnsafeMutablePointer<Float>, oBuf: UnsafeMutablePointer<Float>,
+                     mBuf: UnsafeMutablePointer<Float>, lBuf: UnsafeMutablePointer<Double>,
+                     posBuf: UnsafeMutablePointer<Float>) {
+        typealias F8 = VectorMath.F8
+        let qBase = q + (span.start + q0) * stride + h * d
+        let kBase = k + span.start * stride + h * d
+        let vBase = v + span.start * stride + h * d
+        oBuf.initialize(repeating: 0, count: qn * d)
+        mBuf.initialize(repeating: -Float.infinity, count: qn)
+        lBuf.initialize(repeating: 0, count: qn)
+        // Key tiles in order of distance from the query tile, so the running maxima are large early;
+        // then a tile is skipped when, for every query row r, its best possible score
+        // |q_r|·max|k|·scale − slope·(nearest key distance) lies 88 below m_r: exp() of every entry
+        // would underflow float32 (< 1e-38), so the skipped contribution is below float32 resolution.
+        // Distances grow monotonically outward, so the first skippable tile ends that direction.
+        for r in 0..<qn {
+            let row = qBase + r * stride
+            var acc: Float = 0
+            for j in 0..<d { acc += row[j] * row[j] }
+            qNorm[r] = acc.squareRoot() * kMax * scale
+        }
+        func posOf(_ t: Int) -> Float { positions.map { $0[span.start + t] } ?? Float(t) }
+        func skippable(_ k0: Int, _ kn: Int) -> Bool {
+            if slope <= 0 { return false }
+            let first = posOf(k0), last = posOf(k0 + kn - 1)
+            for r in 0..<qn {
+                let m = mBuf[r]
+                if m == -Float.infinity { return false }
+                let pr = posOf(q0 + r)
+                let dist: Float = pr < first ? first - pr : (pr > last ? pr - last : 0)
+                if qNorm[r] - slope * dist - m > -88 { return false }
+            }
+            return true
+        }
+        let nTiles = (span.count + bk - 1) / bk
+        let center = min(nTiles - 1, (q0 + qn / 2) / bk)
+        var left = center - 1, right = center + 1
+        var leftOpen = true, rightOpen = true
+        var next: Int? = center
+        while let ti = next {
+            let k0 = ti * bk
+            let kn = min(bk, span.count - k0)
+            BLAS.sgemm(transA: .noTrans, transB: .trans, m: qn, n: kn, k: d, alpha: scale, a: qBase, lda: stride,
+                       b: kBase + k0 * stride, ldb: stride, beta: 0, c: sBuf, ldc: bk)
+            // Key positions of this tile.
+            if let p = positions {
+                for j in 0..<kn { posBuf[j] = p[span.start + k0 + j] }
+            } else {
+                for j in 0..<kn { posBuf[j] = Float(k0 + j) }
+            }
+            for r in 0..<qn {
+                let row = sBuf + r * bk
+                let pi = positions.map { $0[span.start + q0 + r] } ?? Float(q0 + r)
+                let mOld = mBuf[r]
+                let (mNew, sum) = SIMDPath.biasExpRow(row, kn, posBuf, pi, slope, mOld)
+                if mOld == -Float.infinity {
+                    lBuf[r] = sum
+                } else {
+                    let c = Glibc.expf(mOld - mNew)
+                    lBuf[r] = lBuf[r] * Double(c) + sum
+                    if c != 1 {
+                        let o = oBuf + r * d
+                        let cv = F8(repeating: c)
+                        var t = 0
+                        while t + 8 <= d { VectorMath.store(VectorMath.load(o + t) * cv, o + t); t += 8 }
+                        while t < d { o[t] *= c; t += 1 }
+                    }
+                }
+                mBuf[r] = mNew
+            }
+            BLAS.sgemm(transA: .noTrans, transB: .noTrans, m: qn, n: d, k: kn, alpha: 1, a: sBuf, lda: bk,
+                       b: vBase + k0 * stride, ldb: stride, beta: 1, c: oBuf, ldc: d)
+            // Choose the next tile: alternate outward while a direction is open.
+            next = nil
+            while next == nil && (leftOpen || rightOpen) {
+                if rightOpen && (right - center <= center - left || !leftOpen) {
+                    if right >= nTiles { rightOpen = false; continue }
+                    if skippable(right * bk, min(bk, span.count - right * bk)) { rightOpen = false; continue }
+                    next = right; right += 1
+                } else {
+                    if left < 0 { leftOpen = false; continue }
+                    if skippable(left * bk, min(bk, span.count - left * bk)) { leftOpen = false; continue }
+                    next = left; left -= 1
+                }
+            }
+        }
+        for r in 0..<qn {
+            let inv = Float(1.0 / lBuf[r])
+            let o = oBuf + r * d
+            let dst = out + (span.start + q0 + r) * outStride + h * d
+            for t in 0..<d { dst[t] = o[t] * inv }
+            if let lse = lse {
+                lse[(span.start + q0 + r) * heads + h] = Float(Double(mBuf[r]) + Glibc.log(lBuf[r]))
+            }
+        }
+    }
+
+    /// Full attention probabilities for one layer, [B, heads, L, L] in the padded layout: rows of padded
+    /// queries and columns of padded keys are 0. Memory is quadratic: for inspection of short inputs only.
+    /// `qkv` is the packed [T, 3H] projection; `rows[b·L + i]` is the packed row of token (b, i) or −1.
+    static func probabilities(qkv: UnsafePointer<Float>, hidden: Int, heads: Int, batch: Int, length: Int,
+                              rows: [Int], slopes: [Float], threads: Int) -> [Float] {
+        let d = hidden / heads, L = length
+        var outArr = [Float](repeating: 0, count: batch * heads * L * L)
+        let scale = 1 / Float(d).squareRoot()
+        outArr.withUnsafeMutableBufferPointer { ob in
+            let outBase = ob.baseAddress!
+            Parallel.forEach(batch * heads, threads: threads) { bh in
+                let b = bh / heads, h = bh % heads
+                let valid = (0..<L).filter { rows[b * L + $0] >= 0 }
+                let n = valid.count
+                if n == 0 { return }
+                // Gather this head's q and k of the valid tokens, then one sgemm.
+                let qg = UnsafeMutablePointer<Float>.allocate(capacity: n * d)
+                let kg = UnsafeMutablePointer<Float>.allocate(capacity: n * d)
+                let s = UnsafeMutablePointer<Float>.allocate(capacity: n * n)
+                defer { qg.deallocate(); kg.deallocate(); s.deallocate() }
+                for (a, i) in valid.enumerated() {
+                    let src = qkv + rows[b * L + i] * 3 * hidden + h * d
+                    for t in 0..<d { qg[a * d + t] = src[t]; kg[a * d + t] = src[hidden + t] }
+                }
+                BLAS.sgemm(transA: .noTrans, transB: .trans, m: n, n: n, k: d, alpha: scale, a: qg, lda: d,
+                           b: kg, ldb: d, beta: 0, c: s, ldc: n)
+                let slope = h < slopes.count ? slopes[h] : 0
+                let base = outBase + bh * L * L
+                for (a, i) in valid.enumerated() {
+                    let row = s + a * n
+                    var mx = -Float.infinity
+                    for (c, j) in valid.enumerated() {
+                        row[c] -= slope * Float(abs(i - j))
+                        mx = max(mx, row[c])
+                    }
+                    var sum = 0.0
+                    for c in 0..<n { let e = Glibc.expf(row[c] - mx); row[c] = e; sum += Double(e) }
+                    let inv = Float(1 / sum)
+                    for (c, j) in valid.enumerated() { base[i * L + j] = row[c] * inv }
+                }
+            }
+        }
+        return outArr
+    }
+}

@@ -1,0 +1,46 @@
+/// y = x·Wᵀ (+ bias) for PyTorch-layout weights W [out, in], split across threads.
+///
+/// Each worker calls sgemm single-threaded on its share (see `BLAS`): rows of x when there are enough
+/// of them (each worker then streams the whole weight once, amortised over many rows), otherwise output
+/// columns (each worker reads only its slice of W — the better split for short inputs).
+public enum Linear {
+    public static func forward(x: UnsafePointer<Float>, ldx: Int, rows: Int, inFeatures: Int,
+                               weight: UnsafePointer<Float>, outFeatures: Int, bias: UnsafePointer<Float>?,
+                               y: UnsafeMutablePointer<Float>, ldy: Int, threads: Int) {
+        if rows <= 0 || outFeatures <= 0 { return }
+        let t = Parallel.threads(threads)
+        let byRows = rows >= 192 * t || outFeatures < 64 * t
+        let parts = byRows ? min(t, max(1, rows / 16)) : min(t, max(1, outFeatures / 16))
+        Parallel.forEach(parts, threads: parts) { p in
+            if byRows {
+                let r0 = rows * p / parts, r1 = rows * (p + 1) / parts
+                run(x + r0 * ldx, ldx, r1 - r0, inFeatures, weight, 0, outFeatures, bias, y + r0 * ldy, ldy)
+            } else {
+                // Column ranges aligned to 16 outputs.
+                let blocks = (outFeatures + 15) / 16
+                let c0 = min(outFeatures, blocks * p / parts * 16), c1 = min(outFeatures, blocks * (p + 1) / parts * 16)
+                run(x, ldx, rows, inFeatures, weight, c0, c1, bias, y, ldy)
+            }
+        }
+    }
+
+    @inline(__always)
+    static func run(_ x: UnsafePointer<Float>, _ ldx: Int, _ rows: Int, _ inF: Int, _ w: UnsafePointer<Float>,
+                    _ c0: Int, _ c1: Int, _ bias: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>, _ ldy: Int) {
+        let n = c1 - c0
+        if n <= 0 || rows <= 0 { return }
+        BLAS.sgemm(transA: .noTrans, transB: .trans, m: rows, n: n, k: inF, alpha: 1, a: x, lda: ldx,
+                   b: w + c0 * inF, ldb: inF, beta: 0, c: y + c0, ldc: ldy)
+        if let b = bias {
+            for r in 0..<rows {
+                let row = y + r * ldy + c0
+                var j = 0
+                while j + 8 <= n {
+                    VectorMath.store(VectorMath.load(row + j) + VectorMath.load(b + c0 + j), row + j)
+                    j += 8
+                }
+                while j < n { row[j] += b[c0 + j]; j += 1 }
+            }
+        }
+    }
+}

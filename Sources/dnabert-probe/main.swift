@@ -1,0 +1,144 @@
+// dnabert-probe: release-mode measurements of the BLAS bridge and the encoder forward pass.
+//   dnabert-probe blas                      sgemm GFLOP/s on 768-ish shapes, 1 and 2 workers
+//   dnabert-probe forward B L [threads] [reps] [layers]   forward time, GFLOP/s, peak RSS (117M shape, random weights)
+//   dnabert-probe attention L [threads]     flash attention alone (12 heads × 64)
+import DNABert
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+func fmt(_ x: Double, _ digits: Int) -> String {
+    var buf = [CChar](repeating: 0, count: 64)
+    _ = withVaList([digits, x]) { vsnprintf(&buf, 64, "%.*f", $0) }
+    return String(cString: buf)
+}
+
+func peakRSSMB() -> Double {
+    var u = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    return Double(u.ru_maxrss) / 1024
+}
+
+let args = CommandLine.arguments
+let mode = args.count > 1 ? args[1] : "blas"
+if mode == "blasinfo-slowhost" {
+    // Simulate a host (R, numpy) that loaded OpenBLAS with the slow SSE3 core before us.
+    setenv("OPENBLAS_CORETYPE", "Prescott", 1)
+    if dlopen("libopenblas.so.0", RTLD_NOW | RTLD_GLOBAL) == nil { print("cannot preload libopenblas.so.0") }
+    unsetenv("OPENBLAS_CORETYPE")
+}
+do { try BLAS.ensureLoaded() } catch { print("BLAS: \(error)") }
+print(BLAS.info)
+
+func fillRandom(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+    var s: UInt32 = 12345
+    for i in 0..<n { s = s &* 1664525 &+ 1013904223; p[i] = Float(s >> 8) / Float(1 << 24) - 0.5 }
+}
+
+switch mode {
+case "blasinfo", "blasinfo-slowhost":
+    // Which copy/core is in use and how fast it is (run with LD_PRELOAD=libopenblas.so.0 to simulate a host
+    // process that already loaded OpenBLAS with the slow default core).
+    let (m, n, k) = (512, 768, 768)
+    let a = UnsafeMutablePointer<Float>.allocate(capacity: m * k); fillRandom(a, m * k)
+    let b = UnsafeMutablePointer<Float>.allocate(capacity: n * k); fillRandom(b, n * k)
+    let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
+    var best = 1e9
+    for _ in 0..<5 {
+        let t0 = now()
+        for _ in 0..<10 { BLAS.sgemm(transA: .noTrans, transB: .trans, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: k, beta: 0, c: c, ldc: n) }
+        best = min(best, (now() - t0) / 10)
+    }
+    print("sgemm 512x768x768 1 thread: \(fmt(2.0 * Double(m * n * k) / best / 1e9, 1)) GFLOP/s")
+    if let h = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_NOLOAD), let f = dlsym(h, "openblas_get_corename") {
+        typealias Fn = @convention(c) () -> UnsafeMutablePointer<CChar>?
+        print("the process's global libopenblas.so.0 reports core: \(unsafeBitCast(f, to: Fn.self)().map { String(cString: $0) } ?? "?")")
+    }
+case "blas":
+    let shapes: [(Int, Int, Int)] = [(128, 2304, 768), (512, 768, 768), (512, 6144, 768), (512, 768, 3072), (2048, 2304, 768), (64, 256, 64), (64, 64, 256)]
+    for (m, n, k) in shapes {
+        let a = UnsafeMutablePointer<Float>.allocate(capacity: m * k); fillRandom(a, m * k)
+        let b = UnsafeMutablePointer<Float>.allocate(capacity: n * k); fillRandom(b, n * k)
+        let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
+        for threads in [1, 2] {
+            var best = 1e9
+            let reps = max(1, 2_000_000_000 / (2 * m * n * k))
+            for _ in 0..<5 {
+                let t0 = now()
+                for _ in 0..<reps {
+                    Linear.forward(x: a, ldx: k, rows: m, inFeatures: k, weight: b, outFeatures: n, bias: nil, y: c, ldy: n, threads: threads)
+                }
+                best = min(best, (now() - t0) / Double(reps))
+            }
+            print("sgemm x·Wᵀ m=\(m) n=\(n) k=\(k) workers=\(threads): \(fmt(2.0 * Double(m * n * k) / best / 1e9, 1)) GFLOP/s")
+        }
+        a.deallocate(); b.deallocate(); c.deallocate()
+    }
+    // OpenBLAS's own threading for comparison.
+    for threads in [1, 2] {
+        BLAS.setThreads(threads)
+        let (m, n, k) = (512, 2304, 768)
+        let a = UnsafeMutablePointer<Float>.allocate(capacity: m * k); fillRandom(a, m * k)
+        let b = UnsafeMutablePointer<Float>.allocate(capacity: n * k); fillRandom(b, n * k)
+        let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
+        var best = 1e9
+        for _ in 0..<5 {
+            let t0 = now()
+            for _ in 0..<5 { BLAS.sgemm(transA: .noTrans, transB: .trans, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: k, beta: 0, c: c, ldc: n) }
+            best = min(best, (now() - t0) / 5)
+        }
+        print("OpenBLAS-internal threads=\(threads) m=\(m) n=\(n) k=\(k): \(fmt(2.0 * Double(m * n * k) / best / 1e9, 1)) GFLOP/s")
+    }
+    BLAS.setThreads(1)
+case "attention":
+    let L = args.count > 2 ? Int(args[2]) ?? 1024 : 1024
+    let threads = args.count > 3 ? Int(args[3]) ?? 2 : 2
+    let tq = args.count > 4 ? Int(args[4]) ?? 64 : 64
+    let tk = args.count > 5 ? Int(args[5]) ?? 256 : 256
+    let H = 768, heads = 12
+    let qkv = UnsafeMutablePointer<Float>.allocate(capacity: L * 3 * H); fillRandom(qkv, L * 3 * H)
+    let out = UnsafeMutablePointer<Float>.allocate(capacity: L * H)
+    let slopes = ALiBi.slopes(heads: heads)
+    var best = 1e9
+    for _ in 0..<3 {
+        let t0 = now()
+        FlashAttention.forward(q: qkv, k: qkv + H, v: qkv + 2 * H, stride: 3 * H, out: out, outStride: H,
+                               spans: [.init(start: 0, count: L)], positions: nil, heads: heads, headDim: 64,
+                               slopes: slopes, scale: 0.125, threads: threads, tileQ: tq, tileK: tk)
+        best = min(best, now() - t0)
+    }
+    print("attention L=\(L) threads=\(threads) tile \(tq)x\(tk): \(fmt(best, 4)) s, \(fmt(4.0 * Double(L * L * H) / best / 1e9, 1)) GFLOP/s")
+case "forward":
+    let B = args.count > 2 ? Int(args[2]) ?? 1 : 1
+    let L = args.count > 3 ? Int(args[3]) ?? 128 : 128
+    let threads = args.count > 4 ? Int(args[4]) ?? 2 : 2
+    let reps = args.count > 5 ? Int(args[5]) ?? 3 : 3
+    var cfg = ModelConfig()
+    if args.count > 6, let nl = Int(args[6]) { cfg.numLayers = nl }
+    let model = try! Model(config: cfg)
+    model.initializeRandom(seed: 1)
+    var ids = [Int32](repeating: 0, count: B * L)
+    var s: UInt32 = 7
+    for i in 0..<(B * L) { s = s &* 1664525 &+ 1013904223; ids[i] = Int32(5 + Int(s >> 8) % 4091) }
+    var opts = ForwardOptions()
+    opts.threads = threads
+    let H = Double(cfg.hiddenSize), I = Double(cfg.intermediateSize)
+    let tokens = Double(B * L)
+    let flops = Double(cfg.numLayers) * (2 * tokens * (3 * H * H + H * H + 2 * I * H + I * H) + 4 * Double(B) * Double(L) * Double(L) * H)
+    var best = 1e9
+    for _ in 0..<reps {
+        let t0 = now()
+        let out = try! ids.withUnsafeBufferPointer { try model.forward(ids: $0, batch: B, length: L, attentionMask: nil, options: opts) }
+        best = min(best, now() - t0)
+        precondition(out.lastHidden.count == B * L * cfg.hiddenSize)
+    }
+    print("forward B=\(B) L=\(L) threads=\(threads) layers=\(cfg.numLayers): best \(fmt(best, 4)) s, \(fmt(flops / best / 1e9, 1)) GFLOP/s, peak RSS \(fmt(peakRSSMB(), 0)) MB")
+default:
+    print("unknown mode \(mode)")
+}
