@@ -191,6 +191,96 @@ int dnabert_tokenizer_train_from_sequences(const char *const *seqs, const size_t
                                            const dnabert_train_params *params, dnabert_tokenizer **out);
 
 
+/* ---- BLAS ------------------------------------------------------------------------------------------ */
+
+/* Which BLAS the library runs: library path, OpenBLAS core type (kernel), thread count and how the kernel was
+ * chosen, as one line of text into buf (NUL-terminated). Loads OpenBLAS on first use: when the user has not set
+ * OPENBLAS_CORETYPE, the library picks the core type from the CPU's features so the fast kernel runs. */
+int dnabert_blas_info(char *buf, size_t cap, size_t *len);
+
+/* ---- model ------------------------------------------------------------------------------------------ */
+typedef struct dnabert_model dnabert_model;
+
+/* Load a model folder: config.json + model.safetensors (or pytorch_model.bin, read without executing any
+ * pickle code) + tokenizer.json (optional, needed by dnabert_embed). */
+int dnabert_model_load(const char *dir, dnabert_model **out);
+
+/* A new model with random weights (normal(0, initializer_range)) for a config.json text; tokenizer optional
+ * (copied). */
+int dnabert_model_create(const char *config_json, size_t len, const dnabert_tokenizer *tok, uint64_t seed,
+                         dnabert_model **out);
+
+/* Write config.json + model.safetensors (+ tokenizer.json when the model has one) into dir (created if needed). */
+int dnabert_model_save(const dnabert_model *model, const char *dir);
+
+void dnabert_model_free(dnabert_model *model);
+
+typedef struct dnabert_model_info {
+    int32_t vocab_size, hidden_size, num_layers, num_heads, intermediate_size, num_labels;
+    int32_t has_mlm_head, has_pooler, has_tokenizer;
+    int64_t num_parameters;
+} dnabert_model_info;
+int dnabert_model_get_info(const dnabert_model *model, dnabert_model_info *out);
+
+/* The model's config.json text into buf (size query as for dnabert_tokenizer_to_json). */
+int dnabert_model_config_json(const dnabert_model *model, char *buf, size_t cap, size_t *len);
+
+/* A new handle to the model's tokenizer (free it with dnabert_tokenizer_free); DNABERT_ERR_NOT_FOUND if none. */
+int dnabert_model_tokenizer(const dnabert_model *model, dnabert_tokenizer **out);
+
+typedef struct dnabert_forward_params {
+    uint32_t struct_size; /* sizeof(dnabert_forward_params) */
+    int32_t n_threads;    /* 0 (default) = all cores */
+} dnabert_forward_params;
+dnabert_forward_params dnabert_forward_default_params(void);
+
+/* Inference calls below are thread-safe: several threads may run them on one model at once.
+ * ids and attention_mask are batch x length, row-major; attention_mask NULL means no padding (all ones);
+ * mask values must be 0 or 1. */
+
+/* Last hidden state, batch x length x hidden; positions with mask 0 are zero (as the reference). */
+int dnabert_forward(const dnabert_model *model, const int32_t *ids, const int32_t *attention_mask, size_t batch,
+                    size_t length, const dnabert_forward_params *params, float *hidden);
+
+/* Embedding output and every layer's output: (num_layers + 1) x batch x length x hidden. */
+int dnabert_forward_all_hidden(const dnabert_model *model, const int32_t *ids, const int32_t *attention_mask,
+                               size_t batch, size_t length, const dnabert_forward_params *params, float *hidden);
+
+/* Attention probabilities of one layer (0-based): batch x heads x length x length. Quadratic memory: meant for
+ * short inputs (length <= 4096). */
+int dnabert_attention_map(const dnabert_model *model, const int32_t *ids, const int32_t *attention_mask,
+                          size_t batch, size_t length, int32_t layer, const dnabert_forward_params *params,
+                          float *probs);
+
+/* Masked-language-model logits, batch x length x vocab_size (needs the MLM head). */
+int dnabert_mlm_logits(const dnabert_model *model, const int32_t *ids, const int32_t *attention_mask, size_t batch,
+                       size_t length, const dnabert_forward_params *params, float *logits);
+
+#define DNABERT_POOL_MEAN 0 /* mean of the sequence's token states ([CLS]/[SEP] excluded), mask-aware */
+#define DNABERT_POOL_CLS 1  /* the [CLS] state */
+
+typedef struct dnabert_embed_params {
+    uint32_t struct_size; /* sizeof(dnabert_embed_params) */
+    int32_t pooling;      /* DNABERT_POOL_MEAN (default) or DNABERT_POOL_CLS */
+    int32_t max_length;   /* tokens per window incl. [CLS]/[SEP] (default 512); longer sequences are embedded by
+                             overlapping windows, stitched back (each token's state averaged over the windows
+                             that contain it) */
+    int32_t overlap;      /* tokens shared by consecutive windows (default 64) */
+    int32_t batch_size;   /* windows per forward pass (default 16) */
+    int32_t uppercase;    /* fold a-z to A-Z before tokenizing (default 1: soft-masked genomes embed as DNA) */
+    int32_t n_threads;    /* 0 = all cores */
+    dnabert_progress_fn progress; /* NULL or a callback (units: sequences) */
+    void *progress_user_data;
+} dnabert_embed_params;
+dnabert_embed_params dnabert_embed_default_params(void);
+
+/* One embedding per sequence (n x hidden) with the model's own tokenizer. */
+int dnabert_embed(const dnabert_model *model, const char *const *seqs, const size_t *lens, size_t n,
+                  const dnabert_embed_params *params, float *out);
+
+/* Convert a PyTorch pytorch_model.bin into model.safetensors (same tensor names). */
+int dnabert_convert_pytorch(const char *bin_path, const char *safetensors_path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,7 +9,7 @@ struct DNABertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dnabert",
         abstract: "DNABERT-2 on the CPU: DNA BPE tokenizer, encoder, training.",
-        subcommands: [TokenizerCommand.self]
+        subcommands: [TokenizerCommand.self, EmbedCommand.self, ConvertCommand.self]
     )
 
     @Flag(name: .long, help: "Print the version and exit.")
@@ -18,6 +18,12 @@ struct DNABertCommand: ParsableCommand {
     func run() throws {
         if version {
             print("dnabert \(DNABertVersion.string)")
+            do {
+                try BLAS.ensureLoaded()
+                print("BLAS: \(BLAS.info.description)")
+            } catch let e as DNABertError {
+                print("BLAS: unavailable (\(e.message))")
+            }
             print("threads: \(Parallel.coreCount) cores")
             return
         }

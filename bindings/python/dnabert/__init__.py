@@ -7,6 +7,7 @@
     emb = model.embed(["ACGT...", "GGCA..."])          # [N, hidden]
 """
 from ._lib import DNABertError, lib as _lib_handle, lib_path as library_path
+from .model import Model, blas_info, convert_pytorch
 from .tokenizer import BatchEncoding, Tokenizer
 
 __all__ = ["DNABertError", "Tokenizer", "BatchEncoding", "Model", "blas_info", "convert_pytorch", "version",

@@ -1,0 +1,117 @@
+import ArgumentParser
+import DNABert
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct EmbedCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embed",
+        abstract: "Embed FASTA records with a model: one TSV row per record (name, then the embedding).")
+
+    @Option(name: .long, help: "Model folder (config.json, model.safetensors or pytorch_model.bin, tokenizer.json).")
+    var model: String
+    @Option(name: .long, help: "Pooling: mean or cls.")
+    var pooling = "mean"
+    @Option(name: .long, help: "Tokens per window, [CLS]/[SEP] included; longer records use overlapping windows.")
+    var maxLength = 512
+    @Option(name: .long, help: "Tokens shared by consecutive windows.")
+    var overlap = 64
+    @Option(name: .long, help: "Windows per forward pass.")
+    var batchSize = 16
+    @Option(name: .long, help: "Worker threads (0 = all cores).")
+    var threads = 0
+    @Option(name: .long, help: "Records embedded per call (bounds memory for big files).")
+    var chunk = 256
+    @Option(name: .shortAndLong, help: "Output TSV (default: standard output).")
+    var output: String?
+    @Flag(name: .shortAndLong, help: "No progress output.")
+    var quiet = false
+    @Argument(help: "FASTA files (plain or gzip).")
+    var files: [String]
+
+    func validate() throws {
+        if files.isEmpty { throw ValidationError("give at least one FASTA file") }
+        if !["mean", "cls"].contains(pooling) { throw ValidationError("--pooling must be mean or cls") }
+        if chunk < 1 { throw ValidationError("--chunk must be positive") }
+    }
+
+    func run() throws {
+        do {
+            let m = try PretrainedModel.load(directory: model)
+            var o = EmbedOptions()
+            o.pooling = pooling == "mean" ? .mean : .cls
+            o.maxLength = maxLength
+            o.overlap = overlap
+            o.batchSize = batchSize
+            o.threads = threads
+            let out = try OutputFile(path: output)
+            let H = m.model.config.hiddenSize
+            try out.write("name\t" + (0..<H).map { "dim\($0)" }.joined(separator: "\t") + "\n")
+            let bar = ProgressBar(quiet: quiet)
+            let t0 = now()
+            var done = 0
+            var pending: [FASTARecord] = []
+            func flush() throws {
+                if pending.isEmpty { return }
+                let seqs = pending.map { $0.sequence }
+                let emb = try withBuffers(seqs) { try m.embed($0, options: o) }
+                for (i, r) in pending.enumerated() {
+                    var line = r.name
+                    for h in 0..<H { line += "\t" + String(emb[i * H + h]) }
+                    try out.write(line + "\n")
+                }
+                done += pending.count
+                bar.update(stage: "embedding", current: Int64(done), total: -1, elapsed: now() - t0, eta: -1)
+                pending.removeAll(keepingCapacity: true)
+            }
+            for file in files {
+                let reader = try FASTAReader(path: file)
+                while let rec = try reader.next() {
+                    pending.append(rec)
+                    if pending.count >= chunk { try flush() }
+                }
+            }
+            try flush()
+            bar.finish()
+            try out.close()
+            if !quiet { eprint("embedded \(done) records in \(formatSeconds(now() - t0))") }
+        } catch let e as DNABertError {
+            throw CLIError(e.message)
+        }
+    }
+}
+
+/// Calls body with byte buffers over `arrays` (kept alive for the call).
+func withBuffers<R>(_ arrays: [[UInt8]], _ body: ([UnsafeBufferPointer<UInt8>]) throws -> R) throws -> R {
+    var buffers: [UnsafeBufferPointer<UInt8>] = []
+    buffers.reserveCapacity(arrays.count)
+    func go(_ i: Int) throws -> R {
+        if i == arrays.count { return try body(buffers) }
+        return try arrays[i].withUnsafeBufferPointer { b in
+            buffers.append(b)
+            return try go(i + 1)
+        }
+    }
+    return try go(0)
+}
+
+struct ConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Convert a PyTorch pytorch_model.bin into model.safetensors (no pickle code is executed).")
+
+    @Argument(help: "pytorch_model.bin")
+    var source: String
+    @Argument(help: "model.safetensors to write")
+    var destination: String
+
+    func run() throws {
+        do {
+            _ = try PyTorchCheckpoint.convertToSafetensors(input: source, output: destination)
+            eprint("wrote \(destination)")
+        } catch let e as DNABertError {
+            throw CLIError(e.message)
+        }
+    }
+}

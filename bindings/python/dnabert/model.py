@@ -1,0 +1,269 @@
+"""The DNABERT-2 encoder: load checkpoints, hidden states, MLM logits, embeddings — numpy in and out."""
+import ctypes
+import json
+import os
+
+import numpy as np
+
+from . import _lib
+from ._lib import DNABertError, check, lib
+from ._progress import ProgressReporter
+from .tokenizer import Tokenizer, _as_bytes
+
+PROGRESS_FN = _lib.PROGRESS_FN
+
+
+class ModelInfo(ctypes.Structure):
+    _fields_ = [("vocab_size", ctypes.c_int32), ("hidden_size", ctypes.c_int32), ("num_layers", ctypes.c_int32),
+                ("num_heads", ctypes.c_int32), ("intermediate_size", ctypes.c_int32), ("num_labels", ctypes.c_int32),
+                ("has_mlm_head", ctypes.c_int32), ("has_pooler", ctypes.c_int32), ("has_tokenizer", ctypes.c_int32),
+                ("num_parameters", ctypes.c_int64)]
+
+
+class ForwardParams(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_uint32), ("n_threads", ctypes.c_int32)]
+
+
+class EmbedParams(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_uint32), ("pooling", ctypes.c_int32), ("max_length", ctypes.c_int32),
+                ("overlap", ctypes.c_int32), ("batch_size", ctypes.c_int32), ("uppercase", ctypes.c_int32),
+                ("n_threads", ctypes.c_int32), ("progress", PROGRESS_FN), ("progress_user_data", ctypes.c_void_p)]
+
+
+
+_P = ctypes.c_void_p
+c_float_p = ctypes.POINTER(ctypes.c_float)
+c_int32_p, c_size_p, c_char_pp = _lib.c_int32_p, _lib.c_size_p, _lib.c_char_pp
+
+_lib.declare({
+    "dnabert_blas_info": ([ctypes.c_char_p, ctypes.c_size_t, c_size_p], ctypes.c_int),
+    "dnabert_model_load": ([ctypes.c_char_p, ctypes.POINTER(_P)], ctypes.c_int),
+    "dnabert_model_create": ([ctypes.c_char_p, ctypes.c_size_t, _P, ctypes.c_uint64, ctypes.POINTER(_P)], ctypes.c_int),
+    "dnabert_model_save": ([_P, ctypes.c_char_p], ctypes.c_int),
+    "dnabert_model_free": ([_P], None),
+    "dnabert_model_get_info": ([_P, ctypes.POINTER(ModelInfo)], ctypes.c_int),
+    "dnabert_model_config_json": ([_P, ctypes.c_char_p, ctypes.c_size_t, c_size_p], ctypes.c_int),
+    "dnabert_model_tokenizer": ([_P, ctypes.POINTER(_P)], ctypes.c_int),
+    "dnabert_forward_default_params": ([], ForwardParams),
+    "dnabert_forward": ([_P, c_int32_p, c_int32_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.POINTER(ForwardParams),
+                         c_float_p], ctypes.c_int),
+    "dnabert_forward_all_hidden": ([_P, c_int32_p, c_int32_p, ctypes.c_size_t, ctypes.c_size_t,
+                                    ctypes.POINTER(ForwardParams), c_float_p], ctypes.c_int),
+    "dnabert_attention_map": ([_P, c_int32_p, c_int32_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_int32,
+                               ctypes.POINTER(ForwardParams), c_float_p], ctypes.c_int),
+    "dnabert_mlm_logits": ([_P, c_int32_p, c_int32_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.POINTER(ForwardParams),
+                            c_float_p], ctypes.c_int),
+    "dnabert_embed_default_params": ([], EmbedParams),
+    "dnabert_embed": ([_P, c_char_pp, c_size_p, ctypes.c_size_t, ctypes.POINTER(EmbedParams), c_float_p],
+                      ctypes.c_int),
+    "dnabert_convert_pytorch": ([ctypes.c_char_p, ctypes.c_char_p], ctypes.c_int),
+})
+
+_POOLING = {"mean": 0, "cls": 1}
+
+
+def blas_info():
+    """The BLAS the library runs (library, OpenBLAS kernel, threads, how the kernel was chosen)."""
+    n = ctypes.c_size_t()
+    buf = ctypes.create_string_buffer(1024)
+    check(lib.dnabert_blas_info(buf, len(buf), ctypes.byref(n)))
+    return buf.raw[:n.value].decode()
+
+
+def convert_pytorch(bin_path, safetensors_path):
+    """Convert a PyTorch pytorch_model.bin into model.safetensors (never executes pickle code)."""
+    check(lib.dnabert_convert_pytorch(os.fsencode(bin_path), os.fsencode(safetensors_path)))
+
+
+class Model:
+    """A DNABERT-2 encoder (config + weights + optional tokenizer). Thread-safe for inference."""
+
+    def __init__(self, handle):
+        self._h = ctypes.c_void_p(handle)
+
+    @classmethod
+    def from_pretrained(cls, directory):
+        """Load a model folder: config.json + model.safetensors or pytorch_model.bin (+ tokenizer.json)."""
+        h = ctypes.c_void_p()
+        check(lib.dnabert_model_load(os.fsencode(directory), ctypes.byref(h)))
+        return cls(h.value)
+
+    @classmethod
+    def from_config(cls, config, tokenizer=None, seed=0):
+        """A model with random weights for a config (dict, JSON text, or path to config.json)."""
+        if isinstance(config, dict):
+            text = json.dumps(config)
+        elif isinstance(config, (str, os.PathLike)) and os.path.isfile(config):
+            text = open(config).read()
+        else:
+            text = str(config)
+        data = text.encode()
+        h = ctypes.c_void_p()
+        check(lib.dnabert_model_create(data, len(data), tokenizer._handle() if tokenizer is not None else None,
+                                       int(seed), ctypes.byref(h)))
+        return cls(h.value)
+
+    def close(self):
+        h, self._h = getattr(self, "_h", None), None
+        if h:
+            lib.dnabert_model_free(h)
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _handle(self):
+        if not self._h:
+            raise DNABertError("the model was closed", -1)
+        return self._h
+
+    # ---- description ----
+    @property
+    def info(self):
+        i = ModelInfo()
+        check(lib.dnabert_model_get_info(self._handle(), ctypes.byref(i)))
+        return {k: getattr(i, k) for k, _ in ModelInfo._fields_}
+
+    @property
+    def config(self):
+        """The model's config.json as a dict."""
+        n = ctypes.c_size_t()
+        status = lib.dnabert_model_config_json(self._handle(), None, 0, ctypes.byref(n))
+        if status not in (0, -4):
+            check(status)
+        buf = ctypes.create_string_buffer(n.value + 1)
+        check(lib.dnabert_model_config_json(self._handle(), buf, len(buf), ctypes.byref(n)))
+        return json.loads(buf.raw[:n.value].decode())
+
+    @property
+    def hidden_size(self):
+        return self.info["hidden_size"]
+
+    @property
+    def tokenizer(self):
+        """The model's tokenizer (from tokenizer.json in its folder), or None."""
+        h = ctypes.c_void_p()
+        status = lib.dnabert_model_tokenizer(self._handle(), ctypes.byref(h))
+        if status == -8:
+            return None
+        check(status)
+        return Tokenizer(h.value)
+
+    def save_pretrained(self, directory):
+        """Write config.json, model.safetensors and tokenizer.json into directory."""
+        check(lib.dnabert_model_save(self._handle(), os.fsencode(directory)))
+
+    def __repr__(self):
+        if not getattr(self, "_h", None):
+            return "<dnabert.Model (closed)>"
+        i = self.info
+        return (f"<dnabert.Model layers={i['num_layers']} hidden={i['hidden_size']} heads={i['num_heads']} "
+                f"params={i['num_parameters']:,}>")
+
+    # ---- raw-id inference ----
+    @staticmethod
+    def _inputs(ids, attention_mask):
+        ids = np.ascontiguousarray(np.asarray(ids, dtype=np.int32))
+        if ids.ndim == 1:
+            ids = ids[None, :]
+        if ids.ndim != 2 or ids.shape[0] == 0 or ids.shape[1] == 0:
+            raise ValueError(f"ids must be a non-empty [batch, length] array, got shape {ids.shape}")
+        mask = None
+        if attention_mask is not None:
+            mask = np.ascontiguousarray(np.asarray(attention_mask, dtype=np.int32))
+            if mask.ndim == 1:
+                mask = mask[None, :]
+            if mask.shape != ids.shape:
+                raise ValueError(f"attention_mask shape {mask.shape} differs from ids shape {ids.shape}")
+        return ids, mask
+
+    def _params(self, threads):
+        p = lib.dnabert_forward_default_params()
+        p.n_threads = int(threads)
+        return p
+
+    def forward(self, ids, attention_mask=None, threads=0, output_hidden_states=False):
+        """Last hidden state [B, L, hidden] (float32; zeros at padding). With output_hidden_states=True returns
+        [num_layers + 1, B, L, hidden]: the embedding output then every layer."""
+        ids, mask = self._inputs(ids, attention_mask)
+        B, L = ids.shape
+        H = self.hidden_size
+        p = self._params(threads)
+        mp = mask.ctypes.data_as(_lib.c_int32_p) if mask is not None else None
+        if output_hidden_states:
+            out = np.empty((self.info["num_layers"] + 1, B, L, H), dtype=np.float32)
+            check(lib.dnabert_forward_all_hidden(self._handle(), ids.ctypes.data_as(_lib.c_int32_p), mp, B, L,
+                                                 ctypes.byref(p), out.ctypes.data_as(c_float_p)))
+            return out
+        out = np.empty((B, L, H), dtype=np.float32)
+        check(lib.dnabert_forward(self._handle(), ids.ctypes.data_as(_lib.c_int32_p), mp, B, L, ctypes.byref(p),
+                                  out.ctypes.data_as(c_float_p)))
+        return out
+
+    __call__ = forward
+
+    def mlm_logits(self, ids, attention_mask=None, threads=0):
+        """Masked-language-model logits [B, L, vocab]."""
+        ids, mask = self._inputs(ids, attention_mask)
+        B, L = ids.shape
+        out = np.empty((B, L, self.info["vocab_size"]), dtype=np.float32)
+        p = self._params(threads)
+        check(lib.dnabert_mlm_logits(self._handle(), ids.ctypes.data_as(_lib.c_int32_p),
+                                     mask.ctypes.data_as(_lib.c_int32_p) if mask is not None else None, B, L,
+                                     ctypes.byref(p), out.ctypes.data_as(c_float_p)))
+        return out
+
+    def attention_map(self, ids, attention_mask=None, layer=0, threads=0):
+        """Attention probabilities of one layer [B, heads, L, L] (short inputs only: quadratic memory)."""
+        ids, mask = self._inputs(ids, attention_mask)
+        B, L = ids.shape
+        out = np.empty((B, self.info["num_heads"], L, L), dtype=np.float32)
+        p = self._params(threads)
+        check(lib.dnabert_attention_map(self._handle(), ids.ctypes.data_as(_lib.c_int32_p),
+                                        mask.ctypes.data_as(_lib.c_int32_p) if mask is not None else None, B, L,
+                                        int(layer), ctypes.byref(p), out.ctypes.data_as(c_float_p)))
+        return out
+
+    # ---- sequences in, embeddings out ----
+    def embed(self, sequences, pooling="mean", max_length=512, overlap=64, batch_size=16, uppercase=True, threads=0,
+              progress=None):
+        """One embedding per sequence, [N, hidden] float32, tokenized with the model's tokenizer.
+
+        pooling: "mean" (the sequence's tokens, [CLS]/[SEP]/padding excluded) or "cls".
+        Sequences longer than max_length tokens are embedded by overlapping windows (overlap tokens shared),
+        stitched back: each token's state is averaged over the windows that contain it.
+        """
+        if isinstance(sequences, (str, bytes)):
+            sequences = [sequences]
+        if pooling not in _POOLING:
+            raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}")
+        data = [_as_bytes(s) for s in sequences]
+        n = len(data)
+        out = np.empty((n, self.hidden_size), dtype=np.float32)
+        if n == 0:
+            return out
+        p = lib.dnabert_embed_default_params()
+        p.pooling = _POOLING[pooling]
+        p.max_length = int(max_length)
+        p.overlap = int(overlap)
+        p.batch_size = int(batch_size)
+        p.uppercase = 1 if uppercase else 0
+        p.n_threads = int(threads)
+        reporter = ProgressReporter(progress if progress is not None else (False if n < 64 else None), "embed")
+        p.progress = reporter.callback
+        seqs = (ctypes.c_char_p * n)(*data)
+        lens = (ctypes.c_size_t * n)(*[len(d) for d in data])
+        try:
+            status = lib.dnabert_embed(self._handle(), seqs, lens, n, ctypes.byref(p),
+                                       out.ctypes.data_as(c_float_p))
+        finally:
+            reporter.close()
+        if reporter.interrupted:
+            raise KeyboardInterrupt
+        check(status)
+        return out
