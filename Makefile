@@ -72,6 +72,9 @@ test-c: lib
 	gcc $(CFLAGS_STRICT) -I$(BUILD)/include Tests/c/test_tokenizer.c -o $(BUILD)/tests/test_tokenizer \
 	  -L$(BUILD)/lib -ldnabert -Wl,-rpath,$(BUILD)/lib -lpthread
 	$(BUILD)/tests/test_tokenizer $(SHARED)
+	gcc $(CFLAGS_STRICT) -I$(BUILD)/include Tests/c/test_model.c -o $(BUILD)/tests/test_model \
+	  -L$(BUILD)/lib -ldnabert -Wl,-rpath,$(BUILD)/lib -lpthread -lm
+	$(BUILD)/tests/test_model Tests/DNABertTests/Fixtures/model
 
 test-python: python
 	cd bindings/python && $(PYTHON) -m pytest -q tests
