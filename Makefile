@@ -89,11 +89,20 @@ test-examples: lib cli python r
 	  -o $(BUILD)/tests/example_tokenize $$(PKG_CONFIG_PATH=$(BUILD)/prefix/lib/pkgconfig pkg-config --libs dnabert) -lz
 	ldd $(BUILD)/tests/example_tokenize | grep -q "$(BUILD)/prefix/lib/libdnabert.so"
 	$(BUILD)/tests/example_tokenize examples/data/dnabert2/tokenizer.json examples/data/hpylori_sjm180.fasta.gz
+	$(CLI) model create --config tiny --tokenizer examples/data/dnabert2/tokenizer.json -o $(BUILD)/tests/tiny-model
+	gcc $(CFLAGS_STRICT) $$(PKG_CONFIG_PATH=$(BUILD)/prefix/lib/pkgconfig pkg-config --cflags dnabert) examples/c/embed.c \
+	  -o $(BUILD)/tests/example_embed $$(PKG_CONFIG_PATH=$(BUILD)/prefix/lib/pkgconfig pkg-config --libs dnabert)
+	$(BUILD)/tests/example_embed $(BUILD)/tests/tiny-model ACGTAGCTAGCTAGGATCGATCGA GGCCTTAAGGCCAATT
+	$(PYTHON) examples/python/embed_genome.py $(BUILD)/tests/tiny-model examples/data/hpylori_sjm180.fasta.gz 200
 	$(PYTHON) examples/python/tokenize_genome.py examples/data/hpylori_sjm180.fasta.gz
 	Rscript examples/R/tokenize.R examples/data/hpylori_sjm180.fasta.gz
 	$(CLI) --version
 	$(CLI) tokenizer train --vocab-size 512 -o $(BUILD)/tests/cli_tok.json examples/data/hpylori_sjm180.fasta.gz
 	$(CLI) tokenizer encode --tokenizer $(BUILD)/tests/cli_tok.json --max-records 1 examples/data/hpylori_sjm180.fasta.gz > /dev/null
+	$(CLI) model info $(BUILD)/tests/tiny-model
+	$(CLI) embed --model $(BUILD)/tests/tiny-model -o $(BUILD)/tests/embeddings.tsv examples/data/hpylori_sjm180.fasta.gz
+	$(PYTHON) -c "import sys; rows = open(sys.argv[1]).read().splitlines(); assert len(rows) == 2 and len(rows[1].split('\t')) == 65, rows[:1]" $(BUILD)/tests/embeddings.tsv
+	$(CLI) convert Tests/DNABertTests/Fixtures/model/pytorch_model.bin $(BUILD)/tests/converted.safetensors
 	@echo "examples passed"
 
 bench: lib python

@@ -115,3 +115,56 @@ struct ConvertCommand: ParsableCommand {
         }
     }
 }
+
+struct ModelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model",
+        abstract: "Create and inspect model folders (config.json + model.safetensors + tokenizer.json).",
+        subcommands: [Create.self, Info.self])
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A new model with random weights (to pretrain, or to test a pipeline).")
+
+        @Option(name: .long, help: "A preset (tiny, small, base = DNABERT-2-117M) or a config.json.")
+        var config = "small"
+        @Option(name: .long, help: "tokenizer.json to put in the folder (its size must not exceed the config's vocab_size).")
+        var tokenizer: String?
+        @Option(name: .long, help: "Random seed.")
+        var seed: UInt64 = 0
+        @Option(name: .shortAndLong, help: "Output folder.")
+        var output: String
+
+        func run() throws {
+            do {
+                var cfg = try ModelConfig.named(config)
+                let tok = try tokenizer.map { try Tokenizer(contentsOfFile: $0) }
+                if let tok, ModelConfig.preset(config) != nil { cfg.vocabSize = max(cfg.vocabSize, tok.vocabSize) }
+                let m = try PretrainedModel.random(config: cfg, tokenizer: tok, seed: seed)
+                try m.save(directory: output)
+                eprint("wrote \(output): \(cfg.numLayers) layers, hidden \(cfg.hiddenSize), \(cfg.numHeads) heads, \(m.model.layout.total) parameters (random weights)")
+            } catch let e as DNABertError {
+                throw CLIError(e.message)
+            }
+        }
+    }
+
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Summarise a model folder.")
+
+        @Argument(help: "Model folder.")
+        var directory: String
+
+        func run() throws {
+            do {
+                let m = try PretrainedModel.load(directory: directory)
+                let c = m.model.config, l = m.model.layout
+                print("layers \(c.numLayers), hidden \(c.hiddenSize), heads \(c.numHeads), intermediate \(c.intermediateSize), vocab \(c.vocabSize)")
+                print("parameters: \(l.total)")
+                print("heads: MLM \(l.hasMLMHead ? "yes" : "no"), pooler \(l.hasPooler ? "yes" : "no"), classifier \(l.hasClassifier ? "\(c.numLabels) labels" : "no")")
+                print("tokenizer: \(m.tokenizer.map { "\($0.vocabSize) tokens" } ?? "none")")
+            } catch let e as DNABertError {
+                throw CLIError(e.message)
+            }
+        }
+    }
+}

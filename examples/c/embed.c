@@ -1,0 +1,48 @@
+/* Embed DNA sequences with a model folder (config.json + model.safetensors + tokenizer.json) and print the first
+ * values of each embedding. Build: gcc embed.c $(pkg-config --cflags --libs dnabert)
+ * Usage: embed MODEL_DIR SEQUENCE [SEQUENCE...] */
+#include <dnabert.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s MODEL_DIR SEQUENCE [SEQUENCE...]\n", argv[0]);
+        return 2;
+    }
+    dnabert_model *model = NULL;
+    if (dnabert_model_load(argv[1], &model) != DNABERT_OK) {
+        fprintf(stderr, "error: %s\n", dnabert_last_error());
+        return 1;
+    }
+    dnabert_model_info info;
+    dnabert_model_get_info(model, &info);
+    char blas[512];
+    size_t blas_len = 0;
+    if (dnabert_blas_info(blas, sizeof blas, &blas_len) == DNABERT_OK) printf("BLAS: %s\n", blas);
+    printf("model: %d layers, hidden %d, %lld parameters\n", info.num_layers, info.hidden_size,
+           (long long)info.num_parameters);
+
+    size_t n = (size_t)(argc - 2);
+    const char **seqs = (const char **)(argv + 2);
+    size_t *lens = malloc(n * sizeof *lens);
+    for (size_t i = 0; i < n; i++) lens[i] = strlen(seqs[i]);
+    float *emb = malloc(n * (size_t)info.hidden_size * sizeof *emb);
+    dnabert_embed_params params = dnabert_embed_default_params();
+    params.pooling = DNABERT_POOL_MEAN;
+    if (dnabert_embed(model, seqs, lens, n, &params, emb) != DNABERT_OK) {
+        fprintf(stderr, "error: %s\n", dnabert_last_error());
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        printf("sequence %zu (%zu bp):", i, lens[i]);
+        for (int h = 0; h < 4 && h < info.hidden_size; h++) printf(" %.4f", emb[i * (size_t)info.hidden_size + (size_t)h]);
+        printf(" ...\n");
+    }
+    free(emb);
+    free(lens);
+    dnabert_model_free(model);
+    return 0;
+}
