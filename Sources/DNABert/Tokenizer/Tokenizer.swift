@@ -307,7 +307,7 @@ public final class Tokenizer: @unchecked Sendable {
         for (i, id) in ids.enumerated() {
             if skipSpecialTokens && specialIds.contains(id) { continue }
             guard let t = token(forId: id) else {
-                throw DNABertError.invalidArgument("decode: id \(id) at position \(i) is not in the vocabulary (size \(vocabSize))")
+                throw DNABertError.invalidArgument("id \(id) at position \(i) (0-based) is not in the vocabulary (size \(vocabSize))")
             }
             out.append(contentsOf: t.utf8)
         }
