@@ -312,8 +312,9 @@ public enum BPETrainer {
         // word barriers into 4 pieces per thread, each with its own scratch, taken by the threads from a
         // shared counter (a thread slowed down by another process on its core does less of the work);
         // small merges run inline.
-        let workers = max(1, threads)
-        let pieces = workers == 1 ? 1 : workers * 4
+        // (Each piece has vocabulary-sized scratch tables, hence the caps.)
+        let workers = max(1, min(threads, 16))
+        let pieces = workers == 1 ? 1 : min(workers * 4, 16)
         let scratches = (0..<pieces).map { _ in BPETrainerScratch(size: vocabCap) }
         let scratch = scratches[0]
         defer { for sc in scratches { sc.release() } }
