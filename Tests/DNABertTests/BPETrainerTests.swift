@@ -103,6 +103,7 @@ private func firstDifference(_ x: [(String, String)], _ y: [(String, String)]) -
         o.wordLength = 1000
         o.threads = seed % 2 + 1
         o.parallelMergeThreshold = seed % 4 == 3 ? 1 : 50   // exercise the threaded merge path on small lists
+        o.initialListMaxSymbols = seed % 3 == 1 ? 0 : 1 << 27   // and the scan instead of initial lists
         let got = try train(words: words, o)
         let want = naiveTrain(words: words, alphabet: acgt, vocabSize: o.vocabSize, minFrequency: o.minFrequency, maxLen: o.maxTokenLength)
         #expect(got.alphabet == ["A", "C", "G", "T"])
@@ -117,9 +118,10 @@ private func firstDifference(_ x: [(String, String)], _ y: [(String, String)]) -
         o.vocabSize = 600
         o.threads = 1
         let serial = try train(words: words, o)
-        for (threads, threshold) in [(2, 1), (3, 1), (2, 500), (4, 64)] {
+        for (threads, threshold, scan) in [(2, 1, false), (3, 1, true), (2, 500, false), (4, 64, true), (1, 1, true)] {
             o.threads = threads
             o.parallelMergeThreshold = threshold
+            o.initialListMaxSymbols = scan ? 0 : 1 << 27
             let par = try train(words: words, o)
             #expect(same(serial.merges, par.merges), "threads \(threads) threshold \(threshold): first difference at \(firstDifference(serial.merges, par.merges))")
         }
@@ -292,7 +294,8 @@ private func firstDifference(_ x: [(String, String)], _ y: [(String, String)]) -
 /// Measurement probe, skipped unless DNABERT_TRAIN_BENCH names an output JSON file. Trains on the first
 /// DNABERT_TRAIN_FRACTION (default 0.9) of every record of the shared genomes and writes the merges and the
 /// training time (in-memory training only, the reading is excluded) for bench/word_length_policy.py.
-/// Other knobs: DNABERT_WORDLEN, DNABERT_VOCAB, DNABERT_THREADS, DNABERT_REPEAT.
+/// Other knobs: DNABERT_WORDLEN, DNABERT_VOCAB, DNABERT_THREADS, DNABERT_REPEAT, DNABERT_TRAIN_FILES (time
+/// train(files:) end to end instead), DNABERT_INITIAL_LIST_MAX (0 = scan mode for the alphabet pairs).
 @Suite struct BPETrainerBench {
     static func env(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
 
@@ -303,6 +306,7 @@ private func firstDifference(_ x: [(String, String)], _ y: [(String, String)]) -
         if let w = BPETrainerBench.env("DNABERT_WORDLEN").flatMap({ Int($0) }) { o.wordLength = w }
         if let v = BPETrainerBench.env("DNABERT_VOCAB").flatMap({ Int($0) }) { o.vocabSize = v }
         if let t = BPETrainerBench.env("DNABERT_THREADS").flatMap({ Int($0) }) { o.threads = t }
+        if let m = BPETrainerBench.env("DNABERT_INITIAL_LIST_MAX").flatMap({ Int($0) }) { o.initialListMaxSymbols = m }
         let repeats = BPETrainerBench.env("DNABERT_REPEAT").flatMap({ Int($0) }) ?? 1
         let files = ["ecoli_k12_mg1655", "saureus_n315", "hpylori_sjm180", "vcholerae_o395", "umaydis_chr01-08"]
         if BPETrainerBench.env("DNABERT_TRAIN_FILES") != nil {

@@ -243,12 +243,19 @@ public enum BPETrainer {
                 rc[r] = cnt
             }
         }
+        // Above `initialListMaxSymbols` the initial pairs get no lists (4 bytes per base saved): a merge of
+        // one scans the corpus for it instead (a sequential pass, done at most once per alphabet pair).
+        let deferInitialLists = n > o.initialListMaxSymbols
         var initialLists = [BPETrainerPosList](repeating: BPETrainerPosList(), count: kk)
         var offsets = [[Int]](repeating: [Int](repeating: 0, count: kk), count: ranges.count)
+        var totals = [Int](repeating: 0, count: kk)
         for pr in 0..<kk {
             var total = 0
             for r in 0..<ranges.count { offsets[r][pr] = total; total += Int(rangeCounts[r][pr]) }
-            if total > 0 {
+            totals[pr] = total
+            if deferInitialLists {
+                initialLists[pr].deferred = true
+            } else if total > 0 {
                 initialLists[pr] = BPETrainerPosList(exactCapacity: total)
                 guard initialLists[pr].ptr != nil else {
                     for j in 0...pr { initialLists[j].release() }
@@ -258,7 +265,7 @@ public enum BPETrainer {
             }
         }
         let listPtrs = initialLists.map { $0.ptr }
-        offsets.withUnsafeBufferPointer { offs in
+        if !deferInitialLists { offsets.withUnsafeBufferPointer { offs in
             Parallel.forEach(ranges.count, threads: threads) { r in
                 var at = offs[r]
                 at.withUnsafeMutableBufferPointer { ap in
@@ -272,7 +279,7 @@ public enum BPETrainer {
                     }
                 }
             }
-        }
+        } }
 
         // 4. Pair table, heap, tokens.
         var pairCount: [Int64] = []
@@ -281,7 +288,7 @@ public enum BPETrainer {
         var heap = BPETrainerHeap()
         defer { for i in 0..<pairList.count { pairList[i].release() } }
         for pr in 0..<kk {
-            let c = initialLists[pr].count
+            let c = totals[pr]
             if Int64(c) >= minFreq {
                 let key = UInt32(pr / k) << 16 | UInt32(pr % k)
                 index.insert(key, Int32(pairCount.count))
@@ -305,8 +312,9 @@ public enum BPETrainer {
         // word barriers into 4 pieces per thread, each with its own scratch, taken by the threads from a
         // shared counter (a thread slowed down by another process on its core does less of the work);
         // small merges run inline.
-        let workers = max(1, threads)
-        let pieces = workers == 1 ? 1 : workers * 4
+        // (Each piece has vocabulary-sized scratch tables, hence the caps.)
+        let workers = max(1, min(threads, 16))
+        let pieces = workers == 1 ? 1 : min(workers * 4, 16)
         let scratches = (0..<pieces).map { _ in BPETrainerScratch(size: vocabCap) }
         let scratch = scratches[0]
         defer { for sc in scratches { sc.release() } }
@@ -335,6 +343,9 @@ public enum BPETrainer {
             tokLen.append(newTokLen)
             merges.append((a, b))
 
+            if pairList[idx].deferred {
+                pairList[idx] = try collectPositions(of: a, b, cell: cell, count: n, threads: threads)
+            }
             if a == b && !pairList[idx].isSorted() { pairList[idx].sort() }
             let list = pairList[idx]
             // Lists are ascending by construction (initial scan in order, new lists filled in merge order);
@@ -389,6 +400,7 @@ public enum BPETrainer {
                 if cnt >= minFreq {
                     index.insert(key, Int32(pairCount.count))
                     pairCount.append(cnt)
+                    scratch.leftList[l].shrinkToFit()
                     pairList.append(scratch.leftList[l])
                     heap.push(BPETrainerHeapEntry(count: cnt, key: key))
                 } else {
@@ -405,6 +417,7 @@ public enum BPETrainer {
                 if cnt >= minFreq {
                     index.insert(key, Int32(pairCount.count))
                     pairCount.append(cnt)
+                    scratch.rightList[r].shrinkToFit()
                     pairList.append(scratch.rightList[r])
                     heap.push(BPETrainerHeapEntry(count: cnt, key: key))
                 } else {
@@ -428,6 +441,37 @@ public enum BPETrainer {
 
         let names = tokBytes.map { String(decoding: $0, as: UTF8.self) }
         return TrainedBPE(alphabet: Array(names[0..<k]), merges: merges.map { (names[$0.0], names[$0.1]) })
+    }
+
+    /// The ascending positions of pair (a, b) of single-symbol tokens, found by scanning the corpus.
+    static func collectPositions(of a: Int, _ b: Int, cell: UnsafeMutablePointer<UInt32>, count n: Int,
+                                 threads: Int) throws -> BPETrainerPosList {
+        let ranges = Parallel.ranges(n - 1, parts: max(1, min(threads * 4, (n >> 16) + 1)))
+        var parts = [BPETrainerPosList](repeating: BPETrainerPosList(), count: ranges.count)
+        let a16 = UInt16(a), b16 = UInt16(b)
+        parts.withUnsafeMutableBufferPointer { ps in
+            Parallel.forEach(ranges.count, threads: threads) { r in
+                var list = BPETrainerPosList()
+                for p in ranges[r] {
+                    let c = cell[p]
+                    if UInt16(truncatingIfNeeded: c) == a16
+                        && UInt16(truncatingIfNeeded: cell[p + Int(c >> 16)]) == b16 {
+                        list.append(Int32(truncatingIfNeeded: p))
+                    }
+                }
+                ps[r] = list
+            }
+        }
+        var total = BPETrainerPosList(exactCapacity: parts.reduce(0) { $0 + $1.count })
+        for i in 0..<parts.count {
+            total.append(contentsOf: parts[i])
+            parts[i].release()
+        }
+        if total.outOfMemory || (total.ptr == nil && total.count > 0) {
+            total.release()
+            throw DNABertError(.outOfMemory, "out of memory while training BPE (position lists)")
+        }
+        return total
     }
 
     /// Cuts a (sorted) position list into `parts` index ranges whose positions lie in different words, so

@@ -51,6 +51,8 @@ public struct BPETrainerOptions: Sendable {
     public var maxBases: Int64 = 0
     /// Position lists at least this long are merged by several threads (internal: tests lower it).
     var parallelMergeThreshold = 20_000
+    /// Corpora with more symbols than this do not keep position lists for the alphabet pairs (internal).
+    var initialListMaxSymbols = 1 << 27
 
     public init() {}
 }

@@ -10,6 +10,8 @@ struct BPETrainerPosList {
     var capacity: Int = 0
     /// Set when realloc failed; the trainer checks it and throws `.outOfMemory` instead of trapping.
     var outOfMemory = false
+    /// An initial pair whose positions are collected by a corpus scan when it is merged.
+    var deferred = false
 
     init() {}
 
@@ -40,6 +42,15 @@ struct BPETrainerPosList {
         while capacity < count + o.count { if !grow() { return } }
         (ptr.unsafelyUnwrapped + count).update(from: src, count: o.count)
         count += o.count
+    }
+
+    /// Gives back the doubling slack: most lists live on, unmerged, until training ends.
+    mutating func shrinkToFit() {
+        guard let p = ptr, count > 0, capacity - count > 16 else { return }
+        if let q = realloc(p, count * 4) {
+            ptr = q.assumingMemoryBound(to: Int32.self)
+            capacity = count
+        }
     }
 
     mutating func release() {
