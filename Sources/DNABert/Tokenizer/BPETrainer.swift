@@ -167,6 +167,11 @@ public enum BPETrainer {
         for h in hists { for c in 0..<256 { histogram[c] += h[c] } }
         let (letters, map) = alphabet(histogram: histogram, options: o)
         let k = letters.count
+        var usable: Int64 = 0
+        for c in 0..<256 where map[c] >= 0 { usable += histogram[c] }
+        guard usable > 0 else {
+            throw DNABertError.invalidArgument("no bases to train on: the input holds no sequence letters (empty files, or only characters the non-ACGT policy drops)")
+        }
         if o.vocabSize < specialCount + k {
             throw DNABertError.invalidArgument("vocabSize \(o.vocabSize) is smaller than the 5 special tokens plus the alphabet of \(k) letters (\(String(decoding: letters, as: UTF8.self)))")
         }

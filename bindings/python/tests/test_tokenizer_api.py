@@ -55,7 +55,8 @@ def test_train_from_sequences_and_files(tmp_path):
     assert 9 < t.vocab_size < 4096
     fa = tmp_path / "x.fa.gz"
     with gzip.open(fa, "wt") as f:
-        f.write(">a\n" + "ACGGTCA\n" * 300 + ">b desc\n" + "ttgaccaNNNNacgt\n" * 100)
+        f.write(">a\n" + "\n".join(seqs[0][i:i + 60] for i in range(0, 3000, 60)) + "\n>b desc\n"
+                + "".join(seqs[1][i:i + 50].lower() + "NNNN\n" for i in range(0, 3000, 50)))
     t2 = dnabert.Tokenizer.train(str(fa), vocab_size=30, progress=False)
     assert t2.vocab_size == 30
     with pytest.raises(ValueError):
