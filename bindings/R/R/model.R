@@ -213,7 +213,8 @@ dnabert_embed <- function(model, x, pooling = c("mean", "cls"), max_length = 512
   x <- as_sequences(x)
   pooling <- match.arg(pooling)
   max_length <- check_int(max_length, "max_length", min = 3L)
-  overlap <- check_int(overlap, "overlap", min = 0L)
+  # Not given: 64 tokens, or a quarter of the window for short windows (so that any max_length works alone).
+  overlap <- if (missing(overlap)) min(64L, (max_length - 2L) %/% 4L) else check_int(overlap, "overlap", min = 0L)
   if (overlap >= max_length - 2L) {
     stop_arg("'overlap' must be smaller than max_length - 2 (", max_length - 2L, "), not ", overlap)
   }

@@ -206,28 +206,50 @@ SEXP dnabert_r_model_tokenizer(SEXP ptr) {
 
 /* ---- inference on ids ---------------------------------------------------------------------------- */
 
-/* Copy a row-major float tensor with dims d[0..k-1] into a new R double array with the same dims. */
+/*
+ * Copy a row-major float tensor with dims d[0..k-1] into a new R double array with the same dims.
+ * Seen as a [rows, last] matrix (rows = all but the last index, in C order), source row r goes to the
+ * column-major offsets off[r] + S * v (S = rows, off[r] = the column-major offset of r's leading indices).
+ * The copy runs in tiles so that both the reads and the strided writes stay in cache.
+ */
 static SEXP row_major_to_array(const float *src, const R_xlen_t *d, int k) {
-    R_xlen_t total = 1, stride[8], idx[8];
-    for (int j = 0; j < k; j++) {
-        stride[j] = total;
-        total *= d[j];
-        idx[j] = 0;
-    }
+    R_xlen_t total = 1;
+    for (int j = 0; j < k; j++) total *= d[j];
     SEXP dims = PROTECT(Rf_allocVector(INTSXP, k));
     for (int j = 0; j < k; j++) INTEGER(dims)[j] = (int)d[j];
     SEXP out = PROTECT(Rf_allocVector(REALSXP, total));
     double *dst = REAL(out);
-    R_xlen_t off = 0;
-    /* Walk the source in C order (last index fastest), tracking the column-major offset. */
-    for (R_xlen_t c = 0; c < total; c++) {
-        dst[off] = (double)src[c];
-        for (int j = k - 1; j >= 0; j--) {
-            idx[j]++;
-            off += stride[j];
-            if (idx[j] < d[j]) break;
-            off -= stride[j] * d[j];
+    R_xlen_t last = d[k - 1], rows = last > 0 ? total / last : 0;
+    if (total > 0) {
+        /* off[r] by an odometer over the leading k-1 indices in C order */
+        R_xlen_t *off = (R_xlen_t *)R_alloc((size_t)rows, sizeof(R_xlen_t));
+        R_xlen_t stride[8], idx[8], o = 0;
+        R_xlen_t s = 1;
+        for (int j = 0; j < k - 1; j++) {
+            stride[j] = s;
+            s *= d[j];
             idx[j] = 0;
+        }
+        for (R_xlen_t r = 0; r < rows; r++) {
+            off[r] = o;
+            for (int j = k - 2; j >= 0; j--) {
+                idx[j]++;
+                o += stride[j];
+                if (idx[j] < d[j]) break;
+                o -= stride[j] * d[j];
+                idx[j] = 0;
+            }
+        }
+        const R_xlen_t T = 64;
+        for (R_xlen_t r0 = 0; r0 < rows; r0 += T) {
+            R_xlen_t r1 = r0 + T < rows ? r0 + T : rows;
+            for (R_xlen_t v0 = 0; v0 < last; v0 += T) {
+                R_xlen_t v1 = v0 + T < last ? v0 + T : last;
+                for (R_xlen_t v = v0; v < v1; v++) {
+                    double *col = dst + rows * v;
+                    for (R_xlen_t r = r0; r < r1; r++) col[off[r]] = (double)src[r * last + v];
+                }
+            }
         }
     }
     Rf_setAttrib(out, R_DimSymbol, dims);

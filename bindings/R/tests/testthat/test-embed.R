@@ -88,6 +88,9 @@ test_that("long sequences are embedded by overlapping windows, as computed by ha
   e8 <- dnabert_embed(m, x[["len1000"]], max_length = 16L, overlap = 8L, progress = FALSE)
   expect_lt(max(abs(e8[1L, ] - manual_embedding(x[["len1000"]], 16L, 8L)$embedding)), 1e-4)
   expect_gt(max(abs(e8[1L, ] - e["len1000", ])), 1e-5)
+  # overlap not given with a short window: a quarter of the window, (16 - 2) %/% 4 = 3
+  e_default <- dnabert_embed(m, x[["len333"]], max_length = 16L, progress = FALSE)
+  expect_lt(max(abs(e_default[1L, ] - manual_embedding(x[["len333"]], 16L, 3L)$embedding)), 1e-4)
 })
 
 test_that("uppercase = TRUE embeds soft-masked (lower-case) DNA as DNA", {
