@@ -11,6 +11,23 @@ void dnabert_r_fail(int status);
 SEXP dnabert_r_new_tokenizer_ptr(void);
 const dnabert_tokenizer *dnabert_r_tokenizer(SEXP ptr);
 
+/* Progress bridge (progress.c). */
+#include <pthread.h>
+enum { DNABERT_R_PROGRESS_OK = 0, DNABERT_R_PROGRESS_R_UNWIND = 1, DNABERT_R_PROGRESS_USER_CANCEL = 2 };
+typedef struct {
+    SEXP fn;                       /* R function(stage, current, total, elapsed, eta) or R_NilValue */
+    const dnabert_progress *p;     /* the report being delivered */
+    int reason;                    /* PROGRESS_* once cancelled */
+    int keep_going;                /* result of the R function for this report */
+    char last_stage[128];
+    double last_call;              /* elapsed_seconds when fn was last called */
+    int called_once;
+    pthread_t r_thread;            /* R's thread: the only one allowed to touch R */
+    SEXP unwind_token;             /* from R_MakeUnwindCont, to resume an intercepted R jump */
+    int call_fn;                   /* this report goes to fn (else only the interrupt check) */
+} dnabert_r_progress_ctx;
+int dnabert_r_progress_bridge(void *user_data, const dnabert_progress *p);
+
 SEXP dnabert_r_version(void);
 SEXP dnabert_r_tokenizer_load(SEXP path);
 SEXP dnabert_r_tokenizer_load_json(SEXP json);
@@ -30,5 +47,20 @@ SEXP dnabert_r_decode(SEXP ptr, SEXP rows, SEXP skip_special);
 SEXP dnabert_r_train(SEXP files, SEXP seqs, SEXP vocab_size, SEXP min_frequency, SEXP max_token_length,
                      SEXP word_length, SEXP case_policy, SEXP non_acgt_policy, SEXP threads, SEXP max_bases,
                      SEXP progress);
+
+/* model.c */
+SEXP dnabert_r_blas_info(void);
+SEXP dnabert_r_convert(SEXP bin, SEXP st);
+SEXP dnabert_r_model_load(SEXP dir);
+SEXP dnabert_r_model_create(SEXP json, SEXP tok, SEXP seed);
+SEXP dnabert_r_model_save(SEXP ptr, SEXP dir);
+SEXP dnabert_r_model_free(SEXP ptr);
+SEXP dnabert_r_model_is_valid(SEXP ptr);
+SEXP dnabert_r_model_info(SEXP ptr);
+SEXP dnabert_r_model_config_json(SEXP ptr);
+SEXP dnabert_r_model_tokenizer(SEXP ptr);
+SEXP dnabert_r_model_run(SEXP ptr, SEXP what, SEXP ids, SEXP mask, SEXP layer, SEXP threads);
+SEXP dnabert_r_embed(SEXP ptr, SEXP x, SEXP pooling, SEXP max_length, SEXP overlap, SEXP batch_size,
+                     SEXP uppercase, SEXP threads, SEXP progress);
 
 #endif

@@ -24,6 +24,18 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(dnabert_r_pad_rows, 3),
     ENTRY(dnabert_r_decode, 3),
     ENTRY(dnabert_r_train, 11),
+    ENTRY(dnabert_r_blas_info, 0),
+    ENTRY(dnabert_r_convert, 2),
+    ENTRY(dnabert_r_model_load, 1),
+    ENTRY(dnabert_r_model_create, 3),
+    ENTRY(dnabert_r_model_save, 2),
+    ENTRY(dnabert_r_model_free, 1),
+    ENTRY(dnabert_r_model_is_valid, 1),
+    ENTRY(dnabert_r_model_info, 1),
+    ENTRY(dnabert_r_model_config_json, 1),
+    ENTRY(dnabert_r_model_tokenizer, 1),
+    ENTRY(dnabert_r_model_run, 6),
+    ENTRY(dnabert_r_embed, 9),
     {NULL, NULL, 0}};
 
 void R_init_dnabert(DllInfo *dll) {

@@ -1,5 +1,5 @@
 /*
- * .Call shim for tokenizer training, with the progress callback bridged to R.
+ * .Call shim for tokenizer training, with the progress callback bridged to R (progress.c).
  *
  * The library calls the progress callback on the thread that started training (R's main thread), from
  * inside Swift code. An R error, a user interrupt or any other R jump (e.g. an outer tryCatch handler)
@@ -9,93 +9,15 @@
  * unwind resumed with R_ContinueUnwind. The user sees their own error (or the interrupt) as usual, and
  * calling handlers such as suppressMessages() keep working for progress messages.
  */
-#include <pthread.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <R.h>
 #include <Rinternals.h>
-#include <R_ext/Utils.h>
 
 #include "dnabert.h"
 #include "dnabert_r.h"
-
-enum { PROGRESS_OK = 0, PROGRESS_R_UNWIND = 1, PROGRESS_USER_CANCEL = 2 };
-
-typedef struct {
-    SEXP fn;                       /* R function(stage, current, total, elapsed, eta) or R_NilValue */
-    const dnabert_progress *p;     /* the report being delivered */
-    int reason;                    /* PROGRESS_* once cancelled */
-    int keep_going;                /* result of the R function for this report */
-    char last_stage[128];
-    double last_call;              /* elapsed_seconds when fn was last called */
-    int called_once;
-    pthread_t r_thread;            /* R's thread: the only one allowed to touch R */
-    SEXP unwind_token;             /* from R_MakeUnwindCont, to resume an intercepted R jump */
-    int call_fn;                   /* this report goes to fn (else only the interrupt check) */
-} progress_ctx;
-
-/* Runs under R_UnwindProtect: any R error/interrupt/jump in here is intercepted. */
-static SEXP progress_body(void *data) {
-    progress_ctx *c = (progress_ctx *)data;
-    R_CheckUserInterrupt();
-    if (!c->call_fn) return R_NilValue;
-    const dnabert_progress *p = c->p;
-    SEXP stage = PROTECT(Rf_mkString(p->stage != NULL ? p->stage : ""));
-    SEXP cur = PROTECT(Rf_ScalarReal((double)p->current));
-    SEXP tot = PROTECT(Rf_ScalarReal(p->total < 0 ? NA_REAL : (double)p->total));
-    SEXP ela = PROTECT(Rf_ScalarReal(p->elapsed_seconds));
-    SEXP eta = PROTECT(Rf_ScalarReal(p->eta_seconds < 0 ? NA_REAL : p->eta_seconds));
-    SEXP call = PROTECT(Rf_lang6(c->fn, stage, cur, tot, ela, eta));
-    SEXP res = PROTECT(Rf_eval(call, R_GlobalEnv));
-    /* Only an explicit FALSE cancels; NULL/invisible results (e.g. from setTxtProgressBar) continue. */
-    c->keep_going = !(TYPEOF(res) == LGLSXP && XLENGTH(res) == 1 && LOGICAL(res)[0] == FALSE);
-    UNPROTECT(7);
-    return R_NilValue;
-}
-
-static void progress_cleanup(void *data, Rboolean jump) {
-    if (jump) longjmp(*(jmp_buf *)data, 1); /* back into progress_bridge, stopping R's unwind for now */
-}
-
-/* Call progress_body; returns 0 if R started to unwind (the jump is parked in c->unwind_token). */
-static int run_protected(progress_ctx *c) {
-    jmp_buf env;
-    if (setjmp(env)) return 0;
-    R_UnwindProtect(progress_body, c, progress_cleanup, &env, c->unwind_token);
-    return 1;
-}
-
-static int progress_bridge(void *user_data, const dnabert_progress *p) {
-    progress_ctx *c = (progress_ctx *)user_data;
-    if (c->reason != PROGRESS_OK) return 1;
-    /* The header promises the starting thread; if a report ever came from another one, calling R there
-     * would corrupt it, so such reports are ignored. */
-    if (p == NULL || !pthread_equal(pthread_self(), c->r_thread)) return 0;
-    /* Throttle calls into R: on a new stage, at the end of a stage, or every 0.1 s. */
-    const char *stage = p->stage != NULL ? p->stage : "";
-    int new_stage = !c->called_once || strncmp(stage, c->last_stage, sizeof c->last_stage - 1) != 0;
-    int done = p->total >= 0 && p->current >= p->total;
-    c->call_fn = c->fn != R_NilValue && (new_stage || done || p->elapsed_seconds - c->last_call >= 0.1);
-    if (c->call_fn) {
-        snprintf(c->last_stage, sizeof c->last_stage, "%s", stage);
-        c->last_call = p->elapsed_seconds;
-        c->called_once = 1;
-    }
-    c->p = p;
-    c->keep_going = 1;
-    if (!run_protected(c)) {
-        c->reason = PROGRESS_R_UNWIND;
-        return 1;
-    }
-    if (!c->keep_going) {
-        c->reason = PROGRESS_USER_CANCEL;
-        return 1;
-    }
-    return 0;
-}
 
 static int int_arg(SEXP x, const char *what) {
     if (TYPEOF(x) != INTSXP || XLENGTH(x) != 1 || INTEGER(x)[0] == NA_INTEGER)
@@ -126,12 +48,12 @@ SEXP dnabert_r_train(SEXP files, SEXP seqs, SEXP vocab_size, SEXP min_frequency,
     params.max_bases = (int64_t)REAL(max_bases)[0];
     if (progress != R_NilValue && !Rf_isFunction(progress)) Rf_error("'progress' must be a function or NULL");
 
-    progress_ctx ctx;
+    dnabert_r_progress_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.fn = progress;
     ctx.r_thread = pthread_self();
     ctx.unwind_token = PROTECT(R_MakeUnwindCont());
-    params.progress = progress_bridge;
+    params.progress = dnabert_r_progress_bridge;
     params.progress_user_data = &ctx;
 
     SEXP src = files != R_NilValue ? files : seqs;
@@ -162,14 +84,14 @@ SEXP dnabert_r_train(SEXP files, SEXP seqs, SEXP vocab_size, SEXP min_frequency,
                                      : dnabert_tokenizer_train_from_sequences(ptrs, lens, (size_t)n, &params, &tok);
     char msg[2048];
     if (status != DNABERT_OK) dnabert_r_save_error(status, msg, sizeof msg);
-    if (ctx.reason == PROGRESS_R_UNWIND) {
+    if (ctx.reason == DNABERT_R_PROGRESS_R_UNWIND) {
         /* The library has returned: now let R finish the error/interrupt/jump it started. */
         if (tok != NULL) dnabert_tokenizer_free(tok);
         R_ContinueUnwind(ctx.unwind_token);
     }
     if (status != DNABERT_OK) {
         if (tok != NULL) dnabert_tokenizer_free(tok); /* the header says nothing is created; be safe */
-        if (status == DNABERT_ERR_CANCELLED && ctx.reason == PROGRESS_USER_CANCEL)
+        if (status == DNABERT_ERR_CANCELLED && ctx.reason == DNABERT_R_PROGRESS_USER_CANCEL)
             Rf_error("tokenizer training cancelled: the progress function returned FALSE (%s)", msg);
         Rf_error("%s", msg);
     }
