@@ -20,8 +20,15 @@ public enum FlashAttention {
     }
 
     /// Default tile sizes (measured on the 117M shape; see bench/bench_forward_probe.md).
-    public static var defaultTileQ = 64
-    public static var defaultTileK = 256
+    public static let defaultTileQ = 128
+    public static let defaultTileK = 256
+
+    /// Distant-tile skipping (exact to float32, see `tile`) is on unless DNABERT_NO_TILE_SKIP=1, which
+    /// exists to measure the dense cost.
+    static let skipDistantTiles: Bool = {
+        if let e = getenv("DNABERT_NO_TILE_SKIP") { return String(cString: e) != "1" }
+        return true
+    }()
 
     /// - Parameters:
     ///   - q, k, v: row t of head h starts at `ptr + t·stride + h·headDim` (e.g. the three blocks of a fused
@@ -116,7 +123,7 @@ public enum FlashAttention {
         }
         func posOf(_ t: Int) -> Float { positions.map { $0[span.start + t] } ?? Float(t) }
         func skippable(_ k0: Int, _ kn: Int) -> Bool {
-            if slope <= 0 { return false }
+            if slope <= 0 || !skipDistantTiles { return false }
             let first = posOf(k0), last = posOf(k0 + kn - 1)
             for r in 0..<qn {
                 let m = mBuf[r]
