@@ -139,6 +139,30 @@ case "forward":
         precondition(out.lastHidden.count == B * L * cfg.hiddenSize)
     }
     print("forward B=\(B) L=\(L) threads=\(threads) layers=\(cfg.numLayers): best \(fmt(best, 4)) s, \(fmt(flops / best / 1e9, 1)) GFLOP/s, peak RSS \(fmt(peakRSSMB(), 0)) MB")
+case "check":
+    // dnabert-probe check DIR B L layers: compare with bench/check_forward_vs_torch.py's PyTorch output.
+    func readFile<T>(_ path: String, _: T.Type) -> [T] {
+        guard let f = fopen(path, "rb") else { print("cannot open \(path)"); exit(1) }
+        defer { fclose(f) }
+        fseek(f, 0, SEEK_END); let bytes = ftell(f); fseek(f, 0, SEEK_SET)
+        var a = [UInt8](repeating: 0, count: bytes)
+        _ = fread(&a, 1, bytes, f)
+        return a.withUnsafeBytes { Array($0.bindMemory(to: T.self)) }
+    }
+    let dir = args[2], B = Int(args[3])!, L = Int(args[4])!
+    var cfg = ModelConfig(); cfg.numLayers = Int(args[5])!
+    let model = try! Model(config: cfg, mlmHead: false)
+    let params = readFile(dir + "/params.bin", Float.self)
+    guard params.count == model.parameters.count else { print("params: \(params.count) floats, layout wants \(model.parameters.count)"); exit(1) }
+    _ = model.parameters.update(fromContentsOf: params)
+    let ids = readFile(dir + "/ids.bin", Int32.self), mask = readFile(dir + "/mask.bin", Int32.self)
+    let want = readFile(dir + "/expected.bin", Float.self)
+    let out = try! ids.withUnsafeBufferPointer { i in try mask.withUnsafeBufferPointer { m in
+        try model.forward(ids: i, batch: B, length: L, attentionMask: m)
+    } }
+    var worst: Float = 0, scale: Float = 0
+    for (a, b) in zip(out.lastHidden, want) { worst = max(worst, abs(a - b)); scale = max(scale, abs(b)) }
+    print("check B=\(B) L=\(L) layers=\(cfg.numLayers): max |ours - torch| = \(worst) (max |torch| = \(scale)), \(out.lastHidden.count) values")
 default:
     print("unknown mode \(mode)")
 }
