@@ -105,15 +105,23 @@ case "attention":
     let qkv = UnsafeMutablePointer<Float>.allocate(capacity: L * 3 * H); fillRandom(qkv, L * 3 * H)
     let out = UnsafeMutablePointer<Float>.allocate(capacity: L * H)
     let slopes = ALiBi.slopes(heads: heads)
-    var best = 1e9
-    for _ in 0..<3 {
-        let t0 = now()
-        FlashAttention.forward(q: qkv, k: qkv + H, v: qkv + 2 * H, stride: 3 * H, out: out, outStride: H,
-                               spans: [.init(start: 0, count: L)], positions: nil, heads: heads, headDim: 64,
-                               slopes: slopes, scale: 0.125, threads: threads, tileQ: tq, tileK: tk)
-        best = min(best, now() - t0)
+    for headMajor in [false, true] {
+        var best = 1e9
+        for _ in 0..<3 {
+            let t0 = now()
+            if headMajor {
+                FlashAttention.forward(q: qkv, k: qkv + L * H, v: qkv + 2 * L * H, stride: 64, out: out, outStride: H,
+                                       spans: [.init(start: 0, count: L)], positions: nil, heads: heads, headDim: 64,
+                                       slopes: slopes, scale: 0.125, headStride: L * 64, threads: threads, tileQ: tq, tileK: tk)
+            } else {
+                FlashAttention.forward(q: qkv, k: qkv + H, v: qkv + 2 * H, stride: 3 * H, out: out, outStride: H,
+                                       spans: [.init(start: 0, count: L)], positions: nil, heads: heads, headDim: 64,
+                                       slopes: slopes, scale: 0.125, threads: threads, tileQ: tq, tileK: tk)
+            }
+            best = min(best, now() - t0)
+        }
+        print("attention L=\(L) threads=\(threads) tile \(tq)x\(tk) \(headMajor ? "head-major" : "token-major"): \(fmt(best, 4)) s, \(fmt(4.0 * Double(L * L * H) / best / 1e9, 1)) GFLOP/s")
     }
-    print("attention L=\(L) threads=\(threads) tile \(tq)x\(tk): \(fmt(best, 4)) s, \(fmt(4.0 * Double(L * L * H) / best / 1e9, 1)) GFLOP/s")
 case "forward":
     let B = args.count > 2 ? Int(args[2]) ?? 1 : 1
     let L = args.count > 3 ? Int(args[3]) ?? 128 : 128
