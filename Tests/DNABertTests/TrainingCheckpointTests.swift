@@ -169,4 +169,83 @@ import Testing
         if case var .object(members) = j { members.removeAll { $0.0 == "schedule" }; j = .object(members) }
         #expect(throws: DNABertError.self) { try TrainerState(json: j) }
     }
+
+    /// dnabert-probe beside the test binary (built by `swift build` / `swift test`), nil if absent.
+    static let probePath: String? = {
+        var buf = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        guard n > 0 else { return nil }
+        let exe = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        var dir = FileIO.directoryOf(exe)
+        if dir.hasSuffix(".xctest/Contents/MacOS") { dir = FileIO.directoryOf(FileIO.directoryOf(FileIO.directoryOf(dir))) }
+        let p = dir + "/dnabert-probe"
+        return FileIO.exists(p) ? p : nil
+    }()
+
+    static func spawn(_ argv: [String]) -> pid_t? {
+        var pid: pid_t = 0
+        var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for a in cargs { free(a) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, &cargs, environ)
+        return rc == 0 ? pid : nil
+    }
+
+    /// A real crash: a child process saving checkpoints in a loop is killed with SIGKILL at random moments;
+    /// after every kill the newest complete checkpoint must load and hold exactly its step's content, and
+    /// the newest step never goes back.
+    @Test(.enabled(if: probePath != nil, "needs dnabert-probe beside the test binary (swift build)"))
+    func sigkillDuringSavesNeverLeavesAnUnreadableLatestCheckpoint() throws {
+        let probe = try #require(Self.probePath)
+        let out = Self.tempDir()
+        defer { try? TrainingCheckpoint.removeTree(out) }
+        var r = TestRandom(UInt64(getpid()))
+        var lastStep = 0, rounds = 0, interrupted = 0
+        let (model, opt) = try Self.stressModel()
+        let (expectModel, expectOpt) = try Self.stressModel()
+        for round in 0..<8 {
+            guard let pid = Self.spawn([probe, "checkpoint-stress", out]) else { Issue.record("cannot spawn \(probe)"); return }
+            // First round: wait for a first checkpoint; then kill after 20–300 ms.
+            if round == 0 {
+                var waited = 0
+                while (try TrainingCheckpoint.latest(out: out, checksums: false)) == nil && waited < 20_000 { usleep(10_000); waited += 10 }
+            }
+            usleep(UInt32(20_000 + r.int(280_000)))
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+            // A leftover temporary folder means the kill landed inside a save.
+            if try TrainingCheckpoint.listDirectory(out).contains(where: { $0.hasPrefix(".tmp") }) { interrupted += 1 }
+            guard let latest = try TrainingCheckpoint.latest(out: out) else { Issue.record("round \(round): no complete checkpoint"); continue }
+            let st = try TrainingCheckpoint.load(directory: latest, model: model, optimizer: opt)
+            #expect(st.step >= lastStep, "round \(round): latest step \(st.step) went back from \(lastStep)")
+            Self.stressFill(model: expectModel, optimizer: expectOpt, step: st.step)
+            #expect(Array(model.parameters) == Array(expectModel.parameters), "round \(round): weights of step \(st.step)")
+            #expect(Array(opt.m) == Array(expectOpt.m) && Array(opt.v) == Array(expectOpt.v), "round \(round): moments")
+            lastStep = st.step
+            rounds += 1
+        }
+        #expect(rounds == 8 && lastStep > 1)
+        print("checkpoint SIGKILL test: 8 kills, \(interrupted) inside a save, reached step \(lastStep)")
+    }
+
+    // Same content as dnabert-probe's checkpoint-stress (Sources/dnabert-probe/CheckpointStress.swift).
+    static func stressModel() throws -> (Model, AdamW) {
+        var c = ModelConfig()
+        c.vocabSize = 512; c.hiddenSize = 256; c.numHeads = 4; c.numLayers = 2; c.intermediateSize = 512
+        let model = try Model(config: c)
+        return (model, try AdamW(layout: model.layout))
+    }
+
+    static func stressFill(model: Model, optimizer: AdamW, step s: Int) {
+        for i in 0..<model.parameters.count {
+            let x = Float(s) + Float(i % 101) / 128
+            model.parameters[i] = x
+            optimizer.m[i] = -x
+            optimizer.v[i] = Float(s) + 0.5
+        }
+    }
 }
