@@ -51,7 +51,7 @@ public final class Trainable {
     public var dropout: Double
     public let seed: UInt64
     /// Incremented on each call: fresh dropout masks per micro-batch.
-    public private(set) var calls: UInt64 = 0
+    public internal(set) var calls: UInt64 = 0
 
     public init(model: Model, dropout: Double? = nil, seed: UInt64) throws {
         guard model.layout.hasMLMHead else { throw DNABertError.unsupported("Trainable: the model has no MLM head") }
@@ -63,7 +63,7 @@ public final class Trainable {
     }
 
     func mask(_ layer: Int, _ site: Int) -> DropoutMask {
-        var rng = Xoshiro256(seed: seed ^ (calls &* 0xD6E8_FEB8_6659_FD93) ^ UInt64(layer &* 4 &+ site &+ 1) &* 0x2545_F491_4F6C_DD1D)
+        var rng = Xoshiro256(seed: seed ^ (calls &* 0xD6E8_FEB8_6659_FD93) ^ UInt64(truncatingIfNeeded: layer &* 4 &+ site &+ 8) &* 0x2545_F491_4F6C_DD1D)
         return DropoutMask(p: dropout, key: rng.next())
     }
 
