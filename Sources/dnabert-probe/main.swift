@@ -139,6 +139,8 @@ case "forward":
         precondition(out.lastHidden.count == B * L * cfg.hiddenSize)
     }
     print("forward B=\(B) L=\(L) threads=\(threads) layers=\(cfg.numLayers): best \(fmt(best, 4)) s, \(fmt(flops / best / 1e9, 1)) GFLOP/s, peak RSS \(fmt(peakRSSMB(), 0)) MB")
+case "train":
+    trainProbe(args)
 default:
     print("unknown mode \(mode)")
 }

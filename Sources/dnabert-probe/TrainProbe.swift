@@ -1,0 +1,39 @@
+import DNABert
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `dnabert-probe train B L [threads] [reps] [layers]`: one MLM step (forward + backward into a gradient
+/// buffer) on the 117M shape with random weights, 15% of positions as targets. GFLOP/s counts 3× the
+/// forward FLOPs (encoder as in `forward`, plus the MLM head on the target rows).
+func trainProbe(_ args: [String]) {
+    let B = args.count > 2 ? Int(args[2]) ?? 8 : 8
+    let L = args.count > 3 ? Int(args[3]) ?? 128 : 128
+    let threads = args.count > 4 ? Int(args[4]) ?? 2 : 2
+    let reps = args.count > 5 ? Int(args[5]) ?? 3 : 3
+    var cfg = ModelConfig()
+    if args.count > 6, let nl = Int(args[6]) { cfg.numLayers = nl }
+    let model = try! Model(config: cfg)
+    model.initializeRandom(seed: 1)
+    var ids = [Int32](repeating: 0, count: B * L), labels = [Int32](repeating: -100, count: B * L)
+    var s: UInt32 = 7
+    for i in 0..<(B * L) {
+        s = s &* 1664525 &+ 1013904223; ids[i] = Int32(5 + Int(s >> 8) % 4091)
+        s = s &* 1664525 &+ 1013904223; if (s >> 8) % 100 < 15 { labels[i] = ids[i] }
+    }
+    let batch = MLMBatch(ids: ids, attentionMask: [Int32](repeating: 1, count: B * L), labels: labels, batch: B, length: L)
+    let tr = try! Trainable(model: model, dropout: 0.1, seed: 1)
+    var grad = [Float](repeating: 0, count: model.layout.total)
+    let H = Double(cfg.hiddenSize), I = Double(cfg.intermediateSize), V = Double(cfg.vocabSize)
+    let tokens = Double(B * L), M = Double(batch.targetCount)
+    let fwd = Double(cfg.numLayers) * (2 * tokens * (3 * H * H + H * H + 2 * I * H + I * H) + 4 * tokens * Double(L) * H)
+        + 2 * M * (H * H + H * V)
+    var best = 1e9
+    var loss = 0.0
+    for _ in 0..<reps {
+        let t0 = now()
+        loss = try! grad.withUnsafeMutableBufferPointer { try tr.lossAndGradient(batch, into: $0, threads: threads).loss }
+        best = min(best, now() - t0)
+    }
+    print("train step B=\(B) L=\(L) threads=\(threads) layers=\(cfg.numLayers): best \(fmt(best, 4)) s, \(fmt(3 * fwd / best / 1e9, 1)) GFLOP/s (3× forward FLOPs), loss \(fmt(loss, 3)), peak RSS \(fmt(peakRSSMB(), 0)) MB")
+}
