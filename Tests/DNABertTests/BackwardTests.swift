@@ -3,6 +3,7 @@ import Testing
 import Glibc
 #endif
 @testable import DNABert
+import DNABertAVX512
 
 /// Backward kernels against Float64 finite differences and naive Float64 formulas (independent of the kernels).
 @Suite struct BackwardTests {
@@ -78,29 +79,55 @@ import Glibc
 
     static func geluD(_ x: Double) -> Double { 0.5 * x * (1 + erf(x / 2.0.squareRoot())) }
 
+    typealias GegluB = (UnsafePointer<Float>, Int, Int, Int, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int) -> Void
+    typealias GeluB = (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int) -> Void
+    /// Both builds of the backward SIMD kernels (baseline, and AVX-512 when this CPU has it).
+    static var builds: [(String, GegluB, GeluB)] {
+        var b: [(String, GegluB, GeluB)] = [("baseline", { DNABert.SIMDBackwardKernels.gegluBackward($0, $1, $2, $3, $4, $5, $6, $7) },
+                                             { DNABert.SIMDBackwardKernels.geluBackward($0, $1, $2) })]
+        if SIMDPath.detected == .avx512 {
+            b.append(("avx512", { DNABertAVX512.SIMDBackwardKernels.gegluBackward($0, $1, $2, $3, $4, $5, $6, $7) },
+                      { DNABertAVX512.SIMDBackwardKernels.geluBackward($0, $1, $2) }))
+        }
+        return b
+    }
+
     @Test func geluAndGegluBackwardMatchFiniteDifferences() {
         var rng = TestRandom(13)
         let rows = 3, inner = 21
-        let h = rng.floats(rows * 2 * inner, 4), g = rng.floats(rows * inner)
-        var dh = [Float](repeating: 0, count: rows * 2 * inner)
-        ActivationsBackward.geglu(h: h, ld: 2 * inner, rows: rows, inner: inner, dOut: g, ldo: inner, dh: &dh, lddh: 2 * inner)
+        var h = rng.floats(rows * 2 * inner, 4)
+        h[0] = 0; h[1] = -9; h[2] = 9; h[3] = 1e-4
+        let g = rng.floats(rows * inner)
         let e = 1e-6
         var fd = [Double]()
         for r in 0..<rows {
             for j in 0..<(2 * inner) {
-                let i = r * 2 * inner + j
                 let a = Double(h[r * 2 * inner + (j % inner)]), b = Double(h[r * 2 * inner + inner + (j % inner)])
                 let gg = Double(g[r * inner + (j % inner)])
                 if j < inner { fd.append(gg * b * (Self.geluD(a + e) - Self.geluD(a - e)) / (2 * e)) } else { fd.append(gg * Self.geluD(a)) }
-                _ = i
             }
         }
-        #expect(Self.relErr(dh.map(Double.init), fd) < 1e-6)
-        var d = g, z = rng.floats(rows * inner, 5)
-        z[0] = 0; z[1] = -8; z[2] = 8
-        ActivationsBackward.gelu(&d, z: z, count: rows * inner)
-        let fd2 = (0..<(rows * inner)).map { Double(g[$0]) * (Self.geluD(Double(z[$0]) + e) - Self.geluD(Double(z[$0]) - e)) / (2 * e) }
-        #expect(Self.relErr(d.map(Double.init), fd2) < 1e-6)
+        let z0 = rng.floats(rows * inner, 5)
+        for (name, geglu, gelu) in Self.builds {
+            var dh = [Float](repeating: 0, count: rows * 2 * inner)
+            geglu(h, 2 * inner, rows, inner, g, inner, &dh, 2 * inner)
+            #expect(Self.relErr(dh.map(Double.init), fd) < 1e-6, "\(name)")
+            var d = g, z = z0
+            z[0] = 0; z[1] = -8; z[2] = 8
+            gelu(&d, z, rows * inner)
+            let fd2 = (0..<(rows * inner)).map { Double(g[$0]) * (Self.geluD(Double(z[$0]) + e) - Self.geluD(Double(z[$0]) - e)) / (2 * e) }
+            #expect(Self.relErr(d.map(Double.init), fd2) < 1e-6, "\(name)")
+            // Elementwise too: GELU'(x) is within 1e-6 of the exact value everywhere on a dense grid.
+            var x: Float = -12, worst = 0.0
+            while x < 12 {
+                var one: [Float] = [1], zz: [Float] = [x]
+                gelu(&one, zz, 1)
+                worst = max(worst, abs(Double(one[0]) - Double(ActivationsBackward.geluDerivative(x))))
+                zz[0] = 0
+                x += 0.0371
+            }
+            #expect(worst < 1e-6, "\(name): worst GELU' error \(worst)")
+        }
     }
 
     // MARK: Flash attention backward vs naive Float64

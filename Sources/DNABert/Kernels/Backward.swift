@@ -1,3 +1,4 @@
+import DNABertAVX512
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -107,25 +108,21 @@ public enum ActivationsBackward {
         return Float(cdf + xd * pdf)
     }
 
-    /// In place: d = d·GELU'(z) for `count` floats.
+    /// In place: d = d·GELU'(z) for `count` floats (SIMD; erf to 1.5e-7).
     public static func gelu(_ d: UnsafeMutablePointer<Float>, z: UnsafePointer<Float>, count: Int) {
-        for i in 0..<count { d[i] *= geluDerivative(z[i]) }
+        switch SIMDPath.current {
+        case .avx512: DNABertAVX512.SIMDBackwardKernels.geluBackward(d, z, count)
+        case .baseline: SIMDBackwardKernels.geluBackward(d, z, count)
+        }
     }
 
     /// GEGLU backward: h = [a | b] per row (stride `ld`), out = GELU(a)·b. Writes dh = [dOut·b·GELU'(a) | dOut·GELU(a)]
     /// (row stride `lddh`). `dOut` has row stride `ldo`.
     public static func geglu(h: UnsafePointer<Float>, ld: Int, rows: Int, inner: Int, dOut: UnsafePointer<Float>, ldo: Int,
                              dh: UnsafeMutablePointer<Float>, lddh: Int) {
-        for r in 0..<rows {
-            let a = h + r * ld, b = a + inner, g = dOut + r * ldo, da = dh + r * lddh, db = da + inner
-            for j in 0..<inner {
-                let x = Double(a[j])
-                let cdf = 0.5 * (1 + erf(x * 0.7071067811865476))
-                let pdf = 0.3989422804014327 * Glibc.exp(-0.5 * x * x)
-                let gj = Double(g[j])
-                da[j] = Float(gj * Double(b[j]) * (cdf + x * pdf))
-                db[j] = Float(gj * x * cdf)
-            }
+        switch SIMDPath.current {
+        case .avx512: DNABertAVX512.SIMDBackwardKernels.gegluBackward(h, ld, rows, inner, dOut, ldo, dh, lddh)
+        case .baseline: SIMDBackwardKernels.gegluBackward(h, ld, rows, inner, dOut, ldo, dh, lddh)
         }
     }
 }

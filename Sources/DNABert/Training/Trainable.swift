@@ -37,6 +37,46 @@ struct DropoutMask {
     }
 }
 
+/// Scratch reused across calls: the i-th request of a call gets the i-th slot (grown when too small), so
+/// steady-state steps neither allocate nor page-fault.
+final class ScratchSlots {
+    private var slots: [(UnsafeMutablePointer<Float>, Int)] = []
+    private var next = 0
+
+    func reset() { next = 0 }
+
+    func floats(_ count: Int, _ what: String) throws -> UnsafeMutablePointer<Float> {
+        let n = max(count, 1)
+        defer { next += 1 }
+        if next < slots.count {
+            if slots[next].1 >= n { return slots[next].0 }
+            free(slots[next].0)
+            slots[next] = (try Self.allocate(n, what), n)
+            return slots[next].0
+        }
+        let p = try Self.allocate(n, what)
+        slots.append((p, n))
+        return p
+    }
+
+    private static func allocate(_ n: Int, _ what: String) throws -> UnsafeMutablePointer<Float> {
+        let (bytes, o) = n.multipliedReportingOverflow(by: 4)
+        var raw: UnsafeMutableRawPointer? = nil
+        guard !o, posix_memalign(&raw, 64, bytes) == 0, let p = raw else {
+            throw DNABertError(.outOfMemory, "training step: cannot allocate \(what) (\(n) floats)")
+        }
+        return p.bindMemory(to: Float.self, capacity: n)
+    }
+
+    func release() {
+        for (p, _) in slots { free(p) }
+        slots = []
+        next = 0
+    }
+
+    deinit { release() }
+}
+
 /// Training-mode forward and backward of the DNABERT-2 encoder with its MLM head.
 ///
 /// `lossAndGradient` runs a forward that keeps what the backward needs (per layer: the layer input, fused
@@ -44,6 +84,7 @@ struct DropoutMask {
 /// pre-activations), then the backward, *adding* the gradient of the mean masked-LM cross-entropy to
 /// `grad` (laid out like `model.parameters`). Gradient accumulation is calling it repeatedly.
 /// Activations are O(T·(H + I)) per layer for T real tokens; no L × L buffer exists (flash attention).
+/// Not safe to call concurrently on one instance (it reuses its scratch memory between calls).
 /// Dropout (hidden dropout after the embeddings, on the attention output projection and on the GEGLU
 /// output, as DNABERT-2) uses masks derived from (seed, call counter, layer, site).
 public final class Trainable {
@@ -52,6 +93,8 @@ public final class Trainable {
     public let seed: UInt64
     /// Incremented on each call: fresh dropout masks per micro-batch.
     public internal(set) var calls: UInt64 = 0
+    /// Activations and gradients of the last step, kept for the next one (`releaseScratch()` frees them).
+    let scratch = ScratchSlots()
 
     public init(model: Model, dropout: Double? = nil, seed: UInt64) throws {
         guard model.layout.hasMLMHead else { throw DNABertError.unsupported("Trainable: the model has no MLM head") }
@@ -61,6 +104,9 @@ public final class Trainable {
         self.dropout = p
         self.seed = seed
     }
+
+    /// Frees the activation memory kept between steps.
+    public func releaseScratch() { scratch.release() }
 
     func mask(_ layer: Int, _ site: Int) -> DropoutMask {
         var rng = Xoshiro256(seed: seed ^ (calls &* 0xD6E8_FEB8_6659_FD93) ^ UInt64(truncatingIfNeeded: layer &* 4 &+ site &+ 8) &* 0x2545_F491_4F6C_DD1D)
@@ -101,7 +147,8 @@ public final class Trainable {
         let H = cfg.hiddenSize, I = cfg.intermediateSize, heads = cfg.numHeads, d = cfg.headDim, V = cfg.vocabSize
         let NL = cfg.numLayers, T = pb.tokens, eps = cfg.layerNormEps
         let nt = Parallel.threads(threads)
-        let ws = Workspace()
+        let ws = scratch
+        ws.reset()
         let rowParts = Parallel.ranges(T, parts: min(nt, max(1, T / 8)))
         func P(_ name: String) -> UnsafeMutablePointer<Float> { m.ptr(name) }
         func D(_ name: String) -> UnsafeMutablePointer<Float> { G + m.layout.offset(name) }
