@@ -33,7 +33,13 @@ func trainProbe(_ args: [String]) {
     for _ in 0..<reps {
         let t0 = now()
         loss = try! grad.withUnsafeMutableBufferPointer { try tr.lossAndGradient(batch, into: $0, threads: threads).loss }
-        best = min(best, now() - t0)
+        let dt = now() - t0
+        best = min(best, dt)
+        if getenv("DNABERT_PROBE_VERBOSE") != nil { print("  step \(fmt(dt, 4)) s") }
+    }
+    if let prof = tr.profile {
+        let total = prof.values.reduce(0, +)
+        for (k, v) in prof.sorted(by: { $0.value > $1.value }) { print("  \(k): \(fmt(v / Double(reps), 3)) s/step (\(fmt(100 * v / total, 1))%)") }
     }
     print("train step B=\(B) L=\(L) threads=\(threads) layers=\(cfg.numLayers): best \(fmt(best, 4)) s, \(fmt(3 * fwd / best / 1e9, 1)) GFLOP/s (3× forward FLOPs), loss \(fmt(loss, 3)), peak RSS \(fmt(peakRSSMB(), 0)) MB")
 }

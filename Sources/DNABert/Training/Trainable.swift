@@ -105,6 +105,20 @@ public final class Trainable {
         self.seed = seed
     }
 
+    /// Seconds per phase, accumulated over calls when the environment has DNABERT_TRAIN_PROFILE (for the probe).
+    public internal(set) var profile: [String: Double]? = getenv("DNABERT_TRAIN_PROFILE") != nil ? [:] : nil
+    private var lastTick = 0.0
+
+    @inline(__always)
+    func tick(_ phase: String?) {
+        guard profile != nil else { return }
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        let t = Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+        if let phase { profile![phase, default: 0] += t - lastTick }
+        lastTick = t
+    }
+
     /// Frees the activation memory kept between steps.
     public func releaseScratch() { scratch.release() }
 
@@ -153,6 +167,7 @@ public final class Trainable {
         func P(_ name: String) -> UnsafeMutablePointer<Float> { m.ptr(name) }
         func D(_ name: String) -> UnsafeMutablePointer<Float> { G + m.layout.offset(name) }
 
+        tick(nil)
         // ---- forward, saving activations ----
         let embSum = try ws.floats(T * H, "embedding sum")
         let embMean = try ws.floats(T, "stats"), embRstd = try ws.floats(T, "stats")
@@ -191,18 +206,22 @@ public final class Trainable {
         for l in 0..<NL {
             let p = "bert.encoder.layer.\(l)."
             let x = xs[l]
+            tick("fwd other")
             Linear.forward(x: x, ldx: H, rows: T, inFeatures: H, weight: P(p + "attention.self.Wqkv.weight"),
                            outFeatures: 3 * H, bias: P(p + "attention.self.Wqkv.bias"), y: qkv[l], ldy: 3 * H, threads: nt)
+            tick("fwd linear")
             pb.positions.withUnsafeBufferPointer { pos in
                 FlashAttention.forward(q: qkv[l], k: qkv[l] + H, v: qkv[l] + 2 * H, stride: 3 * H, out: ctx[l], outStride: H,
                                        spans: pb.spans, positions: pb.contiguous ? nil : pos.baseAddress,
                                        heads: heads, headDim: d, slopes: slopes, scale: attnScale, lse: lse[l], threads: nt)
             }
+            tick("fwd attention")
             Linear.forward(x: ctx[l], ldx: H, rows: T, inFeatures: H, weight: P(p + "attention.output.dense.weight"),
                            outFeatures: H, bias: P(p + "attention.output.dense.bias"), y: s1[l], ldy: H, threads: nt)
             let drop1 = mask(l, 1), drop2 = mask(l, 2)
             let ln1W = P(p + "attention.output.LayerNorm.weight"), ln1B = P(p + "attention.output.LayerNorm.bias")
             let sl = st[l]
+            tick("fwd linear")
             Parallel.forEach(rowParts.count, threads: nt) { q in
                 let r = rowParts[q], o = r.lowerBound * H
                 drop1.apply(s1[l] + o, ld: H, rows: r, cols: H, rowBase: r.lowerBound)
@@ -211,17 +230,21 @@ public final class Trainable {
                 LayerNorm.forward(a[l] + o, ld: H, rows: r.count, cols: H, weight: ln1W, bias: ln1B, eps: eps,
                                   mean: sl + r.lowerBound, rstd: sl + T + r.lowerBound)
             }
+            tick("fwd other")
             Linear.forward(x: a[l], ldx: H, rows: T, inFeatures: H, weight: P(p + "mlp.gated_layers.weight"),
                            outFeatures: 2 * I, bias: nil, y: hh[l], ldy: 2 * I, threads: nt)
+            tick("fwd linear")
             Parallel.forEach(rowParts.count, threads: nt) { q in
                 let r = rowParts[q]
                 SIMDPath.geglu(hh[l] + r.lowerBound * 2 * I, 2 * I, r.count, I, gBuf + r.lowerBound * I, I)
                 drop2.apply(gBuf + r.lowerBound * I, ld: I, rows: r, cols: I, rowBase: r.lowerBound)
             }
+            tick("fwd other")
             Linear.forward(x: gBuf, ldx: I, rows: T, inFeatures: I, weight: P(p + "mlp.wo.weight"), outFeatures: H,
                            bias: P(p + "mlp.wo.bias"), y: s2[l], ldy: H, threads: nt)
             let ln2W = P(p + "mlp.layernorm.weight"), ln2B = P(p + "mlp.layernorm.bias")
             let out = xs[l + 1]
+            tick("fwd linear")
             Parallel.forEach(rowParts.count, threads: nt) { q in
                 let r = rowParts[q], o = r.lowerBound * H
                 for i in o..<(o + r.count * H) { s2[l][i] += a[l][i] }
@@ -231,6 +254,7 @@ public final class Trainable {
             }
         }
 
+        tick("fwd other")
         // ---- MLM head on the target rows only ----
         let xm = try ws.floats(M * H, "MLM input"), z = try ws.floats(M * H, "MLM transform"), u = try ws.floats(M * H, "GELU")
         let vh = try ws.floats(M * H, "MLM hidden"), hm = try ws.floats(2 * M, "stats")
@@ -273,6 +297,7 @@ public final class Trainable {
         let loss = lossParts.reduce(0, +) / Double(M)
         let correct = correctParts.reduce(0, +)
 
+        tick("mlm head+loss")
         // ---- backward ----
         let dWord = D("bert.embeddings.word_embeddings.weight")
         let dvh = try ws.floats(M * H, "MLM hidden gradient")
@@ -301,10 +326,12 @@ public final class Trainable {
             let sl = st[l]
             let drop1 = mask(l, 1), drop2 = mask(l, 2)
             // x_{l+1} = LN2(s2), s2 = wo(g) + b + a  → da = ds2 (dx now holds ds2)
+            tick("bwd head/other")
             LayerNormBackward.backward(dy: dx, x: s2[l], ld: H, rows: T, cols: H, mean: sl + 2 * T, rstd: sl + 3 * T,
                                        weight: P(p + "mlp.layernorm.weight"), dx: dx, accumulate: false,
                                        dW: D(p + "mlp.layernorm.weight"), dB: D(p + "mlp.layernorm.bias"), threads: nt)
             da.update(from: dx, count: T * H)
+            tick("bwd layernorm")
             Parallel.forEach(rowParts.count, threads: nt) { q in
                 let r = rowParts[q]
                 SIMDPath.geglu(hh[l] + r.lowerBound * 2 * I, 2 * I, r.count, I, gBuf + r.lowerBound * I, I)
@@ -312,8 +339,10 @@ public final class Trainable {
             }
             let woW = P(p + "mlp.wo.weight")
             // dWo += ds2ᵀ·g, then gBuf := dg = ds2·Wo
+            tick("bwd other")
             LinearBackward.backward(dy: dx, ldy: H, rows: T, outFeatures: H, x: gBuf, ldx: I, inFeatures: I, weight: woW,
                                     dx: nil, lddx: I, accumulateDX: false, dW: D(p + "mlp.wo.weight"), dB: D(p + "mlp.wo.bias"), threads: nt)
+            tick("bwd linear")
             Parallel.forEach(rowParts.count, threads: nt) { q in
                 let r = rowParts[q]
                 BLAS.sgemm(transA: .noTrans, transB: .noTrans, m: r.count, n: I, k: H, alpha: 1, a: dx + r.lowerBound * H, lda: H,
@@ -322,32 +351,39 @@ public final class Trainable {
                 ActivationsBackward.geglu(h: hh[l] + r.lowerBound * 2 * I, ld: 2 * I, rows: r.count, inner: I,
                                           dOut: gBuf + r.lowerBound * I, ldo: I, dh: dh + r.lowerBound * 2 * I, lddh: 2 * I)
             }
+            tick("bwd geglu+dg")
             LinearBackward.backward(dy: dh, ldy: 2 * I, rows: T, outFeatures: 2 * I, x: a[l], ldx: H, inFeatures: H,
                                     weight: P(p + "mlp.gated_layers.weight"), dx: da, lddx: H, accumulateDX: true,
                                     dW: D(p + "mlp.gated_layers.weight"), dB: nil, threads: nt)
             // a = LN1(s1), s1 = drop(dense(ctx) + b) + x
+            tick("bwd linear")
             LayerNormBackward.backward(dy: da, x: s1[l], ld: H, rows: T, cols: H, mean: sl, rstd: sl + T,
                                        weight: P(p + "attention.output.LayerNorm.weight"), dx: da, accumulate: false,
                                        dW: D(p + "attention.output.LayerNorm.weight"), dB: D(p + "attention.output.LayerNorm.bias"), threads: nt)
             dx.update(from: da, count: T * H)   // residual
+            tick("bwd layernorm")
             Parallel.forEach(rowParts.count, threads: nt) { q in
                 let r = rowParts[q]
                 drop1.apply(da + r.lowerBound * H, ld: H, rows: r, cols: H, rowBase: r.lowerBound)
             }
+            tick("bwd other")
             LinearBackward.backward(dy: da, ldy: H, rows: T, outFeatures: H, x: ctx[l], ldx: H, inFeatures: H,
                                     weight: P(p + "attention.output.dense.weight"), dx: dctx, lddx: H, accumulateDX: false,
                                     dW: D(p + "attention.output.dense.weight"), dB: D(p + "attention.output.dense.bias"), threads: nt)
+            tick("bwd linear")
             pb.positions.withUnsafeBufferPointer { pos in
                 FlashAttention.backward(q: qkv[l], k: qkv[l] + H, v: qkv[l] + 2 * H, stride: 3 * H, out: ctx[l], dOut: dctx,
                                         outStride: H, lse: lse[l], dq: dqkv, dk: dqkv + H, dv: dqkv + 2 * H, dStride: 3 * H,
                                         spans: pb.spans, positions: pb.contiguous ? nil : pos.baseAddress, heads: heads,
                                         headDim: d, slopes: slopes, scale: attnScale, threads: nt)
             }
+            tick("bwd attention")
             LinearBackward.backward(dy: dqkv, ldy: 3 * H, rows: T, outFeatures: 3 * H, x: xs[l], ldx: H, inFeatures: H,
                                     weight: P(p + "attention.self.Wqkv.weight"), dx: dx, lddx: H, accumulateDX: true,
                                     dW: D(p + "attention.self.Wqkv.weight"), dB: D(p + "attention.self.Wqkv.bias"), threads: nt)
         }
         // Embeddings: x0 = drop(LN(word[id] + type[0]))
+        tick("bwd linear")
         Parallel.forEach(rowParts.count, threads: nt) { q in
             let r = rowParts[q]
             dropE.apply(dx + r.lowerBound * H, ld: H, rows: r, cols: H, rowBase: r.lowerBound)
@@ -362,6 +398,7 @@ public final class Trainable {
             for j in 0..<H { dst[j] += g[j]; tsum[j] += Double(g[j]) }
         }
         for j in 0..<H { dType[j] += Float(tsum[j]) }
+        tick("bwd embeddings/other")
         return (loss, correct, M)
     }
 }
