@@ -4,9 +4,13 @@ GEGLU, post-LayerNorm; train mode, hidden dropout 0.1 where DNABERT-2 has it) pl
 LayerNorm → tied decoder) on the 15% target rows only, as MosaicBERT's BertForMaskedLM does. Float32, MKL.
 GFLOP/s = 3 × forward FLOPs, counted exactly as dnabert-probe does.
 
-    python3 bench/bench_train_step_probe.py B L [threads] [reps]
+    python3 bench/bench_train_step_probe.py B L [threads] [reps] [--swift .build/release/dnabert-probe]
+
+With --swift, rounds alternate one PyTorch step and one `dnabert-probe train B L threads 2` run (its best of
+2 steps: the first allocates its scratch), so both see the same machine load; prints the best of each and
+the ratio PyTorch time / Swift time.
 """
-import os, resource, sys, time
+import os, re, resource, subprocess, sys, time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -54,9 +58,15 @@ def layer_forward(self, x, bias):
 
 
 def main():
-    B, L = int(sys.argv[1]), int(sys.argv[2])
-    threads = int(sys.argv[3]) if len(sys.argv) > 3 else 2
-    reps = int(sys.argv[4]) if len(sys.argv) > 4 else 3
+    argv = sys.argv[1:]
+    swift = None
+    if "--swift" in argv:
+        i = argv.index("--swift")
+        swift = argv[i + 1]
+        del argv[i:i + 2]
+    B, L = int(argv[0]), int(argv[1])
+    threads = int(argv[2]) if len(argv) > 2 else 2
+    reps = int(argv[3]) if len(argv) > 3 else 3
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = MLM().train()
@@ -72,15 +82,24 @@ def main():
     fwd = LAYERS * (2 * tokens * (3 * H * H + H * H + 2 * INTER * H + INTER * H) + 4 * tokens * L * H) \
         + 2 * M * (H * H + H * VOCAB)
     best = 1e9
+    best_swift = 1e9
     for _ in range(reps):
         model.zero_grad(set_to_none=False)
         t0 = time.perf_counter()
         loss = model(ids, mask, labels)
         loss.backward()
         best = min(best, time.perf_counter() - t0)
+        if swift:
+            out = subprocess.run([swift, "train", str(B), str(L), str(threads), "2"], capture_output=True, text=True).stdout
+            m = re.search(r"best ([0-9.]+) s", out)
+            if m:
+                best_swift = min(best_swift, float(m.group(1)))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"torch {torch.__version__} train step B={B} L={L} threads={threads}: best {best:.4f} s, "
           f"{3 * fwd / best / 1e9:.1f} GFLOP/s (3x forward FLOPs), loss {loss.item():.3f}, peak RSS {rss:.0f} MB")
+    if swift:
+        print(f"dnabert train step B={B} L={L} threads={threads}: best {best_swift:.4f} s, "
+              f"{3 * fwd / best_swift / 1e9:.1f} GFLOP/s; speed-up vs PyTorch {best / best_swift:.2f}x")
 
 
 if __name__ == "__main__":

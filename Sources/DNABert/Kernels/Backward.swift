@@ -138,7 +138,7 @@ extension FlashAttention {
                                 lse: UnsafePointer<Float>,
                                 dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
                                 dStride: Int, spans: [Span], positions: UnsafePointer<Float>?, heads: Int, headDim d: Int,
-                                slopes: [Float], scale: Float, threads: Int, tileQ: Int = 64, tileK: Int = 128) {
+                                slopes: [Float], scale: Float, threads: Int, tileQ: Int = 128, tileK: Int = 128) {
         var items: [(Int, Int)] = []
         let order = spans.indices.sorted { spans[$0].count > spans[$1].count }
         for s in order where spans[s].count > 0 { for h in 0..<heads { items.append((s, h)) } }
