@@ -9,6 +9,16 @@ import PackageDescription
 
 let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
 
+// Target features of the DNABertAVX512 module (x86-64 hosts only; elsewhere it is a second baseline copy).
+#if arch(x86_64)
+let avx512Flags = ["-Xcc", "-mavx512f", "-Xcc", "-mavx512bw", "-Xcc", "-mavx512dq", "-Xcc", "-mavx512vl",
+                   "-Xcc", "-mavx2", "-Xcc", "-mfma"]
+let avx512Defines: [SwiftSetting] = [.define("DNABERT_FMA")]
+#else
+let avx512Flags: [String] = []
+let avx512Defines: [SwiftSetting] = []
+#endif
+
 let package = Package(
     name: "dnabert",
     products: [
@@ -23,11 +33,7 @@ let package = Package(
         .target(name: "DNABert", dependencies: ["CZlib", "DNABertAVX512"], swiftSettings: optimise),
         // The SIMD row kernels (a symlink to DNABert/Kernels/SIMDKernels.swift) built for AVX-512 + FMA;
         // DNABert calls them only after checking the CPU's features (Kernels/SIMDPath.swift).
-        .target(name: "DNABertAVX512", swiftSettings: optimise + [
-            .define("DNABERT_FMA"),
-            .unsafeFlags(["-Xcc", "-mavx512f", "-Xcc", "-mavx512bw", "-Xcc", "-mavx512dq", "-Xcc", "-mavx512vl",
-                          "-Xcc", "-mavx2", "-Xcc", "-mfma"]),
-        ]),
+        .target(name: "DNABertAVX512", swiftSettings: optimise + avx512Defines + [.unsafeFlags(avx512Flags)]),
         .target(name: "CDNABertABI", path: "Sources/CDNABertABI"),
         .target(name: "CDNABert", dependencies: ["DNABert", "CDNABertABI"], swiftSettings: optimise),
         .executableTarget(

@@ -42,7 +42,7 @@ m.forward(ids[:, :min(L, 64)], threads=threads)
 best = 1e9
 for _ in range(reps):
     t0 = time.perf_counter(); m.forward(ids, threads=threads); best = min(best, time.perf_counter() - t0)
-print(json.dumps({"seconds": best, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+print(json.dumps({"seconds": best, "rss_mb": peak_rss_mb(),
                   "blas": dnabert.blas_info()}))
 """ % (V, H, NL, NH, I)
 
@@ -105,16 +105,25 @@ with torch.inference_mode():
     while time.perf_counter() - t0 < 1.0:
         torch.mm(a, w.t()); n += 1
     sgemm = 2 * a.shape[0] * H * I * n / (time.perf_counter() - t0) / 1e9
-print(json.dumps({"seconds": best, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+print(json.dumps({"seconds": best, "rss_mb": peak_rss_mb(),
                   "sgemm_gflops": sgemm}))
 """ % (H, I, NH, NL, V)
+
+
+# Peak RSS of the child itself: VmHWM starts afresh at exec (ru_maxrss would include the parent's pages at fork).
+PEAK = """
+def peak_rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+"""
 
 
 def child(code, B, L, threads, reps):
     env = dict(os.environ)
     env.pop("OPENBLAS_CORETYPE", None)
     env.pop("OPENBLAS_L2_SIZE", None)
-    r = subprocess.run([sys.executable, "-c", code, str(B), str(L), str(threads), str(reps)], env=env,
+    r = subprocess.run([sys.executable, "-c", PEAK + code, str(B), str(L), str(threads), str(reps)], env=env,
                        capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(r.stderr[-3000:])

@@ -50,6 +50,14 @@ def genome_files():
 
 
 # ---- training, each in a child process ---------------------------------------------------------------
+# Peak RSS of the child itself: VmHWM starts afresh at exec (ru_maxrss would include the parent's pages at fork).
+PEAK = """
+def peak_rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+"""
+
 TRAINERS = {
     "dnabert": """
 import dnabert, sys, json, time
@@ -58,7 +66,7 @@ t0 = time.perf_counter()
 tok = dnabert.Tokenizer.train(files, vocab_size=4096, threads={threads}, progress=False)
 dt = time.perf_counter() - t0
 tok.save(out)
-print(json.dumps({{"seconds": dt}}))
+print(json.dumps({{"seconds": dt, "peak_rss_mb": peak_rss_mb()}}))
 """,
     "hf": """
 import os, sys, json, time
@@ -73,7 +81,7 @@ tr = trainers.BpeTrainer(vocab_size=4096, min_frequency=2, show_progress=False,
 tok.train_from_iterator(lines, tr)
 dt = time.perf_counter() - t0
 tok.save(sys.argv[2])
-print(json.dumps({{"seconds": dt}}))
+print(json.dumps({{"seconds": dt, "peak_rss_mb": peak_rss_mb()}}))
 """,
     "sentencepiece": """
 import sys, json, time
@@ -84,21 +92,16 @@ spm.SentencePieceTrainer.train(input=sys.argv[3], model_prefix=sys.argv[2], mode
     input_sentence_size=0, bos_id=-1, eos_id=-1, minloglevel=2, train_extremely_large_corpus=False,
     user_defined_symbols=[], split_by_whitespace=True)
 dt = time.perf_counter() - t0
-print(json.dumps({{"seconds": dt}}))
+print(json.dumps({{"seconds": dt, "peak_rss_mb": peak_rss_mb()}}))
 """,
 }
 
 
 def run_child(code, args):
-    p = subprocess.Popen([sys.executable, "-c", code] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(p.pid, 0)
-    out = p.stdout.read().decode()
-    err = p.stderr.read().decode()
-    if status != 0:
-        raise RuntimeError(f"child failed: {err[-2000:]}")
-    result = json.loads(out.strip().splitlines()[-1])
-    result["peak_rss_mb"] = usage.ru_maxrss / 1024
-    return result
+    r = subprocess.run([sys.executable, "-c", PEAK + code] + args, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"child failed: {r.stderr[-2000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
 
 
 def bp_per_token(encode_batch, windows):

@@ -37,48 +37,44 @@ struct EmbedCommand: ParsableCommand {
     }
 
     func run() throws {
-        do {
-            let m = try PretrainedModel.load(directory: model)
-            var o = EmbedOptions()
-            o.pooling = pooling == "mean" ? .mean : .cls
-            o.maxLength = maxLength
-            o.overlap = overlap
-            o.batchSize = batchSize
-            o.threads = threads
-            let out = try OutputFile(path: output)
-            let H = m.model.config.hiddenSize
-            try out.write("name\t" + (0..<H).map { "dim\($0)" }.joined(separator: "\t") + "\n")
-            let bar = ProgressBar(quiet: quiet)
-            let t0 = now()
-            var done = 0
-            var pending: [FASTARecord] = []
-            func flush() throws {
-                if pending.isEmpty { return }
-                let seqs = pending.map { $0.sequence }
-                let emb = try withBuffers(seqs) { try m.embed($0, options: o) }
-                for (i, r) in pending.enumerated() {
-                    var line = r.name
-                    for h in 0..<H { line += "\t" + String(emb[i * H + h]) }
-                    try out.write(line + "\n")
-                }
-                done += pending.count
-                bar.update(stage: "embedding", current: Int64(done), total: -1, elapsed: now() - t0, eta: -1)
-                pending.removeAll(keepingCapacity: true)
+        let m = try PretrainedModel.load(directory: model)
+        var o = EmbedOptions()
+        o.pooling = pooling == "mean" ? .mean : .cls
+        o.maxLength = maxLength
+        o.overlap = overlap
+        o.batchSize = batchSize
+        o.threads = threads
+        let out = try OutputFile(path: output)
+        let H = m.model.config.hiddenSize
+        try out.write("name\t" + (0..<H).map { "dim\($0)" }.joined(separator: "\t") + "\n")
+        let bar = ProgressBar(quiet: quiet)
+        let t0 = now()
+        var done = 0
+        var pending: [FASTARecord] = []
+        func flush() throws {
+            if pending.isEmpty { return }
+            let seqs = pending.map { $0.sequence }
+            let emb = try withBuffers(seqs) { try m.embed($0, options: o) }
+            for (i, r) in pending.enumerated() {
+                var line = r.name
+                for h in 0..<H { line += "\t" + String(emb[i * H + h]) }
+                try out.write(line + "\n")
             }
-            for file in files {
-                let reader = try FASTAReader(path: file)
-                while let rec = try reader.next() {
-                    pending.append(rec)
-                    if pending.count >= chunk { try flush() }
-                }
-            }
-            try flush()
-            bar.finish()
-            try out.close()
-            if !quiet { eprint("embedded \(done) records in \(formatSeconds(now() - t0))") }
-        } catch let e as DNABertError {
-            throw CLIError(e.message)
+            done += pending.count
+            bar.update(stage: "embedding", current: Int64(done), total: -1, elapsed: now() - t0, eta: -1)
+            pending.removeAll(keepingCapacity: true)
         }
+        for file in files {
+            let reader = try FASTAReader(path: file)
+            while let rec = try reader.next() {
+                pending.append(rec)
+                if pending.count >= chunk { try flush() }
+            }
+        }
+        try flush()
+        bar.finish()
+        try out.close()
+        if !quiet { eprint("embedded \(done) records in \(formatSeconds(now() - t0))") }
     }
 }
 
@@ -107,12 +103,8 @@ struct ConvertCommand: ParsableCommand {
     var destination: String
 
     func run() throws {
-        do {
-            _ = try PyTorchCheckpoint.convertToSafetensors(input: source, output: destination)
-            eprint("wrote \(destination)")
-        } catch let e as DNABertError {
-            throw CLIError(e.message)
-        }
+        _ = try PyTorchCheckpoint.convertToSafetensors(input: source, output: destination)
+        eprint("wrote \(destination)")
     }
 }
 
@@ -135,16 +127,12 @@ struct ModelCommand: ParsableCommand {
         var output: String
 
         func run() throws {
-            do {
-                var cfg = try ModelConfig.named(config)
-                let tok = try tokenizer.map { try Tokenizer(contentsOfFile: $0) }
-                if let tok, ModelConfig.preset(config) != nil { cfg.vocabSize = max(cfg.vocabSize, tok.vocabSize) }
-                let m = try PretrainedModel.random(config: cfg, tokenizer: tok, seed: seed)
-                try m.save(directory: output)
-                eprint("wrote \(output): \(cfg.numLayers) layers, hidden \(cfg.hiddenSize), \(cfg.numHeads) heads, \(m.model.layout.total) parameters (random weights)")
-            } catch let e as DNABertError {
-                throw CLIError(e.message)
-            }
+            var cfg = try ModelConfig.named(config)
+            let tok = try tokenizer.map { try Tokenizer(contentsOfFile: $0) }
+            if let tok, ModelConfig.preset(config) != nil { cfg.vocabSize = max(cfg.vocabSize, tok.vocabSize) }
+            let m = try PretrainedModel.random(config: cfg, tokenizer: tok, seed: seed)
+            try m.save(directory: output)
+            eprint("wrote \(output): \(cfg.numLayers) layers, hidden \(cfg.hiddenSize), \(cfg.numHeads) heads, \(m.model.layout.total) parameters (random weights)")
         }
     }
 
@@ -155,16 +143,12 @@ struct ModelCommand: ParsableCommand {
         var directory: String
 
         func run() throws {
-            do {
-                let m = try PretrainedModel.load(directory: directory)
-                let c = m.model.config, l = m.model.layout
-                print("layers \(c.numLayers), hidden \(c.hiddenSize), heads \(c.numHeads), intermediate \(c.intermediateSize), vocab \(c.vocabSize)")
-                print("parameters: \(l.total)")
-                print("heads: MLM \(l.hasMLMHead ? "yes" : "no"), pooler \(l.hasPooler ? "yes" : "no"), classifier \(l.hasClassifier ? "\(c.numLabels) labels" : "no")")
-                print("tokenizer: \(m.tokenizer.map { "\($0.vocabSize) tokens" } ?? "none")")
-            } catch let e as DNABertError {
-                throw CLIError(e.message)
-            }
+            let m = try PretrainedModel.load(directory: directory)
+            let c = m.model.config, l = m.model.layout
+            print("layers \(c.numLayers), hidden \(c.hiddenSize), heads \(c.numHeads), intermediate \(c.intermediateSize), vocab \(c.vocabSize)")
+            print("parameters: \(l.total)")
+            print("heads: MLM \(l.hasMLMHead ? "yes" : "no"), pooler \(l.hasPooler ? "yes" : "no"), classifier \(l.hasClassifier ? "\(c.numLabels) labels" : "no")")
+            print("tokenizer: \(m.tokenizer.map { "\($0.vocabSize) tokens" } ?? "none")")
         }
     }
 }

@@ -67,9 +67,9 @@ struct TokenizerCommand: ParsableCommand {
                 if !quiet {
                     eprint("trained \(tok.vocabSize) tokens (\(trained.merges.count) merges) in \(formatSeconds(now() - t0)) → \(output)")
                 }
-            } catch let e as DNABertError {
-                bar.finish()
-                throw CLIError(e.message)
+            } catch {
+                bar.finish()   // end the progress line before ArgumentParser prints "Error: <message>"
+                throw error
             }
         }
     }
@@ -104,48 +104,44 @@ struct TokenizerCommand: ParsableCommand {
         }
 
         func run() throws {
-            do {
-                let tok = try Tokenizer(contentsOfFile: tokenizer)
-                var o = EncodeOptions()
-                o.addSpecialTokens = !noSpecialTokens
-                o.maxLength = maxLength ?? 0
-                o.uppercase = uppercase
-                o.withOffsets = offsets
-                let out = try OutputFile(path: output)
-                var count = 0, bases = 0, tokens = 0
-                let t0 = now()
-                outer: for file in files {
-                    let reader = try FASTAReader(path: file)
-                    while let rec = try reader.next() {
-                        if let m = maxRecords, count >= m { break outer }
-                        let e = rec.sequence.withUnsafeBufferPointer { tok.encode($0, options: o) }
-                        count += 1
-                        bases += rec.sequence.count
-                        tokens += e.ids.count
-                        var line = ""
-                        if format == "tsv" {
-                            line = "\(rec.name)\t\(e.ids.count)\t" + e.ids.map(String.init).joined(separator: " ")
-                            if offsets {
-                                line += "\t" + stride(from: 0, to: e.offsets.count, by: 2)
-                                    .map { "\(e.offsets[$0])-\(e.offsets[$0 + 1])" }.joined(separator: " ")
-                            }
-                        } else {
-                            var obj: [(String, JSONValue)] = [("name", .string(rec.name)), ("n_tokens", .int(Int64(e.ids.count))),
-                                                              ("ids", .array(e.ids.map { .int(Int64($0)) }))]
-                            if offsets { obj.append(("offsets", .array(e.offsets.map { .int($0) }))) }
-                            line = JSON.serialize(.object(obj))
+            let tok = try Tokenizer(contentsOfFile: tokenizer)
+            var o = EncodeOptions()
+            o.addSpecialTokens = !noSpecialTokens
+            o.maxLength = maxLength ?? 0
+            o.uppercase = uppercase
+            o.withOffsets = offsets
+            let out = try OutputFile(path: output)
+            var count = 0, bases = 0, tokens = 0
+            let t0 = now()
+            outer: for file in files {
+                let reader = try FASTAReader(path: file)
+                while let rec = try reader.next() {
+                    if let m = maxRecords, count >= m { break outer }
+                    let e = rec.sequence.withUnsafeBufferPointer { tok.encode($0, options: o) }
+                    count += 1
+                    bases += rec.sequence.count
+                    tokens += e.ids.count
+                    var line = ""
+                    if format == "tsv" {
+                        line = "\(rec.name)\t\(e.ids.count)\t" + e.ids.map(String.init).joined(separator: " ")
+                        if offsets {
+                            line += "\t" + stride(from: 0, to: e.offsets.count, by: 2)
+                                .map { "\(e.offsets[$0])-\(e.offsets[$0 + 1])" }.joined(separator: " ")
                         }
-                        try out.write(line + "\n")
+                    } else {
+                        var obj: [(String, JSONValue)] = [("name", .string(rec.name)), ("n_tokens", .int(Int64(e.ids.count))),
+                                                          ("ids", .array(e.ids.map { .int(Int64($0)) }))]
+                        if offsets { obj.append(("offsets", .array(e.offsets.map { .int($0) }))) }
+                        line = JSON.serialize(.object(obj))
                     }
+                    try out.write(line + "\n")
                 }
-                try out.close()
-                let dt = now() - t0
-                eprint("\(count) records, \(bases) bp → \(tokens) tokens"
-                       + (tokens > 0 ? ", \(Double(Int(Double(bases) / Double(tokens) * 100)) / 100) bp/token" : "")
-                       + ", \(formatSeconds(dt))")
-            } catch let e as DNABertError {
-                throw CLIError(e.message)
             }
+            try out.close()
+            let dt = now() - t0
+            eprint("\(count) records, \(bases) bp → \(tokens) tokens"
+                   + (tokens > 0 ? ", \(Double(Int(Double(bases) / Double(tokens) * 100)) / 100) bp/token" : "")
+                   + ", \(formatSeconds(dt))")
         }
     }
 
@@ -160,25 +156,21 @@ struct TokenizerCommand: ParsableCommand {
         var ids: [String] = []
 
         func run() throws {
-            do {
-                let tok = try Tokenizer(contentsOfFile: tokenizer)
-                func decodeLine<S: Sequence>(_ words: S) throws where S.Element: StringProtocol {
-                    var v: [Int32] = []
-                    for w in words {
-                        guard let i = Int32(w) else { throw CLIError("'\(w)' is not a token id") }
-                        v.append(i)
-                    }
-                    print(try tok.decode(v, skipSpecialTokens: !keepSpecialTokens))
+            let tok = try Tokenizer(contentsOfFile: tokenizer)
+            func decodeLine<S: Sequence>(_ words: S) throws where S.Element: StringProtocol {
+                var v: [Int32] = []
+                for w in words {
+                    guard let i = Int32(w) else { throw CLIError("'\(w)' is not a token id") }
+                    v.append(i)
                 }
-                if !ids.isEmpty {
-                    try decodeLine(ids)
-                } else {
-                    while let line = readLine() {
-                        try decodeLine(line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," }))
-                    }
+                print(try tok.decode(v, skipSpecialTokens: !keepSpecialTokens))
+            }
+            if !ids.isEmpty {
+                try decodeLine(ids)
+            } else {
+                while let line = readLine() {
+                    try decodeLine(line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "," }))
                 }
-            } catch let e as DNABertError {
-                throw CLIError(e.message)
             }
         }
     }
@@ -190,21 +182,17 @@ struct TokenizerCommand: ParsableCommand {
         var tokenizer: String
 
         func run() throws {
-            do {
-                let tok = try Tokenizer(contentsOfFile: tokenizer)
-                print("vocab size: \(tok.vocabSize)")
-                print("merges:     \(tok.merges.count)")
-                let specials: [(String, Int32?)] = [("[UNK]", tok.unkId), ("[CLS]", tok.clsId), ("[SEP]", tok.sepId),
-                                                    ("[PAD]", tok.padId), ("[MASK]", tok.maskId)]
-                print("special:    " + specials.map { "\($0.0)=\($0.1.map(String.init) ?? "-")" }.joined(separator: " "))
-                var lengths: [Int: Int] = [:]
-                for i in 0..<tok.vocabSize where !tok.isSpecial(Int32(i)) {
-                    lengths[tok.token(forId: Int32(i))?.utf8.count ?? 0, default: 0] += 1
-                }
-                print("token lengths (bases: count): " + lengths.keys.sorted().map { "\($0):\(lengths[$0]!)" }.joined(separator: " "))
-            } catch let e as DNABertError {
-                throw CLIError(e.message)
+            let tok = try Tokenizer(contentsOfFile: tokenizer)
+            print("vocab size: \(tok.vocabSize)")
+            print("merges:     \(tok.merges.count)")
+            let specials: [(String, Int32?)] = [("[UNK]", tok.unkId), ("[CLS]", tok.clsId), ("[SEP]", tok.sepId),
+                                                ("[PAD]", tok.padId), ("[MASK]", tok.maskId)]
+            print("special:    " + specials.map { "\($0.0)=\($0.1.map(String.init) ?? "-")" }.joined(separator: " "))
+            var lengths: [Int: Int] = [:]
+            for i in 0..<tok.vocabSize where !tok.isSpecial(Int32(i)) {
+                lengths[tok.token(forId: Int32(i))?.utf8.count ?? 0, default: 0] += 1
             }
+            print("token lengths (bases: count): " + lengths.keys.sorted().map { "\($0):\(lengths[$0]!)" }.joined(separator: " "))
         }
     }
 }

@@ -105,15 +105,23 @@ case "attention":
     let qkv = UnsafeMutablePointer<Float>.allocate(capacity: L * 3 * H); fillRandom(qkv, L * 3 * H)
     let out = UnsafeMutablePointer<Float>.allocate(capacity: L * H)
     let slopes = ALiBi.slopes(heads: heads)
-    var best = 1e9
-    for _ in 0..<3 {
-        let t0 = now()
-        FlashAttention.forward(q: qkv, k: qkv + H, v: qkv + 2 * H, stride: 3 * H, out: out, outStride: H,
-                               spans: [.init(start: 0, count: L)], positions: nil, heads: heads, headDim: 64,
-                               slopes: slopes, scale: 0.125, threads: threads, tileQ: tq, tileK: tk)
-        best = min(best, now() - t0)
+    for headMajor in [false, true] {
+        var best = 1e9
+        for _ in 0..<3 {
+            let t0 = now()
+            if headMajor {
+                FlashAttention.forward(q: qkv, k: qkv + L * H, v: qkv + 2 * L * H, stride: 64, out: out, outStride: H,
+                                       spans: [.init(start: 0, count: L)], positions: nil, heads: heads, headDim: 64,
+                                       slopes: slopes, scale: 0.125, headStride: L * 64, threads: threads, tileQ: tq, tileK: tk)
+            } else {
+                FlashAttention.forward(q: qkv, k: qkv + H, v: qkv + 2 * H, stride: 3 * H, out: out, outStride: H,
+                                       spans: [.init(start: 0, count: L)], positions: nil, heads: heads, headDim: 64,
+                                       slopes: slopes, scale: 0.125, threads: threads, tileQ: tq, tileK: tk)
+            }
+            best = min(best, now() - t0)
+        }
+        print("attention L=\(L) threads=\(threads) tile \(tq)x\(tk) \(headMajor ? "head-major" : "token-major"): \(fmt(best, 4)) s, \(fmt(4.0 * Double(L * L * H) / best / 1e9, 1)) GFLOP/s")
     }
-    print("attention L=\(L) threads=\(threads) tile \(tq)x\(tk): \(fmt(best, 4)) s, \(fmt(4.0 * Double(L * L * H) / best / 1e9, 1)) GFLOP/s")
 case "forward":
     let B = args.count > 2 ? Int(args[2]) ?? 1 : 1
     let L = args.count > 3 ? Int(args[3]) ?? 128 : 128
@@ -141,6 +149,30 @@ case "forward":
     print("forward B=\(B) L=\(L) threads=\(threads) layers=\(cfg.numLayers): best \(fmt(best, 4)) s, \(fmt(flops / best / 1e9, 1)) GFLOP/s, peak RSS \(fmt(peakRSSMB(), 0)) MB")
 case "train":
     trainProbe(args)
+case "check":
+    // dnabert-probe check DIR B L layers: compare with bench/check_forward_vs_torch.py's PyTorch output.
+    func readFile<T>(_ path: String, _: T.Type) -> [T] {
+        guard let f = fopen(path, "rb") else { print("cannot open \(path)"); exit(1) }
+        defer { fclose(f) }
+        fseek(f, 0, SEEK_END); let bytes = ftell(f); fseek(f, 0, SEEK_SET)
+        var a = [UInt8](repeating: 0, count: bytes)
+        _ = fread(&a, 1, bytes, f)
+        return a.withUnsafeBytes { Array($0.bindMemory(to: T.self)) }
+    }
+    let dir = args[2], B = Int(args[3])!, L = Int(args[4])!
+    var cfg = ModelConfig(); cfg.numLayers = Int(args[5])!
+    let model = try! Model(config: cfg, mlmHead: false)
+    let params = readFile(dir + "/params.bin", Float.self)
+    guard params.count == model.parameters.count else { print("params: \(params.count) floats, layout wants \(model.parameters.count)"); exit(1) }
+    _ = model.parameters.update(fromContentsOf: params)
+    let ids = readFile(dir + "/ids.bin", Int32.self), mask = readFile(dir + "/mask.bin", Int32.self)
+    let want = readFile(dir + "/expected.bin", Float.self)
+    let out = try! ids.withUnsafeBufferPointer { i in try mask.withUnsafeBufferPointer { m in
+        try model.forward(ids: i, batch: B, length: L, attentionMask: m)
+    } }
+    var worst: Float = 0, scale: Float = 0
+    for (a, b) in zip(out.lastHidden, want) { worst = max(worst, abs(a - b)); scale = max(scale, abs(b)) }
+    print("check B=\(B) L=\(L) layers=\(cfg.numLayers): max |ours - torch| = \(worst) (max |torch| = \(scale)), \(out.lastHidden.count) values")
 default:
     print("unknown mode \(mode)")
 }

@@ -173,8 +173,8 @@ private func firstDifference(_ x: [(String, String)], _ y: [(String, String)]) -
         let got = try train(words: [Array("ACGT".utf8), Array("ACGA".utf8)], o)
         // Only (A,C) occurs twice; after it (AC,G) occurs twice; then nothing reaches 2.
         #expect(same(got.merges, [("A", "C"), ("AC", "G")]))
-        let empty = try train(words: [], o)
-        #expect(empty.alphabet == ["A", "C", "G", "T"] && empty.merges.isEmpty)
+        // No bases at all is a user error (an empty file), not an alphabet-only tokenizer.
+        #expect(throws: DNABertError.self) { try train(words: [], o) }
 
         for bad in [{ (o: inout BPETrainerOptions) in o.vocabSize = 8 }, { $0.vocabSize = 70_000 }, { $0.maxTokenLength = 1 },
                     { $0.wordLength = 1 }, { $0.threads = -1 }, { $0.maxBases = -5 }, { $0.minFrequency = -1 }] {

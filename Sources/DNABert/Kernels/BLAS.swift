@@ -86,14 +86,16 @@ public enum BLAS {
     }
 
     /// Row-major C = alpha·op(A)·op(B) + beta·C with op(A) m×k, op(B) k×n.
-    /// Dimensions must be non-negative and below 2^31; leading dimensions at least the row length.
-    /// Internal callers validate shapes; this entry point clamps nothing, so it is not fed user data directly.
+    /// Raw-pointer API: the caller guarantees the buffers hold the described matrices (leading dimensions
+    /// at least the row length). Sizes beyond OpenBLAS's 32-bit integers go to the portable fallback.
     @inline(__always)
     public static func sgemm(transA: Transpose, transB: Transpose, m: Int, n: Int, k: Int, alpha: Float,
                              a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                              beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
         if m <= 0 || n <= 0 { return }
-        if let f = loaded.sgemm {
+        let k = max(k, 0)
+        let limit = Int(Int32.max)
+        if let f = loaded.sgemm, m <= limit, n <= limit, k <= limit, lda <= limit, ldb <= limit, ldc <= limit {
             f(101, transA == .noTrans ? 111 : 112, transB == .noTrans ? 111 : 112,
               Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
         } else {

@@ -20,12 +20,20 @@ public enum FlashAttention {
     }
 
     /// Default tile sizes (measured on the 117M shape; see bench/bench_forward_probe.md).
-    public static var defaultTileQ = 64
-    public static var defaultTileK = 256
+    public static let defaultTileQ = 128
+    public static let defaultTileK = 256
+
+    /// Distant-tile skipping (exact to float32, see `tile`) is on unless DNABERT_NO_TILE_SKIP=1, which
+    /// exists to measure the dense cost.
+    static let skipDistantTiles: Bool = {
+        if let e = getenv("DNABERT_NO_TILE_SKIP") { return String(cString: e) != "1" }
+        return true
+    }()
 
     /// - Parameters:
-    ///   - q, k, v: row t of head h starts at `ptr + t·stride + h·headDim` (e.g. the three blocks of a fused
-    ///     [T, 3H] qkv buffer with stride 3H).
+    ///   - q, k, v: row t of head h starts at `ptr + t·stride + h·headStride` (e.g. the three blocks of a
+    ///     fused [T, 3H] qkv buffer: stride 3H, headStride headDim; or head-major [heads, T, d]: stride d,
+    ///     headStride T·d, which keeps a head's keys on few pages — much kinder to the TLB at long L).
     ///   - out: row t of head h is written at `out + t·outStride + h·headDim`.
     ///   - positions: original position of each packed row (Float, exact below 2^24); nil = 0, 1, 2, …
     ///     within each span.
@@ -36,8 +44,9 @@ public enum FlashAttention {
                                stride: Int, out: UnsafeMutablePointer<Float>, outStride: Int,
                                spans: [Span], positions: UnsafePointer<Float>?, heads: Int, headDim: Int,
                                slopes: [Float], scale: Float, lse: UnsafeMutablePointer<Float>? = nil,
-                               threads: Int, tileQ: Int = defaultTileQ, tileK: Int = defaultTileK) {
+                               headStride: Int? = nil, threads: Int, tileQ: Int = defaultTileQ, tileK: Int = defaultTileK) {
         let bq = max(1, tileQ), bk = max(8, (tileK + 7) / 8 * 8), d = headDim
+        let hs = headStride ?? headDim
         // Work items: (span, head, first query row), longest spans first for balance.
         var items: [(Int, Int, Int)] = []
         let order = spans.indices.sorted { spans[$0].count > spans[$1].count }
@@ -59,7 +68,7 @@ public enum FlashAttention {
                     let row = k + t * stride
                     for h in 0..<heads {
                         var acc: Float = 0
-                        for j in 0..<d { acc += row[h * d + j] * row[h * d + j] }
+                        for j in 0..<d { acc += row[h * hs + j] * row[h * hs + j] }
                         km[s * heads + h] = max(km[s * heads + h], acc.squareRoot())
                     }
                 }
@@ -79,7 +88,7 @@ public enum FlashAttention {
                 let (s, h, q0) = items[i]
                 let span = spans[s]
                 tile(q: q, k: k, v: v, stride: stride, out: out, outStride: outStride, span: span, q0: q0,
-                     qn: min(bq, span.count - q0), positions: positions, head: h, heads: heads, d: d,
+                     qn: min(bq, span.count - q0), positions: positions, head: h, heads: heads, d: d, hs: hs,
                      slope: h < slopes.count ? slopes[h] : 0, scale: scale, lse: lse, bk: bk,
                      kMax: kMax[s * heads + h] * 1.0001, qNorm: qNorm,
                      sBuf: sBuf, oBuf: oBuf, mBuf: mBuf, lBuf: lBuf, posBuf: posBuf)
@@ -91,15 +100,15 @@ public enum FlashAttention {
     @inline(__always)
     static func tile(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, stride: Int,
                      out: UnsafeMutablePointer<Float>, outStride: Int, span: Span, q0: Int, qn: Int,
-                     positions: UnsafePointer<Float>?, head h: Int, heads: Int, d: Int, slope: Float,
+                     positions: UnsafePointer<Float>?, head h: Int, heads: Int, d: Int, hs: Int, slope: Float,
                      scale: Float, lse: UnsafeMutablePointer<Float>?, bk: Int, kMax: Float,
                      qNorm: UnsafeMutablePointer<Float>, sBuf: UnsafeMutablePointer<Float>, oBuf: UnsafeMutablePointer<Float>,
                      mBuf: UnsafeMutablePointer<Float>, lBuf: UnsafeMutablePointer<Double>,
                      posBuf: UnsafeMutablePointer<Float>) {
         typealias F8 = VectorMath.F8
-        let qBase = q + (span.start + q0) * stride + h * d
-        let kBase = k + span.start * stride + h * d
-        let vBase = v + span.start * stride + h * d
+        let qBase = q + (span.start + q0) * stride + h * hs
+        let kBase = k + span.start * stride + h * hs
+        let vBase = v + span.start * stride + h * hs
         oBuf.initialize(repeating: 0, count: qn * d)
         mBuf.initialize(repeating: -Float.infinity, count: qn)
         lBuf.initialize(repeating: 0, count: qn)
@@ -116,7 +125,7 @@ public enum FlashAttention {
         }
         func posOf(_ t: Int) -> Float { positions.map { $0[span.start + t] } ?? Float(t) }
         func skippable(_ k0: Int, _ kn: Int) -> Bool {
-            if slope <= 0 { return false }
+            if slope <= 0 || !skipDistantTiles { return false }
             let first = posOf(k0), last = posOf(k0 + kn - 1)
             for r in 0..<qn {
                 let m = mBuf[r]

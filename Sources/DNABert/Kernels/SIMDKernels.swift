@@ -67,6 +67,7 @@ package enum SIMDKernels {
     /// One query row of a score tile: row[j] += −slope·|pi − posK[j]| (scores already scaled), then
     /// row[j] = exp(row[j] − m_new) with m_new = max(mOld, max_j row[j]). Returns (m_new, Σ_j row[j]).
     /// `n` ≤ capacity of `row` rounded up to 16 is not required: tails are handled in scalar code.
+    @inline(never)  // keep the AVX-512 body: cross-module inlining would recompile it at the caller's baseline
     package static func biasExpRow(_ row: UnsafeMutablePointer<Float>, _ n: Int, _ posK: UnsafePointer<Float>,
                                    _ pi: Float, _ slope: Float, _ mOld: Float) -> (Float, Double) {
         let nv = n & ~15
@@ -110,6 +111,7 @@ package enum SIMDKernels {
     }
 
     /// out[r, j] = GELU(h[r, j])·h[r, inner + j]; `out` may alias `h`.
+    @inline(never)
     package static func geglu(_ h: UnsafePointer<Float>, _ ld: Int, _ rows: Int, _ inner: Int,
                               _ out: UnsafeMutablePointer<Float>, _ ldo: Int) {
         let nv = inner & ~15
@@ -130,6 +132,7 @@ package enum SIMDKernels {
     }
 
     /// x = GELU(x) in place.
+    @inline(never)
     package static func gelu(_ x: UnsafeMutablePointer<Float>, _ count: Int) {
         let nv = count & ~15
         var j = 0

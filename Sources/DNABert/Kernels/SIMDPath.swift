@@ -14,8 +14,9 @@ enum SIMDPath {
         return ["avx512f", "avx512bw", "avx512dq", "avx512vl", "fma"].allSatisfy(f.contains) ? .avx512 : .baseline
     }()
 
-    /// Tests switch this to run both paths; the library never writes it.
-    nonisolated(unsafe) static var current: Kind = detected
+    /// The path in use (tests call both builds of SIMDKernels directly; DNABERT_SIMD=baseline runs the
+    /// whole suite on the portable path).
+    static var current: Kind { detected }
 
     @inline(__always)
     static func biasExpRow(_ row: UnsafeMutablePointer<Float>, _ n: Int, _ posK: UnsafePointer<Float>,

@@ -127,3 +127,34 @@ def check(status):
         text = msg.decode("utf-8", "replace") if msg else ""
         raise DNABertError(text or ERROR_NAMES.get(status, f"error {status}"), status)
     return status
+
+
+class Handle:
+    """Owns one library handle: freed by close(), a `with` block, or the garbage collector."""
+
+    _kind = "object"          # for messages
+    _free_name = None         # name of the C function that frees the handle
+
+    def __init__(self, handle):
+        if not handle:
+            raise DNABertError(f"no {self._kind} handle", -1)
+        self._h = ctypes.c_void_p(handle)
+
+    def close(self):
+        h, self._h = getattr(self, "_h", None), None
+        if h:
+            getattr(lib, self._free_name)(h)
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _handle(self):
+        if not self._h:
+            raise DNABertError(f"the {self._kind} was closed", -1)
+        return self._h

@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 from . import _lib
-from ._lib import DNABertError, check, lib
+from ._lib import DNABertError, Handle, check, lib
 from ._progress import ProgressReporter
 from .tokenizer import Tokenizer, _as_bytes
 
@@ -75,11 +75,11 @@ def convert_pytorch(bin_path, safetensors_path):
     check(lib.dnabert_convert_pytorch(os.fsencode(bin_path), os.fsencode(safetensors_path)))
 
 
-class Model:
+class Model(Handle):
     """A DNABERT-2 encoder (config + weights + optional tokenizer). Thread-safe for inference."""
 
-    def __init__(self, handle):
-        self._h = ctypes.c_void_p(handle)
+    _kind = "model"
+    _free_name = "dnabert_model_free"
 
     @classmethod
     def from_pretrained(cls, directory):
@@ -102,25 +102,6 @@ class Model:
         check(lib.dnabert_model_create(data, len(data), tokenizer._handle() if tokenizer is not None else None,
                                        int(seed), ctypes.byref(h)))
         return cls(h.value)
-
-    def close(self):
-        h, self._h = getattr(self, "_h", None), None
-        if h:
-            lib.dnabert_model_free(h)
-
-    def __del__(self):
-        self.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def _handle(self):
-        if not self._h:
-            raise DNABertError("the model was closed", -1)
-        return self._h
 
     # ---- description ----
     @property

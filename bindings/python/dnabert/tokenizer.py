@@ -5,7 +5,7 @@ import os
 import numpy as np
 
 from . import _lib
-from ._lib import DNABertError, check, lib
+from ._lib import DNABertError, Handle, check, lib
 from ._progress import ProgressReporter
 
 _CASE = {"upper": 0, "keep": 1}
@@ -45,13 +45,11 @@ class BatchEncoding(dict):
             raise AttributeError(name) from None
 
 
-class Tokenizer:
+class Tokenizer(Handle):
     """A BPE tokenizer (DNABERT-2's or one trained here). Thread-safe; free with close() or a `with` block."""
 
-    def __init__(self, handle):
-        if not handle:
-            raise DNABertError("no tokenizer handle", -1)
-        self._h = ctypes.c_void_p(handle)
+    _kind = "tokenizer"
+    _free_name = "dnabert_tokenizer_free"
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
@@ -131,26 +129,6 @@ class Tokenizer:
             raise KeyboardInterrupt
         check(status)
         return cls(h.value)
-
-    # ---- lifetime -------------------------------------------------------------------------------
-    def close(self):
-        h, self._h = getattr(self, "_h", None), None
-        if h:
-            lib.dnabert_tokenizer_free(h)
-
-    def __del__(self):
-        self.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def _handle(self):
-        if not self._h:
-            raise DNABertError("the tokenizer was closed", -1)
-        return self._h
 
     # ---- vocabulary --------------------------------------------------------------------------
     @property
