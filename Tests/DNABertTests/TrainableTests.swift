@@ -98,6 +98,28 @@ import Glibc
         for i in g1.indices { #expect(abs(g2[i] - 2 * g1[i]) <= 1e-5 * abs(g1[i]) + 1e-7) }
     }
 
+    /// ALiBi depends on |i − j| only and padded keys get probability 0, so moving row 1's padding from the end
+    /// to the front (the packed positions path of flash attention) must not change the loss or any gradient.
+    @Test func leftPaddingGivesTheSameLossAndGradients() throws {
+        let m = try Self.tinyModel(seed: 10)
+        let tr = try Trainable(model: m, dropout: 0, seed: 1)
+        let b = Self.batch()
+        var left = b
+        for i in 0..<9 {
+            let src = i < 3 ? 15 + i : 9 + (i - 3)   // padding first, then the 6 real tokens
+            left.ids[9 + i] = b.ids[src]; left.attentionMask[9 + i] = b.attentionMask[src]; left.labels[9 + i] = b.labels[src]
+        }
+        #expect(left.attentionMask[9..<18] == [0, 0, 0, 1, 1, 1, 1, 1, 1])
+        var g1 = [Float](repeating: 0, count: m.layout.total), g2 = g1
+        let r1 = try g1.withUnsafeMutableBufferPointer { try tr.lossAndGradient(b, into: $0, threads: 2) }
+        let r2 = try g2.withUnsafeMutableBufferPointer { try tr.lossAndGradient(left, into: $0, threads: 2) }
+        #expect(abs(r1.loss - r2.loss) <= 1e-6 * r1.loss)
+        #expect(r1.counted == r2.counted && r1.correct == r2.correct)
+        var num = 0.0, den = 0.0
+        for i in g1.indices { num += Double(g1[i] - g2[i]) * Double(g1[i] - g2[i]); den += Double(g1[i]) * Double(g1[i]) }
+        #expect(num.squareRoot() <= 1e-5 * den.squareRoot())
+    }
+
     @Test func invalidInputsThrow() throws {
         let m = try Self.tinyModel(seed: 9)
         let tr = try Trainable(model: m, dropout: 0, seed: 1)
