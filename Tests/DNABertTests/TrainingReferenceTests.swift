@@ -76,8 +76,14 @@ import Glibc
                 p[i] -= lr / bc1 * mom[i] / denom
             }
         }
+        Self.checkThreeSteps(m, e)
+    }
+
+    /// Compares a model after 3 AdamW steps on the fixture batch with PyTorch's `adamw.*` weights (usable with
+    /// any optimizer implementation, e.g. the trainer's `AdamW`).
+    static func checkThreeSteps(_ m: Model, _ e: [String: Tensor]) {
+        let m0 = try! Self.load().0
         // Compare the change from the initial weights (the part the optimizer wrote) norm-wise per tensor.
-        let m0 = try Self.load().0
         var worst = 0.0
         for v in m.layout.views {
             guard let ref = e["adamw." + v.name] else { Issue.record("fixture lacks adamw.\(v.name)"); continue }
