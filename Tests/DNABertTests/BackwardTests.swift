@@ -203,11 +203,12 @@ import DNABertAVX512
         _ = ref
     }
 
-    func checkFlash(L: Int, heads: Int, d: Int, mask: [Int32], seed: UInt64, tileQ: Int = 64, tileK: Int = 128) {
+    func checkFlash(L: Int, heads: Int, d: Int, mask: [Int32], seed: UInt64, tileQ: Int = 64, tileK: Int = 128,
+                    slopes customSlopes: [Float]? = nil) {
         var rng = TestRandom(seed)
         let H = heads * d
         let q = rng.floats(L * H, 2), k = rng.floats(L * H, 2), v = rng.floats(L * H), dO = rng.floats(L * H)
-        let slopes = ALiBi.slopes(heads: heads)
+        let slopes = customSlopes ?? ALiBi.slopes(heads: heads)
         let real = (0..<L).filter { mask[$0] == 1 }
         let T = real.count
         // Packed: a decoy sequence of 3 tokens first, then the real tokens.
@@ -267,5 +268,15 @@ import DNABertAVX512
         // Padding inside and at the end (not at position 0 when L == 1).
         let mask = (0..<L).map { i -> Int32 in (i == 0 || (i % 7 != 3 && i < L - L / 5)) ? 1 : 0 }
         checkFlash(L: L, heads: 3, d: 8, mask: mask, seed: UInt64(200 + L), tileQ: 16, tileK: 32)
+    }
+
+    /// Steep ALiBi slopes make far (query tile, key tile) pairs negligible: the skipped tiles must not change
+    /// the gradients (slope 0 never skips; 4 skips almost everything off the diagonal).
+    @Test(arguments: [65, 200])
+    func flashBackwardSkipsFarTilesExactly(L: Int) {
+        let mask = (0..<L).map { i -> Int32 in i % 11 == 5 ? 0 : 1 }
+        checkFlash(L: L, heads: 4, d: 8, mask: mask, seed: UInt64(300 + L), tileQ: 8, tileK: 16, slopes: [4, 1, 0.5, 0])
+        checkFlash(L: L, heads: 4, d: 8, mask: [Int32](repeating: 1, count: L), seed: UInt64(400 + L), tileQ: 16, tileK: 8,
+                   slopes: [2, 0.9, 0.3, 0.1])
     }
 }

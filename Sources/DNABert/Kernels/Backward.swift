@@ -154,9 +154,10 @@ extension FlashAttention {
             let dRow = UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxLen))
             let lRow = UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxLen))
             let pos = UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxLen))
+            let qNorm = UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxLen))
             defer {
                 pBuf.deallocate(); dpBuf.deallocate(); dkBuf.deallocate(); dvBuf.deallocate()
-                dRow.deallocate(); lRow.deallocate(); pos.deallocate()
+                dRow.deallocate(); lRow.deallocate(); pos.deallocate(); qNorm.deallocate()
             }
             var i = w
             while i < items.count {
@@ -176,17 +177,42 @@ extension FlashAttention {
                     dRow[t] = Float(acc)
                     lRow[t] = lse[(span.start + t) * heads + h]
                     pos[t] = positions.map { $0[span.start + t] } ?? Float(t)
+                    let qr = qB + t * stride
+                    var qq: Float = 0
+                    for j in 0..<d { qq += qr[j] * qr[j] }
+                    qNorm[t] = qq.squareRoot() * scale * 1.0001
                     let dqr = dqB + t * dStride
                     for j in 0..<d { dqr[j] = 0 }
                 }
                 var k0 = 0
                 while k0 < n {
                     let kn = min(bk, n - k0)
+                    // Largest key norm of this tile: with ALiBi, a (query tile, key tile) pair whose every score
+                    // bound |q|·max|k|·scale − slope·distance lies 88 below the row's log-sum-exp has all
+                    // P = exp(S − lse) < 1e-38 (0 in float32): it contributes nothing and is skipped.
+                    var kMax: Float = 0
+                    for r in 0..<kn {
+                        let kr = kB + (k0 + r) * stride
+                        var kk: Float = 0
+                        for j in 0..<d { kk += kr[j] * kr[j] }
+                        kMax = max(kMax, kk.squareRoot())
+                    }
+                    kMax *= 1.0001
+                    let firstK = pos[k0], lastK = pos[k0 + kn - 1]
                     dkBuf.initialize(repeating: 0, count: kn * d)
                     dvBuf.initialize(repeating: 0, count: kn * d)
                     var q0 = 0
                     while q0 < n {
                         let qn = min(bq, n - q0)
+                        if slope > 0 {
+                            var skip = true
+                            for r in q0..<(q0 + qn) {
+                                let pr = pos[r]
+                                let dist: Float = pr < firstK ? firstK - pr : (pr > lastK ? pr - lastK : 0)
+                                if qNorm[r] * kMax - slope * dist - lRow[r] > -88 { skip = false; break }
+                            }
+                            if skip { q0 += qn; continue }
+                        }
                         BLAS.sgemm(transA: .noTrans, transB: .trans, m: qn, n: kn, k: d, alpha: scale,
                                    a: qB + q0 * stride, lda: stride, b: kB + k0 * stride, ldb: stride,
                                    beta: 0, c: pBuf, ldc: bk)
