@@ -50,9 +50,10 @@ final class ScratchSlots {
         defer { next += 1 }
         if next < slots.count {
             if slots[next].1 >= n { return slots[next].0 }
+            let p = try Self.allocate(n, what)   // before freeing: a throw leaves the old slot valid
             free(slots[next].0)
-            slots[next] = (try Self.allocate(n, what), n)
-            return slots[next].0
+            slots[next] = (p, n)
+            return p
         }
         let p = try Self.allocate(n, what)
         slots.append((p, n))
@@ -91,8 +92,9 @@ public final class Trainable {
     public let model: Model
     public var dropout: Double
     public let seed: UInt64
-    /// Incremented on each call: fresh dropout masks per micro-batch.
-    public internal(set) var calls: UInt64 = 0
+    /// Incremented on each call: fresh dropout masks per micro-batch. Save and restore it with a checkpoint
+    /// for a resumed run to draw the same masks as an uninterrupted one.
+    public var calls: UInt64 = 0
     /// Activations and gradients of the last step, kept for the next one (`releaseScratch()` frees them).
     let scratch = ScratchSlots()
 
