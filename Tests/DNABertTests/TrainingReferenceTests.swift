@@ -104,4 +104,17 @@ import Glibc
         }
         print("TrainingReference: worst 3-step AdamW update relative error \(worst)")
     }
+
+    /// The project's AdamW (Training/AdamW.swift) with the project's gradients against torch.optim.AdamW.
+    @Test func trainerAdamWMatchesPyTorch() throws {
+        let (m, e, b) = try TrainingReferenceTests.load()
+        let tr = try Trainable(model: m, dropout: 0, seed: 1)
+        let opt = try AdamW(layout: m.layout, config: AdamWConfig(beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 1e-5))
+        for _ in 0..<3 {
+            var g = [Float](repeating: 0, count: m.layout.total)
+            _ = try g.withUnsafeMutableBufferPointer { try tr.lossAndGradient(b, into: $0, threads: 2) }
+            try g.withUnsafeBufferPointer { try opt.update(parameters: m.parameters, gradients: $0, lr: 1e-3) }
+        }
+        TrainingReferenceTests.checkThreeSteps(m, e)
+    }
 }
