@@ -2,6 +2,7 @@
 //   dnabert-probe blas                      sgemm GFLOP/s on 768-ish shapes, 1 and 2 workers
 //   dnabert-probe forward B L [threads] [reps] [layers]   forward time, GFLOP/s, peak RSS (117M shape, random weights)
 //   dnabert-probe attention L [threads]     flash attention alone (12 heads × 64)
+//   dnabert-probe checkpoint-stress OUT     save checkpoints in a loop (killed by a test with SIGKILL)
 import DNABert
 #if canImport(Glibc)
 import Glibc
@@ -27,6 +28,7 @@ func peakRSSMB() -> Double {
 
 let args = CommandLine.arguments
 let mode = args.count > 1 ? args[1] : "blas"
+if mode == "checkpoint-stress" { checkpointStress(args) }
 if mode == "blasinfo-slowhost" {
     // Simulate a host (R, numpy) that loaded OpenBLAS with the slow SSE3 core before us.
     setenv("OPENBLAS_CORETYPE", "Prescott", 1)
