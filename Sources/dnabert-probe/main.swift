@@ -149,6 +149,8 @@ case "forward":
         precondition(out.lastHidden.count == B * L * cfg.hiddenSize)
     }
     print("forward B=\(B) L=\(L) threads=\(threads) layers=\(cfg.numLayers): best \(fmt(best, 4)) s, \(fmt(flops / best / 1e9, 1)) GFLOP/s, peak RSS \(fmt(peakRSSMB(), 0)) MB")
+case "train":
+    trainProbe(args)
 case "check":
     // dnabert-probe check DIR B L layers: compare with bench/check_forward_vs_torch.py's PyTorch output.
     func readFile<T>(_ path: String, _: T.Type) -> [T] {
