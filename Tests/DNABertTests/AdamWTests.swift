@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 @testable import DNABert
 
@@ -154,5 +157,28 @@ import Testing
         #expect(throws: DNABertError.self) { try AdamW(layout: layout, config: AdamWConfig(eps: 0)) }
         #expect(try AdamWConfig(json: JSON.parse(JSON.serialize(AdamWConfig.fineTuning.json))) == .fineTuning)
         _ = g.withUnsafeMutableBufferPointer { $0[0] = 1 }
+    }
+
+    @Test func vectorSquareRootIsWithinOneUlp() {
+        var r = TestRandom(31)
+        var worst: Float = 0
+        for k in 0..<20_000 {
+            var x = SIMD8<Float>()
+            for j in 0..<8 {
+                // Magnitudes from 1e-30 to 1e30, and a few exact squares.
+                let e = Float(r.int(61) - 30)
+                x[j] = k % 97 == 0 ? Float(j * j) : abs(r.float(1)) * Float(Glibc.pow(10, Double(e)))
+            }
+            let y = AdamW.sqrt8(x)
+            for j in 0..<8 {
+                let ref = Float(Double(x[j]).squareRoot())   // correctly rounded
+                let ulp = ref == 0 ? Float.leastNonzeroMagnitude : ref.ulp
+                worst = max(worst, abs(y[j] - ref) / ulp)
+                if k % 97 == 0 { #expect(y[j] == Float(j), "sqrt(\(j * j))") }
+            }
+        }
+        #expect(worst <= 1, "worst \(worst) ulp")
+        #expect(AdamW.sqrt8(SIMD8(repeating: 0)) == SIMD8(repeating: 0))
+        #expect(AdamW.sqrt8(SIMD8(repeating: .infinity)) == SIMD8(repeating: .infinity))
     }
 }

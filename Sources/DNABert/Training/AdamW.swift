@@ -139,23 +139,72 @@ public final class AdamW: @unchecked Sendable {
         let bc2 = Float(bc2Sqrt)
         let eps = Float(config.eps)
         let decayFactor = Float(1 - lr * config.weightDecay)
-        let mb = m.baseAddress!, vb = v.baseAddress!
+        let mb = m.baseAddress!, vb = v.baseAddress!, gm = UnsafeMutablePointer(mutating: gb)
         Parallel.forEach(segments.count, threads: threads) { s in
             let seg = self.segments[s]
             let decay = seg.decay && config.weightDecay != 0
-            for i in seg.range {
-                let g = gb[i]
-                var p = pb[i]
-                if decay { p *= decayFactor }
-                // exp_avg.lerp_(grad, 1 - β1); exp_avg_sq.mul_(β2).addcmul_(grad, grad, value: 1 - β2)
-                let mi = mb[i] + oneMinusB1 * (g - mb[i])
-                let vi = vb[i] * b2 + oneMinusB2 * g * g
-                mb[i] = mi
-                vb[i] = vi
-                let denom = vi.squareRoot() / bc2 + eps
-                p += -stepSize * (mi / denom)
-                pb[i] = p
-            }
+            Self.kernel(p: pb, g: gm, m: mb, v: vb, range: seg.range, decay: decay ? decayFactor : 1,
+                        oneMinusB1: oneMinusB1, b2: b2, oneMinusB2: oneMinusB2, bc2: bc2, eps: eps, stepSize: stepSize)
+        }
+    }
+
+    /// √x for x ≥ 0, 8 lanes, without libm: Swift lowers `squareRoot()` to a call of `sqrtf` (errno
+    /// semantics) per lane, which blocks vectorisation. Inverse square root from the bit-level estimate and
+    /// three Newton steps, then one Heron step on √x: within 1 ulp of the correctly rounded root (tested).
+    @inline(__always)
+    static func sqrt8(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        let bits = unsafeBitCast(x, to: SIMD8<UInt32>.self)
+        var y = unsafeBitCast(SIMD8<UInt32>(repeating: 0x5F37_59DF) &- (bits &>> 1), to: SIMD8<Float>.self)
+        let half = 0.5 * x
+        y = y * (1.5 - half * y * y)
+        y = y * (1.5 - half * y * y)
+        y = y * (1.5 - half * y * y)
+        var r = x * y
+        r = 0.5 * (r + x / r)
+        r.replace(with: x, where: x .== 0 .| x .== .infinity)
+        return r
+    }
+
+    /// The per-element update, 8 lanes at a time. Per element and operation order it is PyTorch's
+    /// single-tensor AdamW in Float32 (no fused multiply-add); the vector square root is within 1 ulp.
+    @inline(__always)
+    static func kernel(p pb: UnsafeMutablePointer<Float>, g gb: UnsafeMutablePointer<Float>, m mb: UnsafeMutablePointer<Float>,
+                       v vb: UnsafeMutablePointer<Float>, range: Range<Int>, decay: Float, oneMinusB1: Float, b2: Float,
+                       oneMinusB2: Float, bc2: Float, eps: Float, stepSize: Float) {
+        typealias V8 = SIMD8<Float>
+        var i = range.lowerBound
+        let end = range.upperBound
+        let applyDecay = decay != 1
+        let vd = V8(repeating: decay), va = V8(repeating: oneMinusB1), vb2 = V8(repeating: b2), vc = V8(repeating: oneMinusB2)
+        let vbc2 = V8(repeating: bc2), veps = V8(repeating: eps), vstep = V8(repeating: -stepSize)
+        while i + 8 <= end {
+            let g = UnsafeRawPointer(gb + i).loadUnaligned(as: V8.self)
+            var p = UnsafeRawPointer(pb + i).loadUnaligned(as: V8.self)
+            let m0 = UnsafeRawPointer(mb + i).loadUnaligned(as: V8.self)
+            let v0 = UnsafeRawPointer(vb + i).loadUnaligned(as: V8.self)
+            if applyDecay { p = p * vd }
+            let m1 = m0 + va * (g - m0)
+            let v1 = v0 * vb2 + vc * g * g
+            let denom = Self.sqrt8(v1) / vbc2 + veps
+            p = p + vstep * (m1 / denom)
+            UnsafeMutableRawPointer(mb + i).storeBytes(of: m1, as: V8.self)
+            UnsafeMutableRawPointer(vb + i).storeBytes(of: v1, as: V8.self)
+            UnsafeMutableRawPointer(pb + i).storeBytes(of: p, as: V8.self)
+            i += 8
+        }
+        while i < end {
+            let g = gb[i]
+            var p = pb[i]
+            if applyDecay { p *= decay }
+            // exp_avg.lerp_(grad, 1 - β1); exp_avg_sq.mul_(β2).addcmul_(grad, grad, value: 1 - β2)
+            let mi = mb[i] + oneMinusB1 * (g - mb[i])
+            let vi = vb[i] * b2 + oneMinusB2 * g * g
+            mb[i] = mi
+            vb[i] = vi
+            let denom = vi.squareRoot() / bc2 + eps
+            p += -stepSize * (mi / denom)
+            pb[i] = p
+            i += 1
         }
     }
 }
