@@ -196,29 +196,41 @@ public final class Pretrainer {
                                            optimizer: optimizer, state: state, keepLast: options.keepCheckpoints)
     }
 
+    /// One step with the run's bookkeeping: validation and checkpoint when due, history and metrics appended.
+    /// `stopping` forces a checkpoint (the caller is about to stop).
+    @discardableResult
+    public func advance(stopping: Bool = false) throws -> TrainingProgress {
+        var p = try trainStep()
+        let last = step == options.steps
+        if last || (options.evalEvery > 0 && step % options.evalEvery == 0) {
+            let v = try evaluate()
+            p.validationLoss = v.loss
+            p.validationAccuracy = v.accuracy
+        }
+        history.append(p)
+        try metrics.write(p)
+        if last || stopping || (options.checkpointEvery > 0 && step % options.checkpointEvery == 0) {
+            metrics.sync()
+            try saveCheckpoint()
+        }
+        if last { try pretrained.save(directory: out + "/model") }
+        return p
+    }
+
     /// Runs to `options.steps`: validation and checkpoints on schedule, metrics appended to out/metrics.jsonl,
-    /// the final model written to out/model. `progress` returning false stops cleanly after a checkpoint.
-    /// Returns the metric history (resumed runs include the steps before the resume).
+    /// the final model written to out/model. `progress` returning false stops cleanly after a checkpoint
+    /// (throws `.cancelled`). Returns the metric history (resumed runs include the steps before the resume).
     @discardableResult
     public func run(progress: ((TrainingProgress) -> Bool)? = nil) throws -> [TrainingProgress] {
         while step < options.steps {
-            var p = try trainStep()
-            let last = step == options.steps
-            if last || (options.evalEvery > 0 && step % options.evalEvery == 0) {
-                let v = try evaluate()
-                p.validationLoss = v.loss
-                p.validationAccuracy = v.accuracy
+            let p = try advance()
+            if let progress, !progress(p) {
+                if step < options.steps && !(options.checkpointEvery > 0 && step % options.checkpointEvery == 0) {
+                    try saveCheckpoint()
+                }
+                throw DNABertError.cancelled
             }
-            history.append(p)
-            try metrics.write(p)
-            let keepGoing = progress?(p) ?? true
-            if last || !keepGoing || (options.checkpointEvery > 0 && step % options.checkpointEvery == 0) {
-                metrics.sync()
-                try saveCheckpoint()
-            }
-            if !keepGoing { throw DNABertError.cancelled }
         }
-        try pretrained.save(directory: out + "/model")
         return history
     }
 }
