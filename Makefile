@@ -77,6 +77,9 @@ test-c: lib
 	gcc $(CFLAGS_STRICT) -I$(BUILD)/include Tests/c/test_model.c -o $(BUILD)/tests/test_model \
 	  -L$(BUILD)/lib -ldnabert -Wl,-rpath,$(BUILD)/lib -lpthread -lm
 	$(BUILD)/tests/test_model Tests/DNABertTests/Fixtures/model
+	gcc $(CFLAGS_STRICT) -I$(BUILD)/include Tests/c/test_pretrain.c -o $(BUILD)/tests/test_pretrain \
+	  -L$(BUILD)/lib -ldnabert -Wl,-rpath,$(BUILD)/lib -lm
+	$(BUILD)/tests/test_pretrain $(SHARED)
 
 test-python: python
 	cd bindings/python && $(PYTHON) -m pytest -q tests

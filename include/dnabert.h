@@ -281,6 +281,61 @@ int dnabert_embed(const dnabert_model *model, const char *const *seqs, const siz
 /* Convert a PyTorch pytorch_model.bin into model.safetensors (same tensor names). */
 int dnabert_convert_pytorch(const char *bin_path, const char *safetensors_path);
 
+
+/* ---- pretraining (masked-language modelling) ------------------------------------------------------ */
+typedef struct dnabert_pretrain_params {
+    uint32_t struct_size;       /* sizeof(dnabert_pretrain_params) */
+    int32_t steps;              /* optimizer steps (default 1000) */
+    int32_t batch_size;         /* sequences per micro-batch (32) */
+    int32_t grad_accum;         /* micro-batches per step (1) */
+    int32_t seq_len;            /* tokens per sequence, [CLS]/[SEP] included (128) */
+    int32_t warmup_steps;       /* linear warm-up, then linear decay to 0; -1 (default) = 6% of steps */
+    int32_t eval_every;         /* validation every N steps and at the end (100; 0 = only at the end) */
+    int32_t checkpoint_every;   /* checkpoint every N steps and at the end (500; 0 = only at the end) */
+    int32_t keep_checkpoints;   /* newest checkpoints kept (3; 0 = all) */
+    int32_t validation_windows; /* held-out windows from the end of each record (256) */
+    int32_t drop_windows_with_n; /* 1 (default): windows containing N are skipped */
+    int32_t reverse_complement; /* 1 (default): half the windows are reverse-complemented */
+    int32_t resume;             /* 1: continue from the newest complete checkpoint in out_dir (0) */
+    int32_t n_threads;          /* 0 = all cores */
+    double learning_rate;       /* peak (5e-4) */
+    double dropout;             /* hidden dropout; < 0 (default) = the config's */
+    double max_grad_norm;       /* global-norm clipping, 0 = none (1.0) */
+    double beta1, beta2, eps, weight_decay; /* AdamW (0.9, 0.98, 1e-6, 1e-5: DNABERT-2's) */
+    uint64_t seed;              /* data, masks, dropout (0) */
+} dnabert_pretrain_params;
+dnabert_pretrain_params dnabert_pretrain_default_params(void);
+
+typedef struct dnabert_train_metrics {
+    int64_t step, total_steps;
+    int64_t tokens;             /* tokens seen so far */
+    double loss;                /* MLM loss of this step */
+    double learning_rate, grad_norm;
+    double tokens_per_second, elapsed_seconds, eta_seconds;
+    double validation_loss, validation_accuracy; /* NaN when this step was not evaluated */
+} dnabert_train_metrics;
+
+/* Called after each step; return non-zero to stop (a checkpoint is written first, and run returns
+ * DNABERT_ERR_CANCELLED). */
+typedef int (*dnabert_train_callback)(void *user_data, const dnabert_train_metrics *metrics);
+
+typedef struct dnabert_trainer dnabert_trainer;
+
+/* A trainer that pretrains `model` in place (it needs a tokenizer and the MLM head) on FASTA files, writing
+ * out_dir/checkpoint-<step>/, out_dir/metrics.jsonl and, at the end of run, out_dir/model/. While a trainer
+ * exists, do not use the model from other threads. */
+int dnabert_trainer_create(dnabert_model *model, const char *const *files, size_t n_files, const char *out_dir,
+                           const dnabert_pretrain_params *params, dnabert_trainer **out);
+/* One optimizer step (gradients of grad_accum micro-batches → clipping → AdamW). */
+int dnabert_trainer_step(dnabert_trainer *trainer, dnabert_train_metrics *metrics);
+/* MLM loss and masked-token accuracy on the fixed validation batches. */
+int dnabert_trainer_evaluate(dnabert_trainer *trainer, double *loss, double *accuracy);
+/* Write a checkpoint of the current step. */
+int dnabert_trainer_save_checkpoint(dnabert_trainer *trainer);
+/* Run to the last step with validation, checkpoints and metrics on schedule; callback may be NULL. */
+int dnabert_trainer_run(dnabert_trainer *trainer, dnabert_train_callback callback, void *user_data);
+void dnabert_trainer_free(dnabert_trainer *trainer);
+
 #ifdef __cplusplus
 }
 #endif

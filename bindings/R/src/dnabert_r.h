@@ -63,4 +63,7 @@ SEXP dnabert_r_model_run(SEXP ptr, SEXP what, SEXP ids, SEXP mask, SEXP layer, S
 SEXP dnabert_r_embed(SEXP ptr, SEXP x, SEXP pooling, SEXP max_length, SEXP overlap, SEXP batch_size,
                      SEXP uppercase, SEXP threads, SEXP progress);
 
+/* pretrain.c */
+SEXP dnabert_r_pretrain(SEXP model, SEXP files, SEXP out, SEXP ints, SEXP dbls, SEXP seed, SEXP callback);
+
 #endif

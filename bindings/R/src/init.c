@@ -36,6 +36,7 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(dnabert_r_model_tokenizer, 1),
     ENTRY(dnabert_r_model_run, 6),
     ENTRY(dnabert_r_embed, 9),
+    ENTRY(dnabert_r_pretrain, 7),
     {NULL, NULL, 0}};
 
 void R_init_dnabert(DllInfo *dll) {

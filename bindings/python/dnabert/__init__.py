@@ -8,10 +8,11 @@
 """
 from ._lib import DNABertError, lib as _lib_handle, lib_path as library_path
 from .model import Model, blas_info, convert_pytorch
+from .pretrain import Trainer, pretrain
 from .tokenizer import BatchEncoding, Tokenizer
 
-__all__ = ["DNABertError", "Tokenizer", "BatchEncoding", "Model", "blas_info", "convert_pytorch", "version",
-           "library_path"]
+__all__ = ["DNABertError", "Tokenizer", "BatchEncoding", "Model", "Trainer", "pretrain", "blas_info",
+           "convert_pytorch", "version", "library_path"]
 
 
 def version():

@@ -1,0 +1,236 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Settings of a masked-language-model pretraining run. Defaults follow DNABERT-2's recipe where it fits a CPU.
+public struct PretrainOptions: Sendable {
+    public var steps = 1000
+    /// Sequences per micro-batch.
+    public var batchSize = 32
+    /// Micro-batches per optimizer step (effective batch = batchSize × gradAccum).
+    public var gradAccum = 1
+    public var learningRate = 5e-4
+    /// Linear warm-up steps (then linear decay to 0); nil = 6% of the steps, as DNABERT-2 (30k of 500k).
+    public var warmupSteps: Int? = nil
+    public var optimizer = AdamWConfig.pretraining
+    /// Global-norm gradient clipping; 0 = none.
+    public var maxGradNorm = 1.0
+    /// Hidden dropout; nil = the config's (0.1).
+    public var dropout: Double? = nil
+    public var seed: UInt64 = 0
+    public var threads = 0
+    /// Validation every this many steps (and at the end); 0 = only at the end.
+    public var evalEvery = 100
+    /// A checkpoint every this many steps (and at the end); 0 = only at the end.
+    public var checkpointEvery = 500
+    public var keepCheckpoints = 3
+    public var data = PretrainingDataOptions()
+    public init() {}
+
+    public func validate() throws {
+        guard steps > 0 else { throw DNABertError.invalidArgument("pretrain: steps must be positive, got \(steps)") }
+        guard batchSize > 0 else { throw DNABertError.invalidArgument("pretrain: batch size must be positive, got \(batchSize)") }
+        guard gradAccum > 0 else { throw DNABertError.invalidArgument("pretrain: grad accumulation must be positive, got \(gradAccum)") }
+        guard learningRate > 0, learningRate.isFinite else { throw DNABertError.invalidArgument("pretrain: learning rate must be positive") }
+        guard maxGradNorm >= 0 else { throw DNABertError.invalidArgument("pretrain: max grad norm must be >= 0") }
+        guard evalEvery >= 0, checkpointEvery >= 0, keepCheckpoints >= 0 else {
+            throw DNABertError.invalidArgument("pretrain: eval/checkpoint intervals and keep count must be >= 0")
+        }
+        if let w = warmupSteps, w < 0 { throw DNABertError.invalidArgument("pretrain: warm-up steps must be >= 0") }
+        try optimizer.validate()
+        try data.validate()
+    }
+}
+
+/// Pretrains a model with MLM on FASTA files: data → micro-batch gradients (accumulated in one flat buffer) →
+/// clipping → AdamW. The step is kept in those phases so that a data-parallel run can all-reduce the gradient
+/// buffer between them. Checkpoints hold everything needed to continue step for step (weights, AdamW moments,
+/// data position, dropout counter), and a resumed run gives the same losses as an uninterrupted one.
+public final class Pretrainer {
+    public let pretrained: PretrainedModel
+    public let options: PretrainOptions
+    public let out: String
+    public let data: PretrainingData
+    public let optimizer: AdamW
+    public let schedule: LRSchedule
+    let trainable: Trainable
+    let grad: UnsafeMutableBufferPointer<Float>
+    let validation: [MLMBatch]
+    let metrics: MetricsWriter
+    public private(set) var step = 0
+    public private(set) var history: [TrainingProgress] = []
+    private var elapsedBefore = 0.0
+    private var tokensSeen = 0
+    private let started = Pretrainer.now()
+
+    /// `resume`: continue from the newest complete checkpoint in `out` when there is one.
+    public init(model: PretrainedModel, files: [String], out: String, options: PretrainOptions, resume: Bool = false) throws {
+        try options.validate()
+        guard let tokenizer = model.tokenizer else {
+            throw DNABertError.invalidArgument("pretrain: the model needs a tokenizer")
+        }
+        guard model.model.layout.hasMLMHead else { throw DNABertError.invalidArgument("pretrain: the model has no MLM head") }
+        guard tokenizer.vocabSize <= model.model.config.vocabSize else {
+            throw DNABertError.invalidArgument("pretrain: the tokenizer has \(tokenizer.vocabSize) tokens, the model \(model.model.config.vocabSize)")
+        }
+        self.pretrained = model
+        self.options = options
+        self.out = out
+        var dataOptions = options.data
+        dataOptions.seed = options.seed
+        data = try PretrainingData(files: files, tokenizer: tokenizer, options: dataOptions)
+        optimizer = try AdamW(layout: model.model.layout, config: options.optimizer)
+        schedule = try LRSchedule(peak: options.learningRate, warmupSteps: options.warmupSteps ?? options.steps * 6 / 100,
+                                  totalSteps: options.steps)
+        trainable = try Trainable(model: model.model, dropout: options.dropout, seed: options.seed)
+        grad = .allocate(capacity: max(model.model.layout.total, 1))
+        validation = try data.validationBatches(batchSize: options.batchSize)
+        if mkdir(out, 0o755) != 0 && errno != EEXIST {
+            throw DNABertError.io("cannot create '\(out)': \(String(cString: strerror(errno)))")
+        }
+        if resume, let dir = try TrainingCheckpoint.latest(out: out) {
+            let state = try TrainingCheckpoint.load(directory: dir, model: model.model, optimizer: optimizer)
+            guard state.schedule == schedule else {
+                throw DNABertError.invalidArgument("pretrain: checkpoint '\(dir)' was made with another schedule (steps, warm-up or learning rate)")
+            }
+            if let d = state.data { try data.restore(d) }
+            if let calls = state.extra["dropout_calls"]?.intValue { trainable.calls = UInt64(calls) }
+            step = state.step
+            history = state.history
+            elapsedBefore = history.last?.elapsedSeconds ?? 0
+            tokensSeen = history.last?.tokens ?? 0
+        }
+        // A resumed run rewrites the metrics from the checkpoint's history: rows written after that checkpoint
+        // belong to steps that will be run again.
+        metrics = try MetricsWriter(path: out + "/metrics.jsonl", truncate: true)
+        for p in history { try metrics.write(p) }
+    }
+
+    deinit {
+        grad.deallocate()
+        metrics.close()
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    public var elapsedSeconds: Double { elapsedBefore + Pretrainer.now() - started }
+
+    /// Phase 1: the gradient of `gradAccum` micro-batches, averaged, in `grad`. Returns loss, correct, counted, tokens.
+    func accumulateGradient() throws -> (loss: Double, correct: Int, counted: Int, tokens: Int) {
+        grad.update(repeating: 0)
+        var loss = 0.0, correct = 0, counted = 0, tokens = 0
+        let scale = 1.0 / Double(options.gradAccum)
+        for _ in 0..<options.gradAccum {
+            let b = try data.nextBatch(options.batchSize)
+            let r = try trainable.lossAndGradient(b, into: grad, threads: options.threads, scale: scale)
+            loss += r.loss * scale
+            correct += r.correct
+            counted += r.counted
+            tokens += b.attentionMask.reduce(0) { $0 + Int($1) }
+        }
+        return (loss, correct, counted, tokens)
+    }
+
+    /// One optimizer step. Returns its progress record (without validation figures).
+    @discardableResult
+    public func trainStep() throws -> TrainingProgress {
+        guard step < options.steps else { throw DNABertError.invalidArgument("pretrain: all \(options.steps) steps are done") }
+        let g = try accumulateGradient()
+        // Phase 2 (a data-parallel run all-reduces `grad` here), then phase 3: clip and update.
+        let norm = options.maxGradNorm > 0
+            ? try GradClip.clip(grad, maxNorm: options.maxGradNorm, threads: options.threads)
+            : GradClip.globalNorm(UnsafeBufferPointer(grad), threads: options.threads)
+        guard g.loss.isFinite, norm.isFinite else {
+            throw DNABertError(.internal, "pretrain: the loss or gradient is not finite at step \(step + 1) (loss \(g.loss), grad norm \(norm)); lower the learning rate")
+        }
+        let lr = schedule.lr(at: step)
+        try optimizer.update(parameters: pretrained.model.parameters, gradients: UnsafeBufferPointer(grad), lr: lr,
+                             threads: options.threads)
+        step += 1
+        tokensSeen += g.tokens
+        // Cumulative tokens over elapsed time: tokens/s and ETA are run averages.
+        return TrainingProgress(step: step, totalSteps: options.steps, loss: g.loss, learningRate: lr, gradNorm: norm,
+                                tokens: tokensSeen, elapsedSeconds: elapsedSeconds)
+    }
+
+    /// MLM loss and masked-token accuracy on the fixed validation batches (no dropout, no gradient).
+    public func evaluate() throws -> (loss: Double, accuracy: Double) {
+        let m = pretrained.model
+        let V = m.config.vocabSize
+        var total = 0.0, correct = 0, counted = 0
+        var fo = ForwardOptions()
+        fo.threads = options.threads
+        for b in validation {
+            let logits = try b.ids.withUnsafeBufferPointer { ids in
+                try b.attentionMask.withUnsafeBufferPointer { am in
+                    try m.mlmLogits(ids: ids, batch: b.batch, length: b.length, attentionMask: am, options: fo)
+                }
+            }
+            logits.withUnsafeBufferPointer { lg in
+                for (pos, label) in b.labels.enumerated() where label != MLMBatch.ignoreIndex {
+                    let row = lg.baseAddress! + pos * V
+                    var mx = row[0], arg = 0
+                    for v in 1..<V where row[v] > mx { mx = row[v]; arg = v }
+                    var s = 0.0
+                    for v in 0..<V { s += exp(Double(row[v] - mx)) }
+                    total += log(s) + Double(mx) - Double(row[Int(label)])
+                    if arg == Int(label) { correct += 1 }
+                    counted += 1
+                }
+            }
+        }
+        guard counted > 0 else { return (.nan, .nan) }
+        return (total / Double(counted), Double(correct) / Double(counted))
+    }
+
+    /// Writes a checkpoint of the current step into `out/checkpoint-<step>` (keeping the newest few).
+    @discardableResult
+    public func saveCheckpoint() throws -> String {
+        let state = TrainerState(step: step, schedule: schedule, optimizer: options.optimizer, data: data.state,
+                                 history: history, extra: .object([("dropout_calls", .int(Int64(trainable.calls)))]))
+        return try TrainingCheckpoint.save(out: out, model: pretrained.model, tokenizer: pretrained.tokenizer,
+                                           optimizer: optimizer, state: state, keepLast: options.keepCheckpoints)
+    }
+
+    /// One step with the run's bookkeeping: validation and checkpoint when due, history and metrics appended.
+    /// `stopping` forces a checkpoint (the caller is about to stop).
+    @discardableResult
+    public func advance(stopping: Bool = false) throws -> TrainingProgress {
+        var p = try trainStep()
+        let last = step == options.steps
+        if last || (options.evalEvery > 0 && step % options.evalEvery == 0) {
+            let v = try evaluate()
+            p.validationLoss = v.loss
+            p.validationAccuracy = v.accuracy
+        }
+        history.append(p)
+        try metrics.write(p)
+        if last || stopping || (options.checkpointEvery > 0 && step % options.checkpointEvery == 0) {
+            metrics.sync()
+            try saveCheckpoint()
+        }
+        if last { try pretrained.save(directory: out + "/model") }
+        return p
+    }
+
+    /// Runs to `options.steps`: validation and checkpoints on schedule, metrics appended to out/metrics.jsonl,
+    /// the final model written to out/model. `progress` returning false stops cleanly after a checkpoint
+    /// (throws `.cancelled`). Returns the metric history (resumed runs include the steps before the resume).
+    @discardableResult
+    public func run(progress: ((TrainingProgress) -> Bool)? = nil) throws -> [TrainingProgress] {
+        while step < options.steps {
+            let p = try advance()
+            if let progress, !progress(p) {
+                if step < options.steps && !(options.checkpointEvery > 0 && step % options.checkpointEvery == 0) {
+                    try saveCheckpoint()
+                }
+                throw DNABertError.cancelled
+            }
+        }
+        return history
+    }
+}
