@@ -102,6 +102,8 @@ test-examples: lib cli python r
 	$(PYTHON) examples/python/tokenize_genome.py examples/data/hpylori_sjm180.fasta.gz
 	Rscript examples/R/tokenize.R examples/data/hpylori_sjm180.fasta.gz
 	Rscript examples/R/embed.R $(BUILD)/tests/tiny-model examples/data/hpylori_sjm180.fasta.gz
+	$(PYTHON) examples/python/pretrain_tiny.py examples/data/hpylori_sjm180.fasta.gz $(BUILD)/tests/py-pretrain 40
+	Rscript examples/R/pretrain.R examples/data/hpylori_sjm180.fasta.gz $(BUILD)/tests/r-pretrain 40
 	$(CLI) --version
 	$(CLI) tokenizer train --vocab-size 512 -o $(BUILD)/tests/cli_tok.json examples/data/hpylori_sjm180.fasta.gz
 	$(CLI) tokenizer encode --tokenizer $(BUILD)/tests/cli_tok.json --max-records 1 examples/data/hpylori_sjm180.fasta.gz > /dev/null
@@ -109,6 +111,12 @@ test-examples: lib cli python r
 	$(CLI) embed --model $(BUILD)/tests/tiny-model -o $(BUILD)/tests/embeddings.tsv examples/data/hpylori_sjm180.fasta.gz
 	$(PYTHON) -c "import sys; rows = open(sys.argv[1]).read().splitlines(); assert len(rows) == 2 and len(rows[1].split('\t')) == 65, rows[:1]" $(BUILD)/tests/embeddings.tsv
 	$(CLI) convert Tests/DNABertTests/Fixtures/model/pytorch_model.bin $(BUILD)/tests/converted.safetensors
+	rm -rf $(BUILD)/tests/cli-pretrain
+	$(CLI) pretrain --config tiny --tokenizer examples/data/dnabert2/tokenizer.json --out $(BUILD)/tests/cli-pretrain \
+	  --steps 20 --batch-size 16 --eval-every 10 --checkpoint-every 10 --validation-windows 32 examples/data/hpylori_sjm180.fasta.gz
+	$(CLI) pretrain --config tiny --tokenizer examples/data/dnabert2/tokenizer.json --out $(BUILD)/tests/cli-pretrain \
+	  --steps 20 --batch-size 16 --eval-every 10 --checkpoint-every 10 --validation-windows 32 --resume examples/data/hpylori_sjm180.fasta.gz
+	test -f $(BUILD)/tests/cli-pretrain/loss.svg -a -f $(BUILD)/tests/cli-pretrain/model/model.safetensors
 	@echo "examples passed"
 
 bench: lib python

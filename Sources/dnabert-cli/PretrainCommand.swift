@@ -88,9 +88,10 @@ struct PretrainCommand: ParsableCommand {
         let bar = ProgressBar(quiet: quiet)
         defer { bar.finish() }
         let history = try trainer.run { p in
-            var stage = "step loss \(format2(p.loss)) lr \(String(format: p.learningRate)) \(Int(p.tokensPerSecond)) tok/s"
-            if let v = p.validationLoss, let a = p.validationAccuracy { stage += " | val loss \(format2(v)) acc \(format2(a * 100))%" }
-            bar.update(stage: stage, current: Int64(p.step), total: Int64(p.totalSteps), elapsed: p.elapsedSeconds, eta: p.etaSeconds)
+            var detail = "loss \(format2(p.loss)) lr \(String(format: p.learningRate)) \(Int(p.tokensPerSecond)) tok/s"
+            if let v = p.validationLoss, let a = p.validationAccuracy { detail += " | val loss \(format2(v)) acc \(format2(a * 100))%" }
+            bar.update(stage: "training", current: Int64(p.step), total: Int64(p.totalSteps), elapsed: p.elapsedSeconds,
+                       eta: p.etaSeconds, detail: detail)
             return true
         }
         try FileIO.writeAtomically(out + "/loss.svg", string: LossCurveSVG.render(history))

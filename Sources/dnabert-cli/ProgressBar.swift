@@ -12,7 +12,8 @@ final class ProgressBar {
 
     init(quiet: Bool) { self.quiet = quiet }
 
-    func update(stage: String, current: Int64, total: Int64, elapsed: Double, eta: Double) {
+    /// `detail` (e.g. the current loss) is shown after the bar; only a change of `stage` starts a new line.
+    func update(stage: String, current: Int64, total: Int64, elapsed: Double, eta: Double, detail: String = "") {
         if quiet { return }
         let now = elapsed
         let stageChanged = stage != lastStage
@@ -32,6 +33,7 @@ final class ProgressBar {
         }
         line += "  \(formatSeconds(elapsed))"
         if eta >= 0 { line += " eta \(formatSeconds(eta))" }
+        if !detail.isEmpty { line += "  " + detail }
         if isTTY { fputs("\r\u{1B}[K" + line, stderr) } else { fputs(line + "\n", stderr) }
     }
 
