@@ -6,6 +6,8 @@ import os
 import tempfile
 import time
 
+import numpy as np
+
 import dnabert
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data")
@@ -44,22 +46,27 @@ for name, t in (("trained on H. pylori", tok), ("DNABERT-2 (published)", referen
     assert t.decode(ids) == genome
 print("\ndecode(encode(genome)) == genome for both tokenizers")
 
-# ---- embeddings --------------------------------------------------------------------------------------
-# No pretrained weights ship yet (the pretraining issue will add the project's own model), so the demo builds a
-# small model with random weights around DNABERT-2's tokenizer: the pipeline, shapes and speed are real, the
-# embeddings' meaning is not.
+# ---- embeddings with the project's pretrained model ---------------------------------------------------
+# examples/models/dnabert2-small-5genomes: 4 layers x 256 hidden, DNABERT-2's tokenizer, pretrained by
+# `dnabert pretrain` on the five genomes of ../shared/data (see examples/models/README.md).
 print(f"\nBLAS: {dnabert.blas_info()}")
-model_dir = os.path.join(tempfile.gettempdir(), "dnabert-demo-model")
-config = {"vocab_size": 4096, "hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 8,
-          "intermediate_size": 1024}
-dnabert.Model.from_config(config, tokenizer=reference, seed=0).save_pretrained(model_dir)
-model = dnabert.Model.from_pretrained(model_dir)
-print(f"model: {model} (random weights) saved to and loaded from {model_dir}")
+model = dnabert.Model.from_pretrained(os.path.join(DATA, "..", "models", "dnabert2-small-5genomes"))
+print(f"model: {model}")
 sample = windows[:512]
 t0 = time.perf_counter()
-emb = model.embed(sample)
+emb = model.embed(sample, progress=False)
 dt = time.perf_counter() - t0
 print(f"embedded {len(sample)} windows of 1 kbp -> {emb.shape} in {dt:.2f} s ({len(sample) * 1000 / dt / 1e3:.0f} kbp/s)")
+unit = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+print(f"cosine similarity of neighbouring windows {np.sum(unit[1:] * unit[:-1], axis=1).mean():.3f}")
 t0 = time.perf_counter()
-whole = model.embed([genome[:200_000]], max_length=512, overlap=64)
+whole = model.embed([genome[:200_000]], max_length=512, overlap=64, progress=False)
 print(f"one 200 kbp sequence (sliding windows of 512 tokens) -> {whole.shape} in {time.perf_counter() - t0:.2f} s")
+
+# masked-token prediction: hide one token of a real sequence and ask the model for it
+ids = reference.encode(genome[5000:5300])
+masked = ids.copy()
+masked[20] = reference.special_ids["mask"]
+top = np.argsort(-model.mlm_logits(masked)[0, 20])[:5]
+print(f"masked token {reference.id_to_token(int(ids[20]))!r}; model's top 5: "
+      + ", ".join(reference.id_to_token(int(t)) for t in top))
