@@ -10,19 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int passed = 0, failed = 0;
-
-#define CHECK(cond, ...)                                                    \
-    do {                                                                    \
-        if (cond) {                                                         \
-            passed++;                                                       \
-        } else {                                                            \
-            failed++;                                                       \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);            \
-            fprintf(stderr, __VA_ARGS__);                                   \
-            fprintf(stderr, " [last error: %s]\n", dnabert_last_error());   \
-        }                                                                   \
-    } while (0)
+#include "check.h"
 
 static int32_t B, L, H;
 static int32_t *ids, *mask;
@@ -76,8 +64,7 @@ int main(int argc, char **argv) {
     dnabert_model *m = NULL;
     CHECK(dnabert_model_load(dir, &m) == DNABERT_OK && m != NULL, "load %s", dir);
     if (!m) {
-        printf("%d passed, %d failed\n", passed, failed);
-        return 1;
+        return REPORT();
     }
     dnabert_model_info mi;
     CHECK(dnabert_model_get_info(m, &mi) == DNABERT_OK && mi.hidden_size == H && mi.num_heads == 6 && mi.has_mlm_head,
@@ -131,6 +118,5 @@ int main(int argc, char **argv) {
     free(ids);
     free(mask);
     free(expected);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return REPORT();
 }

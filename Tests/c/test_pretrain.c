@@ -9,19 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int passed = 0, failed = 0;
-
-#define CHECK(cond, ...)                                                    \
-    do {                                                                    \
-        if (cond) {                                                         \
-            passed++;                                                       \
-        } else {                                                            \
-            failed++;                                                       \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);            \
-            fprintf(stderr, __VA_ARGS__);                                   \
-            fprintf(stderr, " [last error: %s]\n", dnabert_last_error());   \
-        }                                                                   \
-    } while (0)
+#include "check.h"
 
 typedef struct {
     int calls;
@@ -126,6 +114,5 @@ int main(int argc, char **argv) {
     dnabert_model_free(bare);
     dnabert_model_free(model);
     dnabert_tokenizer_free(tok);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return REPORT();
 }

@@ -8,19 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static int passed = 0, failed = 0;
-
-#define CHECK(cond, ...)                                            \
-    do {                                                            \
-        if (cond) {                                                 \
-            passed++;                                               \
-        } else {                                                    \
-            failed++;                                               \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);    \
-            fprintf(stderr, __VA_ARGS__);                           \
-            fprintf(stderr, " [last error: %s]\n", dnabert_last_error()); \
-        }                                                           \
-    } while (0)
+#include "check.h"
 
 static char *read_text(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
@@ -292,8 +280,7 @@ int main(int argc, char **argv) {
     int rc = dnabert_tokenizer_load(path, &tok);
     CHECK(rc == DNABERT_OK && tok != NULL, "load %s", path);
     if (!tok) {
-        printf("%d passed, %d failed\n", passed, failed);
-        return 1;
+        return REPORT();
     }
     int32_t vs = 0;
     CHECK(dnabert_tokenizer_vocab_size(tok, &vs) == DNABERT_OK && vs == 4096, "vocab 4096");
@@ -302,6 +289,5 @@ int main(int argc, char **argv) {
     test_errors(tok, tmpdir);
     test_training(tmpdir);
     dnabert_tokenizer_free(tok);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return REPORT();
 }
