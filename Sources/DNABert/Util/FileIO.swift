@@ -30,34 +30,9 @@ public enum FileIO {
     /// Writes `bytes` to `path` atomically: a temporary file beside it, fsync, rename, fsync of the folder.
     /// A crash at any point leaves either the old file or the new one, never a torn one.
     public static func writeAtomically(_ path: String, _ bytes: UnsafeRawBufferPointer) throws {
-        let tmp = path + ".tmp-\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw DNABertError.io("cannot create '\(tmp)': \(errnoString())") }
-        var off = 0
-        while off < bytes.count {
-            let n = write(fd, bytes.baseAddress! + off, bytes.count - off)
-            if n < 0 {
-                if errno == EINTR { continue }
-                let reason = errnoString()
-                close(fd); unlink(tmp)
-                throw DNABertError.io("cannot write '\(tmp)': \(reason)")
-            }
-            off += n
-        }
-        if fsync(fd) != 0 {
-            let reason = errnoString()
-            close(fd); unlink(tmp)
-            throw DNABertError.io("cannot sync '\(tmp)': \(reason)")
-        }
-        close(fd)
-        guard rename(tmp, path) == 0 else {
-            let reason = errnoString()
-            unlink(tmp)
-            throw DNABertError.io("cannot rename '\(tmp)' to '\(path)': \(reason)")
-        }
-        let dir = directoryOf(path)
-        let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 { _ = fsync(dfd); close(dfd) }
+        let w = try AtomicFileWriter(path: path)
+        try w.write(bytes)
+        try w.commit()
     }
 
     public static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws {
