@@ -107,6 +107,20 @@ public struct ParameterLayout: Sendable {
         }
     }
 
+    /// A layout over arbitrary named tensors, in the order given (e.g. LoRA adapters plus a classifier head).
+    /// Throws on a duplicate name or a negative dimension.
+    public init(config: ModelConfig, tensors: [(name: String, shape: [Int])]) throws {
+        self.config = config
+        hasMLMHead = false
+        hasPooler = false
+        hasClassifier = false
+        for t in tensors {
+            guard index[t.name] == nil else { throw DNABertError.invalidArgument("parameter layout: duplicate tensor \(t.name)") }
+            guard t.shape.allSatisfy({ $0 >= 0 }) else { throw DNABertError.invalidArgument("parameter layout: negative dimension in \(t.name)") }
+            add(t.name, t.shape)
+        }
+    }
+
     private mutating func add(_ name: String, _ shape: [Int]) {
         index[name] = views.count
         views.append(ParameterView(name: name, offset: total, shape: shape))

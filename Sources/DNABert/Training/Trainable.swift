@@ -97,6 +97,11 @@ public final class Trainable {
     public var calls: UInt64 = 0
     /// Activations and gradients of the last step, kept for the next one (`releaseScratch()` frees them).
     let scratch = ScratchSlots()
+    lazy var encoderPass: EncoderPass = {
+        let p = EncoderPass(config: model.config, scratch: scratch)
+        p.tick = { [unowned self] in self.tick($0) }
+        return p
+    }()
 
     public init(model: Model, dropout: Double? = nil, seed: UInt64) throws {
         guard model.layout.hasMLMHead else { throw DNABertError.unsupported("Trainable: the model has no MLM head") }
@@ -160,108 +165,23 @@ public final class Trainable {
         let M = tRows.count
         if M == 0 { return (0, 0, 0) }
 
-        let H = cfg.hiddenSize, I = cfg.intermediateSize, heads = cfg.numHeads, d = cfg.headDim, V = cfg.vocabSize
-        let NL = cfg.numLayers, T = pb.tokens, eps = cfg.layerNormEps
+        let H = cfg.hiddenSize, V = cfg.vocabSize, eps = cfg.layerNormEps
+        let T = pb.tokens
         let nt = Parallel.threads(threads)
         let ws = scratch
         ws.reset()
-        let rowParts = Parallel.ranges(T, parts: min(nt, max(1, T / 8)))
         func P(_ name: String) -> UnsafeMutablePointer<Float> { m.ptr(name) }
         func D(_ name: String) -> UnsafeMutablePointer<Float> { G + m.layout.offset(name) }
-
+        let params = PassParameters.full(m, gradients: G)
+        let pass = encoderPass
         tick(nil)
         // ---- forward, saving activations ----
-        let embSum = try ws.floats(T * H, "embedding sum")
-        let embMean = try ws.floats(T, "stats"), embRstd = try ws.floats(T, "stats")
-        var xs: [UnsafeMutablePointer<Float>] = []
-        for _ in 0...NL { xs.append(try ws.floats(T * H, "layer inputs")) }
-        var qkv: [UnsafeMutablePointer<Float>] = [], ctx: [UnsafeMutablePointer<Float>] = [], lse: [UnsafeMutablePointer<Float>] = []
-        var s1: [UnsafeMutablePointer<Float>] = [], a: [UnsafeMutablePointer<Float>] = [], hh: [UnsafeMutablePointer<Float>] = []
-        var s2: [UnsafeMutablePointer<Float>] = [], st: [UnsafeMutablePointer<Float>] = []
-        for _ in 0..<NL {
-            qkv.append(try ws.floats(T * 3 * H, "qkv")); ctx.append(try ws.floats(T * H, "attention output"))
-            lse.append(try ws.floats(T * heads, "lse")); s1.append(try ws.floats(T * H, "attention sum"))
-            a.append(try ws.floats(T * H, "attention block output")); hh.append(try ws.floats(T * 2 * I, "GEGLU input"))
-            s2.append(try ws.floats(T * H, "MLP sum")); st.append(try ws.floats(4 * T, "LayerNorm stats"))
-        }
-        let gBuf = try ws.floats(T * I, "GEGLU output")
-
-        let word = P("bert.embeddings.word_embeddings.weight"), type0 = P("bert.embeddings.token_type_embeddings.weight")
-        let embW = P("bert.embeddings.LayerNorm.weight"), embB = P("bert.embeddings.LayerNorm.bias")
-        let dropE = mask(-1, 0)
-        pb.ids.withUnsafeBufferPointer { idb in
-            Parallel.forEach(rowParts.count, threads: nt) { p in
-                let r = rowParts[p]
-                for t in r {
-                    let src = word + Int(idb[t]) * H, dst = embSum + t * H
-                    for j in 0..<H { dst[j] = src[j] + type0[j] }
-                }
-                let o = r.lowerBound * H
-                (xs[0] + o).update(from: embSum + o, count: r.count * H)
-                LayerNorm.forward(xs[0] + o, ld: H, rows: r.count, cols: H, weight: embW, bias: embB, eps: eps,
-                                  mean: embMean + r.lowerBound, rstd: embRstd + r.lowerBound)
-                dropE.apply(xs[0] + o, ld: H, rows: r, cols: H, rowBase: r.lowerBound)
-            }
-        }
-        let slopes = ALiBi.slopes(heads: heads)
-        let attnScale = 1 / Float(d).squareRoot()
-        for l in 0..<NL {
-            let p = "bert.encoder.layer.\(l)."
-            let x = xs[l]
-            tick("fwd other")
-            Linear.forward(x: x, ldx: H, rows: T, inFeatures: H, weight: P(p + "attention.self.Wqkv.weight"),
-                           outFeatures: 3 * H, bias: P(p + "attention.self.Wqkv.bias"), y: qkv[l], ldy: 3 * H, threads: nt)
-            tick("fwd linear")
-            pb.positions.withUnsafeBufferPointer { pos in
-                FlashAttention.forward(q: qkv[l], k: qkv[l] + H, v: qkv[l] + 2 * H, stride: 3 * H, out: ctx[l], outStride: H,
-                                       spans: pb.spans, positions: pb.contiguous ? nil : pos.baseAddress,
-                                       heads: heads, headDim: d, slopes: slopes, scale: attnScale, lse: lse[l], threads: nt)
-            }
-            tick("fwd attention")
-            Linear.forward(x: ctx[l], ldx: H, rows: T, inFeatures: H, weight: P(p + "attention.output.dense.weight"),
-                           outFeatures: H, bias: P(p + "attention.output.dense.bias"), y: s1[l], ldy: H, threads: nt)
-            let drop1 = mask(l, 1), drop2 = mask(l, 2)
-            let ln1W = P(p + "attention.output.LayerNorm.weight"), ln1B = P(p + "attention.output.LayerNorm.bias")
-            let sl = st[l]
-            tick("fwd linear")
-            Parallel.forEach(rowParts.count, threads: nt) { q in
-                let r = rowParts[q], o = r.lowerBound * H
-                drop1.apply(s1[l] + o, ld: H, rows: r, cols: H, rowBase: r.lowerBound)
-                for i in o..<(o + r.count * H) { s1[l][i] += x[i] }
-                (a[l] + o).update(from: s1[l] + o, count: r.count * H)
-                LayerNorm.forward(a[l] + o, ld: H, rows: r.count, cols: H, weight: ln1W, bias: ln1B, eps: eps,
-                                  mean: sl + r.lowerBound, rstd: sl + T + r.lowerBound)
-            }
-            tick("fwd other")
-            Linear.forward(x: a[l], ldx: H, rows: T, inFeatures: H, weight: P(p + "mlp.gated_layers.weight"),
-                           outFeatures: 2 * I, bias: nil, y: hh[l], ldy: 2 * I, threads: nt)
-            tick("fwd linear")
-            Parallel.forEach(rowParts.count, threads: nt) { q in
-                let r = rowParts[q]
-                SIMDPath.geglu(hh[l] + r.lowerBound * 2 * I, 2 * I, r.count, I, gBuf + r.lowerBound * I, I)
-                drop2.apply(gBuf + r.lowerBound * I, ld: I, rows: r, cols: I, rowBase: r.lowerBound)
-            }
-            tick("fwd other")
-            Linear.forward(x: gBuf, ldx: I, rows: T, inFeatures: I, weight: P(p + "mlp.wo.weight"), outFeatures: H,
-                           bias: P(p + "mlp.wo.bias"), y: s2[l], ldy: H, threads: nt)
-            let ln2W = P(p + "mlp.layernorm.weight"), ln2B = P(p + "mlp.layernorm.bias")
-            let out = xs[l + 1]
-            tick("fwd linear")
-            Parallel.forEach(rowParts.count, threads: nt) { q in
-                let r = rowParts[q], o = r.lowerBound * H
-                for i in o..<(o + r.count * H) { s2[l][i] += a[l][i] }
-                (out + o).update(from: s2[l] + o, count: r.count * H)
-                LayerNorm.forward(out + o, ld: H, rows: r.count, cols: H, weight: ln2W, bias: ln2B, eps: eps,
-                                  mean: sl + 2 * T + r.lowerBound, rstd: sl + 3 * T + r.lowerBound)
-            }
-        }
-
-        tick("fwd other")
+        let final = try pass.forward(pb, params, mask: mask, loraMask: { _, _ in DropoutMask(p: 0, key: 0) }, save: true, threads: nt)
+        let word = P("bert.embeddings.word_embeddings.weight")
         // ---- MLM head on the target rows only ----
         let xm = try ws.floats(M * H, "MLM input"), z = try ws.floats(M * H, "MLM transform"), u = try ws.floats(M * H, "GELU")
         let vh = try ws.floats(M * H, "MLM hidden"), hm = try ws.floats(2 * M, "stats")
         let logits = try ws.floats(M * V, "MLM logits")
-        let final = xs[NL]
         for (i, r) in tRows.enumerated() { (xm + i * H).update(from: final + r * H, count: H) }
         let tdW = P("cls.predictions.transform.dense.weight"), tlnW = P("cls.predictions.transform.LayerNorm.weight")
         Linear.forward(x: xm, ldx: H, rows: M, inFeatures: H, weight: tdW, outFeatures: H,
@@ -319,87 +239,7 @@ public final class Trainable {
             let dst = dx + r * H, src = dxm + i * H
             for j in 0..<H { dst[j] += src[j] }
         }
-        let da = try ws.floats(T * H, "attention block gradient")
-        let dh = try ws.floats(T * 2 * I, "GEGLU input gradient")
-        let dctx = try ws.floats(T * H, "attention output gradient")
-        let dqkv = try ws.floats(T * 3 * H, "qkv gradient")
-        for l in stride(from: NL - 1, through: 0, by: -1) {
-            let p = "bert.encoder.layer.\(l)."
-            let sl = st[l]
-            let drop1 = mask(l, 1), drop2 = mask(l, 2)
-            // x_{l+1} = LN2(s2), s2 = wo(g) + b + a  → da = ds2 (dx now holds ds2)
-            tick("bwd head/other")
-            LayerNormBackward.backward(dy: dx, x: s2[l], ld: H, rows: T, cols: H, mean: sl + 2 * T, rstd: sl + 3 * T,
-                                       weight: P(p + "mlp.layernorm.weight"), dx: dx, accumulate: false,
-                                       dW: D(p + "mlp.layernorm.weight"), dB: D(p + "mlp.layernorm.bias"), threads: nt)
-            da.update(from: dx, count: T * H)
-            tick("bwd layernorm")
-            Parallel.forEach(rowParts.count, threads: nt) { q in
-                let r = rowParts[q]
-                SIMDPath.geglu(hh[l] + r.lowerBound * 2 * I, 2 * I, r.count, I, gBuf + r.lowerBound * I, I)
-                drop2.apply(gBuf + r.lowerBound * I, ld: I, rows: r, cols: I, rowBase: r.lowerBound)
-            }
-            let woW = P(p + "mlp.wo.weight")
-            // dWo += ds2ᵀ·g, then gBuf := dg = ds2·Wo
-            tick("bwd other")
-            LinearBackward.backward(dy: dx, ldy: H, rows: T, outFeatures: H, x: gBuf, ldx: I, inFeatures: I, weight: woW,
-                                    dx: nil, lddx: I, accumulateDX: false, dW: D(p + "mlp.wo.weight"), dB: D(p + "mlp.wo.bias"), threads: nt)
-            tick("bwd linear")
-            Parallel.forEach(rowParts.count, threads: nt) { q in
-                let r = rowParts[q]
-                BLAS.sgemm(transA: .noTrans, transB: .noTrans, m: r.count, n: I, k: H, alpha: 1, a: dx + r.lowerBound * H, lda: H,
-                           b: woW, ldb: I, beta: 0, c: gBuf + r.lowerBound * I, ldc: I)
-                drop2.apply(gBuf + r.lowerBound * I, ld: I, rows: r, cols: I, rowBase: r.lowerBound)
-                ActivationsBackward.geglu(h: hh[l] + r.lowerBound * 2 * I, ld: 2 * I, rows: r.count, inner: I,
-                                          dOut: gBuf + r.lowerBound * I, ldo: I, dh: dh + r.lowerBound * 2 * I, lddh: 2 * I)
-            }
-            tick("bwd geglu+dg")
-            LinearBackward.backward(dy: dh, ldy: 2 * I, rows: T, outFeatures: 2 * I, x: a[l], ldx: H, inFeatures: H,
-                                    weight: P(p + "mlp.gated_layers.weight"), dx: da, lddx: H, accumulateDX: true,
-                                    dW: D(p + "mlp.gated_layers.weight"), dB: nil, threads: nt)
-            // a = LN1(s1), s1 = drop(dense(ctx) + b) + x
-            tick("bwd linear")
-            LayerNormBackward.backward(dy: da, x: s1[l], ld: H, rows: T, cols: H, mean: sl, rstd: sl + T,
-                                       weight: P(p + "attention.output.LayerNorm.weight"), dx: da, accumulate: false,
-                                       dW: D(p + "attention.output.LayerNorm.weight"), dB: D(p + "attention.output.LayerNorm.bias"), threads: nt)
-            dx.update(from: da, count: T * H)   // residual
-            tick("bwd layernorm")
-            Parallel.forEach(rowParts.count, threads: nt) { q in
-                let r = rowParts[q]
-                drop1.apply(da + r.lowerBound * H, ld: H, rows: r, cols: H, rowBase: r.lowerBound)
-            }
-            tick("bwd other")
-            LinearBackward.backward(dy: da, ldy: H, rows: T, outFeatures: H, x: ctx[l], ldx: H, inFeatures: H,
-                                    weight: P(p + "attention.output.dense.weight"), dx: dctx, lddx: H, accumulateDX: false,
-                                    dW: D(p + "attention.output.dense.weight"), dB: D(p + "attention.output.dense.bias"), threads: nt)
-            tick("bwd linear")
-            pb.positions.withUnsafeBufferPointer { pos in
-                FlashAttention.backward(q: qkv[l], k: qkv[l] + H, v: qkv[l] + 2 * H, stride: 3 * H, out: ctx[l], dOut: dctx,
-                                        outStride: H, lse: lse[l], dq: dqkv, dk: dqkv + H, dv: dqkv + 2 * H, dStride: 3 * H,
-                                        spans: pb.spans, positions: pb.contiguous ? nil : pos.baseAddress, heads: heads,
-                                        headDim: d, slopes: slopes, scale: attnScale, threads: nt)
-            }
-            tick("bwd attention")
-            LinearBackward.backward(dy: dqkv, ldy: 3 * H, rows: T, outFeatures: 3 * H, x: xs[l], ldx: H, inFeatures: H,
-                                    weight: P(p + "attention.self.Wqkv.weight"), dx: dx, lddx: H, accumulateDX: true,
-                                    dW: D(p + "attention.self.Wqkv.weight"), dB: D(p + "attention.self.Wqkv.bias"), threads: nt)
-        }
-        // Embeddings: x0 = drop(LN(word[id] + type[0]))
-        tick("bwd linear")
-        Parallel.forEach(rowParts.count, threads: nt) { q in
-            let r = rowParts[q]
-            dropE.apply(dx + r.lowerBound * H, ld: H, rows: r, cols: H, rowBase: r.lowerBound)
-        }
-        LayerNormBackward.backward(dy: dx, x: embSum, ld: H, rows: T, cols: H, mean: embMean, rstd: embRstd, weight: embW,
-                                   dx: dx, accumulate: false, dW: D("bert.embeddings.LayerNorm.weight"),
-                                   dB: D("bert.embeddings.LayerNorm.bias"), threads: nt)
-        let dType = D("bert.embeddings.token_type_embeddings.weight")
-        var tsum = [Double](repeating: 0, count: H)
-        for t in 0..<T {
-            let g = dx + t * H, dst = dWord + Int(pb.ids[t]) * H
-            for j in 0..<H { dst[j] += g[j]; tsum[j] += Double(g[j]) }
-        }
-        for j in 0..<H { dType[j] += Float(tsum[j]) }
+        try pass.backward(pb, params, dx: dx, mask: mask, loraMask: { _, _ in DropoutMask(p: 0, key: 0) }, threads: nt)
         tick("bwd embeddings/other")
         return (loss, correct, M)
     }
