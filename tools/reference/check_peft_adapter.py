@@ -97,7 +97,8 @@ def read_adapter(adapter_dir):
     return cfg, tensors
 
 
-def build_base(base_dir, adapter_tensors, pooling="cls", num_labels=None, allow_missing_head=False):
+def build_base(base_dir, adapter_tensors, pooling="cls", num_labels=None, allow_missing_head=False,
+               default_labels=None):
     """The reference classifier with the base checkpoint loaded. Head tensors missing from the checkpoint must be
     provided by the adapter (checked here), or allow_missing_head (make_peft_adapter: seeded random head)."""
     with open(os.path.join(base_dir, "config.json")) as f:
@@ -115,6 +116,8 @@ def build_base(base_dir, adapter_tensors, pooling="cls", num_labels=None, allow_
             num_labels = int(hf["num_labels"])
         elif "id2label" in hf:
             num_labels = len(hf["id2label"])
+        elif default_labels is not None:
+            num_labels = default_labels
         else:
             raise CheckError("cannot tell the number of labels: give --num-labels")
     model = DNABert2ForSequenceClassification(config_from_hf(hf), num_labels, pooling=pooling)
