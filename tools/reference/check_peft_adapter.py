@@ -2,14 +2,16 @@
 prints / writes / compares the logits. Proves that an adapter written by our library is a valid peft adapter.
 
     python3 tools/reference/check_peft_adapter.py --base-dir MODEL_DIR --adapter ADAPTER_DIR --inputs batch.npz \
-        [--expected logits.json] [--tol 1e-4] [--out logits.json] [--pooling cls|mean] [--num-labels N]
+        [--expected logits.json] [--tol 1e-4] [--out logits.json] [--pooling cls|mean] [--num-labels N] \
+        [--weights FILE]
 
-MODEL_DIR      config.json + model.safetensors with HF DNABERT-2 names (bert.*; cls.* MLM-head tensors are ignored).
+MODEL_DIR      config.json + model.safetensors (or --weights FILE) with HF DNABERT-2 names (bert.*; cls.* MLM-head tensors are ignored).
                bert.pooler.* / classifier.* may be absent: they must then come from the adapter's modules_to_save.
 ADAPTER_DIR    adapter_config.json + adapter_model.safetensors (peft format, see Fixtures/lora/README.md).
 --inputs       .npz with arrays `ids` (or `input_ids`) and `attention_mask`, or a .json object with the same keys
                (lists of lists of ints); [B, L], right-padded.
---expected     .json {"logits": [[...]]} / .npz / .safetensors with a `logits` array [B, C]; exit code 1 when
+--expected     .json {"logits": [[...]]} / .npz / .safetensors with a `logits` array [B, C] (another name with
+               --expected-key, e.g. peft_adapter/logits in Fixtures/lora/expected.safetensors); exit code 1 when
                max |logits - expected| > --tol.
 --out          write {"logits": [[...]], "max_abs_diff": ..., "peft": ..., "torch": ...} as JSON (else printed).
 
@@ -65,15 +67,18 @@ def load_inputs(path):
     return ids, mask
 
 
-def load_expected(path):
-    if path.endswith(".json"):
-        with open(path) as f:
-            return np.asarray(json.load(f)["logits"], dtype=np.float64)
-    if path.endswith(".npz"):
-        return np.load(path)["logits"].astype(np.float64)
-    if path.endswith(".safetensors"):
-        with safe_open(path, "np") as f:
-            return f.get_tensor("logits").astype(np.float64)
+def load_expected(path, key="logits"):
+    try:
+        if path.endswith(".json"):
+            with open(path) as f:
+                return np.asarray(json.load(f)[key], dtype=np.float64)
+        if path.endswith(".npz"):
+            return np.load(path)[key].astype(np.float64)
+        if path.endswith(".safetensors"):
+            with safe_open(path, "np") as f:
+                return f.get_tensor(key).astype(np.float64)
+    except Exception as e:      # missing key, unreadable file: a format error, not a mismatch
+        raise CheckError(f"--expected {path}: cannot read {key!r}: {e}")
     raise CheckError(f"--expected {path}: expected .json, .npz or .safetensors")
 
 
@@ -98,12 +103,13 @@ def read_adapter(adapter_dir):
 
 
 def build_base(base_dir, adapter_tensors, pooling="cls", num_labels=None, allow_missing_head=False,
-               default_labels=None):
+               default_labels=None, weights=None):
     """The reference classifier with the base checkpoint loaded. Head tensors missing from the checkpoint must be
     provided by the adapter (checked here), or allow_missing_head (make_peft_adapter: seeded random head)."""
     with open(os.path.join(base_dir, "config.json")) as f:
         hf = json.load(f)
-    sd = load_file(os.path.join(base_dir, "model.safetensors"))
+    weights = weights or os.path.join(base_dir, "model.safetensors")
+    sd = load_file(weights)
     ignored = sorted(k for k in sd if k.startswith("cls."))
     sd = {k: v for k, v in sd.items() if not k.startswith("cls.")}
     if num_labels is None:
@@ -124,17 +130,17 @@ def build_base(base_dir, adapter_tensors, pooling="cls", num_labels=None, allow_
     own = model.state_dict()
     unexpected = sorted(k for k in sd if k not in own)
     if unexpected:
-        raise CheckError(f"{base_dir}/model.safetensors: unexpected keys {unexpected}")
+        raise CheckError(f"{weights}: unexpected keys {unexpected}")
     for k, v in sd.items():
         if tuple(v.shape) != tuple(own[k].shape):
             if (PREFIX + k) in adapter_tensors:       # replaced by the adapter's modules_to_save copy anyway
                 continue
-            raise CheckError(f"{base_dir}/model.safetensors: {k} has shape {tuple(v.shape)}, "
+            raise CheckError(f"{weights}: {k} has shape {tuple(v.shape)}, "
                              f"model needs {tuple(own[k].shape)}")
     missing = sorted(k for k in own if k not in sd or tuple(sd[k].shape) != tuple(own[k].shape))
     not_provided = [k for k in missing if (PREFIX + k) not in adapter_tensors]
     if not_provided and not allow_missing_head:
-        raise CheckError(f"{base_dir}/model.safetensors lacks {not_provided} and the adapter does not provide them")
+        raise CheckError(f"{weights} lacks {not_provided} and the adapter does not provide them")
     load = {k: v for k, v in sd.items() if k not in missing}
     model.load_state_dict(load, strict=False)
     return model, {"ignored_base_keys": ignored, "head_from_adapter": missing}
@@ -160,9 +166,9 @@ def load_with_peft(model, adapter_dir, tensors):
     return pm
 
 
-def peft_logits(base_dir, adapter_dir, ids, mask, pooling="cls", num_labels=None):
+def peft_logits(base_dir, adapter_dir, ids, mask, pooling="cls", num_labels=None, weights=None):
     cfg, tensors = read_adapter(adapter_dir)
-    model, info = build_base(base_dir, tensors, pooling, num_labels)
+    model, info = build_base(base_dir, tensors, pooling, num_labels, weights=weights)
     pm = load_with_peft(model, adapter_dir, tensors)
     pm = pm.double().eval()
     with torch.no_grad():
@@ -176,20 +182,22 @@ def main():
     ap.add_argument("--adapter", required=True)
     ap.add_argument("--inputs", required=True)
     ap.add_argument("--expected")
+    ap.add_argument("--expected-key", default="logits", help="name of the logits in --expected (default logits)")
     ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--out")
     ap.add_argument("--pooling", choices=["cls", "mean"], default="cls")
     ap.add_argument("--num-labels", type=int)
+    ap.add_argument("--weights", help="base weights file (default BASE_DIR/model.safetensors)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     try:
         ids, mask = load_inputs(a.inputs)
-        logits, cfg, info, _ = peft_logits(a.base_dir, a.adapter, ids, mask, a.pooling, a.num_labels)
+        logits, cfg, info, _ = peft_logits(a.base_dir, a.adapter, ids, mask, a.pooling, a.num_labels, a.weights)
         result = {"logits": logits.tolist(), "peft": peft.__version__, "torch": torch.__version__,
                   "task_type": cfg["task_type"], "r": cfg["r"], "lora_alpha": cfg["lora_alpha"], **info}
         status = 0
         if a.expected:
-            exp = load_expected(a.expected)
+            exp = load_expected(a.expected, a.expected_key)
             if exp.shape != tuple(logits.shape):
                 raise CheckError(f"--expected {a.expected}: logits shape {exp.shape}, got {tuple(logits.shape)}")
             diff = float(np.abs(exp - logits.numpy()).max())
