@@ -272,7 +272,8 @@ import Glibc
     }
 
     @Test func schemaValidation() {
-        expectError(.invalidArgument, ["at least 1"]) { _ = try LabelSchema(problemType: .singleLabel, numLabels: 0) }
+        expectError(.invalidArgument, ["1...4096", "got 0"]) { _ = try LabelSchema(problemType: .singleLabel, numLabels: 0) }
+        expectError(.invalidArgument, ["got 5000"]) { _ = try LabelSchema(problemType: .multiLabel, numLabels: 5000) }
         expectError(.invalidArgument, ["regression"]) { _ = try LabelSchema(problemType: .regression, numLabels: 2) }
         expectError(.invalidArgument, ["2 class names for 3"]) { _ = try LabelSchema(problemType: .singleLabel, numLabels: 3, labelNames: ["a", "b"]) }
         expectError(.invalidArgument, ["twice"]) { _ = try LabelSchema(problemType: .singleLabel, numLabels: 2, labelNames: ["a", "a"]) }
@@ -316,5 +317,40 @@ import Glibc
             try PredictionsCSV.write(path: dir + "/p4.csv", ids: ["x"], schema: schema, scores: [1, 0, 0], truth: truth)
         }
         #expect(!FileIO.exists(dir + "/p4.csv"))
+    }
+
+    /// Hugging Face config.json label entries against transformers' BertConfig
+    /// (Fixtures/finetune/hf_label_config.json from tools/reference/make_metrics_fixture.py).
+    @Test func huggingFaceConfigEntries() throws {
+        let path = FileIO.directoryOf("\(#filePath)") + "/Fixtures/finetune/hf_label_config.json"
+        let cases = try JSON.parse(bytes: FileIO.read(path))["cases"]?.arrayValue ?? []
+        #expect(cases.count >= 7)
+        for c in cases {
+            guard let kwargs = c["kwargs"], let hf = c["config"], let hfCount = c["num_labels"]?.intValue,
+                  let hfNames = c["id2label"]?.arrayValue?.compactMap(\.stringValue) else {
+                Issue.record("malformed fixture case"); continue
+            }
+            let namesGiven = kwargs["id2label"]?.objectValue?.compactMap { $0.1.stringValue }
+            let k = namesGiven?.count ?? Int(kwargs["num_labels"]?.intValue ?? 2)
+            let type = kwargs["problem_type"]?.stringValue.flatMap(ProblemType.init(rawValue:)) ?? (k == 1 ? .regression : .singleLabel)
+            let schema = try LabelSchema(problemType: type, numLabels: k, labelNames: namesGiven)
+            let ours = Dictionary(uniqueKeysWithValues: schema.configEntries.map { ($0.0, $0.1) })
+            #expect(ours["id2label"] == hf["id2label"], "id2label for \(JSON.serialize(kwargs))")
+            if let l2i = hf["label2id"], !l2i.isNull { #expect(ours["label2id"] == l2i, "label2id for \(JSON.serialize(kwargs))") }
+            if let p = hf["problem_type"]?.stringValue { #expect(ours["problem_type"]?.stringValue == p) }
+            // Reading HF's entries back: the label count and names transformers reads.
+            let back = try LabelSchema(config: hf)
+            #expect(back.numLabels == Int(hfCount), "num_labels for \(JSON.serialize(kwargs))")
+            #expect((0..<back.numLabels).map { back.labelNames?[$0] ?? "LABEL_\($0)" } == hfNames)
+            if let p = c["problem_type"]?.stringValue { #expect(back.problemType.rawValue == p) }
+            else { #expect(back.problemType == (hfCount == 1 ? .regression : .singleLabel)) }
+            if namesGiven == nil { #expect(back.labelNames == nil) }
+        }
+        expectError(.format, ["id2label"]) { _ = try LabelSchema(config: try JSON.parse(#"{"id2label": {"0": "a", "2": "b"}}"#)) }
+        expectError(.format, ["id2label"]) { _ = try LabelSchema(config: try JSON.parse(#"{"id2label": {"0": 1}}"#)) }
+        expectError(.format, ["problem_type"]) { _ = try LabelSchema(config: try JSON.parse(#"{"problem_type": "ranking"}"#)) }
+        expectError(.format, ["num_labels"]) { _ = try LabelSchema(config: try JSON.parse(#"{"num_labels": -3}"#)) }
+        expectError(.format, ["twice"]) { _ = try LabelSchema(config: try JSON.parse(#"{"id2label": {"0": "a", "1": "a"}}"#)) }
+        #expect(try LabelSchema(config: try JSON.parse("{}")).numLabels == 2)
     }
 }

@@ -156,3 +156,29 @@ with open(OUT, "w") as f:
                             "scipy": scipy.__version__},
                "classification": cls, "regression": reg, "multi_label": ml}, f, allow_nan=False)
 print(f"wrote {OUT}: {len(cls)} classification, {len(reg)} regression, {len(ml)} multi-label cases")
+
+# --- Hugging Face config.json label entries (for LabelSchema.configEntries / LabelSchema(config:)) ---------
+# Written to a second file, hf_label_config.json: each case gives the constructor arguments and what
+# transformers' BertConfig writes (to_dict) and reads back (from_dict: id2label, num_labels, problem_type).
+from transformers import BertConfig  # noqa: E402
+import transformers  # noqa: E402
+
+hf_cases = []
+for kwargs in [dict(num_labels=2), dict(num_labels=3, problem_type="single_label_classification"),
+               dict(id2label={0: "neg", 1: "pos"}, problem_type="single_label_classification"),
+               dict(id2label={0: "Zeta", 1: "enhancer", 2: "none", 3: "promoter"}),
+               dict(num_labels=5, problem_type="multi_label_classification"),
+               dict(num_labels=1, problem_type="regression"), dict(num_labels=1)]:
+    d = BertConfig(**kwargs).to_dict()
+    entries = {"id2label": {str(k): v for k, v in d["id2label"].items()}, "label2id": d["label2id"],
+               "problem_type": d["problem_type"]}
+    back = BertConfig.from_dict(json.loads(json.dumps(entries)))
+    hf_cases.append({"kwargs": {k: ({str(a): b for a, b in v.items()} if isinstance(v, dict) else v)
+                                for k, v in kwargs.items()},
+                     "config": entries, "num_labels": back.num_labels, "problem_type": back.problem_type,
+                     "id2label": [back.id2label[i] for i in range(back.num_labels)]})
+HF_OUT = os.path.join(os.path.dirname(OUT), "hf_label_config.json")
+with open(HF_OUT, "w") as f:
+    json.dump({"generator": "tools/reference/make_metrics_fixture.py",
+               "versions": {"transformers": transformers.__version__}, "cases": hf_cases}, f, indent=1)
+print(f"wrote {HF_OUT}: {len(hf_cases)} cases")

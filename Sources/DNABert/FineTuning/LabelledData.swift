@@ -23,11 +23,15 @@ public struct LabelSchema: Sendable, Equatable {
     /// `sorted()`), nil when the labels were integer indices.
     public let labelNames: [String]?
     private let nameIndex: [String: Int]
+    /// The largest supported label count (keeps K×K confusion matrices and N×K indicator matrices sane).
+    public static let maxLabels = 4096
 
     /// Throws `.invalidArgument` when `numLabels` < 1, regression with `numLabels` ≠ 1, or `labelNames` whose
     /// count differs from `numLabels` or that repeat a name.
     public init(problemType: ProblemType, numLabels: Int, labelNames: [String]? = nil) throws {
-        guard numLabels >= 1 else { throw DNABertError.invalidArgument("label schema: numLabels must be at least 1, got \(numLabels)") }
+        guard numLabels >= 1 && numLabels <= LabelSchema.maxLabels else {
+            throw DNABertError.invalidArgument("label schema: numLabels must be in 1...\(LabelSchema.maxLabels), got \(numLabels)")
+        }
         if problemType == .regression {
             guard numLabels == 1 else { throw DNABertError.invalidArgument("label schema: regression has 1 target, not \(numLabels)") }
             guard labelNames == nil else { throw DNABertError.invalidArgument("label schema: regression has no class names") }
@@ -180,8 +184,8 @@ public struct LabelledSequences: Sendable {
                 throw DNABertError.invalidArgument("reading '\(path)': numLabels \(k) disagrees with the given schema's \(s.numLabels)")
             }
         }
-        if let k = numLabels, k < 1 {
-            throw DNABertError.invalidArgument("reading '\(path)': numLabels must be at least 1, got \(k)")
+        if let k = numLabels, k < 1 || k > LabelSchema.maxLabels {
+            throw DNABertError.invalidArgument("reading '\(path)': numLabels must be in 1...\(LabelSchema.maxLabels), got \(k)")
         }
         let names = table.header.map { asciiLowercase(trim($0)) }
         let seqCol = names.firstIndex(of: "sequence")
@@ -324,7 +328,9 @@ public struct LabelledSequences: Sendable {
         if let s = schema, k >= s.numLabels {
             throw DNABertError.invalidArgument("\(at): label index \(k) is out of range for \(s.numLabels) labels")
         }
-        guard k < 1 << 24 else { throw DNABertError.format("\(at): label index \(k) is implausibly large") }
+        guard k < LabelSchema.maxLabels else {
+            throw DNABertError.format("\(at): label index \(k) is too large (at most \(LabelSchema.maxLabels) labels are supported)")
+        }
     }
 
     private static func checkCount(_ maxLabel: Int, _ numLabels: Int?, _ path: String) throws {
@@ -337,6 +343,9 @@ public struct LabelledSequences: Sendable {
         var unique = Array(Set(names))
         unique.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         guard !unique.isEmpty else { throw DNABertError.format("'\(path)': every label is empty") }
+        guard unique.count <= LabelSchema.maxLabels else {
+            throw DNABertError.format("'\(path)': \(unique.count) distinct class names (at most \(LabelSchema.maxLabels) are supported); pass the problem type if the labels are numbers")
+        }
         if let k = numLabels, k != unique.count {
             throw DNABertError.invalidArgument("reading '\(path)': numLabels \(k) given, but the file names \(unique.count) classes")
         }
@@ -593,5 +602,63 @@ public enum PredictionsCSV {
             out.append(0x0A)
         }
         try FileIO.writeAtomically(path, out)
+    }
+}
+
+extension LabelSchema {
+    /// The label entries of a Hugging Face `config.json`, as `PretrainedConfig.to_dict()` writes them:
+    /// `id2label` (string keys "0"…; names, or HF's defaults `LABEL_i` when the schema has none), `label2id`,
+    /// and `problem_type`. Merge them into the model's config object when saving a fine-tuned model.
+    public var configEntries: [(String, JSONValue)] {
+        let names = (0..<numLabels).map { labelNames?[$0] ?? "LABEL_\($0)" }
+        return [
+            ("id2label", .object(names.enumerated().map { (String($0.offset), .string($0.element)) })),
+            ("label2id", .object(names.enumerated().map { ($0.element, .int(Int64($0.offset))) })),
+            ("problem_type", .string(problemType.rawValue)),
+        ]
+    }
+
+    /// Reads the schema from a Hugging Face `config.json` object: the number of labels from `id2label`
+    /// (or `num_labels`, else HF's default 2), names from `id2label` unless they are all HF's defaults
+    /// `LABEL_i`, the problem type from `problem_type`, or when absent as `transformers` decides from the
+    /// config alone: 1 label → regression, otherwise single-label. Throws `.format` for a malformed entry.
+    public init(config: JSONValue) throws {
+        var k: Int? = nil
+        var names: [String]? = nil
+        if let m = config["id2label"], !m.isNull {
+            guard let members = m.objectValue, !members.isEmpty else {
+                throw DNABertError.format("config.json: 'id2label' must be a non-empty object")
+            }
+            var byIndex = [String?](repeating: nil, count: members.count)
+            for (key, v) in members {
+                guard let i = Int(key), i >= 0, i < members.count, byIndex[i] == nil, let name = v.stringValue else {
+                    throw DNABertError.format("config.json: 'id2label' must map \"0\"…\"\(members.count - 1)\" once each to strings (bad entry '\(key)')")
+                }
+                byIndex[i] = name
+            }
+            let all = byIndex.compactMap { $0 }
+            k = all.count
+            names = all.enumerated().allSatisfy({ $0.element == "LABEL_\($0.offset)" }) ? nil : all
+        } else if let n = config["num_labels"], !n.isNull {
+            guard let v = n.intValue, v >= 1, v <= 1 << 16 else {
+                throw DNABertError.format("config.json: 'num_labels' must be a positive integer")
+            }
+            k = Int(v)
+        }
+        let count = k ?? 2
+        let type: ProblemType
+        if let p = config["problem_type"], !p.isNull {
+            guard let s = p.stringValue, let t = ProblemType(rawValue: s) else {
+                throw DNABertError.format("config.json: unknown 'problem_type' \(JSON.serialize(p))")
+            }
+            type = t
+        } else {
+            type = count == 1 ? .regression : .singleLabel
+        }
+        do {
+            try self.init(problemType: type, numLabels: count, labelNames: type == .regression ? nil : names)
+        } catch let e as DNABertError {
+            throw DNABertError.format("config.json: \(e.message)")
+        }
     }
 }

@@ -99,7 +99,9 @@ public enum Metrics {
         let seenMax = max(predicted.max() ?? 0, truth.max() ?? 0)
         let k = numClasses ?? max(seenMax + 1, 1)
         guard k >= 1 else { throw DNABertError.invalidArgument("classification metrics: numClasses must be at least 1, got \(k)") }
-        guard k <= 1 << 20 else { throw DNABertError.invalidArgument("classification metrics: numClasses \(k) is too large") }
+        guard k <= LabelSchema.maxLabels else {
+            throw DNABertError.invalidArgument("classification metrics: numClasses \(k) is too large (at most \(LabelSchema.maxLabels))")
+        }
         var conf = [[Int]](repeating: [Int](repeating: 0, count: k), count: k)
         for i in 0..<truth.count {
             let t = truth[i], p = predicted[i]
@@ -124,9 +126,20 @@ public enum Metrics {
         guard confusion.allSatisfy({ $0.allSatisfy { $0 >= 0 } }) else {
             throw DNABertError.invalidArgument("classification metrics: the confusion matrix has a negative count")
         }
-        guard confusion.reduce(0, { $0 + $1.reduce(0, +) }) > 0 else {
-            throw DNABertError.invalidArgument("classification metrics: no samples")
+        guard k <= LabelSchema.maxLabels else {
+            throw DNABertError.invalidArgument("classification metrics: \(k) classes is too many (at most \(LabelSchema.maxLabels))")
         }
+        var total = 0
+        for row in confusion {
+            for c in row {
+                let (s, o) = total.addingReportingOverflow(c)
+                guard !o && s <= Int.max / 4 else {
+                    throw DNABertError.invalidArgument("classification metrics: the confusion matrix counts are too large")
+                }
+                total = s
+            }
+        }
+        guard total > 0 else { throw DNABertError.invalidArgument("classification metrics: no samples") }
         return compute(confusion)
     }
 
