@@ -1,0 +1,320 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Merging adapters into weights, and saving/loading classifiers: LoRA classifiers as PEFT adapters
+/// (`adapter_config.json` + `adapter_model.safetensors`, loadable by Hugging Face peft on DNABERT-2), fully
+/// fine-tuned ones as a Hugging Face `BertForSequenceClassification` folder. Both get `dnabert_classifier.json`
+/// with what PEFT has no field for (problem type, pooling, label names, token length).
+extension SequenceClassifier {
+    public static let extrasName = "dnabert_classifier.json"
+    public static let adapterConfigName = "adapter_config.json"
+    public static let adapterWeightsName = "adapter_model.safetensors"
+    /// PEFT's prefix of every key (the PeftModel wraps the transformers model as `base_model.model`).
+    public static let peftPrefix = "base_model.model."
+
+    /// W += sign·scaling·B·A for every adapter, in `model` (same shape as the base).
+    private func applyAdapters(to model: Model, sign: Float) throws {
+        guard let lora else { return }
+        let c = config
+        guard model.config.hiddenSize == c.hiddenSize, model.config.numLayers == c.numLayers,
+              model.config.intermediateSize == c.intermediateSize else {
+            throw DNABertError.invalidArgument("merge: the model's shape differs from the classifier's base")
+        }
+        let s = sign * Float(lora.scaling)
+        for l in 0..<c.numLayers {
+            for t in lora.targets {
+                let m = LoRAConfig.moduleName(layer: l, target: t)
+                guard let w = model.parameter(named: m + ".weight")?.baseAddress, let a = ptr(m + ".lora_A.weight"),
+                      let b = ptr(m + ".lora_B.weight") else { continue }
+                let (i, o) = t.dimensions(c)
+                BLAS.sgemm(transA: .noTrans, transB: .noTrans, m: o, n: i, k: lora.r, alpha: s, a: b, lda: lora.r,
+                           b: a, ldb: i, beta: 1, c: w, ldc: i)
+            }
+        }
+    }
+
+    /// Adds scaling·B·A into the adapted weights of `model` (e.g. a copy of the base); no-op without LoRA.
+    public func merge(into model: Model) throws { try applyAdapters(to: model, sign: 1) }
+
+    /// Subtracts what `merge` added (exact up to float rounding).
+    public func unmerge(from model: Model) throws { try applyAdapters(to: model, sign: -1) }
+
+    /// A standalone classification model (Hugging Face BertForSequenceClassification layout): the base encoder
+    /// with the adapters merged (or the fully fine-tuned encoder), the pooler and the classifier.
+    public func mergedModel() throws -> PretrainedModel {
+        var c = config
+        c.numLabels = head.numLabels
+        let m = try Model(config: c, mlmHead: false, pooler: true, classifier: true)
+        for v in m.layout.views {
+            guard let dst = m.parameter(named: v.name)?.baseAddress else { continue }
+            if let src = tensor(named: v.name), src.count == v.count, let s = src.baseAddress {
+                dst.update(from: s, count: v.count)
+            }
+        }
+        try merge(into: m)
+        return PretrainedModel(model: m, tokenizer: base.tokenizer)
+    }
+
+    var extrasJSON: JSONValue {
+        var m: [(String, JSONValue)] = [
+            ("format", .string("dnabert-classifier")),
+            ("version", .int(1)),
+            ("mode", .string(lora == nil ? "full" : "lora")),
+            ("num_labels", .int(Int64(head.numLabels))),
+            ("problem_type", .string(head.problemType.rawValue)),
+            ("pooling", .string(head.pooling == .cls ? "cls" : "mean")),
+            ("max_length", .int(Int64(maxLength))),
+        ]
+        if let names = labelNames { m.append(("label_names", .array(names.map { .string($0) }))) }
+        if let w = head.classWeights { m.append(("class_weights", .array(w.map { .double($0) }))) }
+        if let d = head.dropout { m.append(("classifier_dropout", .double(d))) }
+        return .object(m)
+    }
+
+    /// Saves the classifier into `directory` (created if needed). LoRA: a PEFT adapter (only the adapters and
+    /// the head; load it onto the same base). Full: a complete model folder. Every file is written atomically.
+    public func save(directory: String, baseModelName: String? = nil) throws {
+        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
+            throw DNABertError.io("cannot create directory '\(directory)': \(FileIO.errnoString())")
+        }
+        if let lora {
+            guard let b = parameters.baseAddress else { throw DNABertError(.internal, "empty classifier") }
+            let tensors = layout.views.map { v in
+                (name: Self.peftPrefix + v.name, shape: v.shape, data: UnsafeBufferPointer(start: b + v.offset, count: v.count))
+            }
+            try Safetensors.write(path: directory + "/" + Self.adapterWeightsName, tensors: tensors, metadata: ["format": "pt"])
+            let ordered = LoRATarget.allCases.filter { lora.targets.contains($0) }
+            var save: [JSONValue] = [.string("classifier")]
+            if head.pooling == .cls { save.append(.string("pooler")) }
+            let cfg: JSONValue = .object([
+                ("alpha_pattern", .object([])),
+                ("auto_mapping", .null),
+                ("base_model_name_or_path", baseModelName.map { .string($0) } ?? .null),
+                ("bias", .string("none")),
+                ("fan_in_fan_out", .bool(false)),
+                ("inference_mode", .bool(true)),
+                ("init_lora_weights", .bool(true)),
+                ("layers_pattern", .null),
+                ("layers_to_transform", .null),
+                ("lora_alpha", lora.alpha == lora.alpha.rounded() && abs(lora.alpha) < 1e15 ? .int(Int64(lora.alpha)) : .double(lora.alpha)),
+                ("lora_dropout", .double(lora.dropout)),
+                ("modules_to_save", .array(save)),
+                ("peft_type", .string("LORA")),
+                ("r", .int(Int64(lora.r))),
+                ("rank_pattern", .object([])),
+                ("revision", .null),
+                ("target_modules", .array(ordered.map { .string($0.rawValue) })),
+                ("task_type", .string("SEQ_CLS")),
+                ("use_dora", .bool(false)),
+                ("use_rslora", .bool(false)),
+            ])
+            try FileIO.writeAtomically(directory + "/" + Self.adapterConfigName, string: JSON.serialize(cfg, indent: 2) + "\n")
+        } else {
+            try mergedModel().save(directory: directory)
+        }
+        try FileIO.writeAtomically(directory + "/" + Self.extrasName, string: JSON.serialize(extrasJSON, indent: 2) + "\n")
+    }
+
+    /// Loads a classifier saved by `save` — or a PEFT LoRA adapter written by Hugging Face peft for DNABERT-2
+    /// (SEQ_CLS), or a fine-tuned Hugging Face DNABERT-2 classification folder. `base` is needed for an adapter
+    /// (the model it was trained on) and ignored for a full model folder.
+    public static func load(directory: String, base: PretrainedModel?) throws -> SequenceClassifier {
+        var extras: JSONValue? = nil
+        let extrasPath = directory + "/" + extrasName
+        if FileIO.exists(extrasPath) {
+            extras = try JSON.parse(bytes: try FileIO.read(extrasPath))
+            guard case .object = extras! else { throw DNABertError.format("'\(extrasPath)': not a JSON object") }
+        }
+        func field(_ k: String) -> JSONValue? { extras?[k] }
+        func str(_ k: String) throws -> String? {
+            guard let v = field(k) else { return nil }
+            guard case .string(let s) = v else { throw DNABertError.format("'\(extrasPath)': \(k) must be a string") }
+            return s
+        }
+        func int(_ k: String) throws -> Int? {
+            guard let v = field(k) else { return nil }
+            guard case .int(let i) = v, i >= 0, i < 1 << 31 else { throw DNABertError.format("'\(extrasPath)': \(k) must be a non-negative integer") }
+            return Int(i)
+        }
+        let problem: ProblemType? = try str("problem_type").map {
+            guard let p = ProblemType(rawValue: $0) else { throw DNABertError.format("'\(extrasPath)': unknown problem_type '\($0)'") }
+            return p
+        }
+        let pooling: Pooling? = try str("pooling").map {
+            switch $0 {
+            case "cls": return .cls
+            case "mean": return .mean
+            default: throw DNABertError.format("'\(extrasPath)': unknown pooling '\($0)'")
+            }
+        }
+        var names: [String]? = nil
+        if let v = field("label_names") {
+            guard case .array(let a) = v else { throw DNABertError.format("'\(extrasPath)': label_names must be an array of strings") }
+            names = try a.map { e in
+                guard case .string(let s) = e else { throw DNABertError.format("'\(extrasPath)': label_names must be an array of strings") }
+                return s
+            }
+        }
+        var weights: [Double]? = nil
+        if let v = field("class_weights") {
+            guard case .array(let a) = v else { throw DNABertError.format("'\(extrasPath)': class_weights must be an array of numbers") }
+            weights = try a.map { e in
+                switch e {
+                case .int(let i): return Double(i)
+                case .double(let d): return d
+                default: throw DNABertError.format("'\(extrasPath)': class_weights must be an array of numbers")
+                }
+            }
+        }
+        let maxLength = try int("max_length") ?? 0
+
+        let clf: SequenceClassifier
+        if FileIO.exists(directory + "/" + adapterConfigName) {
+            guard let base else {
+                throw DNABertError.invalidArgument("'\(directory)' is a LoRA adapter: give the base model it was trained on")
+            }
+            clf = try loadAdapter(directory: directory, base: base, problem: problem, pooling: pooling, classWeights: weights)
+        } else if FileIO.exists(directory + "/config.json") {
+            let full = try PretrainedModel.load(directory: directory)
+            guard full.model.layout.hasClassifier else {
+                throw DNABertError.format("'\(directory)': the model has no classifier head (no classifier.weight); it is not a fine-tuned classifier")
+            }
+            let n = full.model.config.numLabels
+            let head = ClassifierHead(numLabels: n, problemType: problem ?? (n == 1 ? .regression : .singleLabel),
+                                      pooling: pooling ?? .cls, classWeights: weights)
+            clf = try SequenceClassifier(base: full, head: head, lora: nil)
+        } else {
+            throw DNABertError.notFound("'\(directory)' has neither \(adapterConfigName) (a LoRA adapter) nor config.json (a model)")
+        }
+        if let names {
+            guard names.count == clf.head.numLabels else {
+                throw DNABertError.format("'\(extrasPath)': \(names.count) label names for \(clf.head.numLabels) labels")
+            }
+            clf.labelNames = names
+        }
+        clf.maxLength = maxLength
+        return clf
+    }
+
+    /// Canonical (our) name of a PEFT adapter key, or nil for a key that is not ours to read.
+    static func adapterTensorName(_ key: String) -> String {
+        var k = key
+        if k.hasPrefix(peftPrefix) { k.removeFirst(peftPrefix.count) }
+        k = k.replacingAll(".modules_to_save.default.", with: ".")
+        k = k.replacingAll(".lora_A.default.", with: ".lora_A.").replacingAll(".lora_B.default.", with: ".lora_B.")
+        return k
+    }
+
+    private static func loadAdapter(directory: String, base: PretrainedModel, problem: ProblemType?, pooling: Pooling?,
+                                    classWeights: [Double]?) throws -> SequenceClassifier {
+        let cfgPath = directory + "/" + adapterConfigName
+        let cfg = try JSON.parse(bytes: try FileIO.read(cfgPath))
+        guard case .object = cfg else { throw DNABertError.format("'\(cfgPath)': not a JSON object") }
+        func bad(_ m: String) -> DNABertError { DNABertError.format("'\(cfgPath)': \(m)") }
+        guard case .string(let peftType)? = cfg["peft_type"], peftType == "LORA" else { throw bad("peft_type must be \"LORA\"") }
+        if case .string(let task)? = cfg["task_type"], task != "SEQ_CLS" {
+            throw DNABertError.unsupported("'\(cfgPath)': task_type \(task) — only SEQ_CLS (sequence classification) adapters are supported")
+        }
+        func number(_ k: String) -> Double? {
+            switch cfg[k] {
+            case .int(let i)?: return Double(i)
+            case .double(let d)?: return d
+            default: return nil
+            }
+        }
+        guard let r = number("r"), r >= 1, r == r.rounded(), r < 1_048_576 else { throw bad("r must be a positive integer") }
+        guard let alpha = number("lora_alpha"), alpha > 0 else { throw bad("lora_alpha must be positive") }
+        let dropout = number("lora_dropout") ?? 0
+        if case .bool(true)? = cfg["use_rslora"] { throw DNABertError.unsupported("'\(cfgPath)': rsLoRA scaling is not supported") }
+        if case .bool(true)? = cfg["use_dora"] { throw DNABertError.unsupported("'\(cfgPath)': DoRA adapters are not supported") }
+        if case .bool(true)? = cfg["lora_bias"] { throw DNABertError.unsupported("'\(cfgPath)': lora_bias adapters are not supported") }
+        if case .bool(true)? = cfg["fan_in_fan_out"] { throw DNABertError.unsupported("'\(cfgPath)': fan_in_fan_out is not supported") }
+        if case .string(let b)? = cfg["bias"], b != "none" { throw DNABertError.unsupported("'\(cfgPath)': bias '\(b)' is not supported (only none)") }
+        for k in ["rank_pattern", "alpha_pattern"] {
+            if case .object(let o)? = cfg[k], !o.isEmpty { throw DNABertError.unsupported("'\(cfgPath)': per-module \(k) is not supported") }
+        }
+        if let v = cfg["layers_to_transform"], v != .null { throw DNABertError.unsupported("'\(cfgPath)': layers_to_transform is not supported") }
+
+        let weightsPath = directory + "/" + adapterWeightsName
+        guard FileIO.exists(weightsPath) else {
+            if FileIO.exists(directory + "/adapter_model.bin") {
+                throw DNABertError.unsupported("'\(directory)': adapter_model.bin — convert it to adapter_model.safetensors (peft ≥ 0.6 saves safetensors)")
+            }
+            throw DNABertError.notFound("'\(weightsPath)' is missing")
+        }
+        let tensors = try Safetensors.open(path: weightsPath)
+        var byName: [String: LazyTensor] = [:]
+        for t in tensors {
+            let n = adapterTensorName(t.name)
+            guard byName[n] == nil else { throw DNABertError.format("'\(weightsPath)': tensor \(n) appears twice") }
+            byName[n] = t
+        }
+        let c = base.model.config
+        var targets: [LoRATarget] = []
+        for t in LoRATarget.allCases where byName[LoRAConfig.moduleName(layer: 0, target: t) + ".lora_A.weight"] != nil {
+            targets.append(t)
+        }
+        guard !targets.isEmpty else { throw DNABertError.format("'\(weightsPath)': no LoRA tensor of a DNABERT-2 layer (expected e.g. \(peftPrefix)bert.encoder.layer.0.attention.self.Wqkv.lora_A.weight)") }
+        guard let cls = byName["classifier.weight"], cls.shape.count == 2, cls.shape[1] == c.hiddenSize, cls.shape[0] > 0 else {
+            throw DNABertError.format("'\(weightsPath)': no classifier.weight [num_labels, \(c.hiddenSize)] (modules_to_save must include the classifier)")
+        }
+        let n = cls.shape[0]
+        let hasPooler = byName["bert.pooler.dense.weight"] != nil
+        let pool = pooling ?? .cls
+        if pool == .cls && !hasPooler && !base.model.layout.hasPooler {
+            throw DNABertError.format("'\(weightsPath)': no pooler in the adapter and none in the base model")
+        }
+        let lora = LoRAConfig(r: Int(r), alpha: alpha, dropout: dropout, targets: targets)
+        let head = ClassifierHead(numLabels: n, problemType: problem ?? (n == 1 ? .regression : .singleLabel), pooling: pool,
+                                  classWeights: classWeights)
+        let clf = try SequenceClassifier(base: base, head: head, lora: lora)
+        var used = Set<String>()
+        for v in clf.layout.views {
+            guard let t = byName[v.name] else {
+                if v.name.hasPrefix("bert.pooler.") { continue }   // from the base (modules_to_save without the pooler)
+                throw DNABertError.format("'\(weightsPath)': missing tensor \(v.name)")
+            }
+            guard t.shape == v.shape else {
+                throw DNABertError.format("'\(weightsPath)': \(v.name) has shape \(t.shape), expected \(v.shape) (r = \(Int(r)), base hidden size \(c.hiddenSize))")
+            }
+            try t.copy(into: clf.tensor(named: v.name)!)
+            used.insert(v.name)
+        }
+        let unexpected = byName.keys.filter { !used.contains($0) }.sorted()
+        if !unexpected.isEmpty {
+            throw DNABertError.format("'\(weightsPath)': unexpected tensors \(unexpected.prefix(5).joined(separator: ", "))\(unexpected.count > 5 ? ", …" : "") (does the adapter belong to a model with \(c.numLayers) layers?)")
+        }
+        return clf
+    }
+}
+
+extension String {
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty, contains(target) else { return self }
+        var out = ""
+        var rest = Substring(self)
+        while let r = rest.range(of: target) {
+            out += rest[rest.startIndex..<r.lowerBound]
+            out += replacement
+            rest = rest[r.upperBound...]
+        }
+        out += rest
+        return out
+    }
+}
+
+extension Substring {
+    func range(of target: String) -> Range<Substring.Index>? {
+        let t = Array(target.utf8)
+        let u = self.utf8
+        var i = u.startIndex
+        while i != u.endIndex {
+            var j = i, k = 0
+            while k < t.count, j != u.endIndex, u[j] == t[k] { j = u.index(after: j); k += 1 }
+            if k == t.count { return i..<j }
+            i = u.index(after: i)
+        }
+        return nil
+    }
+}
