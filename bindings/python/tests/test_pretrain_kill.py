@@ -71,6 +71,8 @@ def safetensors_check(path):
 
 def check_checkpoint(folder, step):
     """Independent completeness check of checkpoint-<step>."""
+    for name in ("checkpoint.json", "config.json", "model.safetensors", "optimizer.safetensors", "trainer_state.json"):
+        assert os.path.isfile(os.path.join(folder, name)), f"{folder} is half-written: no {name}"
     marker = json.load(open(os.path.join(folder, "checkpoint.json")))
     assert marker["format"] == "dnabert-checkpoint" and marker["step"] == step, (folder, marker.get("step"))
     names = {f["name"] for f in marker["files"]}
