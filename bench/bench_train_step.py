@@ -44,6 +44,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.environ.get("DNABERT_SHARED") or os.path.join(ROOT, "..", "shared")
@@ -225,7 +226,9 @@ class Child:
     def __init__(self, code, args, env):
         self.p = subprocess.Popen([sys.executable, "-c", code, json.dumps(args)], env=env, stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        t0 = time.perf_counter()
         self.ready = self._read()
+        self.ready["startup_seconds"] = time.perf_counter() - t0
 
     def _read(self):
         line = self.p.stdout.readline()
@@ -291,9 +294,11 @@ def run_shape(preset, B, L, a, fasta, env, sgemm):
         rss_peer = peer.close()["rss_mb"]
     return dict(preset=preset, B=B, L=L, flops=step_flops(cfg, B, L),
                 ours=dict(best=min(t_ours), median=statistics.median(t_ours), tokens=statistics.median(tok_ours),
-                          loss=loss_ours[-1], rss=rss_ours),
+                          loss=loss_ours[-1], rss=rss_ours, rss_ready=ours.ready["rss_mb"],
+                          startup=ours.ready["startup_seconds"]),
                 peer=dict(best=min(t_peer), median=statistics.median(t_peer), tokens=statistics.median(tok_peer),
-                          loss=loss_peer[-1], rss=rss_peer))
+                          loss=loss_peer[-1], rss=rss_peer, rss_ready=peer.ready["rss_mb"],
+                          startup=peer.ready["startup_seconds"]))
 
 
 def main():
@@ -327,10 +332,10 @@ def main():
         r = run_shape(preset, B, L, a, fasta, env, sgemm if i == 0 else None)
         rows.append(r)
         o, p = r["ours"], r["peer"]
-        print(f"  {preset} {B}x{L}: dnabert best {o['best']:.3f} s median {o['median']:.3f} s, loss {o['loss']:.3f}, "
-              f"{o['tokens']:.0f} tokens/step, {o['rss']:.0f} MB | torch best {p['best']:.3f} s median "
-              f"{p['median']:.3f} s, loss {p['loss']:.3f}, {p['tokens']:.0f} tokens/step, {p['rss']:.0f} MB | "
-              f"{p['best'] / o['best']:.2f}x", flush=True)
+        for name, x in (("dnabert", o), ("torch", p)):
+            print(f"  {preset} {B}x{L} {name:8s}: best {x['best']:.3f} s, median {x['median']:.3f} s, last loss "
+                  f"{x['loss']:.3f}, {x['tokens']:.0f} tokens/step; peak RSS {x['rss']:.0f} MB ({x['rss_ready']:.0f} MB "
+                  f"before the first step); start-up {x['startup']:.1f} s", flush=True)
     print()
     print("| model | batch × tokens | dnabert s/step | tokens/s | GFLOP/s | PyTorch s/step | tokens/s | GFLOP/s | "
           "speed-up (best / median) | peak RSS dnabert / PyTorch |")
