@@ -84,8 +84,8 @@ def peak_rss_mb():
             return int(line.split()[1]) / 1024
     return float("nan")
 
-def serve(step, sgemm):
-    print(json.dumps({"ready": True, "rss_mb": peak_rss_mb()}), flush=True)
+def serve(step, sgemm, info=""):
+    print(json.dumps({"ready": True, "rss_mb": peak_rss_mb(), "info": info}), flush=True)
     for line in sys.stdin:
         cmd = line.strip()
         if cmd == "step":
@@ -123,7 +123,7 @@ def sgemm():
     return dnabert.blas_benchmark(args["sgemm_n"], args["threads"])
 
 try:
-    serve(step, sgemm)
+    serve(step, sgemm, dnabert.blas_info())
 finally:
     trainer.close()
     import shutil
@@ -292,7 +292,7 @@ def run_shape(preset, B, L, a, fasta, env, sgemm):
     finally:
         rss_ours = ours.close()["rss_mb"]
         rss_peer = peer.close()["rss_mb"]
-    return dict(preset=preset, B=B, L=L, flops=step_flops(cfg, B, L),
+    return dict(preset=preset, B=B, L=L, flops=step_flops(cfg, B, L), blas_info=ours.ready["info"],
                 ours=dict(best=min(t_ours), median=statistics.median(t_ours), tokens=statistics.median(tok_ours),
                           loss=loss_ours[-1], rss=rss_ours, rss_ready=ours.ready["rss_mb"],
                           startup=ours.ready["startup_seconds"]),
@@ -327,10 +327,11 @@ def main():
     print(f"MLM training step (data + forward + backward + clip + AdamW), float32, {a.threads} threads, "
           f"best / median of {a.steps} steps after {a.warmup} warm-up; torch {torch.__version__}; "
           f"library {env.get('DNABERT_LIB', '(installed)')}", flush=True)
-    rows = []
+    rows, blas_info = [], ""
     for i, (preset, B, L) in enumerate(shapes):
         r = run_shape(preset, B, L, a, fasta, env, sgemm if i == 0 else None)
         rows.append(r)
+        blas_info = r["blas_info"]
         o, p = r["ours"], r["peer"]
         for name, x in (("dnabert", o), ("torch", p)):
             print(f"  {preset} {B}x{L} {name:8s}: best {x['best']:.3f} s, median {x['median']:.3f} s, last loss "
@@ -347,8 +348,10 @@ def main():
               f"{f / o['best'] / 1e9:.0f} | {p['best']:.3f} | {p['tokens'] / p['best']:,.0f} | {f / p['best'] / 1e9:.0f} | "
               f"**{p['best'] / o['best']:.2f}×** / {p['median'] / o['median']:.2f}× | "
               f"{o['rss']:,.0f} MB / {p['rss']:,.0f} MB |")
+    if blas_info:
+        print(f"\ndnabert {blas_info}")
     if sgemm:
-        print(f"\nsgemm {SGEMM_N}³ float32, {a.threads} threads, same run: dnabert's BLAS {sgemm['dnabert']:.0f} GFLOP/s, "
+        print(f"sgemm {SGEMM_N}³ float32, {a.threads} threads, same run: dnabert's BLAS {sgemm['dnabert']:.0f} GFLOP/s, "
               f"torch.mm {sgemm['torch']:.0f} GFLOP/s")
 
 
