@@ -123,6 +123,7 @@ def test_sigkill_during_checkpoint_writes(tmp_path, fasta):
     kills, inside_writes, deadline = 0, 0, time.monotonic() + 40
     expected_start = 0
     resumed_at = []
+    stages = set()          # how many files the half-written checkpoints held
     while kills < 30 and time.monotonic() < deadline:
         log_path = str(tmp_path / f"log-{kills}.txt")
         with open(log_path, "w") as log:
@@ -131,7 +132,7 @@ def test_sigkill_during_checkpoint_writes(tmp_path, fasta):
             # Wait for the run to have started (the line printed after it loaded the checkpoint).
             t0 = time.monotonic()
             text = ""
-            while "pretraining" not in text:
+            while not re.search(r"pretraining[^\n]*\n", text):     # the whole line
                 assert p.poll() is None, f"dnabert pretrain exited with {p.returncode}:\n{open(log_path).read()}"
                 assert time.monotonic() - t0 < 20, "dnabert pretrain did not start"
                 time.sleep(0.002)
@@ -162,8 +163,13 @@ def test_sigkill_during_checkpoint_writes(tmp_path, fasta):
             if p.poll() is None:
                 p.kill()
                 p.wait()
-        if any(n.endswith(f"-{p.pid}") for n in temporaries(out)):
+        left = [n for n in temporaries(out) if n.endswith(f"-{p.pid}")]
+        if left:
             inside_writes += 1
+            try:
+                stages.add(len(os.listdir(os.path.join(out, left[0]))))
+            except FileNotFoundError:
+                pass
         done = checkpoints(out)
         if done:
             newest = done[-1]
@@ -173,10 +179,11 @@ def test_sigkill_during_checkpoint_writes(tmp_path, fasta):
             assert r.returncode == 0 and "layers 2, hidden 64" in r.stdout, r.stderr
             assert newest >= expected_start, "a newer checkpoint disappeared"
             expected_start = newest
-    print(f"{kills} kills, {inside_writes} inside a checkpoint write, resumed at steps {resumed_at}")
+    print(f"{kills} kills, {inside_writes} inside a checkpoint write (holding {sorted(stages)} files), resumed at steps {resumed_at}")
     assert kills >= 15, f"only {kills} kills in the time budget"
     # Kills landed inside checkpoint writes (a temporary folder was left), and training advanced across them.
     assert inside_writes >= 5, f"only {inside_writes} of {kills} kills left a checkpoint half-written"
+    assert len(stages) >= 3, f"the kills hit only checkpoints holding {sorted(stages)} files"
     assert expected_start >= 10, f"training did not advance across the kills (newest checkpoint {expected_start})"
     assert resumed_at == sorted(resumed_at) and resumed_at[-1] > 0
     # A last run resumes from the newest checkpoint and trains on (its first new checkpoint appears).
