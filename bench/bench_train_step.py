@@ -29,11 +29,14 @@ the probabilities, is not counted):
     step = 3 × forward (backward = 2 × forward); embeddings, LayerNorm, softmax, GELU, AdamW are not counted.
 
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are removed from the children's environment: the library must pick the fast
-kernel by itself.
+kernel by itself. Run it on a quiet machine: under CPU contention PyTorch's OpenMP threads (spin-waiting by default)
+lose far more than dnabert's (e.g. a tiny step 0.02 s → 1.3 s here with a niced job on one core);
+OMP_WAIT_POLICY=PASSIVE in the environment softens that for PyTorch if a quiet machine is not available.
 
 Usage:
     python3 bench/bench_train_step.py [--shapes base:8x128,base:4x512,small:32x128] [--threads 2]
-                                      [--steps 5] [--warmup 1] [--fasta FILE ...] [--markdown]
+                                      [--steps 5] [--warmup 1] [--fasta FILE ...] [--no-sgemm]
+                                      [--torch-adamw default|foreach|fused]
 The library is taken from $DNABERT_LIB, else build/lib/libdnabert.so of this checkout (`make lib`); the Python
 binding from bindings/python of this checkout.
 """
@@ -153,7 +156,8 @@ decay, no_decay = [], []
 for name, p in model.named_parameters():
     (no_decay if name.endswith(".bias") or "LayerNorm" in name or "layernorm" in name else decay).append(p)
 opt = torch.optim.AdamW([{"params": decay, "weight_decay": 1e-5}, {"params": no_decay, "weight_decay": 0.0}],
-                        lr=5e-4, betas=(0.9, 0.98), eps=1e-6)
+                        lr=5e-4, betas=(0.9, 0.98), eps=1e-6,
+                        **{"default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}[args["adamw"]])
 K = max(1, int(round(0.15 * (L - 2))))
 gen = torch.Generator().manual_seed(3)
 
@@ -268,7 +272,8 @@ def run_shape(preset, B, L, a, fasta, env, sgemm):
     common = dict(config=cfg, vocab=VOCAB, B=B, L=L, threads=a.threads, sgemm_n=SGEMM_N)
     ours = Child(CHILD_DNABERT, dict(common, tokenizer=TOKENIZER, fasta=fasta), env)
     try:
-        peer = Child(CHILD_TORCH, dict(common, reference_dir=os.path.join(ROOT, "tools", "reference")), env)
+        peer = Child(CHILD_TORCH, dict(common, reference_dir=os.path.join(ROOT, "tools", "reference"),
+                                       adamw=a.torch_adamw), env)
     except Exception:
         ours.close()
         raise
@@ -310,6 +315,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=1, help="untimed steps per side first")
     ap.add_argument("--fasta", nargs="+", help="FASTA files for dnabert's sampler (default: the 5 shared genomes)")
     ap.add_argument("--no-sgemm", action="store_true")
+    ap.add_argument("--torch-adamw", choices=["default", "foreach", "fused"], default="default",
+                    help="torch.optim.AdamW implementation (default: PyTorch's choice, a per-tensor loop on the CPU)")
     a = ap.parse_args()
     fasta = a.fasta or sorted(glob.glob(os.path.join(SHARED, "data", "genomes", "*.fasta.gz")))
     if not fasta:
@@ -325,7 +332,8 @@ def main():
     sgemm = None if a.no_sgemm else {}
     import torch
     print(f"MLM training step (data + forward + backward + clip + AdamW), float32, {a.threads} threads, "
-          f"best / median of {a.steps} steps after {a.warmup} warm-up; torch {torch.__version__}; "
+          f"best / median of {a.steps} steps after {a.warmup} warm-up; torch {torch.__version__} "
+          f"(AdamW: {a.torch_adamw}); "
           f"library {env.get('DNABERT_LIB', '(installed)')}", flush=True)
     rows, blas_info = [], ""
     for i, (preset, B, L) in enumerate(shapes):
