@@ -47,6 +47,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -227,9 +228,12 @@ serve(step, sgemm)
 
 
 class Child:
+    """A benchmark side in its own process: answers "step", "sgemm", "quit" with one JSON line each."""
+
     def __init__(self, code, args, env):
+        self.err = tempfile.TemporaryFile(mode="w+")
         self.p = subprocess.Popen([sys.executable, "-c", code, json.dumps(args)], env=env, stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                  stdout=subprocess.PIPE, stderr=self.err, text=True)
         t0 = time.perf_counter()
         self.ready = self._read()
         self.ready["startup_seconds"] = time.perf_counter() - t0
@@ -237,8 +241,9 @@ class Child:
     def _read(self):
         line = self.p.stdout.readline()
         if not line:
-            err = self.p.stderr.read()
-            raise RuntimeError("benchmark child failed:\n" + err[-3000:])
+            self.p.wait()
+            self.err.seek(0)
+            raise RuntimeError(f"benchmark child failed (exit {self.p.returncode}):\n" + self.err.read()[-3000:])
         return json.loads(line)
 
     def ask(self, cmd):
@@ -247,10 +252,17 @@ class Child:
         return self._read()
 
     def close(self):
-        r = self.ask("quit")
-        self.p.stdin.close()
-        self.p.wait(timeout=120)
-        return r
+        """Ends the child; returns its peak RSS in MB (NaN if it had already failed)."""
+        try:
+            rss = self.ask("quit")["rss_mb"]
+            self.p.stdin.close()
+            self.p.wait(timeout=120)
+        except (OSError, RuntimeError, ValueError, subprocess.TimeoutExpired):
+            self.p.kill()
+            self.p.wait()
+            rss = float("nan")
+        self.err.close()
+        return rss
 
 
 def child_env():
@@ -295,8 +307,8 @@ def run_shape(preset, B, L, a, fasta, env, sgemm):
             sgemm["dnabert"] = max(sgemm.get("dnabert", 0), ours.ask("sgemm")["gflops"])
             sgemm["torch"] = max(sgemm.get("torch", 0), peer.ask("sgemm")["gflops"])
     finally:
-        rss_ours = ours.close()["rss_mb"]
-        rss_peer = peer.close()["rss_mb"]
+        rss_ours = ours.close()
+        rss_peer = peer.close()
     return dict(preset=preset, B=B, L=L, flops=step_flops(cfg, B, L), blas_info=ours.ready["info"],
                 ours=dict(best=min(t_ours), median=statistics.median(t_ours), tokens=statistics.median(tok_ours),
                           loss=loss_ours[-1], rss=rss_ours, rss_ready=ours.ready["rss_mb"],
