@@ -198,6 +198,11 @@ int dnabert_tokenizer_train_from_sequences(const char *const *seqs, const size_t
  * OPENBLAS_CORETYPE, the library picks the core type from the CPU's features so the fast kernel runs. */
 int dnabert_blas_info(char *buf, size_t cap, size_t *len);
 
+/* Benchmark of the library's own sgemm: *gflops = GFLOP/s (2·n³ per product) of an n×n by n×n float32 product
+ * (1 <= n <= 8192), split by rows across threads workers (0 = all cores) each running sgemm single-threaded, as
+ * the model's layers do; the best of the products run in about half a second after one warm-up. */
+int dnabert_blas_benchmark(int n, int threads, double *gflops);
+
 /* ---- model ------------------------------------------------------------------------------------------ */
 typedef struct dnabert_model dnabert_model;
 

@@ -7,11 +7,11 @@
     emb = model.embed(["ACGT...", "GGCA..."])          # [N, hidden]
 """
 from ._lib import DNABertError, lib as _lib_handle, lib_path as library_path
-from .model import Model, blas_info, convert_pytorch
+from .model import Model, blas_benchmark, blas_info, convert_pytorch
 from .pretrain import Trainer, pretrain
 from .tokenizer import BatchEncoding, Tokenizer
 
-__all__ = ["DNABertError", "Tokenizer", "BatchEncoding", "Model", "Trainer", "pretrain", "blas_info",
+__all__ = ["DNABertError", "Tokenizer", "BatchEncoding", "Model", "Trainer", "pretrain", "blas_info", "blas_benchmark",
            "convert_pytorch", "version", "library_path"]
 
 

@@ -37,6 +37,7 @@ c_int32_p, c_size_p, c_char_pp = _lib.c_int32_p, _lib.c_size_p, _lib.c_char_pp
 
 _lib.declare({
     "dnabert_blas_info": ([ctypes.c_char_p, ctypes.c_size_t, c_size_p], ctypes.c_int),
+    "dnabert_blas_benchmark": ([ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_double)], ctypes.c_int),
     "dnabert_model_load": ([ctypes.c_char_p, ctypes.POINTER(_P)], ctypes.c_int),
     "dnabert_model_create": ([ctypes.c_char_p, ctypes.c_size_t, _P, ctypes.c_uint64, ctypes.POINTER(_P)], ctypes.c_int),
     "dnabert_model_save": ([_P, ctypes.c_char_p], ctypes.c_int),
@@ -68,6 +69,14 @@ def blas_info():
     buf = ctypes.create_string_buffer(1024)
     check(lib.dnabert_blas_info(buf, len(buf), ctypes.byref(n)))
     return buf.raw[:n.value].decode()
+
+
+def blas_benchmark(n=2048, threads=0):
+    """GFLOP/s of an n×n×n float32 sgemm through the library's own BLAS, split across `threads` (0 = all cores)
+    as the model's layers run it; the best product of about half a second after a warm-up."""
+    g = ctypes.c_double()
+    check(lib.dnabert_blas_benchmark(int(n), int(threads), ctypes.byref(g)))
+    return g.value
 
 
 def convert_pytorch(bin_path, safetensors_path):

@@ -204,6 +204,21 @@ def test_blas_info_names_the_kernel():
     assert "core" in info and "threads" in info
 
 
+def test_blas_benchmark_rate_agrees_with_the_wall_clock():
+    import time
+    n = 256
+    t0 = time.perf_counter()
+    rate = dnabert.blas_benchmark(n, threads=2)
+    elapsed = time.perf_counter() - t0
+    # At least 4 products (a warm-up and 3 timed) ran within `elapsed`, so the best product's rate is at least
+    # the wall-clock average; and it runs on at most a few cores (< 1 TFLOP/s per core on any CPU today).
+    assert 8 * n ** 3 / elapsed / 1e9 <= rate < 2000, (rate, elapsed)
+    assert elapsed >= 0.5
+    for bad in [dict(n=0), dict(n=10 ** 6), dict(n=64, threads=-1)]:
+        with pytest.raises(DNABertError, match="dnabert_blas_benchmark"):
+            dnabert.blas_benchmark(**bad)
+
+
 def test_errors(tmp_path, model, expected):
     with pytest.raises(DNABertError, match="config.json"):
         dnabert.Model.from_pretrained(str(tmp_path / "nope"))
