@@ -123,7 +123,7 @@ extension SequenceClassifier {
         var extras: JSONValue? = nil
         let extrasPath = directory + "/" + extrasName
         if FileIO.exists(extrasPath) {
-            extras = try JSON.parse(bytes: try FileIO.read(extrasPath))
+            extras = try parseJSONFile(extrasPath)
             guard case .object = extras! else { throw DNABertError.format("'\(extrasPath)': not a JSON object") }
         }
         func field(_ k: String) -> JSONValue? { extras?[k] }
@@ -197,6 +197,13 @@ extension SequenceClassifier {
         return clf
     }
 
+    static func parseJSONFile(_ path: String) throws -> JSONValue {
+        let bytes = try FileIO.read(path)
+        do { return try JSON.parse(bytes: bytes) } catch let e as JSONError {
+            throw DNABertError.format("'\(path)': \(e)")
+        }
+    }
+
     /// Canonical (our) name of a PEFT adapter key, or nil for a key that is not ours to read.
     static func adapterTensorName(_ key: String) -> String {
         var k = key
@@ -209,7 +216,7 @@ extension SequenceClassifier {
     private static func loadAdapter(directory: String, base: PretrainedModel, problem: ProblemType?, pooling: Pooling?,
                                     classWeights: [Double]?) throws -> SequenceClassifier {
         let cfgPath = directory + "/" + adapterConfigName
-        let cfg = try JSON.parse(bytes: try FileIO.read(cfgPath))
+        let cfg = try parseJSONFile(cfgPath)
         guard case .object = cfg else { throw DNABertError.format("'\(cfgPath)': not a JSON object") }
         func bad(_ m: String) -> DNABertError { DNABertError.format("'\(cfgPath)': \(m)") }
         guard case .string(let peftType)? = cfg["peft_type"], peftType == "LORA" else { throw bad("peft_type must be \"LORA\"") }
