@@ -341,6 +341,137 @@ int dnabert_trainer_save_checkpoint(dnabert_trainer *trainer);
 int dnabert_trainer_run(dnabert_trainer *trainer, dnabert_train_callback callback, void *user_data);
 void dnabert_trainer_free(dnabert_trainer *trainer);
 
+
+/* ---- fine-tuning for sequence classification (LoRA or full) ---------------------------------------- */
+/* Labelled sequences (GUE CSV `sequence,label`, TSV, or arrays). Labels are inferred from the whole column
+ * unless told: `0;2` lists → multi-label, integers → class indices, other numbers → regression, other text →
+ * class names (sorted; kept for predictions). Dev/test data must be read with the training set as `like`. */
+typedef struct dnabert_dataset dnabert_dataset;
+#define DNABERT_PROBLEM_AUTO 0         /* infer from the labels */
+#define DNABERT_PROBLEM_SINGLE_LABEL 1 /* one class per sequence: cross-entropy */
+#define DNABERT_PROBLEM_MULTI_LABEL 2  /* any subset of the labels: binary cross-entropy */
+#define DNABERT_PROBLEM_REGRESSION 3   /* one real target: mean squared error */
+/* `like` (may be NULL) gives the label mapping of a training set; problem_type is a DNABERT_PROBLEM_*. */
+int dnabert_dataset_read(const char *path, const dnabert_dataset *like, int32_t problem_type, dnabert_dataset **out);
+/* n sequences (pointer + length each) with labels as NUL-terminated strings, as a CSV label field would be. */
+int dnabert_dataset_from_arrays(const char *const *seqs, const size_t *lens, const char *const *labels, size_t n,
+                                const dnabert_dataset *like, int32_t problem_type, dnabert_dataset **out);
+typedef struct dnabert_dataset_info {
+    int64_t n_sequences;
+    int32_t problem_type;       /* DNABERT_PROBLEM_* */
+    int32_t num_labels;         /* classes, labels, or 1 for regression */
+    int32_t has_label_names;    /* 1 when the labels were class names */
+} dnabert_dataset_info;
+int dnabert_dataset_get_info(const dnabert_dataset *ds, dnabert_dataset_info *out);
+/* Label name of class `index` (its number when the labels were indices). */
+int dnabert_dataset_label_name(const dnabert_dataset *ds, int32_t index, char *buf, size_t cap, size_t *len);
+/* Labels as the loss takes them: n (single-label class index, regression target) or n × num_labels (0/1). */
+int dnabert_dataset_labels(const dnabert_dataset *ds, float *out, size_t cap);
+void dnabert_dataset_free(dnabert_dataset *ds);
+
+typedef struct dnabert_finetune_params {
+    uint32_t struct_size;       /* sizeof(dnabert_finetune_params) */
+    int32_t lora_r;             /* LoRA rank (8); 0 = full fine-tuning (every encoder weight trains) */
+    double lora_alpha;          /* scaling alpha / r (32) */
+    double lora_dropout;        /* dropout on the adapters' input (0.05) */
+    const char *lora_targets;   /* comma-separated: Wqkv, attention.output.dense, gated_layers, wo;
+                                   NULL = "Wqkv,attention.output.dense" */
+    int32_t pooling;            /* DNABERT_POOL_CLS (default: tanh(pooler([CLS])) as DNABERT-2) or DNABERT_POOL_MEAN */
+    double epochs;              /* passes over the training data (3) */
+    int32_t max_steps;          /* > 0: this many optimizer steps instead of epochs (0) */
+    int32_t batch_size;         /* sequences per micro-batch (32) */
+    int32_t grad_accum;         /* micro-batches per step (1) */
+    int32_t warmup_steps;       /* linear warm-up then decay; -1 (default) = min(50, 10% of the steps) */
+    int32_t eval_every;         /* dev evaluation every N steps; 0 (default) = once per epoch; always at the end */
+    int32_t max_length;         /* tokens incl. [CLS]/[SEP]; 0 (default) = longest training sequence, <= 512 */
+    int32_t n_threads;          /* 0 = all cores */
+    int32_t use_class_weights;  /* 1: single-label loss weighted by inverse class frequency (0) */
+    double learning_rate;       /* peak; 0 (default) = 5e-4 with LoRA, 3e-5 full (DNABERT-2's) */
+    double dropout;             /* hidden and classifier dropout; < 0 (default) = the config's (0.1) */
+    double max_grad_norm;       /* global-norm clipping, 0 = none (1.0) */
+    double weight_decay;        /* AdamW (0.01; betas 0.9/0.999, eps 1e-8) */
+    const char *select_by;      /* best dev checkpoint by "loss" (default, lowest) or accuracy, f1, mcc, precision,
+                                   recall, pearson, spearman, r2 (highest) */
+    uint64_t seed;              /* adapters/head init, shuffling, dropout (0) */
+} dnabert_finetune_params;
+dnabert_finetune_params dnabert_finetune_default_params(void);
+
+typedef struct dnabert_finetune_metrics {
+    int64_t step, total_steps;
+    double epoch;               /* fractional epochs done */
+    double loss;                /* training loss of this step */
+    double learning_rate, grad_norm;
+    double tokens_per_second, elapsed_seconds, eta_seconds;
+    /* dev figures after this step; NaN when it was not evaluated (or not defined for the problem type) */
+    double dev_loss, dev_accuracy, dev_f1, dev_mcc, dev_precision, dev_recall, dev_pearson, dev_spearman;
+} dnabert_finetune_metrics;
+/* Called after each step; return non-zero to stop (the classifier keeps the best parameters so far). */
+typedef int (*dnabert_finetune_callback)(void *user_data, const dnabert_finetune_metrics *metrics);
+
+typedef struct dnabert_classifier dnabert_classifier;
+typedef struct dnabert_finetuner dnabert_finetuner;
+
+/* A fine-tuning run of a new classifier on `base` (which is not modified and must outlive the run): LoRA adapters
+ * + head, or a trainable copy of the whole encoder + head. dev may be NULL (then no best-checkpoint selection). */
+int dnabert_finetuner_create(const dnabert_model *base, const dnabert_dataset *train, const dnabert_dataset *dev,
+                             const dnabert_finetune_params *params, dnabert_finetuner **out);
+/* One optimizer step, with the dev evaluation when due. */
+int dnabert_finetuner_step(dnabert_finetuner *ft, dnabert_finetune_metrics *metrics);
+/* To the last step with dev evaluations on schedule, then the best dev parameters are restored. */
+int dnabert_finetuner_run(dnabert_finetuner *ft, dnabert_finetune_callback callback, void *user_data);
+/* A handle to the run's classifier (the same object: it keeps training if the run goes on). */
+int dnabert_finetuner_classifier(const dnabert_finetuner *ft, dnabert_classifier **out);
+typedef struct dnabert_finetuner_info {
+    int64_t step, total_steps, steps_per_epoch;
+    int64_t trainable_parameters;
+    int32_t max_length;
+    double learning_rate;
+    int64_t best_step;          /* -1 before the first dev evaluation */
+    double best_value;          /* the select_by value at best_step */
+} dnabert_finetuner_info;
+int dnabert_finetuner_get_info(const dnabert_finetuner *ft, dnabert_finetuner_info *out);
+void dnabert_finetuner_free(dnabert_finetuner *ft);
+
+/* Load a classifier saved by dnabert_classifier_save: a LoRA adapter directory in Hugging Face PEFT format
+ * (adapter_config.json + adapter_model.safetensors, also as written by peft for DNABERT-2) on `base`, or a full
+ * fine-tuned model folder (base may then be NULL). */
+int dnabert_classifier_load(const dnabert_model *base, const char *dir, dnabert_classifier **out);
+/* LoRA: a PEFT adapter (+ dnabert_classifier.json with problem type, pooling, label names, max length);
+ * full: a Hugging Face BertForSequenceClassification folder with config.json, model.safetensors, tokenizer.json. */
+int dnabert_classifier_save(const dnabert_classifier *clf, const char *dir);
+typedef struct dnabert_classifier_info {
+    int32_t num_labels;
+    int32_t problem_type;       /* DNABERT_PROBLEM_* */
+    int32_t pooling;            /* DNABERT_POOL_* */
+    int32_t lora_r;             /* 0 = fully fine-tuned */
+    double lora_alpha;
+    int64_t trainable_parameters;
+    int32_t max_length;         /* token length used in training (predict truncates to it) */
+    int32_t has_label_names;
+} dnabert_classifier_info;
+int dnabert_classifier_get_info(const dnabert_classifier *clf, dnabert_classifier_info *out);
+int dnabert_classifier_label_name(const dnabert_classifier *clf, int32_t index, char *buf, size_t cap, size_t *len);
+/* Scores of n raw sequences into out (n × num_labels): class probabilities (softmax), label probabilities
+ * (sigmoid, multi-label) or regression outputs. Upper-cased and truncated to max_length tokens. */
+int dnabert_classifier_predict(const dnabert_classifier *clf, const char *const *seqs, const size_t *lens, size_t n,
+                               int32_t n_threads, float *out);
+/* Logits (batch × num_labels) of right-padded token ids, without dropout. */
+int dnabert_classifier_logits(const dnabert_classifier *clf, const int32_t *ids, const int32_t *attention_mask,
+                              size_t batch, size_t length, int32_t n_threads, float *out);
+typedef struct dnabert_eval_result {
+    int64_t n;
+    double loss;
+    double accuracy, f1, mcc, precision, recall;  /* classification (macro averages, as scikit-learn); else NaN */
+    double pearson, spearman, mse, r2;            /* regression; else NaN */
+} dnabert_eval_result;
+/* Loss and metrics on a labelled dataset (read with the training set as `like`). scores may be NULL, else it
+ * receives n × num_labels scores as dnabert_classifier_predict. */
+int dnabert_classifier_evaluate(const dnabert_classifier *clf, const dnabert_dataset *data, int32_t n_threads,
+                                dnabert_eval_result *out, float *scores);
+/* A standalone model (BertForSequenceClassification layout) with the LoRA adapters merged into the weights. */
+int dnabert_classifier_merged_model(const dnabert_classifier *clf, dnabert_model **out);
+void dnabert_classifier_free(dnabert_classifier *clf);
+
 #ifdef __cplusplus
 }
 #endif

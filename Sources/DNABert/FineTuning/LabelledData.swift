@@ -225,7 +225,7 @@ public struct LabelledSequences: Sendable {
         return out
     }
 
-    private static func parseLabels(_ raw: [String], lines: [Int], path: String, schema: LabelSchema?,
+    static func parseLabels(_ raw: [String], lines: [Int], path: String, schema: LabelSchema?,
                                      problemType: ProblemType?, numLabels: Int?, into out: inout LabelledSequences) throws {
         let type: ProblemType
         if let s = schema { type = s.problemType }

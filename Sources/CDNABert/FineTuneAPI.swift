@@ -1,0 +1,356 @@
+import CDNABertABI
+import DNABert
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// C exports of fine-tuning: dnabert_dataset_*, dnabert_finetuner_*, dnabert_classifier_*.
+
+/// The handle object of a dataset (LabelledSequences is a struct).
+final class DatasetBox {
+    let data: LabelledSequences
+    init(_ d: LabelledSequences) { data = d }
+}
+
+private func dataset(_ h: OpaquePointer?, _ name: String = "dataset") throws -> LabelledSequences {
+    try HandleRegistry.shared.object(h, as: DatasetBox.self, name: name).data
+}
+
+private func classifier(_ h: OpaquePointer?) throws -> SequenceClassifier {
+    try HandleRegistry.shared.object(h, as: SequenceClassifier.self, name: "classifier")
+}
+
+private func finetuner(_ h: OpaquePointer?) throws -> FineTuner {
+    try HandleRegistry.shared.object(h, as: FineTuner.self, name: "finetuner")
+}
+
+private func problemType(_ code: Int32) throws -> ProblemType? {
+    switch code {
+    case DNABERT_PROBLEM_AUTO: return nil
+    case DNABERT_PROBLEM_SINGLE_LABEL: return .singleLabel
+    case DNABERT_PROBLEM_MULTI_LABEL: return .multiLabel
+    case DNABERT_PROBLEM_REGRESSION: return .regression
+    default: throw DNABertError.invalidArgument("problem_type \(code) is not a DNABERT_PROBLEM_* value")
+    }
+}
+
+private func problemCode(_ p: ProblemType?) -> Int32 {
+    switch p {
+    case .singleLabel?: return DNABERT_PROBLEM_SINGLE_LABEL
+    case .multiLabel?: return DNABERT_PROBLEM_MULTI_LABEL
+    case .regression?: return DNABERT_PROBLEM_REGRESSION
+    case nil: return DNABERT_PROBLEM_AUTO
+    }
+}
+
+@_cdecl("dnabert_dataset_read")
+public func dnabert_dataset_read(_ path: UnsafePointer<CChar>?, _ like: OpaquePointer?, _ problem: Int32,
+                                 _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guarded("dnabert_dataset_read") {
+        out?.pointee = nil
+        let out = try require(out, "out")
+        let p = try string(path, "path")
+        let schema = try like.map { try dataset($0, "like").schema }
+        if like != nil && schema == nil { throw DNABertError.invalidArgument("'like' has no labels") }
+        let d = try LabelledSequences.read(path: p, schema: schema ?? nil, problemType: problemType(problem))
+        out.pointee = HandleRegistry.shared.box(DatasetBox(d))
+    }
+}
+
+@_cdecl("dnabert_dataset_from_arrays")
+public func dnabert_dataset_from_arrays(_ seqs: UnsafePointer<UnsafePointer<CChar>?>?, _ lens: UnsafePointer<Int>?,
+                                        _ labels: UnsafePointer<UnsafePointer<CChar>?>?, _ n: Int, _ like: OpaquePointer?,
+                                        _ problem: Int32, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guarded("dnabert_dataset_from_arrays") {
+        out?.pointee = nil
+        let out = try require(out, "out")
+        guard n > 0, n < maxElements else { throw DNABertError.invalidArgument("n must be positive, got \(n)") }
+        let bufs = try byteBuffers(seqs, lens, n)
+        let labels = try require(labels, "labels")
+        var s: [String] = [], l: [String] = []
+        s.reserveCapacity(n); l.reserveCapacity(n)
+        for i in 0..<n {
+            guard let str = String(validating: bufs[i], as: UTF8.self) else { throw DNABertError.invalidArgument("seqs[\(i)] is not valid UTF-8") }
+            s.append(str)
+            l.append(try string(labels[i], "labels[\(i)]"))
+        }
+        let schema = try like.map { try dataset($0, "like").schema }
+        if like != nil && schema == nil { throw DNABertError.invalidArgument("'like' has no labels") }
+        let d = try LabelledSequences.fromArrays(sequences: s, labels: l, schema: schema ?? nil, problemType: problemType(problem))
+        out.pointee = HandleRegistry.shared.box(DatasetBox(d))
+    }
+}
+
+@_cdecl("dnabert_dataset_get_info")
+public func dnabert_dataset_get_info(_ h: OpaquePointer?, _ out: UnsafeMutablePointer<dnabert_dataset_info>?) -> Int32 {
+    guarded("dnabert_dataset_get_info") {
+        let d = try dataset(h), out = try require(out, "out")
+        out.pointee = dnabert_dataset_info(n_sequences: Int64(d.count), problem_type: problemCode(d.problemType),
+                                           num_labels: Int32(d.numLabels), has_label_names: d.labelNames == nil ? 0 : 1)
+    }
+}
+
+@_cdecl("dnabert_dataset_label_name")
+public func dnabert_dataset_label_name(_ h: OpaquePointer?, _ index: Int32, _ buf: UnsafeMutablePointer<CChar>?, _ cap: Int,
+                                       _ len: UnsafeMutablePointer<Int>?) -> Int32 {
+    guarded("dnabert_dataset_label_name") {
+        let d = try dataset(h)
+        guard let s = d.schema, index >= 0, Int(index) < s.numLabels else {
+            throw DNABertError.invalidArgument("label index \(index) is outside 0..<\(d.numLabels)")
+        }
+        try copyOut(s.name(of: Int(index)), buf, cap, len)
+    }
+}
+
+@_cdecl("dnabert_dataset_labels")
+public func dnabert_dataset_labels(_ h: OpaquePointer?, _ out: UnsafeMutablePointer<Float>?, _ cap: Int) -> Int32 {
+    guarded("dnabert_dataset_labels") {
+        let d = try dataset(h)
+        guard d.hasLabels else { throw DNABertError.invalidArgument("the dataset has no labels") }
+        let rows = (0..<d.count).map { d.labelRow($0) }
+        let total = rows.reduce(0) { $0 + $1.count }
+        guard cap >= total else { throw DNABertError(.bufferTooSmall, "labels need \(total) floats, the buffer holds \(cap)") }
+        let out = try require(out, "out")
+        var k = 0
+        for r in rows { for v in r { out[k] = v; k += 1 } }
+    }
+}
+
+@_cdecl("dnabert_dataset_free")
+public func dnabert_dataset_free(_ h: OpaquePointer?) { HandleRegistry.shared.free(h, as: DatasetBox.self) }
+
+@_cdecl("dnabert_finetune_default_params")
+public func dnabert_finetune_default_params() -> dnabert_finetune_params {
+    let o = FineTuneOptions(), l = LoRAConfig()
+    return dnabert_finetune_params(
+        struct_size: UInt32(MemoryLayout<dnabert_finetune_params>.size), lora_r: Int32(l.r), lora_alpha: l.alpha,
+        lora_dropout: l.dropout, lora_targets: nil, pooling: DNABERT_POOL_CLS, epochs: o.epochs, max_steps: 0,
+        batch_size: Int32(o.batchSize), grad_accum: Int32(o.gradAccum), warmup_steps: -1, eval_every: 0, max_length: 0,
+        n_threads: 0, use_class_weights: 0, learning_rate: 0, dropout: -1, max_grad_norm: o.maxGradNorm,
+        weight_decay: o.optimizer.weightDecay, select_by: nil, seed: 0)
+}
+
+struct FineTuneSetup {
+    var options: FineTuneOptions
+    var lora: LoRAConfig?
+    var pooling: Pooling
+    var classWeights: Bool
+    var dropout: Double?
+}
+
+func finetuneSetup(_ p: UnsafePointer<dnabert_finetune_params>?) throws -> FineTuneSetup {
+    let c = try readParams(p, defaults: dnabert_finetune_default_params(), name: "params")
+    var o = FineTuneOptions()
+    o.epochs = c.epochs
+    o.maxSteps = Int(c.max_steps)
+    o.batchSize = Int(c.batch_size)
+    o.gradAccum = Int(c.grad_accum)
+    o.warmupSteps = Int(c.warmup_steps)
+    o.evalEvery = Int(c.eval_every)
+    o.maxLength = Int(c.max_length)
+    guard c.n_threads >= 0 else { throw DNABertError.invalidArgument("params.n_threads must be >= 0") }
+    o.threads = Int(c.n_threads)
+    o.learningRate = c.learning_rate
+    o.maxGradNorm = c.max_grad_norm
+    o.optimizer.weightDecay = c.weight_decay
+    if let s = c.select_by { o.selectBy = try string(s, "params.select_by") }
+    o.seed = c.seed
+    try o.validate()
+    var lora: LoRAConfig? = nil
+    guard c.lora_r >= 0 else { throw DNABertError.invalidArgument("params.lora_r must be >= 0 (0 = full fine-tuning)") }
+    if c.lora_r > 0 {
+        var l = LoRAConfig(r: Int(c.lora_r), alpha: c.lora_alpha, dropout: c.lora_dropout)
+        if let t = c.lora_targets {
+            let names = try string(t, "params.lora_targets").split(separator: ",").map(String.init)
+            l.targets = try names.map { try LoRATarget(name: $0) }
+        }
+        lora = l
+    }
+    let pooling: Pooling
+    switch c.pooling {
+    case DNABERT_POOL_CLS: pooling = .cls
+    case DNABERT_POOL_MEAN: pooling = .mean
+    default: throw DNABertError.invalidArgument("params.pooling \(c.pooling) is not DNABERT_POOL_CLS or DNABERT_POOL_MEAN")
+    }
+    return FineTuneSetup(options: o, lora: lora, pooling: pooling, classWeights: c.use_class_weights != 0,
+                         dropout: c.dropout < 0 ? nil : c.dropout)
+}
+
+func finetuneMetrics(_ p: FineTuneProgress) -> dnabert_finetune_metrics {
+    let q = p.progress
+    func dev(_ k: String) -> Double { p.dev?.value(k) ?? .nan }
+    return dnabert_finetune_metrics(step: Int64(q.step), total_steps: Int64(q.totalSteps), epoch: p.epoch, loss: q.loss,
+                                    learning_rate: q.learningRate, grad_norm: q.gradNorm ?? .nan,
+                                    tokens_per_second: q.tokensPerSecond, elapsed_seconds: q.elapsedSeconds, eta_seconds: q.etaSeconds,
+                                    dev_loss: p.dev?.loss ?? .nan, dev_accuracy: dev("accuracy"), dev_f1: dev("f1"), dev_mcc: dev("mcc"),
+                                    dev_precision: dev("precision"), dev_recall: dev("recall"), dev_pearson: dev("pearson"),
+                                    dev_spearman: dev("spearman"))
+}
+
+@_cdecl("dnabert_finetuner_create")
+public func dnabert_finetuner_create(_ m: OpaquePointer?, _ train: OpaquePointer?, _ dev: OpaquePointer?,
+                                     _ params: UnsafePointer<dnabert_finetune_params>?,
+                                     _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guarded("dnabert_finetuner_create") {
+        out?.pointee = nil
+        let out = try require(out, "out")
+        let base = try HandleRegistry.shared.object(m, as: PretrainedModel.self, name: "base")
+        let t = try dataset(train, "train")
+        let d = try dev.map { try dataset($0, "dev") }
+        let s = try finetuneSetup(params)
+        let ft = try FineTuning.start(base: base, train: t, dev: d, options: s.options, lora: s.lora, pooling: s.pooling,
+                                      balancedClassWeights: s.classWeights, dropout: s.dropout)
+        out.pointee = HandleRegistry.shared.box(ft)
+    }
+}
+
+@_cdecl("dnabert_finetuner_step")
+public func dnabert_finetuner_step(_ h: OpaquePointer?, _ m: UnsafeMutablePointer<dnabert_finetune_metrics>?) -> Int32 {
+    guarded("dnabert_finetuner_step") {
+        let p = try finetuner(h).advance()
+        m?.pointee = finetuneMetrics(p)
+    }
+}
+
+@_cdecl("dnabert_finetuner_run")
+public func dnabert_finetuner_run(_ h: OpaquePointer?, _ cb: dnabert_finetune_callback?, _ user: UnsafeMutableRawPointer?) -> Int32 {
+    guarded("dnabert_finetuner_run") {
+        let ft = try finetuner(h)
+        if let cb {
+            try ft.run { p in
+                var m = finetuneMetrics(p)
+                return cb(user, &m) == 0
+            }
+        } else {
+            try ft.run()
+        }
+    }
+}
+
+@_cdecl("dnabert_finetuner_classifier")
+public func dnabert_finetuner_classifier(_ h: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guarded("dnabert_finetuner_classifier") {
+        out?.pointee = nil
+        let out = try require(out, "out")
+        out.pointee = HandleRegistry.shared.box(try finetuner(h).classifier)
+    }
+}
+
+@_cdecl("dnabert_finetuner_get_info")
+public func dnabert_finetuner_get_info(_ h: OpaquePointer?, _ out: UnsafeMutablePointer<dnabert_finetuner_info>?) -> Int32 {
+    guarded("dnabert_finetuner_get_info") {
+        let ft = try finetuner(h), out = try require(out, "out")
+        out.pointee = dnabert_finetuner_info(step: Int64(ft.step), total_steps: Int64(ft.totalSteps), steps_per_epoch: Int64(ft.stepsPerEpoch),
+                                             trainable_parameters: Int64(ft.classifier.trainableCount),
+                                             max_length: Int32(ft.classifier.maxLength), learning_rate: ft.learningRate,
+                                             best_step: Int64(ft.best?.step ?? -1), best_value: ft.best?.value ?? .nan)
+    }
+}
+
+@_cdecl("dnabert_finetuner_free")
+public func dnabert_finetuner_free(_ h: OpaquePointer?) { HandleRegistry.shared.free(h, as: FineTuner.self) }
+
+@_cdecl("dnabert_classifier_load")
+public func dnabert_classifier_load(_ m: OpaquePointer?, _ dir: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guarded("dnabert_classifier_load") {
+        out?.pointee = nil
+        let out = try require(out, "out")
+        let base = try m.map { try HandleRegistry.shared.object($0, as: PretrainedModel.self, name: "base") }
+        out.pointee = HandleRegistry.shared.box(try SequenceClassifier.load(directory: string(dir, "dir"), base: base))
+    }
+}
+
+@_cdecl("dnabert_classifier_save")
+public func dnabert_classifier_save(_ h: OpaquePointer?, _ dir: UnsafePointer<CChar>?) -> Int32 {
+    guarded("dnabert_classifier_save") { try classifier(h).save(directory: string(dir, "dir")) }
+}
+
+@_cdecl("dnabert_classifier_get_info")
+public func dnabert_classifier_get_info(_ h: OpaquePointer?, _ out: UnsafeMutablePointer<dnabert_classifier_info>?) -> Int32 {
+    guarded("dnabert_classifier_get_info") {
+        let c = try classifier(h), out = try require(out, "out")
+        out.pointee = dnabert_classifier_info(num_labels: Int32(c.head.numLabels), problem_type: problemCode(c.head.problemType),
+                                              pooling: c.head.pooling == .cls ? DNABERT_POOL_CLS : DNABERT_POOL_MEAN,
+                                              lora_r: Int32(c.lora?.r ?? 0), lora_alpha: c.lora?.alpha ?? .nan,
+                                              trainable_parameters: Int64(c.trainableCount), max_length: Int32(c.maxLength),
+                                              has_label_names: c.labelNames == nil ? 0 : 1)
+    }
+}
+
+@_cdecl("dnabert_classifier_label_name")
+public func dnabert_classifier_label_name(_ h: OpaquePointer?, _ index: Int32, _ buf: UnsafeMutablePointer<CChar>?, _ cap: Int,
+                                          _ len: UnsafeMutablePointer<Int>?) -> Int32 {
+    guarded("dnabert_classifier_label_name") {
+        let c = try classifier(h)
+        guard index >= 0, Int(index) < c.head.numLabels else {
+            throw DNABertError.invalidArgument("label index \(index) is outside 0..<\(c.head.numLabels)")
+        }
+        try copyOut(c.labelNames?[Int(index)] ?? String(index), buf, cap, len)
+    }
+}
+
+@_cdecl("dnabert_classifier_predict")
+public func dnabert_classifier_predict(_ h: OpaquePointer?, _ seqs: UnsafePointer<UnsafePointer<CChar>?>?, _ lens: UnsafePointer<Int>?,
+                                       _ n: Int, _ threads: Int32, _ out: UnsafeMutablePointer<Float>?) -> Int32 {
+    guarded("dnabert_classifier_predict") {
+        let c = try classifier(h)
+        guard n >= 0, n < maxElements else { throw DNABertError.invalidArgument("n is out of range") }
+        guard threads >= 0 else { throw DNABertError.invalidArgument("n_threads must be >= 0") }
+        if n == 0 { return }
+        let out = try require(out, "out")
+        let bufs = try byteBuffers(seqs, lens, n)
+        var s: [String] = []
+        s.reserveCapacity(n)
+        for (i, b) in bufs.enumerated() {
+            guard let str = String(validating: b, as: UTF8.self) else { throw DNABertError.invalidArgument("seqs[\(i)] is not valid UTF-8") }
+            s.append(str)
+        }
+        let scores = try c.predict(s, threads: Int(threads))
+        scores.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: scores.count) }
+    }
+}
+
+@_cdecl("dnabert_classifier_logits")
+public func dnabert_classifier_logits(_ h: OpaquePointer?, _ ids: UnsafePointer<Int32>?, _ mask: UnsafePointer<Int32>?, _ batch: Int,
+                                      _ length: Int, _ threads: Int32, _ out: UnsafeMutablePointer<Float>?) -> Int32 {
+    guarded("dnabert_classifier_logits") {
+        let c = try classifier(h)
+        guard batch > 0, length > 0, batch < maxElements, length < maxElements else {
+            throw DNABertError.invalidArgument("batch and length must be positive")
+        }
+        let (n, o) = batch.multipliedReportingOverflow(by: length)
+        guard !o, n < 1 << 32 else { throw DNABertError.invalidArgument("batch × length is too large") }
+        guard threads >= 0 else { throw DNABertError.invalidArgument("n_threads must be >= 0") }
+        let ids = try require(ids, "ids"), out = try require(out, "out")
+        let lg = try c.logits(ids: UnsafeBufferPointer(start: ids, count: n), batch: batch, length: length,
+                              attentionMask: mask.map { UnsafeBufferPointer(start: $0, count: n) }, threads: Int(threads))
+        lg.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: lg.count) }
+    }
+}
+
+@_cdecl("dnabert_classifier_evaluate")
+public func dnabert_classifier_evaluate(_ h: OpaquePointer?, _ data: OpaquePointer?, _ threads: Int32,
+                                        _ out: UnsafeMutablePointer<dnabert_eval_result>?, _ scores: UnsafeMutablePointer<Float>?) -> Int32 {
+    guarded("dnabert_classifier_evaluate") {
+        let c = try classifier(h), d = try dataset(data, "data"), out = try require(out, "out")
+        guard threads >= 0 else { throw DNABertError.invalidArgument("n_threads must be >= 0") }
+        let e = try c.evaluate(d, threads: Int(threads))
+        func v(_ k: String) -> Double { e.value(k) ?? .nan }
+        out.pointee = dnabert_eval_result(n: Int64(d.count), loss: e.loss, accuracy: v("accuracy"), f1: v("f1"), mcc: v("mcc"),
+                                          precision: v("precision"), recall: v("recall"), pearson: v("pearson"),
+                                          spearman: v("spearman"), mse: v("mse"), r2: v("r2"))
+        if let scores { e.scores.withUnsafeBufferPointer { scores.update(from: $0.baseAddress!, count: e.scores.count) } }
+    }
+}
+
+@_cdecl("dnabert_classifier_merged_model")
+public func dnabert_classifier_merged_model(_ h: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guarded("dnabert_classifier_merged_model") {
+        out?.pointee = nil
+        let out = try require(out, "out")
+        out.pointee = HandleRegistry.shared.box(try classifier(h).mergedModel())
+    }
+}
+
+@_cdecl("dnabert_classifier_free")
+public func dnabert_classifier_free(_ h: OpaquePointer?) { HandleRegistry.shared.free(h, as: SequenceClassifier.self) }

@@ -1,0 +1,498 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension LabelledSequences {
+    /// Sequences with labels given in memory, labels as they would appear in a CSV `label` column (class index,
+    /// class name, `0;2` for multi-label, a number for regression), parsed by the same rules as `read`.
+    public static func fromArrays(sequences: [String], labels: [String], ids: [String]? = nil, schema: LabelSchema? = nil,
+                                  problemType: ProblemType? = nil, numLabels: Int? = nil,
+                                  name: String = "<memory>") throws -> LabelledSequences {
+        guard !sequences.isEmpty else { throw DNABertError.invalidArgument("\(name): no sequences") }
+        guard labels.count == sequences.count else {
+            throw DNABertError.invalidArgument("\(name): \(labels.count) labels for \(sequences.count) sequences")
+        }
+        if let ids, ids.count != sequences.count {
+            throw DNABertError.invalidArgument("\(name): \(ids.count) ids for \(sequences.count) sequences")
+        }
+        for (i, s) in sequences.enumerated() where s.isEmpty {
+            throw DNABertError.invalidArgument("\(name): sequence \(i + 1) is empty")
+        }
+        var out = LabelledSequences(path: name, sequences: sequences, ids: ids ?? (1...sequences.count).map(String.init),
+                                    schema: schema, hasLabels: false, classLabels: [], multiLabels: [], targets: [])
+        try parseLabels(labels.map { $0.trimmingWhitespace() }, lines: Array(1...sequences.count), path: name, schema: schema,
+                        problemType: problemType, numLabels: numLabels, into: &out)
+        out.hasLabels = true
+        return out
+    }
+
+    /// The label row of example `i` as the classifier's loss takes it: [class] (single-label), a 0/1 indicator
+    /// (multi-label) or [target] (regression).
+    public func labelRow(_ i: Int) -> [Float] {
+        switch problemType {
+        case .singleLabel?: return [Float(classLabels[i])]
+        case .multiLabel?:
+            var r = [Float](repeating: 0, count: numLabels)
+            for k in multiLabels[i] where k >= 0 && k < numLabels { r[k] = 1 }
+            return r
+        case .regression?: return [Float(targets[i])]
+        case nil: return []
+        }
+    }
+}
+
+/// Settings of a fine-tuning run. Defaults follow DNABERT-2's GUE recipe (AdamW, weight decay 0.01, warm-up 50
+/// steps, batch 32, best checkpoint by dev loss) with a learning rate suited to the mode.
+public struct FineTuneOptions: Sendable {
+    public var epochs = 3.0
+    /// > 0: this many optimizer steps instead of `epochs`.
+    public var maxSteps = 0
+    public var batchSize = 32
+    public var gradAccum = 1
+    /// Peak learning rate; 0 = 3e-5 for full fine-tuning (DNABERT-2's) and 5e-4 for LoRA (adapters start at
+    /// zero and need larger steps).
+    public var learningRate = 0.0
+    /// Linear warm-up steps; < 0 = min(50, 10% of the steps).
+    public var warmupSteps = -1
+    public var optimizer = AdamWConfig.fineTuning
+    public var maxGradNorm = 1.0
+    /// Dev evaluation every N steps; 0 = once per epoch. Always at the end.
+    public var evalEvery = 0
+    /// What "best" means on dev: "loss" (lowest) or a metric name (highest): accuracy, f1, mcc, precision,
+    /// recall; pearson, spearman, r2 for regression.
+    public var selectBy = "loss"
+    /// Tokens per sequence including [CLS]/[SEP]; longer sequences are truncated. 0 = the longest training
+    /// sequence's token count, at most 512.
+    public var maxLength = 0
+    public var threads = 0
+    public var seed: UInt64 = 0
+    public init() {}
+
+    public func validate() throws {
+        guard epochs > 0 || maxSteps > 0, epochs.isFinite else { throw DNABertError.invalidArgument("fine-tune: epochs must be positive") }
+        guard maxSteps >= 0 else { throw DNABertError.invalidArgument("fine-tune: max steps must be >= 0") }
+        guard batchSize > 0, batchSize <= 1 << 16 else { throw DNABertError.invalidArgument("fine-tune: batch size must be in 1...65536, got \(batchSize)") }
+        guard gradAccum > 0, gradAccum <= 1 << 16 else { throw DNABertError.invalidArgument("fine-tune: grad accumulation must be positive") }
+        guard learningRate >= 0, learningRate.isFinite, learningRate < 10 else { throw DNABertError.invalidArgument("fine-tune: learning rate must be in [0, 10)") }
+        guard maxGradNorm >= 0, maxGradNorm.isFinite else { throw DNABertError.invalidArgument("fine-tune: max grad norm must be >= 0") }
+        guard evalEvery >= 0 else { throw DNABertError.invalidArgument("fine-tune: eval interval must be >= 0") }
+        guard maxLength == 0 || (maxLength >= 3 && maxLength <= 1 << 20) else {
+            throw DNABertError.invalidArgument("fine-tune: max length must be 0 (auto) or in 3...\(1 << 20), got \(maxLength)")
+        }
+        guard FineTuneEvaluation.selectable.contains(selectBy) else {
+            throw DNABertError.invalidArgument("fine-tune: cannot select by '\(selectBy)'; choose one of \(FineTuneEvaluation.selectable.joined(separator: ", "))")
+        }
+        try optimizer.validate()
+    }
+}
+
+/// Loss and GUE-style metrics of a classifier on a labelled data set.
+public struct FineTuneEvaluation: Sendable {
+    public var loss: Double
+    /// accuracy, f1, mcc, precision, recall (classification; macro averages) or pearson, spearman, mse, mae, r2.
+    public var metrics: [(String, Double)]
+    /// N × numLabels: class probabilities (softmax), label probabilities (sigmoid) or regression outputs.
+    public var scores: [Float]
+    /// Single-label confusion matrix (rows = true class), else empty.
+    public var confusion: [[Int]]
+
+    public static let selectable = ["loss", "accuracy", "f1", "mcc", "precision", "recall", "pearson", "spearman", "r2"]
+
+    public func value(_ name: String) -> Double? {
+        name == "loss" ? loss : metrics.first { $0.0 == name }?.1
+    }
+}
+
+/// One step's record of a fine-tuning run; `dev` is set when the dev set was evaluated after this step.
+public struct FineTuneProgress: Sendable {
+    public var progress: TrainingProgress
+    public var epoch: Double
+    public var dev: FineTuneEvaluation?
+}
+
+/// Tokenized examples, sorted or shuffled into batches.
+struct EncodedExamples {
+    var ids: [[Int32]]
+    var labels: [[Float]]
+    var count: Int { ids.count }
+
+    init(_ data: LabelledSequences, tokenizer: Tokenizer, maxLength: Int, threads: Int) {
+        var o = EncodeOptions()
+        o.uppercase = true
+        o.withOffsets = false
+        o.maxLength = maxLength
+        ids = EncodedExamples.encode(data.sequences, tokenizer: tokenizer, options: o, threads: threads)
+        labels = data.hasLabels ? (0..<data.count).map { data.labelRow($0) } : []
+    }
+
+    static func encode(_ seqs: [String], tokenizer: Tokenizer, options: EncodeOptions, threads: Int) -> [[Int32]] {
+        var out: [[Int32]] = []
+        out.reserveCapacity(seqs.count)
+        var start = 0
+        // In chunks, so the UTF-8 copies stay small.
+        while start < seqs.count {
+            let end = min(seqs.count, start + 4096)
+            // One contiguous UTF-8 arena per chunk, viewed per sequence.
+            var arena: [UInt8] = []
+            var spans: [(Int, Int)] = []
+            for s in seqs[start..<end] { let a = Array(s.utf8); spans.append((arena.count, a.count)); arena += a }
+            arena.withUnsafeBufferPointer { ab in
+                let views = spans.map { UnsafeBufferPointer(rebasing: ab[$0.0..<($0.0 + $0.1)]) }
+                for e in tokenizer.encodeBatch(views, options: options, threads: threads) { out.append(e.ids) }
+            }
+            start = end
+        }
+        return out
+    }
+
+    /// A padded batch of the given examples (padded to the longest; pad id 0 with mask 0).
+    func batch(_ idx: ArraySlice<Int>, padId: Int32) -> ClassificationBatch {
+        let L = idx.map { ids[$0].count }.max() ?? 1
+        var flat = [Int32](repeating: padId, count: idx.count * L)
+        var mask = [Int32](repeating: 0, count: idx.count * L)
+        var lab: [Float] = []
+        for (r, i) in idx.enumerated() {
+            for (j, t) in ids[i].enumerated() { flat[r * L + j] = t; mask[r * L + j] = 1 }
+            if !labels.isEmpty { lab += labels[i] }
+        }
+        return ClassificationBatch(ids: flat, attentionMask: mask, batch: idx.count, length: L, labels: lab)
+    }
+}
+
+/// Fine-tunes a `SequenceClassifier` on labelled sequences: shuffled mini-batches padded to their longest
+/// sequence → gradient of the trainable buffer (accumulated over micro-batches) → clipping → AdamW with linear
+/// warm-up and decay; dev evaluation on schedule keeping the best parameters (restored at the end).
+public final class FineTuner {
+    public let classifier: SequenceClassifier
+    public let options: FineTuneOptions
+    public let schema: LabelSchema
+    public let stepsPerEpoch: Int
+    public let totalSteps: Int
+    public let learningRate: Double
+    public let schedule: LRSchedule
+    public let optimizer: AdamW
+    let train: EncodedExamples
+    let dev: EncodedExamples?
+    let devData: LabelledSequences?
+    let grad: UnsafeMutableBufferPointer<Float>
+    let padId: Int32
+    private var order: [Int] = []
+    private var cursor = 0
+    private var epochIndex = 0
+    private var rng: Xoshiro256
+    public private(set) var step = 0
+    public private(set) var history: [FineTuneProgress] = []
+    /// Step and dev value of the best evaluation so far.
+    public private(set) var best: (step: Int, value: Double, evaluation: FineTuneEvaluation)? = nil
+    private var bestParameters: [Float]? = nil
+    private var tokensSeen = 0
+    private let started = FineTuner.now()
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    public init(classifier: SequenceClassifier, train: LabelledSequences, dev: LabelledSequences? = nil,
+                options: FineTuneOptions) throws {
+        try options.validate()
+        guard let tokenizer = classifier.base.tokenizer else {
+            throw DNABertError.invalidArgument("fine-tune: the base model has no tokenizer")
+        }
+        guard train.hasLabels, let schema = train.schema else { throw DNABertError.invalidArgument("fine-tune: the training data has no labels") }
+        guard schema.problemType == classifier.head.problemType, schema.numLabels == classifier.head.numLabels else {
+            throw DNABertError.invalidArgument("fine-tune: the data is \(schema.problemType.rawValue) with \(schema.numLabels) labels, the classifier \(classifier.head.problemType.rawValue) with \(classifier.head.numLabels)")
+        }
+        if let dev {
+            guard dev.hasLabels, dev.schema == schema else {
+                throw DNABertError.invalidArgument("fine-tune: the dev data's labels differ from the training data's (read it with the training set's schema)")
+            }
+        }
+        if ["accuracy", "f1", "mcc", "precision", "recall"].contains(options.selectBy) && schema.problemType == .regression
+            || ["pearson", "spearman", "r2"].contains(options.selectBy) && schema.problemType != .regression {
+            throw DNABertError.invalidArgument("fine-tune: '\(options.selectBy)' is not a metric of \(schema.problemType.rawValue)")
+        }
+        self.classifier = classifier
+        self.options = options
+        self.schema = schema
+        var maxLen = options.maxLength
+        if maxLen == 0 {
+            var probe = EncodeOptions()
+            probe.uppercase = true
+            probe.withOffsets = false
+            let lens = EncodedExamples.encode(train.sequences, tokenizer: tokenizer, options: probe, threads: options.threads).map(\.count)
+            maxLen = min(512, max(3, lens.max() ?? 3))
+        }
+        classifier.maxLength = maxLen
+        if classifier.labelNames == nil { classifier.labelNames = schema.labelNames }
+        self.train = EncodedExamples(train, tokenizer: tokenizer, maxLength: maxLen, threads: options.threads)
+        self.dev = dev.map { EncodedExamples($0, tokenizer: tokenizer, maxLength: maxLen, threads: options.threads) }
+        devData = dev
+        padId = tokenizer.id(forToken: "[PAD]") ?? 0
+        let perStep = options.batchSize * options.gradAccum
+        stepsPerEpoch = max(1, (train.count + perStep - 1) / perStep)
+        totalSteps = options.maxSteps > 0 ? options.maxSteps : max(1, Int((Double(stepsPerEpoch) * options.epochs).rounded(.up)))
+        learningRate = options.learningRate > 0 ? options.learningRate : (classifier.lora == nil ? 3e-5 : 5e-4)
+        let warm = options.warmupSteps >= 0 ? options.warmupSteps : min(50, totalSteps / 10)
+        schedule = try LRSchedule(peak: learningRate, warmupSteps: warm, totalSteps: totalSteps)
+        optimizer = try AdamW(layout: classifier.layout, config: options.optimizer)
+        let n = max(classifier.layout.total, 1)
+        var raw: UnsafeMutableRawPointer? = nil
+        guard posix_memalign(&raw, 64, n * 4) == 0, let p = raw else {
+            throw DNABertError(.outOfMemory, "fine-tune: cannot allocate the gradient buffer")
+        }
+        grad = UnsafeMutableBufferPointer(start: p.bindMemory(to: Float.self, capacity: n), count: classifier.layout.total)
+        rng = Xoshiro256(seed: options.seed ^ 0xF17E_70E5)
+        shuffle()
+    }
+
+    deinit { free(grad.baseAddress) }
+
+    private func shuffle() {
+        order = Array(0..<train.count)
+        if order.count > 1 {
+            for i in stride(from: order.count - 1, to: 0, by: -1) {
+                let j = Int(rng.next() % UInt64(i + 1))
+                order.swapAt(i, j)
+            }
+        }
+        cursor = 0
+    }
+
+    private func nextBatch() -> ClassificationBatch {
+        if cursor >= order.count { epochIndex += 1; shuffle() }
+        let end = min(order.count, cursor + options.batchSize)
+        let b = train.batch(order[cursor..<end], padId: padId)
+        cursor = end
+        return b
+    }
+
+    public var epoch: Double { Double(step) / Double(stepsPerEpoch) }
+
+    var elapsedSeconds: Double { FineTuner.now() - started }
+
+    /// One optimizer step (grad_accum micro-batches). The returned record has no dev figures.
+    @discardableResult
+    public func trainStep() throws -> FineTuneProgress {
+        guard step < totalSteps else { throw DNABertError.invalidArgument("fine-tune: all \(totalSteps) steps are done") }
+        if let g = grad.baseAddress { memset(g, 0, grad.count * 4) }
+        var loss = 0.0
+        for _ in 0..<options.gradAccum {
+            let b = nextBatch()
+            let r = try classifier.lossAndGradient(b, into: grad, threads: options.threads, scale: 1 / Double(options.gradAccum))
+            loss += r.loss / Double(options.gradAccum)
+            tokensSeen += b.attentionMask.reduce(0) { $0 + Int($1) }
+        }
+        let norm = options.maxGradNorm > 0
+            ? try GradClip.clip(grad, maxNorm: options.maxGradNorm, threads: options.threads)
+            : GradClip.globalNorm(UnsafeBufferPointer(grad), threads: options.threads)
+        guard loss.isFinite, norm.isFinite else {
+            throw DNABertError(.internal, "fine-tune: the loss or gradient is not finite at step \(step + 1) (loss \(loss)); lower the learning rate")
+        }
+        let lr = schedule.lr(at: step)
+        try optimizer.update(parameters: classifier.parameters, gradients: UnsafeBufferPointer(grad), lr: lr, threads: options.threads)
+        step += 1
+        let p = TrainingProgress(step: step, totalSteps: totalSteps, loss: loss, learningRate: lr, gradNorm: norm,
+                                 tokens: tokensSeen, elapsedSeconds: elapsedSeconds)
+        return FineTuneProgress(progress: p, epoch: epoch, dev: nil)
+    }
+
+    /// Loss and metrics of the classifier on labelled data (no dropout), in batches sorted by length.
+    public func evaluate(_ data: LabelledSequences) throws -> FineTuneEvaluation {
+        guard let tokenizer = classifier.base.tokenizer else { throw DNABertError.invalidArgument("evaluate: the base model has no tokenizer") }
+        let enc = EncodedExamples(data, tokenizer: tokenizer, maxLength: classifier.maxLength, threads: options.threads)
+        return try FineTuner.evaluate(classifier, enc, data, batchSize: max(options.batchSize, 32), threads: options.threads, padId: padId)
+    }
+
+    static func evaluate(_ clf: SequenceClassifier, _ enc: EncodedExamples, _ data: LabelledSequences, batchSize: Int,
+                         threads: Int, padId: Int32) throws -> FineTuneEvaluation {
+        guard data.hasLabels, let schema = data.schema else { throw DNABertError.invalidArgument("evaluate: the data has no labels") }
+        guard schema.problemType == clf.head.problemType, schema.numLabels == clf.head.numLabels else {
+            throw DNABertError.invalidArgument("evaluate: the data is \(schema.problemType.rawValue) with \(schema.numLabels) labels, the classifier \(clf.head.problemType.rawValue) with \(clf.head.numLabels)")
+        }
+        let C = clf.head.numLabels
+        let (scores, lossSum) = try scoresAndLoss(clf, enc, batchSize: batchSize, threads: threads, padId: padId, withLoss: true)
+        var metrics: [(String, Double)] = []
+        var confusion: [[Int]] = []
+        switch schema.problemType {
+        case .singleLabel:
+            var pred = [Int](repeating: 0, count: enc.count)
+            for i in 0..<enc.count {
+                var b = 0
+                for j in 1..<C where scores[i * C + j] > scores[i * C + b] { b = j }
+                pred[i] = b
+            }
+            let m = try Metrics.classification(predicted: pred, truth: data.classLabels, numClasses: C)
+            metrics = m.dictionary
+            confusion = m.confusion
+        case .multiLabel:
+            let p = (0..<enc.count).map { i in (0..<C).map { scores[i * C + $0] >= 0.5 } }
+            let t = try Metrics.indicators(data.multiLabels, numLabels: C)
+            metrics = try Metrics.multiLabel(predicted: p, truth: t).dictionary
+        case .regression:
+            metrics = try Metrics.regression(predicted: scores.map(Double.init), truth: data.targets).dictionary
+        }
+        // One spelling for MCC across the APIs ("mcc"; GUE's scripts say matthews_correlation).
+        metrics = metrics.map { ($0.0 == "matthews_correlation" ? "mcc" : $0.0, $0.1) }
+        return FineTuneEvaluation(loss: lossSum / Double(max(enc.count, 1)), metrics: metrics, scores: scores, confusion: confusion)
+    }
+
+    /// Scores (probabilities / outputs) in the original order, batches sorted by length; and the summed loss.
+    static func scoresAndLoss(_ clf: SequenceClassifier, _ enc: EncodedExamples, batchSize: Int, threads: Int, padId: Int32,
+                              withLoss: Bool) throws -> ([Float], Double) {
+        let C = clf.head.numLabels
+        let sorted = (0..<enc.count).sorted { enc.ids[$0].count < enc.ids[$1].count }
+        var scores = [Float](repeating: 0, count: enc.count * C)
+        var lossSum = 0.0
+        var at = 0
+        while at < sorted.count {
+            let end = min(sorted.count, at + batchSize)
+            let idx = sorted[at..<end]
+            let b = enc.batch(idx, padId: padId)
+            var lg: [Float]
+            if withLoss && !enc.labels.isEmpty {
+                let r = try clf.evaluate(b, threads: threads)
+                lossSum += r.loss * Double(idx.count)
+                lg = r.logits
+            } else {
+                lg = try b.ids.withUnsafeBufferPointer { ids in
+                    try b.attentionMask.withUnsafeBufferPointer { am in
+                        try clf.logits(ids: ids, batch: b.batch, length: b.length, attentionMask: am, threads: threads)
+                    }
+                }
+            }
+            clf.probabilities(&lg, rows: idx.count)
+            for (r, i) in idx.enumerated() {
+                for j in 0..<C { scores[i * C + j] = lg[r * C + j] }
+            }
+            at = end
+        }
+        return (scores, lossSum)
+    }
+
+    /// One step with the run's bookkeeping: dev evaluation when due (recording the best parameters).
+    @discardableResult
+    public func advance() throws -> FineTuneProgress {
+        var p = try trainStep()
+        let last = step == totalSteps
+        let every = options.evalEvery > 0 ? options.evalEvery : stepsPerEpoch
+        if let dev, let devData, last || step % every == 0 {
+            let e = try FineTuner.evaluate(classifier, dev, devData, batchSize: max(options.batchSize, 32), threads: options.threads, padId: padId)
+            p.dev = e
+            p.progress.validationLoss = e.loss
+            p.progress.validationAccuracy = e.value("accuracy")
+            if let v = e.value(options.selectBy), v.isFinite {
+                let better = best.map { options.selectBy == "loss" ? v < $0.value : v > $0.value } ?? true
+                if better {
+                    best = (step, v, e)
+                    bestParameters = Array(classifier.parameters)
+                }
+            }
+        }
+        history.append(p)
+        return p
+    }
+
+    /// Runs to the last step; then, when a dev set was given, restores the best parameters. `progress`
+    /// returning false stops early (throws `.cancelled`; the classifier keeps the best parameters so far).
+    @discardableResult
+    public func run(progress: ((FineTuneProgress) -> Bool)? = nil) throws -> [FineTuneProgress] {
+        while step < totalSteps {
+            let p = try advance()
+            if let progress, !progress(p) {
+                restoreBest()
+                throw DNABertError.cancelled
+            }
+        }
+        restoreBest()
+        classifier.releaseScratch()
+        return history
+    }
+
+    /// Puts the best dev parameters (if any) into the classifier.
+    public func restoreBest() {
+        guard let bp = bestParameters, bp.count == classifier.parameters.count, let dst = classifier.parameters.baseAddress else { return }
+        bp.withUnsafeBufferPointer { dst.update(from: $0.baseAddress!, count: bp.count) }
+    }
+}
+
+extension SequenceClassifier {
+    /// Logits → probabilities in place: softmax per row (single-label), sigmoid (multi-label); regression
+    /// outputs are left as they are.
+    public func probabilities(_ lg: inout [Float], rows: Int) {
+        let C = head.numLabels
+        switch head.problemType {
+        case .singleLabel:
+            for r in 0..<rows {
+                var mx = lg[r * C]
+                for j in 1..<C where lg[r * C + j] > mx { mx = lg[r * C + j] }
+                var s = 0.0
+                for j in 0..<C { s += Glibc.exp(Double(lg[r * C + j] - mx)) }
+                for j in 0..<C { lg[r * C + j] = Float(Glibc.exp(Double(lg[r * C + j] - mx)) / s) }
+            }
+        case .multiLabel:
+            for i in 0..<(rows * C) { lg[i] = Float(1 / (1 + Glibc.exp(-Double(lg[i])))) }
+        case .regression:
+            break
+        }
+    }
+
+    /// Scores for raw sequences: N × numLabels probabilities (softmax / sigmoid) or regression outputs.
+    /// Sequences are upper-cased and truncated to `maxLength` tokens (or `maxLength` here when given).
+    public func predict(_ sequences: [String], batchSize: Int = 32, maxLength: Int? = nil, threads: Int = 0) throws -> [Float] {
+        guard let tokenizer = base.tokenizer else { throw DNABertError.invalidArgument("predict: the base model has no tokenizer") }
+        guard batchSize > 0 else { throw DNABertError.invalidArgument("predict: batch size must be positive") }
+        let ml = maxLength ?? (self.maxLength > 0 ? self.maxLength : 512)
+        guard ml >= 3 else { throw DNABertError.invalidArgument("predict: max length must be at least 3, got \(ml)") }
+        if sequences.isEmpty { return [] }
+        var o = EncodeOptions()
+        o.uppercase = true
+        o.withOffsets = false
+        o.maxLength = ml
+        var enc = EncodedExamples(ids: [], labels: [])
+        enc.ids = EncodedExamples.encode(sequences, tokenizer: tokenizer, options: o, threads: threads)
+        let pad = tokenizer.id(forToken: "[PAD]") ?? 0
+        return try FineTuner.scoresAndLoss(self, enc, batchSize: batchSize, threads: threads, padId: pad, withLoss: false).0
+    }
+
+    /// Loss and metrics on labelled data (see `FineTuner.evaluate`).
+    public func evaluate(_ data: LabelledSequences, batchSize: Int = 32, threads: Int = 0) throws -> FineTuneEvaluation {
+        guard let tokenizer = base.tokenizer else { throw DNABertError.invalidArgument("evaluate: the base model has no tokenizer") }
+        let enc = EncodedExamples(data, tokenizer: tokenizer, maxLength: maxLength > 0 ? maxLength : 512, threads: threads)
+        return try FineTuner.evaluate(self, enc, data, batchSize: batchSize, threads: threads, padId: tokenizer.id(forToken: "[PAD]") ?? 0)
+    }
+}
+
+extension EncodedExamples {
+    init(ids: [[Int32]], labels: [[Float]]) {
+        self.ids = ids
+        self.labels = labels
+    }
+}
+
+/// The one-call entry point used by the C API and the CLI.
+public enum FineTuning {
+    /// A fine-tuning run of a new classifier on `base` whose head matches the training labels: LoRA with `lora`,
+    /// full fine-tuning with nil. `balancedClassWeights`: single-label loss weights N / (K · n_k) (0 for a class
+    /// absent from the training data).
+    public static func start(base: PretrainedModel, train: LabelledSequences, dev: LabelledSequences?, options: FineTuneOptions,
+                             lora: LoRAConfig?, pooling: Pooling = .cls, balancedClassWeights: Bool = false,
+                             dropout: Double? = nil) throws -> FineTuner {
+        guard train.hasLabels, let schema = train.schema else { throw DNABertError.invalidArgument("fine-tune: the training data has no labels") }
+        var weights: [Double]? = nil
+        if balancedClassWeights {
+            guard schema.problemType == .singleLabel else {
+                throw DNABertError.invalidArgument("fine-tune: class weights apply to single-label classification only")
+            }
+            var counts = [Int](repeating: 0, count: schema.numLabels)
+            for y in train.classLabels where y >= 0 && y < counts.count { counts[y] += 1 }
+            weights = counts.map { $0 == 0 ? 0 : Double(train.count) / (Double(schema.numLabels) * Double($0)) }
+        }
+        let head = ClassifierHead(numLabels: schema.numLabels, problemType: schema.problemType, pooling: pooling,
+                                  dropout: dropout, classWeights: weights)
+        let clf = try SequenceClassifier(base: base, head: head, lora: lora, dropout: dropout, seed: options.seed)
+        clf.labelNames = schema.labelNames
+        return try FineTuner(classifier: clf, train: train, dev: dev, options: options)
+    }
+}
