@@ -561,6 +561,7 @@ public enum PredictionsCSV {
             }
         }
         func comma() { out.append(0x2C) }
+        let best = schema.problemType == .singleLabel ? try Metrics.argmax(scores, numLabels: k) : []
         var head = ["id"]
         if sequences != nil { head.append("sequence") }
         if withTruth { head.append("true_label") }
@@ -588,9 +589,7 @@ public enum PredictionsCSV {
             let row = scores[(i * k)..<(i * k + k)]
             switch schema.problemType {
             case .singleLabel:
-                var best = 0
-                for j in 1..<max(k, 1) where row[i * k + j] > row[i * k + best] { best = j }
-                field(schema.name(of: best))
+                field(schema.name(of: best[i]))
             case .multiLabel:
                 field((0..<k).filter { row[i * k + $0] >= threshold }.map { schema.name(of: $0) }.joined(separator: ";"))
             case .regression:
