@@ -227,17 +227,23 @@ public struct LabelledSequences: Sendable {
 
     private static func parseLabels(_ raw: [String], lines: [Int], path: String, schema: LabelSchema?,
                                      problemType: ProblemType?, numLabels: Int?, into out: inout LabelledSequences) throws {
+        // Inference looks at the non-empty labels; an empty one is then reported where it is.
+        let nonEmpty = raw.filter { !$0.isEmpty }
+        let allInts = nonEmpty.allSatisfy { Int($0) != nil }
         let type: ProblemType
         if let s = schema { type = s.problemType }
         else if let p = problemType { type = p }
         else if raw.contains(where: { $0.utf8.contains(UInt8(ascii: ";")) }) { type = .multiLabel }
-        else if raw.allSatisfy({ Int($0) != nil }) { type = .singleLabel }
-        else if raw.allSatisfy({ finiteDouble($0) != nil }) { type = .regression }
+        else if allInts { type = .singleLabel }
+        else if nonEmpty.allSatisfy({ finiteDouble($0) != nil }) { type = .regression }
         else { type = .singleLabel }
         func at(_ i: Int) -> String { "'\(path)' line \(lines[i])" }
 
         switch type {
         case .regression:
+            if schema == nil, let k = numLabels, k != 1 {
+                throw DNABertError.invalidArgument("reading '\(path)': regression has 1 target, not numLabels \(k)")
+            }
             var t: [Double] = []
             t.reserveCapacity(raw.count)
             for (i, r) in raw.enumerated() {
@@ -250,7 +256,7 @@ public struct LabelledSequences: Sendable {
             out.schema = try schema ?? LabelSchema(problemType: .regression, numLabels: 1)
 
         case .singleLabel:
-            let useNames = schema.map { $0.labelNames != nil } ?? !raw.allSatisfy { Int($0) != nil }
+            let useNames = schema.map { $0.labelNames != nil } ?? !allInts
             var labels: [Int] = []
             labels.reserveCapacity(raw.count)
             if useNames {
