@@ -225,7 +225,7 @@ public struct LabelledSequences: Sendable {
         return out
     }
 
-    private static func parseLabels(_ raw: [String], lines: [Int], path: String, schema: LabelSchema?,
+    static func parseLabels(_ raw: [String], lines: [Int], path: String, schema: LabelSchema?,
                                      problemType: ProblemType?, numLabels: Int?, into out: inout LabelledSequences) throws {
         // Inference looks at the non-empty labels; an empty one is then reported where it is.
         let nonEmpty = raw.filter { !$0.isEmpty }
