@@ -85,12 +85,12 @@ import Glibc
         let dir = FASTATestPaths.tempDir()
         let text = "\u{FEFF}ID,extra,\"Sequence\",Label\r\n"
             + "s1,\"x, y\",\"ACGT\",1\r\n"
-            + "\"s,2\",\"say \"\"hi\"\"\",AC\"GT, 0 \r\n"
+            + "\"s,2\",\"say \"\"hi\"\"\",\"AC\"\"GT\", 0 \r\n"
             + "\r\n"
-            + "s3, \"q\" ,  GGCC  ,\"2\"\r\n"
+            + "s\"3, \"q\" ,  GGCC  ,\"2\"\r\n"
             + "s4,\"multi\r\nline\",TTTT,0"
         let t = try LabelledSequences.read(path: try write(dir, "q.csv", text))
-        #expect(t.ids == ["s1", "s,2", "s3", "s4"])
+        #expect(t.ids == ["s1", "s,2", "s\"3", "s4"])
         #expect(t.sequences == ["ACGT", "AC\"GT", "GGCC", "TTTT"])
         #expect(t.classLabels == [1, 0, 2, 0])
         #expect(t.numLabels == 3)
@@ -151,8 +151,14 @@ import Glibc
         expectError(.format, ["line 3", "'x'", "not an integer"]) {
             _ = try LabelledSequences.read(path: try write(dir, "x.csv", "sequence,label\nAAA,1\nCCC,x\n"), schema: schema2)
         }
+        expectError(.format, ["line 3", "empty label", "multi_label_classification"]) {
+            _ = try LabelledSequences.read(path: try write(dir, "e.csv", "sequence,label\nAAA,1\nCCC,\nGGG,0\n"))
+        }
+        expectError(.format, ["line 2", "empty label"]) {
+            _ = try LabelledSequences.read(path: try write(dir, "e2.csv", "sequence,label\nAAA,\nCCC,\n"))
+        }
         expectError(.format, ["line 3", "empty label"]) {
-            _ = try LabelledSequences.read(path: try write(dir, "e.csv", "sequence,label\nAAA,1\nCCC,\n"))
+            _ = try LabelledSequences.read(path: try write(dir, "e3.csv", "sequence,label\nAAA,pos\nCCC, \nGGG,neg\n"))
         }
         expectError(.invalidArgument, ["disagrees"]) { _ = try LabelledSequences.read(path: p, schema: schema2, problemType: .regression) }
     }
@@ -188,6 +194,10 @@ import Glibc
         #expect(try LabelledSequences.read(path: ints).problemType == .singleLabel)
         let b = try LabelledSequences.read(path: ints, problemType: .regression)
         #expect(b.targets == [3, 7] && b.classLabels.isEmpty)
+        expectError(.invalidArgument, ["numLabels 2"]) { _ = try LabelledSequences.read(path: ints, problemType: .regression, numLabels: 2) }
+        expectError(.format, ["line 3", "''"]) {
+            _ = try LabelledSequences.read(path: try write(dir, "re.csv", "sequence,label\nAAA,1.5\nCCC,\n"))
+        }
         expectError(.format, ["line 3", "'inf'"]) {
             _ = try LabelledSequences.read(path: try write(dir, "inf.csv", "sequence,label\nAAA,1.5\nCCC,inf\n"), problemType: .regression)
         }

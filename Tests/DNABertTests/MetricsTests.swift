@@ -117,3 +117,39 @@ import Testing
         #expect(m.pearson.isNaN && m.spearman.isNaN && m.mse.isNaN && m.r2.isNaN)
     }
 }
+
+@Suite struct MetricsEvaluateTests {
+    func file(_ text: String) throws -> String {
+        let p = FASTATestPaths.tempDir() + "/d.csv"
+        try FileIO.writeAtomically(p, string: text)
+        return p
+    }
+
+    @Test func argmaxTakesFirstOnTies() throws {
+        #expect(try Metrics.argmax([0.1, 0.7, 0.2, 0.5, 0.5, 0, -1, -3, -2], numLabels: 3) == [1, 0, 0])
+        #expect(throws: DNABertError.self) { try Metrics.argmax([1, 2, 3], numLabels: 2) }
+        #expect(throws: DNABertError.self) { try Metrics.argmax([1], numLabels: 0) }
+    }
+
+    @Test func evaluatePicksMetricsByProblemType() throws {
+        // Single-label: predictions 1, 0, 1, 1 against 1, 0, 0, 1 → accuracy 3/4 (hand-computed);
+        // class 0: tp 1, predicted 1, true 2; class 1: tp 2, predicted 3, true 2.
+        let single = try LabelledSequences.read(path: try file("sequence,label\nA,1\nC,0\nG,0\nT,1\n"))
+        let s = Dictionary(uniqueKeysWithValues: try Metrics.evaluate(scores: [0.2, 0.8, 0.9, 0.1, 0.4, 0.6, 0.3, 0.7], truth: single))
+        #expect(s["accuracy"] == 0.75)
+        #expect(abs((s["precision"] ?? 0) - (1.0 + 2.0 / 3) / 2) < 1e-12)
+        #expect(abs((s["recall"] ?? 0) - (0.5 + 1.0) / 2) < 1e-12)
+        #expect(abs((s["f1"] ?? 0) - (2.0 / 3 + 0.8) / 2) < 1e-12)
+        // Multi-label with threshold 0.5: rows {0,1} vs {0,1} and {} vs {1} → subset accuracy 1/2.
+        let multi = try LabelledSequences.read(path: try file("sequence,label\nA,0;1\nC,1\n"))
+        let m = Dictionary(uniqueKeysWithValues: try Metrics.evaluate(scores: [0.9, 0.5, 0.1, 0.2], truth: multi))
+        #expect(m["accuracy"] == 0.5)
+        // Regression: errors 0.5 and -0.5 → mse 0.25.
+        let reg = try LabelledSequences.read(path: try file("sequence,label\nA,1.5\nC,2.5\n"))
+        let r = Dictionary(uniqueKeysWithValues: try Metrics.evaluate(scores: [1, 3], truth: reg))
+        #expect(r["mse"] == 0.25 && r["mae"] == 0.5)
+        #expect(throws: DNABertError.self) { try Metrics.evaluate(scores: [1], truth: reg) }
+        let unlabelled = try LabelledSequences.readInputs(path: try file("sequence\nACGT\n"))
+        #expect(throws: DNABertError.self) { try Metrics.evaluate(scores: [1, 0], truth: unlabelled) }
+    }
+}

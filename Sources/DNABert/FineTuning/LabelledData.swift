@@ -227,17 +227,23 @@ public struct LabelledSequences: Sendable {
 
     static func parseLabels(_ raw: [String], lines: [Int], path: String, schema: LabelSchema?,
                                      problemType: ProblemType?, numLabels: Int?, into out: inout LabelledSequences) throws {
+        // Inference looks at the non-empty labels; an empty one is then reported where it is.
+        let nonEmpty = raw.filter { !$0.isEmpty }
+        let allInts = nonEmpty.allSatisfy { Int($0) != nil }
         let type: ProblemType
         if let s = schema { type = s.problemType }
         else if let p = problemType { type = p }
         else if raw.contains(where: { $0.utf8.contains(UInt8(ascii: ";")) }) { type = .multiLabel }
-        else if raw.allSatisfy({ Int($0) != nil }) { type = .singleLabel }
-        else if raw.allSatisfy({ finiteDouble($0) != nil }) { type = .regression }
+        else if allInts { type = .singleLabel }
+        else if nonEmpty.allSatisfy({ finiteDouble($0) != nil }) { type = .regression }
         else { type = .singleLabel }
         func at(_ i: Int) -> String { "'\(path)' line \(lines[i])" }
 
         switch type {
         case .regression:
+            if schema == nil, let k = numLabels, k != 1 {
+                throw DNABertError.invalidArgument("reading '\(path)': regression has 1 target, not numLabels \(k)")
+            }
             var t: [Double] = []
             t.reserveCapacity(raw.count)
             for (i, r) in raw.enumerated() {
@@ -250,7 +256,7 @@ public struct LabelledSequences: Sendable {
             out.schema = try schema ?? LabelSchema(problemType: .regression, numLabels: 1)
 
         case .singleLabel:
-            let useNames = schema.map { $0.labelNames != nil } ?? !raw.allSatisfy { Int($0) != nil }
+            let useNames = schema.map { $0.labelNames != nil } ?? !allInts
             var labels: [Int] = []
             labels.reserveCapacity(raw.count)
             if useNames {
@@ -561,6 +567,7 @@ public enum PredictionsCSV {
             }
         }
         func comma() { out.append(0x2C) }
+        let best = schema.problemType == .singleLabel ? try Metrics.argmax(scores, numLabels: k) : []
         var head = ["id"]
         if sequences != nil { head.append("sequence") }
         if withTruth { head.append("true_label") }
@@ -588,9 +595,7 @@ public enum PredictionsCSV {
             let row = scores[(i * k)..<(i * k + k)]
             switch schema.problemType {
             case .singleLabel:
-                var best = 0
-                for j in 1..<max(k, 1) where row[i * k + j] > row[i * k + best] { best = j }
-                field(schema.name(of: best))
+                field(schema.name(of: best[i]))
             case .multiLabel:
                 field((0..<k).filter { row[i * k + $0] >= threshold }.map { schema.name(of: $0) }.joined(separator: ";"))
             case .regression:

@@ -328,3 +328,45 @@ public enum Metrics {
         return out
     }
 }
+
+extension Metrics {
+    /// Index of the largest score in each row of an N × k row-major matrix (the first on ties, like
+    /// numpy's argmax). Throws `.invalidArgument` when the count is not a multiple of k.
+    public static func argmax(_ scores: [Float], numLabels k: Int) throws -> [Int] {
+        guard k >= 1, scores.count % k == 0 else {
+            throw DNABertError.invalidArgument("argmax: \(scores.count) scores is not a whole number of rows of \(k)")
+        }
+        var out = [Int](repeating: 0, count: scores.count / k)
+        for i in 0..<out.count {
+            var best = i * k
+            for j in (i * k + 1)..<(i * k + k) where scores[j] > scores[best] { best = j }
+            out[i] = best - i * k
+        }
+        return out
+    }
+
+    /// Scores a model's outputs against labelled data, picking the metrics by the problem type:
+    /// single-label → `classification` of the argmax; multi-label → `multiLabel` of `score ≥ threshold`;
+    /// regression → `regression` of the outputs. `scores` is N × numLabels row-major (probabilities or
+    /// logits for single-label, probabilities for multi-label with the default threshold, the N outputs for
+    /// regression). Returns the named values in a fixed order (`ClassificationMetrics.dictionary` etc.).
+    /// Throws `.invalidArgument` when `truth` has no labels or the sizes disagree.
+    public static func evaluate(scores: [Float], truth: LabelledSequences, threshold: Float = 0.5) throws -> [(String, Double)] {
+        guard truth.hasLabels, let schema = truth.schema else {
+            throw DNABertError.invalidArgument("evaluate: '\(truth.path)' has no labels")
+        }
+        let n = truth.count, k = schema.numLabels
+        guard scores.count == n * k else {
+            throw DNABertError.invalidArgument("evaluate: \(scores.count) scores for \(n) sequences × \(k) labels of '\(truth.path)'")
+        }
+        switch schema.problemType {
+        case .singleLabel:
+            return try classification(predicted: argmax(scores, numLabels: k), truth: truth.classLabels, numClasses: k).dictionary
+        case .multiLabel:
+            let pred = (0..<n).map { i in (0..<k).map { scores[i * k + $0] >= threshold } }
+            return try multiLabel(predicted: pred, truth: indicators(truth.multiLabels, numLabels: k)).dictionary
+        case .regression:
+            return try regression(predicted: scores.map { Double($0) }, truth: truth.targets).dictionary
+        }
+    }
+}
