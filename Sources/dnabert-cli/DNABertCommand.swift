@@ -9,7 +9,7 @@ struct DNABertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dnabert",
         abstract: "DNABERT-2 on the CPU: DNA BPE tokenizer, encoder, training.",
-        subcommands: [TokenizerCommand.self, ModelCommand.self, EmbedCommand.self, PretrainCommand.self, ConvertCommand.self]
+        subcommands: [TokenizerCommand.self, ModelCommand.self, EmbedCommand.self, PretrainCommand.self, FinetuneCommand.self, PredictCommand.self, ConvertCommand.self]
     )
 
     @Flag(name: .long, help: "Print the version and exit.")

@@ -536,6 +536,13 @@ public enum PredictionsCSV {
     ///   - truth: the labelled input, to add a `true_label` column (must have N rows).
     public static func write(path: String, ids: [String], sequences: [String]? = nil, schema: LabelSchema,
                              scores: [Float], truth: LabelledSequences? = nil, threshold: Float = 0.5) throws {
+        try FileIO.writeAtomically(path, render(ids: ids, sequences: sequences, schema: schema, scores: scores, truth: truth,
+                                                threshold: threshold, path: path))
+    }
+
+    /// The CSV bytes `write` would write.
+    public static func render(ids: [String], sequences: [String]? = nil, schema: LabelSchema, scores: [Float],
+                              truth: LabelledSequences? = nil, threshold: Float = 0.5, path: String = "<output>") throws -> [UInt8] {
         let n = ids.count, k = schema.numLabels
         guard scores.count == n * k else {
             throw DNABertError.invalidArgument("writing predictions '\(path)': \(scores.count) scores for \(n) sequences × \(k) labels")
@@ -606,7 +613,7 @@ public enum PredictionsCSV {
             }
             out.append(0x0A)
         }
-        try FileIO.writeAtomically(path, out)
+        return out
     }
 }
 

@@ -114,6 +114,13 @@ public final class MetricsWriter {
         try writeLine(format == .csv ? p.csvRow : JSON.serialize(p.json))
     }
 
+    /// JSON Lines: the record with `extra` (an object, e.g. dev metrics) nested under "dev"; CSV ignores `extra`.
+    public func write(_ p: TrainingProgress, extra: JSONValue?) throws {
+        guard format == .jsonl, let extra, case .object(var members) = p.json else { return try write(p) }
+        members.append(("dev", extra))
+        try writeLine(JSON.serialize(.object(members)))
+    }
+
     private func writeLine(_ s: String) throws {
         guard fd >= 0 else { throw DNABertError.io("metrics file '\(path)' is closed") }
         var bytes = Array(s.utf8)
