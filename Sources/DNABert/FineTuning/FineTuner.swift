@@ -69,8 +69,10 @@ public struct FineTuneOptions: Sendable {
     public init() {}
 
     public func validate() throws {
-        guard epochs > 0 || maxSteps > 0, epochs.isFinite else { throw DNABertError.invalidArgument("fine-tune: epochs must be positive") }
-        guard maxSteps >= 0 else { throw DNABertError.invalidArgument("fine-tune: max steps must be >= 0") }
+        guard epochs > 0 || maxSteps > 0, epochs.isFinite, epochs <= 100_000 else {
+            throw DNABertError.invalidArgument("fine-tune: epochs must be in (0, 100000], got \(epochs)")
+        }
+        guard maxSteps >= 0, maxSteps <= 1 << 40 else { throw DNABertError.invalidArgument("fine-tune: max steps must be in 0...2^40") }
         guard batchSize > 0, batchSize <= 1 << 16 else { throw DNABertError.invalidArgument("fine-tune: batch size must be in 1...65536, got \(batchSize)") }
         guard gradAccum > 0, gradAccum <= 1 << 16 else { throw DNABertError.invalidArgument("fine-tune: grad accumulation must be positive") }
         guard learningRate >= 0, learningRate.isFinite, learningRate < 10 else { throw DNABertError.invalidArgument("fine-tune: learning rate must be in [0, 10)") }
