@@ -10,7 +10,8 @@
     clf = dnabert.Classifier.load(model, "runs/clf")
 
 Labels: a CSV/TSV file with `sequence,label` columns, or `(sequences, labels)` in memory where a label is an int
-(class index), a str (class name), a float (regression target) or a list of ints/names (multi-label).
+(class index), a str (class name), a float (regression target) or a list of ints/names (multi-label); a 2-D numpy
+0/1 array is a multi-label indicator matrix.
 """
 import ctypes
 import json
@@ -203,6 +204,15 @@ def _label_text(v, i):
     raise TypeError(f"labels[{i}] must be an int, float, str or a list (multi-label), got {type(v).__name__}")
 
 
+def _indicator_rows(m):
+    """A multi-label indicator matrix [n, num_labels] of 0/1 → lists of label indices."""
+    if m.dtype.kind not in "biuf":
+        raise TypeError(f"a 2-D label array must be a 0/1 indicator matrix, got dtype {m.dtype}")
+    if not np.isin(m, (0, 1)).all():
+        raise ValueError("a 2-D label array must be a 0/1 indicator matrix [n, num_labels]")
+    return [np.flatnonzero(r).tolist() for r in m]
+
+
 def _metrics_dict(r):
     d = {"n": int(r.n)}
     for k, _ in EvalResult._fields_[1:]:
@@ -248,6 +258,11 @@ class Dataset(Handle):
             seqs = _sequence_list(source)
             if isinstance(labels, (str, bytes)):
                 raise TypeError("labels must be a list (one label per sequence), got a single string")
+            indicator_columns = None
+            if isinstance(labels, np.ndarray) and labels.ndim == 2:
+                labels, indicator_columns = _indicator_rows(labels), labels.shape[1]
+                if code == PROBLEM_AUTO:
+                    code = PROBLEM_MULTI_LABEL
             try:
                 labels = list(labels)
             except TypeError:
@@ -269,6 +284,15 @@ class Dataset(Handle):
             cs, cl = _c_sequences(seqs)
             lab = (ctypes.c_char_p * len(texts))(*texts)
             check(lib.dnabert_dataset_from_arrays(cs, cl, lab, len(seqs), like_h, code, ctypes.byref(h)))
+            if indicator_columns is not None:
+                info = DatasetInfo()
+                status = lib.dnabert_dataset_get_info(h, ctypes.byref(info))
+                if status != 0 or info.num_labels != indicator_columns:
+                    lib.dnabert_dataset_free(h)
+                    check(status)
+                    raise ValueError(f"the label matrix has {indicator_columns} columns but only labels "
+                                     f"0..{info.num_labels - 1} occur; every label needs at least one positive row "
+                                     "(or pass like= a training Dataset)")
             self.path = None
             self.sequences = [s.decode("utf-8") for s in seqs]
         super().__init__(h.value)
@@ -738,6 +762,7 @@ def finetune(model, train, dev=None, test=None, lora_r=8, lora_alpha=32, lora_dr
         clf.test_metrics = clf.evaluate(test, threads=threads)
     if out is not None:
         out = os.fspath(out)
+        os.makedirs(out, exist_ok=True)
         clf.save(out)
         with open(os.path.join(out, "metrics.jsonl"), "w") as f:
             for d in clf.history:

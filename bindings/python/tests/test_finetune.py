@@ -158,6 +158,13 @@ def test_multi_label_and_regression(model, small_data):
     ds = dnabert.Dataset(seqs, multi)
     assert ds.problem_type == "multi_label_classification" and ds.num_labels == 3
     np.testing.assert_array_equal(ds.labels, [[1, 0, 1] if v else [0, 1, 0] for v in y[:64]])
+    # the same labels as a 0/1 indicator matrix
+    ind = np.array([[1, 0, 1] if v else [0, 1, 0] for v in y[:64]])
+    np.testing.assert_array_equal(dnabert.Dataset(seqs, ind).labels, ind)
+    with pytest.raises(ValueError, match="columns"):
+        dnabert.Dataset(seqs, np.hstack([ind, np.zeros((64, 1), int)]))
+    with pytest.raises(ValueError, match="indicator"):
+        dnabert.Dataset(seqs, ind * 2)
     clf = dnabert.finetune(model, ds, max_steps=2, batch_size=32, progress=False)
     proba = clf.predict_proba(seqs[:8])
     assert proba.shape == (8, 3) and ((proba > 0) & (proba < 1)).all()
