@@ -363,7 +363,9 @@ def _as_dataset(data, like=None, what="data"):
         return data
     if isinstance(data, (str, bytes, os.PathLike)):
         return Dataset(data, like=like)
-    if isinstance(data, (tuple, list)) and len(data) == 2 and not isinstance(data[0], (str, bytes)):
+    if isinstance(data, tuple) and len(data) == 2:
+        return Dataset(data[0], data[1], like=like)
+    if isinstance(data, list) and len(data) == 2 and not isinstance(data[0], (str, bytes)):
         return Dataset(data[0], data[1], like=like)
     raise TypeError(f"{what} must be a CSV path, a dnabert.Dataset or a (sequences, labels) tuple, "
                     f"got {type(data).__name__}")
