@@ -277,6 +277,22 @@ def test_progress_callback_can_stop(model, small_data):
     ft.run(progress=cb)
     assert seen == [1, 2] and ft.info["step"] == 2
 
+    def boom(d):
+        raise RuntimeError("from the callback")
+
+    with pytest.raises(RuntimeError, match="from the callback"):
+        dnabert.FineTuner(model, (seqs[:96], y[:96]), max_steps=3, batch_size=32).run(progress=boom)
+
+
+def test_tqdm_bar(model, small_data, capsys):
+    pytest.importorskip("tqdm")
+    seqs, y = small_data
+    clf = dnabert.finetune(model, (seqs[:64], y[:64]), dev=(seqs[64:96], y[64:96]), max_steps=2, batch_size=32,
+                           progress=True)
+    err = capsys.readouterr().err
+    assert "finetune" in err and "dev_mcc" in err, err[-500:]
+    assert len(clf.history) == 2 and clf.history[-1]["dev_mcc"] is not None
+
 
 # ---- hostile input ---------------------------------------------------------------------------------
 
