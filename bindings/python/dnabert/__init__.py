@@ -5,14 +5,17 @@
     ids = tok.encode("ACGTAGCTAGCTAGCATCGA")
     model = dnabert.Model.from_pretrained("path/to/model")
     emb = model.embed(["ACGT...", "GGCA..."])          # [N, hidden]
+    clf = dnabert.finetune(model, "train.csv", dev="dev.csv", test="test.csv", lora_r=8)
+    clf.predict(["ACGT..."]); clf.test_metrics; clf.save("runs/clf")
 """
 from ._lib import DNABertError, lib as _lib_handle, lib_path as library_path
+from .finetune import Classifier, Dataset, FineTuner, finetune
 from .model import Model, blas_benchmark, blas_info, convert_pytorch
 from .pretrain import Trainer, pretrain
 from .tokenizer import BatchEncoding, Tokenizer
 
 __all__ = ["DNABertError", "Tokenizer", "BatchEncoding", "Model", "Trainer", "pretrain", "blas_info", "blas_benchmark",
-           "convert_pytorch", "version", "library_path"]
+           "convert_pytorch", "Dataset", "Classifier", "FineTuner", "finetune", "version", "library_path"]
 
 
 def version():
