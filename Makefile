@@ -17,7 +17,7 @@ export DNABERT_HOME = $(BUILD)
 CFLAGS_STRICT = -std=c99 -Wall -Wextra -Werror -pedantic
 
 APT_PACKAGES = libopenblas-dev zlib1g-dev pkg-config r-base-core r-base-dev r-cran-testthat r-bioc-biostrings
-PY_PACKAGES = numpy pytest tokenizers sentencepiece
+PY_PACKAGES = numpy pytest tokenizers sentencepiece tqdm scikit-learn matplotlib nbclient nbformat ipykernel
 
 .PHONY: all deps lib cli python r demo test test-swift test-c test-python test-r test-examples bench install clean
 
@@ -31,7 +31,7 @@ deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	@$(PYTHON) -c "import numpy, pytest, tokenizers, sentencepiece" 2>/dev/null || \
+	@$(PYTHON) -c "import numpy, pytest, tokenizers, sentencepiece, tqdm, sklearn, matplotlib, nbclient, nbformat, ipykernel" 2>/dev/null || \
 	  $(PYTHON) -m pip install -q $(PY_PACKAGES)
 
 # ---- building ---------------------------------------------------------------------------------
@@ -80,6 +80,9 @@ test-c: lib
 	gcc $(CFLAGS_STRICT) -I$(BUILD)/include Tests/c/test_pretrain.c -o $(BUILD)/tests/test_pretrain \
 	  -L$(BUILD)/lib -ldnabert -Wl,-rpath,$(BUILD)/lib -lm
 	$(BUILD)/tests/test_pretrain $(SHARED)
+	gcc $(CFLAGS_STRICT) -I$(BUILD)/include Tests/c/test_finetune.c -o $(BUILD)/tests/test_finetune \
+	  -L$(BUILD)/lib -ldnabert -Wl,-rpath,$(BUILD)/lib -lm
+	$(BUILD)/tests/test_finetune examples/models/dnabert2-small-5genomes examples/data/tasks/coding_200
 
 test-python: python
 	cd bindings/python && $(PYTHON) -m pytest -q tests
@@ -117,6 +120,23 @@ test-examples: lib cli python r
 	$(CLI) pretrain --config tiny --tokenizer examples/data/dnabert2/tokenizer.json --out $(BUILD)/tests/cli-pretrain \
 	  --steps 20 --batch-size 16 --eval-every 10 --checkpoint-every 10 --validation-windows 32 --resume examples/data/hpylori_sjm180.fasta.gz
 	test -f $(BUILD)/tests/cli-pretrain/loss.svg -a -f $(BUILD)/tests/cli-pretrain/model/model.safetensors
+	gcc $(CFLAGS_STRICT) $$(PKG_CONFIG_PATH=$(BUILD)/prefix/lib/pkgconfig pkg-config --cflags dnabert) examples/c/finetune.c \
+	  -o $(BUILD)/tests/example_finetune $$(PKG_CONFIG_PATH=$(BUILD)/prefix/lib/pkgconfig pkg-config --libs dnabert)
+	$(BUILD)/tests/example_finetune examples/models/dnabert2-small-5genomes examples/data/tasks/coding_200 $(BUILD)/tests/c-finetune 0.5
+	$(PYTHON) examples/python/finetune.py examples/models/dnabert2-small-5genomes examples/data/tasks/coding_200 $(BUILD)/tests/py-finetune 0.5
+	test -f $(BUILD)/tests/py-finetune/adapter_model.safetensors -a -f $(BUILD)/tests/py-finetune/test_metrics.json
+	rm -rf $(BUILD)/tests/cli-finetune
+	$(CLI) finetune --model examples/models/dnabert2-small-5genomes --train examples/data/tasks/coding_200/train.csv \
+	  --dev examples/data/tasks/coding_200/dev.csv --test examples/data/tasks/coding_200/test.csv --out $(BUILD)/tests/cli-finetune \
+	  --max-steps 30 --eval-every 15 -q
+	test -f $(BUILD)/tests/cli-finetune/adapter_config.json -a -f $(BUILD)/tests/cli-finetune/test_predictions.csv -a -f $(BUILD)/tests/cli-finetune/loss.svg
+	$(CLI) predict --model examples/models/dnabert2-small-5genomes --adapter $(BUILD)/tests/cli-finetune \
+	  -o $(BUILD)/tests/cli-predictions.csv examples/data/tasks/coding_200/test.csv
+	$(PYTHON) -c "import csv, sys; a = list(csv.DictReader(open(sys.argv[1]))); b = list(csv.DictReader(open(sys.argv[2]))); \
+	  assert len(a) == len(b) == 400 and all(x['label'] == y['label'] and abs(float(x['prob_1']) - float(y['prob_1'])) < 1e-5 for x, y in zip(a, b))" \
+	  $(BUILD)/tests/cli-finetune/test_predictions.csv $(BUILD)/tests/cli-predictions.csv
+	$(CLI) predict --model examples/models/dnabert2-small-5genomes --adapter $(BUILD)/tests/cli-finetune examples/data/hpylori_sjm180.fasta.gz > $(BUILD)/tests/cli-predictions-fasta.csv
+	test $$(wc -l < $(BUILD)/tests/cli-predictions-fasta.csv) -eq 2
 	@echo "examples passed"
 
 bench: lib python
