@@ -189,6 +189,27 @@ test_that("regression: predictions and metrics agree with R's", {
   expect_equal(ev[["spearman"]], cor(p$prediction, gc, method = "spearman"), tolerance = 1e-5)
 })
 
+test_that("multi-label: label sets from a list, predictions and the loaded classifier's evaluation", {
+  train <- read_task("train")[1:48, ]
+  sets <- lapply(seq_len(48), function(i) if (i %% 3 == 0) c(0, 2) else if (i %% 3 == 1) 1 else integer())
+  clf <- dnabert_finetune(base_model(), list(train$sequence, sets), max_steps = 2, batch_size = 16, progress = FALSE)
+  info <- dnabert_classifier_info(clf)
+  expect_equal(info$problem_type, "multi_label")
+  expect_equal(info$num_labels, 3L)
+  p <- dnabert_predict(clf, train$sequence)
+  probs <- as.matrix(p[, c("prob_0", "prob_1", "prob_2")])
+  expect_true(all(probs > 0 & probs < 1))
+  expect_equal(p$label, apply(probs >= 0.5, 1L, function(r) paste(c("0", "1", "2")[r], collapse = ";")))
+  truth <- t(vapply(sets, function(s) as.numeric(0:2 %in% s), numeric(3)))
+  ev <- dnabert_evaluate(clf, list(train$sequence, sets))
+  bce <- mean(-(truth * log(probs) + (1 - truth) * log(1 - probs)))
+  expect_equal(ev[["loss"]], bce, tolerance = 1e-5)
+  expect_equal(ev[["accuracy"]], mean(rowSums((probs >= 0.5) == (truth == 1)) == 3), tolerance = 1e-9)
+  dir <- withr::local_tempdir()
+  dnabert_classifier_save(clf, dir)
+  expect_equal(dnabert_evaluate(dnabert_classifier_load(base_model(), dir), list(train$sequence, sets)), ev)
+})
+
 test_that("the progress function can stop training, and an R error in it propagates without a crash", {
   train <- read_task("train")[1:64, ]
   expect_warning(clf <- dnabert_finetune(base_model(), train, max_steps = 10, batch_size = 16,
