@@ -234,9 +234,10 @@ static int schema_dataset(const classifier_labels *l, dnabert_dataset **out, cha
             same = 0;
     }
     if (!same) {
-        snprintf(msg, cap, "cannot rebuild the classifier's label schema (%d labels%s) to read the data; "
-                 "evaluate with labels given as class indices 0..%d", (int)k,
-                 l->info.has_label_names ? " with names in a non-sorted order" : "", (int)k - 1);
+        snprintf(msg, cap, "cannot rebuild the classifier's label schema (%d labels%s) to read labelled data: "
+                 "the C API reads labels against a training set, and this classifier's labels are not what "
+                 "training on its label names would give", (int)k,
+                 l->info.has_label_names ? ", class names in a non-sorted order" : "");
         st = DNABERT_ERR_INVALID_ARGUMENT;
     }
 done:

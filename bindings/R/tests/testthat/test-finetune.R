@@ -220,6 +220,17 @@ test_that("the progress function can stop training, and an R error in it propaga
   expect_error(dnabert_finetune(base_model(), train, max_steps = 10, batch_size = 16,
                                 progress = function(m) stop("boom in the callback")),
                "boom in the callback")
+  # Ctrl-C during training (a SIGINT to this R process): training stops, the interrupt reaches R
+  last <- 0
+  got <- tryCatch(dnabert_finetune(base_model(), train, max_steps = 10, batch_size = 16,
+                                   progress = function(m) {
+                                     last <<- m$step
+                                     if (m$step == 2) tools::pskill(Sys.getpid(), tools::SIGINT)
+                                     TRUE
+                                   }),
+                  interrupt = function(e) "interrupted")
+  expect_identical(got, "interrupted")
+  expect_lt(last, 10)
   # R and the library still work
   expect_equal(nrow(dnabert_predict(clf, train$sequence[1:2])), 2L)
 })
