@@ -167,6 +167,12 @@ test_that("class names, full fine-tuning and the full model folder round trip", 
   dnabert_classifier_save(clf, dir)
   clf2 <- dnabert_classifier_load(NULL, dir)
   expect_identical(dnabert_predict(clf2, seqs$sequence), p)
+  # a full classifier saved over a LoRA adapter's folder loads as the full one (dnabert_classifier.json decides)
+  both <- withr::local_tempdir()
+  dnabert_classifier_save(trained()$clf, both)
+  dnabert_classifier_save(clf, both)
+  expect_identical(dnabert_predict(dnabert_classifier_load(NULL, both), seqs$sequence), p)
+  expect_equal(dnabert_classifier_info(dnabert_classifier_load(base_model(), both))$lora_r, 0L)
   # evaluation with class names, through the loaded classifier's label schema
   lab <- ifelse(seqs$label == 1, "coding", "noncoding")
   ev <- dnabert_evaluate(clf2, data.frame(sequence = seqs$sequence, label = lab))
