@@ -169,8 +169,12 @@ extension SequenceClassifier {
         }
         let maxLength = try int("max_length") ?? 0
 
+        // dnabert_classifier.json's mode decides when present (a folder may hold both kinds after saving a
+        // full classifier over a LoRA one, or the reverse); else the files do.
+        let mode = try str("mode")
+        if let mode, mode != "lora" && mode != "full" { throw DNABertError.format("'\(extrasPath)': unknown mode '\(mode)'") }
         let clf: SequenceClassifier
-        if FileIO.exists(directory + "/" + adapterConfigName) {
+        if mode.map({ $0 == "lora" }) ?? FileIO.exists(directory + "/" + adapterConfigName) {
             guard let base else {
                 throw DNABertError.invalidArgument("'\(directory)' is a LoRA adapter: give the base model it was trained on")
             }

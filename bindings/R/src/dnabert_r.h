@@ -66,4 +66,15 @@ SEXP dnabert_r_embed(SEXP ptr, SEXP x, SEXP pooling, SEXP max_length, SEXP overl
 /* pretrain.c */
 SEXP dnabert_r_pretrain(SEXP model, SEXP files, SEXP out, SEXP ints, SEXP dbls, SEXP seed, SEXP callback);
 
+/* finetune.c */
+SEXP dnabert_r_finetune(SEXP model, SEXP train, SEXP dev, SEXP test, SEXP ints, SEXP dbls, SEXP strs, SEXP seed,
+                        SEXP callback);
+SEXP dnabert_r_classifier_load(SEXP model, SEXP dir);
+SEXP dnabert_r_classifier_save(SEXP ptr, SEXP dir);
+SEXP dnabert_r_classifier_free(SEXP ptr);
+SEXP dnabert_r_classifier_is_valid(SEXP ptr);
+SEXP dnabert_r_classifier_info(SEXP ptr);
+SEXP dnabert_r_classifier_predict(SEXP ptr, SEXP x, SEXP threads);
+SEXP dnabert_r_classifier_evaluate(SEXP ptr, SEXP data, SEXP threads);
+
 #endif

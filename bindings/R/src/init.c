@@ -37,6 +37,14 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(dnabert_r_model_run, 6),
     ENTRY(dnabert_r_embed, 9),
     ENTRY(dnabert_r_pretrain, 7),
+    ENTRY(dnabert_r_finetune, 9),
+    ENTRY(dnabert_r_classifier_load, 2),
+    ENTRY(dnabert_r_classifier_save, 2),
+    ENTRY(dnabert_r_classifier_free, 1),
+    ENTRY(dnabert_r_classifier_is_valid, 1),
+    ENTRY(dnabert_r_classifier_info, 1),
+    ENTRY(dnabert_r_classifier_predict, 3),
+    ENTRY(dnabert_r_classifier_evaluate, 3),
     {NULL, NULL, 0}};
 
 void R_init_dnabert(DllInfo *dll) {

@@ -1,0 +1,575 @@
+/*
+ * .Call shims for fine-tuning sequence classifiers (include/dnabert.h, section "fine-tuning for sequence
+ * classification").
+ *
+ * Datasets and the fine-tuner never reach R: one call builds the datasets (from CSV/TSV paths or from
+ * sequence + label character vectors), runs the fine-tuner to its end, evaluates the test set, frees
+ * everything but the classifier and returns it in an external pointer with a finalizer. The per-step callback
+ * is bridged to R as in pretrain.c: the R work runs under R_UnwindProtect, an R jump (error in the user's
+ * function, Ctrl-C, an outer handler) makes the callback return non-zero, the library stops, the handles are
+ * freed, and only then is R's unwind resumed. Nothing longjmps across the library's frames, and no R error is
+ * raised while a library handle would leak.
+ *
+ * Data arguments (train/dev/test/data) are either a single string (a path) or a list(sequences, labels) of two
+ * character vectors of the same length. Label strings are passed as a CSV label field would be.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <R.h>
+#include <Rinternals.h>
+#include <R_ext/Utils.h>
+
+#include "dnabert.h"
+#include "dnabert_r.h"
+
+#define CHECK(call)                                                                                          \
+    do {                                                                                                     \
+        int status_ = (call);                                                                                \
+        if (status_ != DNABERT_OK) dnabert_r_fail(status_);                                                  \
+    } while (0)
+
+/* ---- classifier handles -------------------------------------------------------------------------- */
+
+static SEXP classifier_tag(void) { return Rf_install("dnabert_classifier"); }
+
+static void classifier_finalizer(SEXP ptr) {
+    dnabert_classifier *c = (dnabert_classifier *)R_ExternalPtrAddr(ptr);
+    if (c != NULL) {
+        dnabert_classifier_free(c);
+        R_ClearExternalPtr(ptr);
+    }
+}
+
+static SEXP new_classifier_ptr(void) {
+    SEXP ptr = PROTECT(R_MakeExternalPtr(NULL, classifier_tag(), R_NilValue));
+    R_RegisterCFinalizerEx(ptr, classifier_finalizer, TRUE);
+    UNPROTECT(1);
+    return ptr;
+}
+
+static const dnabert_classifier *classifier_of(SEXP ptr) {
+    if (TYPEOF(ptr) != EXTPTRSXP || R_ExternalPtrTag(ptr) != classifier_tag())
+        Rf_error("not a dnabert classifier handle");
+    const dnabert_classifier *c = (const dnabert_classifier *)R_ExternalPtrAddr(ptr);
+    if (c == NULL)
+        Rf_error("this dnabert classifier is no longer valid: it was freed, or restored from a saved R session "
+                 "(external pointers do not survive saveRDS/load); load it again with dnabert_classifier_load()");
+    return c;
+}
+
+static const dnabert_model *base_model_of(SEXP ptr) {
+    if (TYPEOF(ptr) != EXTPTRSXP || R_ExternalPtrTag(ptr) != Rf_install("dnabert_model"))
+        Rf_error("not a dnabert model handle");
+    const dnabert_model *m = (const dnabert_model *)R_ExternalPtrAddr(ptr);
+    if (m == NULL)
+        Rf_error("this dnabert model is no longer valid: it was freed, or restored from a saved R session; "
+                 "load it again with dnabert_model()");
+    return m;
+}
+
+static const char *path_arg(SEXP x, const char *what) {
+    if (TYPEOF(x) != STRSXP || XLENGTH(x) != 1 || STRING_ELT(x, 0) == NA_STRING)
+        Rf_error("'%s' must be a single non-NA string", what);
+    const char *e = R_ExpandFileName(CHAR(STRING_ELT(x, 0)));
+    size_t l = strlen(e);
+    char *copy = R_alloc(l + 1, 1);
+    memcpy(copy, e, l + 1);
+    return copy;
+}
+
+static int threads_arg(SEXP x) {
+    if (TYPEOF(x) != INTSXP || XLENGTH(x) != 1 || INTEGER(x)[0] == NA_INTEGER || INTEGER(x)[0] < 0)
+        Rf_error("'threads' must be a single non-negative integer");
+    return INTEGER(x)[0];
+}
+
+SEXP dnabert_r_classifier_free(SEXP ptr) {
+    if (TYPEOF(ptr) != EXTPTRSXP || R_ExternalPtrTag(ptr) != classifier_tag())
+        Rf_error("not a dnabert classifier handle");
+    classifier_finalizer(ptr);
+    return R_NilValue;
+}
+
+SEXP dnabert_r_classifier_is_valid(SEXP ptr) {
+    return Rf_ScalarLogical(TYPEOF(ptr) == EXTPTRSXP && R_ExternalPtrTag(ptr) == classifier_tag() &&
+                            R_ExternalPtrAddr(ptr) != NULL);
+}
+
+/* ---- data arguments ------------------------------------------------------------------------------ */
+
+/* A data argument, checked and converted to C arrays (R_alloc) before any library handle exists. */
+typedef struct {
+    const char *path;          /* non-NULL: read this file */
+    const char **seqs;         /* else n sequences and labels */
+    size_t *lens;
+    const char **labels;
+    size_t n;
+} data_arg;
+
+static void check_data(SEXP x, const char *what, data_arg *out) {
+    memset(out, 0, sizeof *out);
+    if (TYPEOF(x) == STRSXP) {
+        out->path = path_arg(x, what);
+        return;
+    }
+    if (TYPEOF(x) != VECSXP || XLENGTH(x) != 2)
+        Rf_error("'%s' must be a path or list(sequences, labels)", what);
+    SEXP s = VECTOR_ELT(x, 0), l = VECTOR_ELT(x, 1);
+    if (TYPEOF(s) != STRSXP || TYPEOF(l) != STRSXP) Rf_error("'%s': sequences and labels must be character vectors", what);
+    R_xlen_t n = XLENGTH(s);
+    if (n < 1) Rf_error("'%s' has no sequences", what);
+    if (XLENGTH(l) != n) Rf_error("'%s': %.0f sequences but %.0f labels", what, (double)n, (double)XLENGTH(l));
+    out->n = (size_t)n;
+    out->seqs = (const char **)R_alloc((size_t)n, sizeof(char *));
+    out->lens = (size_t *)R_alloc((size_t)n, sizeof(size_t));
+    out->labels = (const char **)R_alloc((size_t)n, sizeof(char *));
+    for (R_xlen_t i = 0; i < n; i++) {
+        SEXP si = STRING_ELT(s, i), li = STRING_ELT(l, i);
+        if (si == NA_STRING) Rf_error("'%s': sequence %.0f is NA", what, (double)(i + 1));
+        if (li == NA_STRING) Rf_error("'%s': label %.0f is NA", what, (double)(i + 1));
+        out->seqs[i] = CHAR(si);
+        out->lens[i] = (size_t)LENGTH(si);
+        out->labels[i] = CHAR(li);
+    }
+}
+
+static int make_dataset(const data_arg *d, const dnabert_dataset *like, int32_t problem, dnabert_dataset **out) {
+    *out = NULL;
+    if (d->path != NULL) return dnabert_dataset_read(d->path, like, problem, out);
+    return dnabert_dataset_from_arrays(d->seqs, d->lens, d->labels, d->n, like, problem, out);
+}
+
+/* ---- the classifier's label schema as a dataset ------------------------------------------------ */
+
+typedef struct {
+    dnabert_classifier_info info;
+    char **names;              /* num_labels label names (malloc'ed), NULL for regression */
+} classifier_labels;
+
+static void free_labels(classifier_labels *l) {
+    if (l->names != NULL) {
+        for (int32_t i = 0; i < l->info.num_labels; i++) free(l->names[i]);
+        free(l->names);
+        l->names = NULL;
+    }
+}
+
+/* Info and label names; returns a status (no R error: the caller frees what it holds first). */
+static int get_labels(const dnabert_classifier *c, classifier_labels *out) {
+    memset(out, 0, sizeof *out);
+    int st = dnabert_classifier_get_info(c, &out->info);
+    if (st != DNABERT_OK) return st;
+    int32_t k = out->info.num_labels;
+    if (k < 1 || k > 100000) return DNABERT_ERR_INVALID_ARGUMENT;
+    out->names = (char **)calloc((size_t)k, sizeof(char *));
+    if (out->names == NULL) return DNABERT_ERR_OUT_OF_MEMORY;
+    for (int32_t i = 0; i < k; i++) {
+        size_t len = 0;
+        char small[256];
+        st = dnabert_classifier_label_name(c, i, small, sizeof small, &len);
+        if (st != DNABERT_OK && st != DNABERT_ERR_BUFFER_TOO_SMALL) goto fail;
+        out->names[i] = (char *)malloc(len + 1);
+        if (out->names[i] == NULL) { st = DNABERT_ERR_OUT_OF_MEMORY; goto fail; }
+        if (len < sizeof small) {
+            memcpy(out->names[i], small, len + 1);
+        } else {
+            st = dnabert_classifier_label_name(c, i, out->names[i], len + 1, &len);
+            if (st != DNABERT_OK) goto fail;
+        }
+    }
+    return DNABERT_OK;
+fail:
+    free_labels(out);
+    return st;
+}
+
+/*
+ * A dataset with the classifier's label schema, to read evaluation data `like` it (the C API reads dev/test
+ * data against a training set; a loaded classifier has none). Single-label: one row per class, labelled by
+ * its name (or index); multi-label: one row "0;1;...;k-1"; regression: one row "0". The result's info is
+ * checked against the classifier's. Returns a status; msg gets a message when the schema cannot be rebuilt.
+ */
+static int schema_dataset(const classifier_labels *l, dnabert_dataset **out, char *msg, size_t cap) {
+    *out = NULL;
+    int32_t k = l->info.num_labels, pt = l->info.problem_type;
+    size_t rows = pt == DNABERT_PROBLEM_SINGLE_LABEL ? (size_t)k : 1;
+    const char **seqs = (const char **)calloc(rows, sizeof(char *));
+    const char **labels = (const char **)calloc(rows, sizeof(char *));
+    size_t *lens = (size_t *)calloc(rows, sizeof(size_t));
+    char *multi = NULL;
+    int st = DNABERT_OK;
+    if (seqs == NULL || labels == NULL || lens == NULL) { st = DNABERT_ERR_OUT_OF_MEMORY; goto done; }
+    for (size_t i = 0; i < rows; i++) { seqs[i] = "ACGT"; lens[i] = 4; }
+    if (pt == DNABERT_PROBLEM_SINGLE_LABEL) {
+        for (int32_t i = 0; i < k; i++) labels[i] = l->names[i];
+    } else if (pt == DNABERT_PROBLEM_MULTI_LABEL) {
+        multi = (char *)malloc((size_t)k * 12 + 1);
+        if (multi == NULL) { st = DNABERT_ERR_OUT_OF_MEMORY; goto done; }
+        size_t p = 0;
+        for (int32_t i = 0; i < k; i++) p += (size_t)snprintf(multi + p, 12, i ? ";%d" : "%d", (int)i);
+        labels[0] = multi;
+    } else {
+        labels[0] = "0";
+    }
+    st = dnabert_dataset_from_arrays(seqs, lens, labels, rows, NULL, pt, out);
+    if (st != DNABERT_OK) {
+        dnabert_r_save_error(st, msg, cap);
+        goto done;
+    }
+    dnabert_dataset_info di;
+    st = dnabert_dataset_get_info(*out, &di);
+    if (st != DNABERT_OK) { dnabert_r_save_error(st, msg, cap); goto done; }
+    int same = di.problem_type == pt && di.num_labels == k &&
+               (pt != DNABERT_PROBLEM_SINGLE_LABEL || di.has_label_names == l->info.has_label_names);
+    for (int32_t i = 0; same && l->info.has_label_names && i < k; i++) {
+        char buf[1024];
+        size_t len = 0;
+        if (dnabert_dataset_label_name(*out, i, buf, sizeof buf, &len) != DNABERT_OK || strcmp(buf, l->names[i]) != 0)
+            same = 0;
+    }
+    if (!same) {
+        snprintf(msg, cap, "cannot rebuild the classifier's label schema (%d labels%s) to read labelled data: "
+                 "the C API reads labels against a training set, and this classifier's labels are not what "
+                 "training on its label names would give", (int)k,
+                 l->info.has_label_names ? ", class names in a non-sorted order" : "");
+        st = DNABERT_ERR_INVALID_ARGUMENT;
+    }
+done:
+    if (st != DNABERT_OK && *out != NULL) { dnabert_dataset_free(*out); *out = NULL; }
+    free(seqs); free(labels); free(lens); free(multi);
+    return st;
+}
+
+static SEXP eval_vector(const dnabert_eval_result *e) {
+    static const char *names[] = {"accuracy", "f1", "mcc", "precision", "recall", "loss", "n",
+                                  "pearson", "spearman", "mse", "r2"};
+    double v[] = {e->accuracy, e->f1, e->mcc, e->precision, e->recall, e->loss, (double)e->n,
+                  e->pearson, e->spearman, e->mse, e->r2};
+    SEXP r = PROTECT(Rf_allocVector(REALSXP, 11));
+    SEXP nm = PROTECT(Rf_allocVector(STRSXP, 11));
+    for (int i = 0; i < 11; i++) {
+        REAL(r)[i] = isnan(v[i]) ? NA_REAL : v[i];
+        SET_STRING_ELT(nm, i, Rf_mkChar(names[i]));
+    }
+    Rf_setAttrib(r, R_NamesSymbol, nm);
+    UNPROTECT(2);
+    return r;
+}
+
+/* ---- fine-tuning ------------------------------------------------------------------------------- */
+
+enum { N_METRICS = 17 };
+static const char *metric_names[N_METRICS] = {
+    "step", "total_steps", "epoch", "loss", "learning_rate", "grad_norm", "tokens_per_second",
+    "elapsed_seconds", "eta_seconds", "dev_loss", "dev_accuracy", "dev_f1", "dev_mcc", "dev_precision",
+    "dev_recall", "dev_pearson", "dev_spearman"};
+
+typedef struct {
+    SEXP fn;                              /* R function(named double vector) -> FALSE to stop; or R_NilValue */
+    SEXP names;
+    const dnabert_finetune_metrics *m;
+    int reason;                           /* DNABERT_R_PROGRESS_* once stopped */
+    int keep_going;
+    pthread_t r_thread;
+    SEXP unwind_token;
+} step_ctx;
+
+static double na_if_nan(double x) { return isnan(x) ? NA_REAL : x; }
+
+static SEXP step_body(void *data) {
+    step_ctx *c = (step_ctx *)data;
+    R_CheckUserInterrupt();
+    if (c->fn == R_NilValue) return R_NilValue;
+    const dnabert_finetune_metrics *m = c->m;
+    SEXP v = PROTECT(Rf_allocVector(REALSXP, N_METRICS));
+    double *p = REAL(v);
+    p[0] = (double)m->step;
+    p[1] = (double)m->total_steps;
+    p[2] = na_if_nan(m->epoch);
+    p[3] = na_if_nan(m->loss);
+    p[4] = na_if_nan(m->learning_rate);
+    p[5] = na_if_nan(m->grad_norm);
+    p[6] = na_if_nan(m->tokens_per_second);
+    p[7] = na_if_nan(m->elapsed_seconds);
+    p[8] = m->eta_seconds < 0 ? NA_REAL : na_if_nan(m->eta_seconds);
+    p[9] = na_if_nan(m->dev_loss);
+    p[10] = na_if_nan(m->dev_accuracy);
+    p[11] = na_if_nan(m->dev_f1);
+    p[12] = na_if_nan(m->dev_mcc);
+    p[13] = na_if_nan(m->dev_precision);
+    p[14] = na_if_nan(m->dev_recall);
+    p[15] = na_if_nan(m->dev_pearson);
+    p[16] = na_if_nan(m->dev_spearman);
+    Rf_setAttrib(v, R_NamesSymbol, c->names);
+    SEXP call = PROTECT(Rf_lang2(c->fn, v));
+    SEXP res = PROTECT(Rf_eval(call, R_GlobalEnv));
+    c->keep_going = !(TYPEOF(res) == LGLSXP && XLENGTH(res) == 1 && LOGICAL(res)[0] == FALSE);
+    UNPROTECT(3);
+    return R_NilValue;
+}
+
+static void step_cleanup(void *data, Rboolean jump) {
+    if (jump) longjmp(*(jmp_buf *)data, 1);
+}
+
+static int run_protected(step_ctx *c) {
+    jmp_buf env;
+    if (setjmp(env)) return 0;
+    R_UnwindProtect(step_body, c, step_cleanup, &env, c->unwind_token);
+    return 1;
+}
+
+static int step_bridge(void *user_data, const dnabert_finetune_metrics *m) {
+    step_ctx *c = (step_ctx *)user_data;
+    if (c->reason != DNABERT_R_PROGRESS_OK) return 1;
+    if (m == NULL || !pthread_equal(pthread_self(), c->r_thread)) return 0;
+    c->m = m;
+    c->keep_going = 1;
+    if (!run_protected(c)) {
+        c->reason = DNABERT_R_PROGRESS_R_UNWIND;
+        return 1;
+    }
+    if (!c->keep_going) {
+        c->reason = DNABERT_R_PROGRESS_USER_CANCEL;
+        return 1;
+    }
+    return 0;
+}
+
+/*
+ * model: base model handle; train: data (see the top); dev, test: data or NULL;
+ * ints: lora_r, pooling (DNABERT_POOL_*), max_steps, batch_size, grad_accum, warmup_steps, eval_every,
+ *       max_length, n_threads, use_class_weights, problem_type (11 integers);
+ * dbls: lora_alpha, lora_dropout, epochs, learning_rate, dropout, max_grad_norm, weight_decay (7 doubles);
+ * strs: lora_targets, select_by (2 strings); seed: whole double in [0, 2^53]; callback: function or NULL.
+ * Returns list(classifier, cancelled, message, test (named metrics or NULL), trainable_parameters,
+ *              best_step, best_value, max_length, steps_per_epoch, learning_rate).
+ */
+SEXP dnabert_r_finetune(SEXP model, SEXP train, SEXP dev, SEXP test, SEXP ints, SEXP dbls, SEXP strs, SEXP seed,
+                        SEXP callback) {
+    const dnabert_model *base = base_model_of(model);
+    if (TYPEOF(ints) != INTSXP || XLENGTH(ints) != 11) Rf_error("internal: 11 integer parameters expected");
+    if (TYPEOF(dbls) != REALSXP || XLENGTH(dbls) != 7) Rf_error("internal: 7 double parameters expected");
+    if (TYPEOF(strs) != STRSXP || XLENGTH(strs) != 2) Rf_error("internal: 2 string parameters expected");
+    for (int i = 0; i < 11; i++)
+        if (INTEGER(ints)[i] == NA_INTEGER) Rf_error("internal: NA integer parameter %d", i + 1);
+    for (int i = 0; i < 2; i++)
+        if (STRING_ELT(strs, i) == NA_STRING) Rf_error("internal: NA string parameter %d", i + 1);
+    if (TYPEOF(seed) != REALSXP || XLENGTH(seed) != 1 || !R_FINITE(REAL(seed)[0]) || REAL(seed)[0] < 0 ||
+        REAL(seed)[0] > 9007199254740992.0 || REAL(seed)[0] != floor(REAL(seed)[0]))
+        Rf_error("'seed' must be a whole number in [0, 2^53]");
+    if (callback != R_NilValue && !Rf_isFunction(callback)) Rf_error("'callback' must be a function or NULL");
+    data_arg dtrain, ddev, dtest;
+    check_data(train, "train", &dtrain);
+    int has_dev = dev != R_NilValue, has_test = test != R_NilValue;
+    if (has_dev) check_data(dev, "dev", &ddev);
+    if (has_test) check_data(test, "test", &dtest);
+
+    const int *iv = INTEGER(ints);
+    const double *dv = REAL(dbls);
+    dnabert_finetune_params p = dnabert_finetune_default_params();
+    p.lora_r = iv[0];
+    p.pooling = iv[1];
+    p.max_steps = iv[2];
+    p.batch_size = iv[3];
+    p.grad_accum = iv[4];
+    p.warmup_steps = iv[5];
+    p.eval_every = iv[6];
+    p.max_length = iv[7];
+    p.n_threads = iv[8];
+    p.use_class_weights = iv[9] ? 1 : 0;
+    int32_t problem = iv[10];
+    p.lora_alpha = dv[0];
+    p.lora_dropout = dv[1];
+    p.epochs = dv[2];
+    p.learning_rate = dv[3];
+    p.dropout = dv[4];
+    p.max_grad_norm = dv[5];
+    p.weight_decay = dv[6];
+    p.lora_targets = CHAR(STRING_ELT(strs, 0));
+    p.select_by = CHAR(STRING_ELT(strs, 1));
+    p.seed = (uint64_t)REAL(seed)[0];
+
+    SEXP names = PROTECT(Rf_allocVector(STRSXP, N_METRICS));
+    for (int i = 0; i < N_METRICS; i++) SET_STRING_ELT(names, i, Rf_mkChar(metric_names[i]));
+    step_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.fn = callback;
+    ctx.names = names;
+    ctx.r_thread = pthread_self();
+    ctx.unwind_token = PROTECT(R_MakeUnwindCont());
+    SEXP ptr = PROTECT(new_classifier_ptr());
+
+    /* From here until the handles are freed, no R error may be raised. */
+    char msg[2048] = "";
+    dnabert_dataset *tr = NULL, *dv_ds = NULL, *te = NULL;
+    dnabert_finetuner *ft = NULL;
+    dnabert_classifier *clf = NULL;
+    dnabert_finetuner_info fi;
+    dnabert_eval_result ev;
+    memset(&fi, 0, sizeof fi);
+    int run_status = DNABERT_OK, evaluated = 0;
+    int status = make_dataset(&dtrain, NULL, problem, &tr);
+    if (status != DNABERT_OK) goto fail;
+    if (has_dev && (status = make_dataset(&ddev, tr, DNABERT_PROBLEM_AUTO, &dv_ds)) != DNABERT_OK) goto fail;
+    if (has_test && (status = make_dataset(&dtest, tr, DNABERT_PROBLEM_AUTO, &te)) != DNABERT_OK) goto fail;
+    if ((status = dnabert_finetuner_create(base, tr, dv_ds, &p, &ft)) != DNABERT_OK) goto fail;
+    run_status = dnabert_finetuner_run(ft, step_bridge, &ctx);
+    if (run_status != DNABERT_OK) dnabert_r_save_error(run_status, msg, sizeof msg);
+    if (ctx.reason == DNABERT_R_PROGRESS_R_UNWIND) {
+        dnabert_finetuner_free(ft);
+        dnabert_dataset_free(tr);
+        dnabert_dataset_free(dv_ds);
+        dnabert_dataset_free(te);
+        R_ContinueUnwind(ctx.unwind_token);
+    }
+    int cancelled = run_status == DNABERT_ERR_CANCELLED && ctx.reason == DNABERT_R_PROGRESS_USER_CANCEL;
+    if (run_status != DNABERT_OK && !cancelled) { status = run_status; goto fail_saved; }
+    if ((status = dnabert_finetuner_get_info(ft, &fi)) != DNABERT_OK) goto fail;
+    if ((status = dnabert_finetuner_classifier(ft, &clf)) != DNABERT_OK) goto fail;
+    R_SetExternalPtrAddr(ptr, clf); /* the finalizer owns it from here */
+    if (has_test) {
+        if ((status = dnabert_classifier_evaluate(clf, te, p.n_threads, &ev, NULL)) != DNABERT_OK) goto fail;
+        evaluated = 1;
+    }
+    dnabert_finetuner_free(ft);
+    dnabert_dataset_free(tr);
+    dnabert_dataset_free(dv_ds);
+    dnabert_dataset_free(te);
+
+    const char *rn[] = {"classifier", "cancelled", "message", "test", "trainable_parameters", "best_step",
+                        "best_value", "max_length", "steps_per_epoch", "learning_rate"};
+    SEXP res = PROTECT(Rf_allocVector(VECSXP, 10));
+    SEXP nm = PROTECT(Rf_allocVector(STRSXP, 10));
+    for (int i = 0; i < 10; i++) SET_STRING_ELT(nm, i, Rf_mkChar(rn[i]));
+    SET_VECTOR_ELT(res, 0, ptr);
+    SET_VECTOR_ELT(res, 1, Rf_ScalarLogical(cancelled));
+    SET_VECTOR_ELT(res, 2, Rf_mkString(cancelled ? msg : ""));
+    SET_VECTOR_ELT(res, 3, evaluated ? eval_vector(&ev) : R_NilValue);
+    SET_VECTOR_ELT(res, 4, Rf_ScalarReal((double)fi.trainable_parameters));
+    SET_VECTOR_ELT(res, 5, Rf_ScalarReal(fi.best_step < 0 ? NA_REAL : (double)fi.best_step));
+    SET_VECTOR_ELT(res, 6, Rf_ScalarReal(na_if_nan(fi.best_value)));
+    SET_VECTOR_ELT(res, 7, Rf_ScalarInteger(fi.max_length));
+    SET_VECTOR_ELT(res, 8, Rf_ScalarReal((double)fi.steps_per_epoch));
+    SET_VECTOR_ELT(res, 9, Rf_ScalarReal(na_if_nan(fi.learning_rate)));
+    Rf_setAttrib(res, R_NamesSymbol, nm);
+    UNPROTECT(5);
+    return res;
+
+fail:
+    dnabert_r_save_error(status, msg, sizeof msg);
+fail_saved:
+    if (ft != NULL) dnabert_finetuner_free(ft);
+    dnabert_dataset_free(tr);
+    dnabert_dataset_free(dv_ds);
+    dnabert_dataset_free(te);
+    Rf_error("%s", msg);
+    return R_NilValue; /* not reached */
+}
+
+/* ---- classifier operations --------------------------------------------------------------------- */
+
+SEXP dnabert_r_classifier_load(SEXP model, SEXP dir) {
+    const dnabert_model *base = model == R_NilValue ? NULL : base_model_of(model);
+    const char *d = path_arg(dir, "dir");
+    SEXP ptr = PROTECT(new_classifier_ptr());
+    dnabert_classifier *c = NULL;
+    CHECK(dnabert_classifier_load(base, d, &c));
+    R_SetExternalPtrAddr(ptr, c);
+    UNPROTECT(1);
+    return ptr;
+}
+
+SEXP dnabert_r_classifier_save(SEXP ptr, SEXP dir) {
+    const dnabert_classifier *c = classifier_of(ptr);
+    CHECK(dnabert_classifier_save(c, path_arg(dir, "dir")));
+    return R_NilValue;
+}
+
+SEXP dnabert_r_classifier_info(SEXP ptr) {
+    const dnabert_classifier *c = classifier_of(ptr);
+    classifier_labels l;
+    int st = get_labels(c, &l);
+    if (st != DNABERT_OK) dnabert_r_fail(st);
+    SEXP labels = PROTECT(Rf_allocVector(STRSXP, l.info.num_labels));
+    for (int32_t i = 0; i < l.info.num_labels; i++) SET_STRING_ELT(labels, i, Rf_mkCharCE(l.names[i], CE_UTF8));
+    free_labels(&l);
+    const char *problems[] = {"auto", "single_label", "multi_label", "regression"};
+    int pt = l.info.problem_type >= 0 && l.info.problem_type <= 3 ? l.info.problem_type : 0;
+    const char *rn[] = {"num_labels", "problem_type", "pooling", "lora_r", "lora_alpha", "trainable_parameters",
+                        "max_length", "has_label_names", "labels"};
+    SEXP res = PROTECT(Rf_allocVector(VECSXP, 9));
+    SEXP nm = PROTECT(Rf_allocVector(STRSXP, 9));
+    for (int i = 0; i < 9; i++) SET_STRING_ELT(nm, i, Rf_mkChar(rn[i]));
+    SET_VECTOR_ELT(res, 0, Rf_ScalarInteger(l.info.num_labels));
+    SET_VECTOR_ELT(res, 1, Rf_mkString(problems[pt]));
+    SET_VECTOR_ELT(res, 2, Rf_mkString(l.info.pooling == DNABERT_POOL_CLS ? "cls" : "mean"));
+    SET_VECTOR_ELT(res, 3, Rf_ScalarInteger(l.info.lora_r));
+    SET_VECTOR_ELT(res, 4, Rf_ScalarReal(na_if_nan(l.info.lora_alpha)));
+    SET_VECTOR_ELT(res, 5, Rf_ScalarReal((double)l.info.trainable_parameters));
+    SET_VECTOR_ELT(res, 6, Rf_ScalarInteger(l.info.max_length));
+    SET_VECTOR_ELT(res, 7, Rf_ScalarLogical(l.info.has_label_names != 0));
+    SET_VECTOR_ELT(res, 8, labels);
+    Rf_setAttrib(res, R_NamesSymbol, nm);
+    UNPROTECT(3);
+    return res;
+}
+
+/* Scores of the sequences as an R matrix [n, num_labels]. */
+SEXP dnabert_r_classifier_predict(SEXP ptr, SEXP x, SEXP threads) {
+    const dnabert_classifier *c = classifier_of(ptr);
+    if (TYPEOF(x) != STRSXP) Rf_error("'sequences' must be a character vector");
+    int nt = threads_arg(threads);
+    dnabert_classifier_info info;
+    CHECK(dnabert_classifier_get_info(c, &info));
+    R_xlen_t n = XLENGTH(x);
+    int32_t k = info.num_labels;
+    if (k < 1) Rf_error("libdnabert: the classifier has no labels");
+    if ((double)n * (double)k > 2147483647.0) Rf_error("too many sequences for one R matrix");
+    const char **seqs = (const char **)R_alloc((size_t)(n > 0 ? n : 1), sizeof(char *));
+    size_t *lens = (size_t *)R_alloc((size_t)(n > 0 ? n : 1), sizeof(size_t));
+    for (R_xlen_t i = 0; i < n; i++) {
+        SEXP s = STRING_ELT(x, i);
+        if (s == NA_STRING) Rf_error("'sequences' contains NA at position %.0f", (double)(i + 1));
+        seqs[i] = CHAR(s);
+        lens[i] = (size_t)LENGTH(s);
+    }
+    float *out = (float *)R_alloc((size_t)(n > 0 ? n : 1) * (size_t)k, sizeof(float));
+    if (n > 0) CHECK(dnabert_classifier_predict(c, seqs, lens, (size_t)n, nt, out));
+    SEXP m = PROTECT(Rf_allocMatrix(REALSXP, (int)n, k));
+    double *r = REAL(m);
+    for (R_xlen_t i = 0; i < n; i++)
+        for (int32_t j = 0; j < k; j++) r[(R_xlen_t)j * n + i] = (double)out[(size_t)i * (size_t)k + (size_t)j];
+    UNPROTECT(1);
+    return m;
+}
+
+/* Metrics on labelled data (a path or list(sequences, labels)), read with the classifier's label schema. */
+SEXP dnabert_r_classifier_evaluate(SEXP ptr, SEXP data, SEXP threads) {
+    const dnabert_classifier *c = classifier_of(ptr);
+    int nt = threads_arg(threads);
+    data_arg d;
+    check_data(data, "data", &d);
+    char msg[2048] = "";
+    classifier_labels l;
+    int st = get_labels(c, &l);
+    if (st != DNABERT_OK) dnabert_r_fail(st);
+    dnabert_dataset *like = NULL, *ds = NULL;
+    st = schema_dataset(&l, &like, msg, sizeof msg);
+    free_labels(&l);
+    if (st != DNABERT_OK) Rf_error("%s", msg);
+    dnabert_eval_result ev;
+    st = make_dataset(&d, like, DNABERT_PROBLEM_AUTO, &ds);
+    if (st == DNABERT_OK) st = dnabert_classifier_evaluate(c, ds, nt, &ev, NULL);
+    if (st != DNABERT_OK) dnabert_r_save_error(st, msg, sizeof msg);
+    dnabert_dataset_free(ds);
+    dnabert_dataset_free(like);
+    if (st != DNABERT_OK) Rf_error("%s", msg);
+    return eval_vector(&ev);
+}
