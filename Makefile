@@ -16,7 +16,7 @@ export DNABERT_SHARED = $(SHARED)
 export DNABERT_HOME = $(BUILD)
 CFLAGS_STRICT = -std=c99 -Wall -Wextra -Werror -pedantic
 
-APT_PACKAGES = libopenblas-dev zlib1g-dev pkg-config r-base-core r-base-dev r-cran-testthat r-bioc-biostrings
+APT_PACKAGES = libopenblas-dev zlib1g-dev pkg-config r-base-core r-base-dev r-cran-testthat r-bioc-biostrings r-cran-knitr
 PY_PACKAGES = numpy pytest tokenizers sentencepiece tqdm scikit-learn matplotlib nbclient nbformat ipykernel
 
 .PHONY: all deps lib cli python r demo test test-swift test-c test-python test-r test-examples bench install clean
@@ -89,6 +89,9 @@ test-python: python
 
 test-r: r
 	cd bindings/R/tests && Rscript testthat.R
+	@# the vignette's code, run (knitr without pandoc): a failing chunk fails the build
+	rm -rf $(BUILD)/tests/r-vignette && mkdir -p $(BUILD)/tests/r-vignette
+	cd $(BUILD)/tests/r-vignette && DNABERT_VIGNETTE_REQUIRE=1 Rscript -e 'knitr::knit("$(CURDIR)/bindings/R/vignettes/finetune.Rmd", quiet = TRUE)'
 
 test-examples: lib cli python r
 	@# the C example is built against a `make install` tree through pkg-config, as a user would
@@ -107,6 +110,7 @@ test-examples: lib cli python r
 	Rscript examples/R/embed.R $(BUILD)/tests/tiny-model examples/data/hpylori_sjm180.fasta.gz
 	$(PYTHON) examples/python/pretrain_tiny.py examples/data/hpylori_sjm180.fasta.gz $(BUILD)/tests/py-pretrain 40
 	Rscript examples/R/pretrain.R examples/data/hpylori_sjm180.fasta.gz $(BUILD)/tests/r-pretrain 40
+	Rscript examples/R/finetune.R "" "" 40 $(BUILD)/tests/r-finetune
 	$(CLI) --version
 	$(CLI) tokenizer train --vocab-size 512 -o $(BUILD)/tests/cli_tok.json examples/data/hpylori_sjm180.fasta.gz
 	$(CLI) tokenizer encode --tokenizer $(BUILD)/tests/cli_tok.json --max-records 1 examples/data/hpylori_sjm180.fasta.gz > /dev/null
