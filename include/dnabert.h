@@ -468,6 +468,8 @@ typedef struct dnabert_eval_result {
  * receives n × num_labels scores as dnabert_classifier_predict. */
 int dnabert_classifier_evaluate(const dnabert_classifier *clf, const dnabert_dataset *data, int32_t n_threads,
                                 dnabert_eval_result *out, float *scores);
+/* Read labelled data (CSV/TSV) with a classifier's label mapping, e.g. to evaluate a loaded classifier. */
+int dnabert_classifier_read_dataset(const dnabert_classifier *clf, const char *path, dnabert_dataset **out);
 /* A standalone model (BertForSequenceClassification layout) with the LoRA adapters merged into the weights. */
 int dnabert_classifier_merged_model(const dnabert_classifier *clf, dnabert_model **out);
 void dnabert_classifier_free(dnabert_classifier *clf);

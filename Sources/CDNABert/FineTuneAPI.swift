@@ -343,6 +343,18 @@ public func dnabert_classifier_evaluate(_ h: OpaquePointer?, _ data: OpaquePoint
     }
 }
 
+@_cdecl("dnabert_classifier_read_dataset")
+public func dnabert_classifier_read_dataset(_ h: OpaquePointer?, _ path: UnsafePointer<CChar>?,
+                                            _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guarded("dnabert_classifier_read_dataset") {
+        out?.pointee = nil
+        let out = try require(out, "out")
+        let c = try classifier(h)
+        let schema = try LabelSchema(problemType: c.head.problemType, numLabels: c.head.numLabels, labelNames: c.labelNames)
+        out.pointee = HandleRegistry.shared.box(DatasetBox(try LabelledSequences.read(path: string(path, "path"), schema: schema)))
+    }
+}
+
 @_cdecl("dnabert_classifier_merged_model")
 public func dnabert_classifier_merged_model(_ h: OpaquePointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     guarded("dnabert_classifier_merged_model") {
