@@ -263,7 +263,17 @@ int main(int argc, char **argv) {
     CHECK(dnabert_classifier_load(model, path, &clf2) == DNABERT_OK && clf2, "load");
     CHECK(dnabert_classifier_predict(clf2, (const char *const *)tseqs, lens, NP, 0, prob2) == DNABERT_OK &&
               memcmp(prob, prob2, sizeof prob) == 0, "reloaded predictions identical");
-    CHECK_ERR(dnabert_classifier_load(NULL, path, &clf2), "an adapter needs its base model");
+    /* evaluation data read with the loaded classifier's own label mapping: the same metrics */
+    dnabert_dataset *test2 = NULL;
+    dnabert_eval_result ev2;
+    CHECK(dnabert_classifier_read_dataset(clf2, test_path, &test2) == DNABERT_OK && test2, "read dataset like a classifier");
+    CHECK(test2 && dnabert_classifier_evaluate(clf2, test2, 0, &ev2, NULL) == DNABERT_OK && ev2.n == 400 &&
+              ev2.mcc == ev.mcc && ev2.accuracy == ev.accuracy, "evaluate through the classifier's mapping");
+    CHECK_ERR(dnabert_classifier_read_dataset(clf2, "/nonexistent.csv", &test2), "missing file");
+    CHECK_ERR(dnabert_classifier_read_dataset(NULL, test_path, &test2), "NULL classifier");
+    dnabert_dataset_free(test2);
+    dnabert_classifier *clf3 = NULL;
+    CHECK_ERR(dnabert_classifier_load(NULL, path, &clf3), "an adapter needs its base model");
 
     /* merged model (adapters folded into the weights), saved and loaded as a full classifier: same logits */
     dnabert_model *merged = NULL;
