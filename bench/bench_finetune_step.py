@@ -25,26 +25,15 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_train_step import COMMON, PRESETS, ROOT, TOKENIZER, VOCAB, Child, child_env  # noqa: E402
+from bench_train_step import COMMON, PRESETS, ROOT, TOKENIZER, TORCH_LAYER, VOCAB, Child, child_env  # noqa: E402
 
 CHILD_DNABERT = COMMON + r"""
 import ctypes, os, random
 args = json.loads(sys.argv[1])
 lib = ctypes.CDLL(os.environ["DNABERT_LIB"])
 
-class FinetuneParams(ctypes.Structure):
-    _fields_ = [("struct_size", ctypes.c_uint32), ("lora_r", ctypes.c_int32), ("lora_alpha", ctypes.c_double),
-                ("lora_dropout", ctypes.c_double), ("lora_targets", ctypes.c_char_p), ("pooling", ctypes.c_int32),
-                ("epochs", ctypes.c_double), ("max_steps", ctypes.c_int32), ("batch_size", ctypes.c_int32),
-                ("grad_accum", ctypes.c_int32), ("warmup_steps", ctypes.c_int32), ("eval_every", ctypes.c_int32),
-                ("max_length", ctypes.c_int32), ("n_threads", ctypes.c_int32), ("use_class_weights", ctypes.c_int32),
-                ("learning_rate", ctypes.c_double), ("dropout", ctypes.c_double), ("max_grad_norm", ctypes.c_double),
-                ("weight_decay", ctypes.c_double), ("select_by", ctypes.c_char_p), ("seed", ctypes.c_uint64)]
-
-class Metrics(ctypes.Structure):
-    _fields_ = [("step", ctypes.c_int64), ("total_steps", ctypes.c_int64)] + [(n, ctypes.c_double) for n in (
-        "epoch", "loss", "learning_rate", "grad_norm", "tokens_per_second", "elapsed_seconds", "eta_seconds",
-        "dev_loss", "dev_accuracy", "dev_f1", "dev_mcc", "dev_precision", "dev_recall", "dev_pearson", "dev_spearman")]
+# The binding's declarations of the C structs (only the structs: the timed calls go straight to the library).
+from dnabert.finetune import FinetuneParams, FinetuneMetrics as Metrics
 
 lib.dnabert_finetune_default_params.restype = FinetuneParams
 lib.dnabert_last_error.restype = ctypes.c_char_p
@@ -129,21 +118,7 @@ bert = inner.bert
 gen = torch.Generator().manual_seed(3)
 from dnabert2_classification import attention_bias
 alibi = attention_bias(torch.ones(1, L, dtype=torch.long), c.num_attention_heads, torch.float32)
-
-def layer_train(layer, x):
-    b, l, _ = x.shape
-    nh = c.num_attention_heads
-    hd = H // nh
-    q, k, v = layer.attention.self.Wqkv(x).split(H, dim=-1)
-    q = q.view(b, l, nh, hd).transpose(1, 2)
-    k = k.view(b, l, nh, hd).transpose(1, 2)
-    v = v.view(b, l, nh, hd).transpose(1, 2)
-    p = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(hd) + alibi, dim=-1)
-    ctx = (p @ v).transpose(1, 2).reshape(b, l, H)
-    a = layer.attention.output.LayerNorm(F.dropout(layer.attention.output.dense(ctx), P, True) + x)
-    h = layer.mlp.gated_layers(a)
-    g = F.dropout(F.gelu(h[..., :I]) * h[..., I:], P, True)
-    return layer.mlp.layernorm(layer.mlp.wo(g) + a)
+""" + TORCH_LAYER + r"""
 
 def step():
     ids = torch.randint(5, V, (B, L), generator=gen)
@@ -152,7 +127,7 @@ def step():
     opt.zero_grad(set_to_none=True)
     x = F.dropout(bert.embeddings(ids), P, True)
     for layer in bert.encoder.layer:
-        x = layer_train(layer, x)
+        x = layer_train(layer, x, alibi)
     pooled = torch.tanh(bert.pooler.dense(x[:, 0]))
     logits = inner.classifier(F.dropout(pooled, P, True))
     loss = F.cross_entropy(logits, labels)

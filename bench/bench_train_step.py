@@ -134,6 +134,26 @@ finally:
     shutil.rmtree(out, ignore_errors=True)
 """
 
+# One training-mode encoder layer of the reference model (dropout where DNABERT-2 has it), shared with
+# bench_finetune_step.py; needs c, H, I, P, math, torch, F in the child.
+TORCH_LAYER = r"""
+def layer_train(layer, x, bias):
+    b, l, _ = x.shape
+    nh = c.num_attention_heads
+    hd = H // nh
+    q, k, v = layer.attention.self.Wqkv(x).split(H, dim=-1)
+    q = q.view(b, l, nh, hd).transpose(1, 2)
+    k = k.view(b, l, nh, hd).transpose(1, 2)
+    v = v.view(b, l, nh, hd).transpose(1, 2)
+    p = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(hd) + bias, dim=-1)
+    ctx = (p @ v).transpose(1, 2).reshape(b, l, H)
+    a = layer.attention.output.LayerNorm(F.dropout(layer.attention.output.dense(ctx), P, True) + x)
+    h = layer.mlp.gated_layers(a)
+    g = F.dropout(F.gelu(h[..., :I]) * h[..., I:], P, True)
+    return layer.mlp.layernorm(layer.mlp.wo(g) + a)
+
+"""
+
 CHILD_TORCH = COMMON + r"""
 import math
 import torch, torch.nn.functional as F
@@ -175,21 +195,7 @@ def batch():
     ids.scatter_(1, pos, new)
     return ids, mask, labels
 
-def layer_train(layer, x, bias):
-    b, l, _ = x.shape
-    nh = c.num_attention_heads
-    hd = H // nh
-    q, k, v = layer.attention.self.Wqkv(x).split(H, dim=-1)
-    q = q.view(b, l, nh, hd).transpose(1, 2)
-    k = k.view(b, l, nh, hd).transpose(1, 2)
-    v = v.view(b, l, nh, hd).transpose(1, 2)
-    p = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(hd) + bias, dim=-1)
-    ctx = (p @ v).transpose(1, 2).reshape(b, l, H)
-    a = layer.attention.output.LayerNorm(F.dropout(layer.attention.output.dense(ctx), P, True) + x)
-    h = layer.mlp.gated_layers(a)
-    g = F.dropout(F.gelu(h[..., :I]) * h[..., I:], P, True)
-    return layer.mlp.layernorm(layer.mlp.wo(g) + a)
-
+""" + TORCH_LAYER + r"""
 # ALiBi part of the bias computed once (as DNABERT-2 caches it); the padding part per batch.
 alibi = model.attention_bias(torch.ones(1, L, dtype=torch.long))
 
