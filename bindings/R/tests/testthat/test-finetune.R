@@ -31,7 +31,8 @@ r_metrics <- function(truth, pred, k) {
   t_k <- rowSums(cm)
   p_k <- colSums(cm)
   c_ <- sum(tp)
-  mcc <- (c_ * n - sum(t_k * p_k)) / sqrt((n^2 - sum(p_k^2)) * (n^2 - sum(t_k^2)))
+  den <- sqrt((n^2 - sum(p_k^2)) * (n^2 - sum(t_k^2)))
+  mcc <- if (den > 0) (c_ * n - sum(t_k * p_k)) / den else 0   # scikit-learn's convention for a 0 denominator
   c(accuracy = c_ / n, f1 = mean(f1), mcc = mcc, precision = mean(prec), recall = mean(rec))
 }
 
