@@ -90,4 +90,4 @@ out = os.path.join(tempfile.gettempdir(), "dnabert-demo-adapter")
 clf.save(out)
 print(f"adapter saved to {out} (Hugging Face PEFT format: adapter_config.json, adapter_model.safetensors)")
 probe = [genome[100_000:100_200], genome[200_000:200_200]]
-print(f"P(coding) of two S. aureus windows: {clf.predict_proba(probe)[:, 1].round(3).tolist()}")
+print("P(coding) of two S. aureus windows: " + ", ".join(f"{p:.3f}" for p in clf.predict_proba(probe)[:, 1]))
