@@ -14,6 +14,7 @@ struct FinetuneCommand: ParsableCommand {
         (--problem-type overrides). Dev/test files use the training file's label mapping.
         Writes to OUT: the adapter in Hugging Face PEFT format (adapter_config.json, adapter_model.safetensors) or, \
         with --full, a complete model folder; dnabert_classifier.json; metrics.jsonl (every step); loss.svg; \
+        the classifier is also saved after every dev evaluation that improves on the best so far; \
         test_predictions.csv and test_metrics.json when --test is given.
         """)
 
@@ -121,6 +122,9 @@ struct FinetuneCommand: ParsableCommand {
                 let main = schema.problemType == .regression ? "pearson" : "mcc"
                 detail += " | dev loss \(format3(d.loss)) \(main) \(format3(d.value(main) ?? .nan))"
                 devLines.append("epoch \(format2(p.epoch)) step \(p.progress.step): dev " + Self.metricLine(d))
+                // A new best is on disk at once (every file written atomically): a long run killed part-way
+                // leaves its best classifier so far in OUT.
+                if ft.best?.step == p.progress.step { try? clf.save(directory: out, baseModelName: model) }
             }
             bar.update(stage: "fine-tuning", current: Int64(p.progress.step), total: Int64(p.progress.totalSteps),
                        elapsed: p.progress.elapsedSeconds, eta: p.progress.etaSeconds, detail: detail)
