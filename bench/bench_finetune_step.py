@@ -25,7 +25,7 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_train_step import COMMON, PRESETS, ROOT, TOKENIZER, TORCH_LAYER, VOCAB, Child, child_env  # noqa: E402
+from bench_train_step import COMMON, PRESETS, ROOT, TOKENIZER, TORCH_COMMON, VOCAB, Child, child_env  # noqa: E402
 
 CHILD_DNABERT = COMMON + r"""
 import ctypes, os, random
@@ -88,18 +88,12 @@ args = json.loads(sys.argv[1])
 sys.path.insert(0, args["reference_dir"])
 from dnabert2_reference import Config
 from dnabert2_classification import DNABert2ForSequenceClassification, decay_groups
+""" + TORCH_COMMON + r"""
 torch.set_num_threads(args["threads"])
 torch.manual_seed(1)
 c = Config(vocab_size=args["vocab"], **args["config"])
 model = DNABert2ForSequenceClassification(c, 2, hidden_dropout_prob=0.1)
-with torch.no_grad():
-    for name, p in model.named_parameters():
-        if "LayerNorm" in name or "layernorm" in name:
-            p.fill_(1.0 if name.endswith("weight") else 0.0)
-        elif name.endswith(".bias"):
-            p.zero_()
-        else:
-            p.normal_(0.0, 0.02)
+bert_init(model)
 B, L, V, H, I, P = args["B"], args["L"], args["vocab"], c.hidden_size, c.intermediate_size, 0.1
 if args["mode"] == "lora":
     from peft import LoraConfig, get_peft_model
@@ -118,7 +112,6 @@ bert = inner.bert
 gen = torch.Generator().manual_seed(3)
 from dnabert2_classification import attention_bias
 alibi = attention_bias(torch.ones(1, L, dtype=torch.long), c.num_attention_heads, torch.float32)
-""" + TORCH_LAYER + r"""
 
 def step():
     ids = torch.randint(5, V, (B, L), generator=gen)
@@ -135,15 +128,6 @@ def step():
     torch.nn.utils.clip_grad_norm_([p for _, p in named], 1.0)
     opt.step()
     return {"loss": loss.item(), "tokens": B * L}
-
-def sgemm():
-    n = args["sgemm_n"]
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    torch.mm(a, b.t())
-    best, reps, start = 1e9, 0, time.perf_counter()
-    while reps < 3 or time.perf_counter() - start < 0.5:
-        t0 = time.perf_counter(); torch.mm(a, b.t()); best = min(best, time.perf_counter() - t0); reps += 1
-    return 2.0 * n ** 3 / best / 1e9
 
 serve(step, sgemm)
 """

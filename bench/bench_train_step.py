@@ -134,9 +134,21 @@ finally:
     shutil.rmtree(out, ignore_errors=True)
 """
 
-# One training-mode encoder layer of the reference model (dropout where DNABERT-2 has it), shared with
-# bench_finetune_step.py; needs c, H, I, P, math, torch, F in the child.
-TORCH_LAYER = r"""
+# What both PyTorch children (this script's and bench_finetune_step.py's) share: BERT's initialisation, one
+# training-mode encoder layer of the reference model (dropout where DNABERT-2 has it; it reads the child's globals
+# c, H, I, P) and the torch.mm rate. Needs math, time, torch, F and args in the child.
+TORCH_COMMON = r"""
+def bert_init(model):
+    # BERT's initialisation (as dnabert's random init): N(0, 0.02), zero biases, LayerNorm (1, 0)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "LayerNorm" in name or "layernorm" in name:
+                p.fill_(1.0 if name.endswith("weight") else 0.0)
+            elif name.endswith(".bias"):
+                p.zero_()
+            else:
+                p.normal_(0.0, 0.02)
+
 def layer_train(layer, x, bias):
     b, l, _ = x.shape
     nh = c.num_attention_heads
@@ -152,6 +164,14 @@ def layer_train(layer, x, bias):
     g = F.dropout(F.gelu(h[..., :I]) * h[..., I:], P, True)
     return layer.mlp.layernorm(layer.mlp.wo(g) + a)
 
+def sgemm():
+    n = args["sgemm_n"]
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b.t())
+    best, reps, start = 1e9, 0, time.perf_counter()
+    while reps < 3 or time.perf_counter() - start < 0.5:
+        t0 = time.perf_counter(); torch.mm(a, b.t()); best = min(best, time.perf_counter() - t0); reps += 1
+    return 2.0 * n ** 3 / best / 1e9
 """
 
 CHILD_TORCH = COMMON + r"""
@@ -160,18 +180,12 @@ import torch, torch.nn.functional as F
 args = json.loads(sys.argv[1])
 sys.path.insert(0, args["reference_dir"])
 from dnabert2_reference import Config, DNABert2
+""" + TORCH_COMMON + r"""
 torch.set_num_threads(args["threads"])
 torch.manual_seed(1)
 c = Config(vocab_size=args["vocab"], **args["config"])
 model = DNABert2(c).train()
-with torch.no_grad():                     # BERT's initialisation (as dnabert's random init): N(0, 0.02), zero biases
-    for name, p in model.named_parameters():
-        if "LayerNorm" in name or "layernorm" in name:
-            p.fill_(1.0 if name.endswith("weight") else 0.0)
-        elif name.endswith(".bias"):
-            p.zero_()
-        else:
-            p.normal_(0.0, 0.02)
+bert_init(model)
 B, L, V, H, I, P = args["B"], args["L"], args["vocab"], c.hidden_size, c.intermediate_size, 0.1
 decay, no_decay = [], []
 for name, p in model.named_parameters():
@@ -195,7 +209,6 @@ def batch():
     ids.scatter_(1, pos, new)
     return ids, mask, labels
 
-""" + TORCH_LAYER + r"""
 # ALiBi part of the bias computed once (as DNABERT-2 caches it); the padding part per batch.
 alibi = model.attention_bias(torch.ones(1, L, dtype=torch.long))
 
@@ -220,14 +233,6 @@ def step():
     opt.step()
     return {"loss": loss.item(), "tokens": int(mask.sum())}
 
-def sgemm():
-    n = args["sgemm_n"]
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    torch.mm(a, b.t())
-    best, reps, start = 1e9, 0, time.perf_counter()
-    while reps < 3 or time.perf_counter() - start < 0.5:
-        t0 = time.perf_counter(); torch.mm(a, b.t()); best = min(best, time.perf_counter() - t0); reps += 1
-    return 2.0 * n ** 3 / best / 1e9
 
 serve(step, sgemm)
 """
