@@ -66,16 +66,10 @@ import Glibc
             let picks = (0..<3).map { _ in rng.int(v.count) }
             var an = [Double](), fd = [Double]()
             for i in picks {
-                let orig = p[i]
-                let e: Float = 1.0 / 64
-                func at(_ k: Float) throws -> Double { p[i] = orig + k * e; defer { p[i] = orig }; return try loss() }
-                let d1 = try at(1) - at(-1), d2 = try at(2) - at(-2)
-                fd.append((8 * d1 - d2) / (12 * Double(e)))
+                fd.append(try FiniteDifferences.derivative(p, i, step: 1.0 / 64, loss))
                 an.append(Double(grad[v.offset + i]))
             }
-            var num = 0.0, den = 0.0
-            for k in an.indices { num += (an[k] - fd[k]) * (an[k] - fd[k]); den += fd[k] * fd[k] }
-            let err = num.squareRoot() / (den.squareRoot() + 1e-3)
+            let err = FiniteDifferences.relativeError(an, fd)
             worst = max(worst, err)
             #expect(err < 2e-2, "\(v.name): analytic \(an) vs finite differences \(fd)")
         }
