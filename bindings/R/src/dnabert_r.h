@@ -28,6 +28,27 @@ typedef struct {
 } dnabert_r_progress_ctx;
 int dnabert_r_progress_bridge(void *user_data, const dnabert_progress *p);
 
+/* Per-step bridge of long runs (pretraining, fine-tuning; progress.c): each step's metrics as a named double
+ * vector to an R function, under the same unwind protection as the progress bridge. */
+typedef struct {
+    SEXP fn;                       /* R function(named double vector) -> FALSE to stop; R_NilValue for none */
+    SEXP names;                    /* names of the vector, length n (protected by the caller) */
+    int n;
+    void (*fill)(const void *metrics, double *out);   /* a metrics struct -> n doubles (NA for NaN) */
+    const void *m;                 /* the step being delivered */
+    int reason;                    /* DNABERT_R_PROGRESS_* once stopped */
+    int keep_going;
+    pthread_t r_thread;
+    SEXP unwind_token;
+} dnabert_r_step_ctx;
+/* Fills *c for fn and the n metric names (allocating the names vector and the unwind token: 2 PROTECTs that
+ * the caller UNPROTECTs). */
+void dnabert_r_step_init(dnabert_r_step_ctx *c, SEXP fn, const char *const *names, int n,
+                         void (*fill)(const void *, double *));
+/* Returns non-zero to stop the run (user cancel or an R unwind parked in unwind_token). */
+int dnabert_r_step_bridge(dnabert_r_step_ctx *c, const void *metrics);
+double dnabert_r_na_if_nan(double x);
+
 SEXP dnabert_r_version(void);
 SEXP dnabert_r_tokenizer_load(SEXP path);
 SEXP dnabert_r_tokenizer_load_json(SEXP json);

@@ -270,76 +270,32 @@ static const char *metric_names[N_METRICS] = {
     "elapsed_seconds", "eta_seconds", "dev_loss", "dev_accuracy", "dev_f1", "dev_mcc", "dev_precision",
     "dev_recall", "dev_pearson", "dev_spearman"};
 
-typedef struct {
-    SEXP fn;                              /* R function(named double vector) -> FALSE to stop; or R_NilValue */
-    SEXP names;
-    const dnabert_finetune_metrics *m;
-    int reason;                           /* DNABERT_R_PROGRESS_* once stopped */
-    int keep_going;
-    pthread_t r_thread;
-    SEXP unwind_token;
-} step_ctx;
 
-static double na_if_nan(double x) { return isnan(x) ? NA_REAL : x; }
 
-static SEXP step_body(void *data) {
-    step_ctx *c = (step_ctx *)data;
-    R_CheckUserInterrupt();
-    if (c->fn == R_NilValue) return R_NilValue;
-    const dnabert_finetune_metrics *m = c->m;
-    SEXP v = PROTECT(Rf_allocVector(REALSXP, N_METRICS));
-    double *p = REAL(v);
+/* The metrics struct as the named vector's values. */
+static void fill_metrics(const void *metrics, double *p) {
+    const dnabert_finetune_metrics *m = (const dnabert_finetune_metrics *)metrics;
     p[0] = (double)m->step;
     p[1] = (double)m->total_steps;
-    p[2] = na_if_nan(m->epoch);
-    p[3] = na_if_nan(m->loss);
-    p[4] = na_if_nan(m->learning_rate);
-    p[5] = na_if_nan(m->grad_norm);
-    p[6] = na_if_nan(m->tokens_per_second);
-    p[7] = na_if_nan(m->elapsed_seconds);
-    p[8] = m->eta_seconds < 0 ? NA_REAL : na_if_nan(m->eta_seconds);
-    p[9] = na_if_nan(m->dev_loss);
-    p[10] = na_if_nan(m->dev_accuracy);
-    p[11] = na_if_nan(m->dev_f1);
-    p[12] = na_if_nan(m->dev_mcc);
-    p[13] = na_if_nan(m->dev_precision);
-    p[14] = na_if_nan(m->dev_recall);
-    p[15] = na_if_nan(m->dev_pearson);
-    p[16] = na_if_nan(m->dev_spearman);
-    Rf_setAttrib(v, R_NamesSymbol, c->names);
-    SEXP call = PROTECT(Rf_lang2(c->fn, v));
-    SEXP res = PROTECT(Rf_eval(call, R_GlobalEnv));
-    c->keep_going = !(TYPEOF(res) == LGLSXP && XLENGTH(res) == 1 && LOGICAL(res)[0] == FALSE);
-    UNPROTECT(3);
-    return R_NilValue;
-}
-
-static void step_cleanup(void *data, Rboolean jump) {
-    if (jump) longjmp(*(jmp_buf *)data, 1);
-}
-
-static int run_protected(step_ctx *c) {
-    jmp_buf env;
-    if (setjmp(env)) return 0;
-    R_UnwindProtect(step_body, c, step_cleanup, &env, c->unwind_token);
-    return 1;
+    p[2] = dnabert_r_na_if_nan(m->epoch);
+    p[3] = dnabert_r_na_if_nan(m->loss);
+    p[4] = dnabert_r_na_if_nan(m->learning_rate);
+    p[5] = dnabert_r_na_if_nan(m->grad_norm);
+    p[6] = dnabert_r_na_if_nan(m->tokens_per_second);
+    p[7] = dnabert_r_na_if_nan(m->elapsed_seconds);
+    p[8] = m->eta_seconds < 0 ? NA_REAL : dnabert_r_na_if_nan(m->eta_seconds);
+    p[9] = dnabert_r_na_if_nan(m->dev_loss);
+    p[10] = dnabert_r_na_if_nan(m->dev_accuracy);
+    p[11] = dnabert_r_na_if_nan(m->dev_f1);
+    p[12] = dnabert_r_na_if_nan(m->dev_mcc);
+    p[13] = dnabert_r_na_if_nan(m->dev_precision);
+    p[14] = dnabert_r_na_if_nan(m->dev_recall);
+    p[15] = dnabert_r_na_if_nan(m->dev_pearson);
+    p[16] = dnabert_r_na_if_nan(m->dev_spearman);
 }
 
 static int step_bridge(void *user_data, const dnabert_finetune_metrics *m) {
-    step_ctx *c = (step_ctx *)user_data;
-    if (c->reason != DNABERT_R_PROGRESS_OK) return 1;
-    if (m == NULL || !pthread_equal(pthread_self(), c->r_thread)) return 0;
-    c->m = m;
-    c->keep_going = 1;
-    if (!run_protected(c)) {
-        c->reason = DNABERT_R_PROGRESS_R_UNWIND;
-        return 1;
-    }
-    if (!c->keep_going) {
-        c->reason = DNABERT_R_PROGRESS_USER_CANCEL;
-        return 1;
-    }
-    return 0;
+    return dnabert_r_step_bridge((dnabert_r_step_ctx *)user_data, m);
 }
 
 /*
@@ -396,14 +352,8 @@ SEXP dnabert_r_finetune(SEXP model, SEXP train, SEXP dev, SEXP test, SEXP ints, 
     p.select_by = CHAR(STRING_ELT(strs, 1));
     p.seed = (uint64_t)REAL(seed)[0];
 
-    SEXP names = PROTECT(Rf_allocVector(STRSXP, N_METRICS));
-    for (int i = 0; i < N_METRICS; i++) SET_STRING_ELT(names, i, Rf_mkChar(metric_names[i]));
-    step_ctx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    ctx.fn = callback;
-    ctx.names = names;
-    ctx.r_thread = pthread_self();
-    ctx.unwind_token = PROTECT(R_MakeUnwindCont());
+    dnabert_r_step_ctx ctx;
+    dnabert_r_step_init(&ctx, callback, metric_names, N_METRICS, fill_metrics);   /* 2 PROTECTs */
     SEXP ptr = PROTECT(new_classifier_ptr());
 
     /* From here until the handles are freed, no R error may be raised. */
@@ -454,10 +404,10 @@ SEXP dnabert_r_finetune(SEXP model, SEXP train, SEXP dev, SEXP test, SEXP ints, 
     SET_VECTOR_ELT(res, 3, evaluated ? eval_vector(&ev) : R_NilValue);
     SET_VECTOR_ELT(res, 4, Rf_ScalarReal((double)fi.trainable_parameters));
     SET_VECTOR_ELT(res, 5, Rf_ScalarReal(fi.best_step < 0 ? NA_REAL : (double)fi.best_step));
-    SET_VECTOR_ELT(res, 6, Rf_ScalarReal(na_if_nan(fi.best_value)));
+    SET_VECTOR_ELT(res, 6, Rf_ScalarReal(dnabert_r_na_if_nan(fi.best_value)));
     SET_VECTOR_ELT(res, 7, Rf_ScalarInteger(fi.max_length));
     SET_VECTOR_ELT(res, 8, Rf_ScalarReal((double)fi.steps_per_epoch));
-    SET_VECTOR_ELT(res, 9, Rf_ScalarReal(na_if_nan(fi.learning_rate)));
+    SET_VECTOR_ELT(res, 9, Rf_ScalarReal(dnabert_r_na_if_nan(fi.learning_rate)));
     Rf_setAttrib(res, R_NamesSymbol, nm);
     UNPROTECT(5);
     return res;
@@ -511,7 +461,7 @@ SEXP dnabert_r_classifier_info(SEXP ptr) {
     SET_VECTOR_ELT(res, 1, Rf_mkString(problems[pt]));
     SET_VECTOR_ELT(res, 2, Rf_mkString(l.info.pooling == DNABERT_POOL_CLS ? "cls" : "mean"));
     SET_VECTOR_ELT(res, 3, Rf_ScalarInteger(l.info.lora_r));
-    SET_VECTOR_ELT(res, 4, Rf_ScalarReal(na_if_nan(l.info.lora_alpha)));
+    SET_VECTOR_ELT(res, 4, Rf_ScalarReal(dnabert_r_na_if_nan(l.info.lora_alpha)));
     SET_VECTOR_ELT(res, 5, Rf_ScalarReal((double)l.info.trainable_parameters));
     SET_VECTOR_ELT(res, 6, Rf_ScalarInteger(l.info.max_length));
     SET_VECTOR_ELT(res, 7, Rf_ScalarLogical(l.info.has_label_names != 0));

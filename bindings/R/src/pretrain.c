@@ -28,73 +28,26 @@ static const char *metric_names[N_METRICS] = {
     "step", "total_steps", "tokens", "loss", "learning_rate", "grad_norm",
     "tokens_per_second", "elapsed_seconds", "eta_seconds", "validation_loss", "validation_accuracy"};
 
-typedef struct {
-    SEXP fn;                          /* R function(metrics) -> FALSE to stop; R_NilValue for none */
-    SEXP names;                       /* names of the metrics vector (protected by the caller) */
-    const dnabert_train_metrics *m;   /* the step being delivered */
-    int reason;                       /* DNABERT_R_PROGRESS_* once stopped */
-    int keep_going;
-    pthread_t r_thread;
-    SEXP unwind_token;
-} step_ctx;
 
-static double na_if_nan(double x) { return isnan(x) ? NA_REAL : x; }
 
-/* Runs under R_UnwindProtect. */
-static SEXP step_body(void *data) {
-    step_ctx *c = (step_ctx *)data;
-    R_CheckUserInterrupt();
-    if (c->fn == R_NilValue) return R_NilValue;
-    const dnabert_train_metrics *m = c->m;
-    SEXP v = PROTECT(Rf_allocVector(REALSXP, N_METRICS));
-    double *p = REAL(v);
+/* The metrics struct as the named vector's values. */
+static void fill_metrics(const void *metrics, double *p) {
+    const dnabert_train_metrics *m = (const dnabert_train_metrics *)metrics;
     p[0] = (double)m->step;
     p[1] = (double)m->total_steps;
     p[2] = (double)m->tokens;
-    p[3] = na_if_nan(m->loss);
-    p[4] = na_if_nan(m->learning_rate);
-    p[5] = na_if_nan(m->grad_norm);
-    p[6] = na_if_nan(m->tokens_per_second);
-    p[7] = na_if_nan(m->elapsed_seconds);
-    p[8] = m->eta_seconds < 0 ? NA_REAL : na_if_nan(m->eta_seconds);
-    p[9] = na_if_nan(m->validation_loss);
-    p[10] = na_if_nan(m->validation_accuracy);
-    Rf_setAttrib(v, R_NamesSymbol, c->names);
-    SEXP call = PROTECT(Rf_lang2(c->fn, v));
-    SEXP res = PROTECT(Rf_eval(call, R_GlobalEnv));
-    /* Only an explicit FALSE stops; NULL / TRUE / anything else continues. */
-    c->keep_going = !(TYPEOF(res) == LGLSXP && XLENGTH(res) == 1 && LOGICAL(res)[0] == FALSE);
-    UNPROTECT(3);
-    return R_NilValue;
-}
-
-static void step_cleanup(void *data, Rboolean jump) {
-    if (jump) longjmp(*(jmp_buf *)data, 1);
-}
-
-static int run_protected(step_ctx *c) {
-    jmp_buf env;
-    if (setjmp(env)) return 0;
-    R_UnwindProtect(step_body, c, step_cleanup, &env, c->unwind_token);
-    return 1;
+    p[3] = dnabert_r_na_if_nan(m->loss);
+    p[4] = dnabert_r_na_if_nan(m->learning_rate);
+    p[5] = dnabert_r_na_if_nan(m->grad_norm);
+    p[6] = dnabert_r_na_if_nan(m->tokens_per_second);
+    p[7] = dnabert_r_na_if_nan(m->elapsed_seconds);
+    p[8] = m->eta_seconds < 0 ? NA_REAL : dnabert_r_na_if_nan(m->eta_seconds);
+    p[9] = dnabert_r_na_if_nan(m->validation_loss);
+    p[10] = dnabert_r_na_if_nan(m->validation_accuracy);
 }
 
 static int step_bridge(void *user_data, const dnabert_train_metrics *m) {
-    step_ctx *c = (step_ctx *)user_data;
-    if (c->reason != DNABERT_R_PROGRESS_OK) return 1;
-    /* R may only be touched from its own thread (the header promises the calling thread). */
-    if (m == NULL || !pthread_equal(pthread_self(), c->r_thread)) return 0;
-    c->m = m;
-    c->keep_going = 1;
-    if (!run_protected(c)) {
-        c->reason = DNABERT_R_PROGRESS_R_UNWIND;
-        return 1;
-    }
-    if (!c->keep_going) {
-        c->reason = DNABERT_R_PROGRESS_USER_CANCEL;
-        return 1;
-    }
-    return 0;
+    return dnabert_r_step_bridge((dnabert_r_step_ctx *)user_data, m);
 }
 
 static dnabert_model *mutable_model(SEXP ptr) {
@@ -165,14 +118,8 @@ SEXP dnabert_r_pretrain(SEXP model, SEXP files, SEXP out, SEXP ints, SEXP dbls, 
     }
     const char *out_dir = copy_path(STRING_ELT(out, 0));
 
-    SEXP names = PROTECT(Rf_allocVector(STRSXP, N_METRICS));
-    for (int i = 0; i < N_METRICS; i++) SET_STRING_ELT(names, i, Rf_mkChar(metric_names[i]));
-    step_ctx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    ctx.fn = callback;
-    ctx.names = names;
-    ctx.r_thread = pthread_self();
-    ctx.unwind_token = PROTECT(R_MakeUnwindCont());
+    dnabert_r_step_ctx ctx;
+    dnabert_r_step_init(&ctx, callback, metric_names, N_METRICS, fill_metrics);   /* 2 PROTECTs */
 
     /* From here until dnabert_trainer_free, no R error may be raised (it would leak the trainer). */
     char msg[2048];

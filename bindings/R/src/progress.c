@@ -10,6 +10,7 @@
  * error (or the interrupt) as usual, and calling handlers such as suppressMessages() keep working for
  * progress messages.
  */
+#include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -24,6 +25,23 @@
 #include "dnabert_r.h"
 
 
+static void protected_cleanup(void *data, Rboolean jump) {
+    if (jump) longjmp(*(jmp_buf *)data, 1); /* back into the bridge, stopping R's unwind for now */
+}
+
+/* Calls body(data); returns 0 if R started to unwind (the jump is parked in token). */
+static int run_protected(SEXP (*body)(void *), void *data, SEXP token) {
+    jmp_buf env;
+    if (setjmp(env)) return 0;
+    R_UnwindProtect(body, data, protected_cleanup, &env, token);
+    return 1;
+}
+
+/* Only an explicit FALSE stops; NULL/invisible results (e.g. from setTxtProgressBar) continue. */
+static int result_keeps_going(SEXP res) {
+    return !(TYPEOF(res) == LGLSXP && XLENGTH(res) == 1 && LOGICAL(res)[0] == FALSE);
+}
+
 /* Runs under R_UnwindProtect: any R error/interrupt/jump in here is intercepted. */
 static SEXP progress_body(void *data) {
     dnabert_r_progress_ctx *c = (dnabert_r_progress_ctx *)data;
@@ -37,23 +55,11 @@ static SEXP progress_body(void *data) {
     SEXP eta = PROTECT(Rf_ScalarReal(p->eta_seconds < 0 ? NA_REAL : p->eta_seconds));
     SEXP call = PROTECT(Rf_lang6(c->fn, stage, cur, tot, ela, eta));
     SEXP res = PROTECT(Rf_eval(call, R_GlobalEnv));
-    /* Only an explicit FALSE cancels; NULL/invisible results (e.g. from setTxtProgressBar) continue. */
-    c->keep_going = !(TYPEOF(res) == LGLSXP && XLENGTH(res) == 1 && LOGICAL(res)[0] == FALSE);
+    c->keep_going = result_keeps_going(res);
     UNPROTECT(7);
     return R_NilValue;
 }
 
-static void progress_cleanup(void *data, Rboolean jump) {
-    if (jump) longjmp(*(jmp_buf *)data, 1); /* back into dnabert_r_progress_bridge, stopping R's unwind for now */
-}
-
-/* Call progress_body; returns 0 if R started to unwind (the jump is parked in c->unwind_token). */
-static int run_protected(dnabert_r_progress_ctx *c) {
-    jmp_buf env;
-    if (setjmp(env)) return 0;
-    R_UnwindProtect(progress_body, c, progress_cleanup, &env, c->unwind_token);
-    return 1;
-}
 
 int dnabert_r_progress_bridge(void *user_data, const dnabert_progress *p) {
     dnabert_r_progress_ctx *c = (dnabert_r_progress_ctx *)user_data;
@@ -73,7 +79,53 @@ int dnabert_r_progress_bridge(void *user_data, const dnabert_progress *p) {
     }
     c->p = p;
     c->keep_going = 1;
-    if (!run_protected(c)) {
+    if (!run_protected(progress_body, c, c->unwind_token)) {
+        c->reason = DNABERT_R_PROGRESS_R_UNWIND;
+        return 1;
+    }
+    if (!c->keep_going) {
+        c->reason = DNABERT_R_PROGRESS_USER_CANCEL;
+        return 1;
+    }
+    return 0;
+}
+
+double dnabert_r_na_if_nan(double x) { return isnan(x) ? NA_REAL : x; }
+
+void dnabert_r_step_init(dnabert_r_step_ctx *c, SEXP fn, const char *const *names, int n,
+                         void (*fill)(const void *, double *)) {
+    memset(c, 0, sizeof *c);
+    c->fn = fn;
+    c->n = n;
+    c->fill = fill;
+    c->names = PROTECT(Rf_allocVector(STRSXP, n));
+    for (int i = 0; i < n; i++) SET_STRING_ELT(c->names, i, Rf_mkChar(names[i]));
+    c->r_thread = pthread_self();
+    c->unwind_token = PROTECT(R_MakeUnwindCont());
+}
+
+/* Runs under R_UnwindProtect. */
+static SEXP step_body(void *data) {
+    dnabert_r_step_ctx *c = (dnabert_r_step_ctx *)data;
+    R_CheckUserInterrupt();
+    if (c->fn == R_NilValue) return R_NilValue;
+    SEXP v = PROTECT(Rf_allocVector(REALSXP, c->n));
+    c->fill(c->m, REAL(v));
+    Rf_setAttrib(v, R_NamesSymbol, c->names);
+    SEXP call = PROTECT(Rf_lang2(c->fn, v));
+    SEXP res = PROTECT(Rf_eval(call, R_GlobalEnv));
+    c->keep_going = result_keeps_going(res);
+    UNPROTECT(3);
+    return R_NilValue;
+}
+
+int dnabert_r_step_bridge(dnabert_r_step_ctx *c, const void *metrics) {
+    if (c->reason != DNABERT_R_PROGRESS_OK) return 1;
+    /* R may only be touched from its own thread (the header promises the calling thread). */
+    if (metrics == NULL || !pthread_equal(pthread_self(), c->r_thread)) return 0;
+    c->m = metrics;
+    c->keep_going = 1;
+    if (!run_protected(step_body, c, c->unwind_token)) {
         c->reason = DNABERT_R_PROGRESS_R_UNWIND;
         return 1;
     }
