@@ -106,51 +106,18 @@ check_whole <- function(x, name, min = 0) {
   as.double(x)
 }
 
-# The per-step recorder: keeps the history, drives the progress display and the user's function.
+# The per-step recorder (see step_recorder in pretrain.R) with fine-tuning's columns and dev-evaluation line.
 finetune_recorder <- function(progress) {
-  st <- new.env(parent = emptyenv())
-  st$m <- NULL
-  st$n <- 0L
-  st$bar <- NULL
-  show <- isTRUE(progress)
-  user_fn <- if (is.function(progress)) progress else NULL
-  record <- function(v) {
-    if (is.null(st$m)) {
-      st$m <- matrix(NA_real_, nrow = max(1, v[["total_steps"]]), ncol = length(finetune_history_columns),
-                     dimnames = list(NULL, finetune_history_columns))
-    }
-    if (st$n >= nrow(st$m)) st$m <- rbind(st$m, matrix(NA_real_, nrow = nrow(st$m), ncol = ncol(st$m)))
-    st$n <- st$n + 1L
-    st$m[st$n, ] <- v[finetune_history_columns]
-    if (show) {
-      if (is.null(st$bar)) st$bar <- txtProgressBar(min = 0, max = max(1, v[["total_steps"]]), style = 3)
-      setTxtProgressBar(st$bar, v[["step"]])
-      if (!is.na(v[["dev_loss"]])) {
-        extra <- if (!is.na(v[["dev_mcc"]])) {
-          sprintf("accuracy %.4f  MCC %.4f", v[["dev_accuracy"]], v[["dev_mcc"]])
-        } else if (!is.na(v[["dev_pearson"]])) {
-          sprintf("Pearson %.4f", v[["dev_pearson"]])
-        } else ""
-        message(sprintf("\nstep %d/%d  epoch %.2f  loss %.4f  dev loss %.4f  %s", as.integer(v[["step"]]),
-                        as.integer(v[["total_steps"]]), v[["epoch"]], v[["loss"]], v[["dev_loss"]], extra))
-      }
-    }
-    if (!is.null(user_fn) && isFALSE(user_fn(as.list(v)))) return(FALSE)
-    TRUE
-  }
-  history <- function() {
-    m <- if (is.null(st$m)) matrix(NA_real_, 0L, length(finetune_history_columns),
-                                   dimnames = list(NULL, finetune_history_columns))
-         else st$m[seq_len(st$n), , drop = FALSE]
-    df <- as.data.frame(m)
-    df$step <- as.integer(df$step)
-    df
-  }
-  finish <- function() {
-    if (!is.null(st$bar)) close(st$bar)
-    st$bar <- NULL
-  }
-  list(record = record, history = history, finish = finish)
+  step_recorder(progress, finetune_history_columns, function(v) {
+    if (is.na(v[["dev_loss"]])) return(NULL)
+    extra <- if (!is.na(v[["dev_mcc"]])) {
+      sprintf("accuracy %.4f  MCC %.4f", v[["dev_accuracy"]], v[["dev_mcc"]])
+    } else if (!is.na(v[["dev_pearson"]])) {
+      sprintf("Pearson %.4f", v[["dev_pearson"]])
+    } else ""
+    sprintf("\nstep %d/%d  epoch %.2f  loss %.4f  dev loss %.4f  %s", as.integer(v[["step"]]),
+            as.integer(v[["total_steps"]]), v[["epoch"]], v[["loss"]], v[["dev_loss"]], extra)
+  })
 }
 
 #' Fine-tune a DNABERT-2 model for sequence classification (LoRA adapters or full fine-tuning).

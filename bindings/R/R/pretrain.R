@@ -50,9 +50,10 @@ pretrain_model <- function(config, tokenizer, seed) {
   dnabert_random_model(config, tok, seed = seed)
 }
 
-# The per-step recorder: keeps the history in a preallocated matrix, drives the progress display and the
-# user's function. Returns FALSE to stop.
-pretrain_recorder <- function(progress) {
+# The per-step recorder of long runs (pretraining, fine-tuning): keeps the history (the named `columns` of each
+# step's metrics) in a preallocated matrix, drives the progress display and the user's function. `eval_line(v)`
+# gives the message printed after an evaluation step, or NULL. record() returns FALSE to stop.
+step_recorder <- function(progress, columns, eval_line) {
   st <- new.env(parent = emptyenv())
   st$m <- NULL
   st$n <- 0L
@@ -60,30 +61,22 @@ pretrain_recorder <- function(progress) {
   show <- isTRUE(progress)
   user_fn <- if (is.function(progress)) progress else NULL
   record <- function(v) {
-    if (is.null(st$m)) st$m <- matrix(NA_real_, nrow = max(1, v[["total_steps"]]), ncol = length(history_columns),
-                                      dimnames = list(NULL, history_columns))
+    if (is.null(st$m)) st$m <- matrix(NA_real_, nrow = max(1, v[["total_steps"]]), ncol = length(columns),
+                                      dimnames = list(NULL, columns))
     if (st$n >= nrow(st$m)) st$m <- rbind(st$m, matrix(NA_real_, nrow = nrow(st$m), ncol = ncol(st$m)))
     st$n <- st$n + 1L
-    st$m[st$n, ] <- v[history_columns]
+    st$m[st$n, ] <- v[columns]
     if (show) {
-      if (is.null(st$bar)) {
-        st$bar <- txtProgressBar(min = 0, max = max(1, v[["total_steps"]]), style = 3)
-      }
+      if (is.null(st$bar)) st$bar <- txtProgressBar(min = 0, max = max(1, v[["total_steps"]]), style = 3)
       setTxtProgressBar(st$bar, v[["step"]])
-      if (!is.na(v[["validation_loss"]])) {
-        message(sprintf("\nstep %d/%d  loss %.4f  validation loss %.4f  accuracy %.4f  (%.0f tokens/s)",
-                        as.integer(v[["step"]]), as.integer(v[["total_steps"]]), v[["loss"]],
-                        v[["validation_loss"]], v[["validation_accuracy"]], v[["tokens_per_second"]]))
-      }
+      line <- eval_line(v)
+      if (!is.null(line)) message(line)
     }
-    if (!is.null(user_fn)) {
-      res <- user_fn(as.list(v))
-      if (isFALSE(res)) return(FALSE)
-    }
+    if (!is.null(user_fn) && isFALSE(user_fn(as.list(v)))) return(FALSE)
     TRUE
   }
   history <- function() {
-    m <- if (is.null(st$m)) matrix(NA_real_, 0L, length(history_columns), dimnames = list(NULL, history_columns))
+    m <- if (is.null(st$m)) matrix(NA_real_, 0L, length(columns), dimnames = list(NULL, columns))
          else st$m[seq_len(st$n), , drop = FALSE]
     df <- as.data.frame(m)
     df$step <- as.integer(df$step)
@@ -94,6 +87,15 @@ pretrain_recorder <- function(progress) {
     st$bar <- NULL
   }
   list(record = record, history = history, finish = finish)
+}
+
+pretrain_recorder <- function(progress) {
+  step_recorder(progress, history_columns, function(v) {
+    if (is.na(v[["validation_loss"]])) return(NULL)
+    sprintf("\nstep %d/%d  loss %.4f  validation loss %.4f  accuracy %.4f  (%.0f tokens/s)",
+            as.integer(v[["step"]]), as.integer(v[["total_steps"]]), v[["loss"]],
+            v[["validation_loss"]], v[["validation_accuracy"]], v[["tokens_per_second"]])
+  })
 }
 
 #' Pretrain a DNABERT-2 model with masked-language modelling on FASTA files (see ?dnabert_pretrain).
