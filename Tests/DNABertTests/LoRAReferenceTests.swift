@@ -163,6 +163,17 @@ import Glibc
         #expect(try fullBack.evaluate(b).logits == full.evaluate(b).logits)
     }
 
+    /// PEFT's in-memory names (with the adapter name) map to the file names.
+    @Test func adapterKeyNames() {
+        let p = "base_model.model."
+        #expect(SequenceClassifier.adapterTensorName(p + "bert.encoder.layer.0.attention.self.Wqkv.lora_A.default.weight")
+                == "bert.encoder.layer.0.attention.self.Wqkv.lora_A.weight")
+        #expect(SequenceClassifier.adapterTensorName(p + "classifier.modules_to_save.default.weight") == "classifier.weight")
+        #expect(SequenceClassifier.adapterTensorName(p + "bert.pooler.modules_to_save.default.dense.bias") == "bert.pooler.dense.bias")
+        #expect(SequenceClassifier.adapterTensorName(p + "bert.encoder.layer.1.mlp.wo.lora_B.weight") == "bert.encoder.layer.1.mlp.wo.lora_B.weight")
+        #expect(SequenceClassifier.adapterTensorName("classifier.default") == "classifier.default")
+    }
+
     @Test func hostileAdaptersThrow() throws {
         let base = try Self.base()
         let tmp = "/tmp/dnabert-adapter-hostile-\(getpid())"

@@ -210,11 +210,19 @@ extension SequenceClassifier {
 
     /// Canonical (our) name of a PEFT adapter key, or nil for a key that is not ours to read.
     static func adapterTensorName(_ key: String) -> String {
-        var k = key
+        var k = Substring(key)
         if k.hasPrefix(peftPrefix) { k.removeFirst(peftPrefix.count) }
-        k = k.replacingAll(".modules_to_save.default.", with: ".")
-        k = k.replacingAll(".lora_A.default.", with: ".lora_A.").replacingAll(".lora_B.default.", with: ".lora_B.")
-        return k
+        // In-memory PEFT names carry the adapter name: "….modules_to_save.default.…", "….lora_A.default.…".
+        let parts = k.split(separator: ".", omittingEmptySubsequences: false)
+        var out: [Substring] = []
+        var i = 0
+        while i < parts.count {
+            let inner = i > 0 && i + 2 < parts.count && parts[i + 1] == "default"
+            if inner && parts[i] == "modules_to_save" { i += 2; continue }
+            out.append(parts[i])
+            i += inner && (parts[i] == "lora_A" || parts[i] == "lora_B") ? 2 : 1
+        }
+        return out.joined(separator: ".")
     }
 
     private static func loadAdapter(directory: String, base: PretrainedModel, problem: ProblemType?, pooling: Pooling?,
@@ -297,35 +305,5 @@ extension SequenceClassifier {
             throw DNABertError.format("'\(weightsPath)': unexpected tensors \(unexpected.prefix(5).joined(separator: ", "))\(unexpected.count > 5 ? ", …" : "") (does the adapter belong to a model with \(c.numLayers) layers?)")
         }
         return clf
-    }
-}
-
-extension String {
-    func replacingAll(_ target: String, with replacement: String) -> String {
-        guard !target.isEmpty, contains(target) else { return self }
-        var out = ""
-        var rest = Substring(self)
-        while let r = rest.range(of: target) {
-            out += rest[rest.startIndex..<r.lowerBound]
-            out += replacement
-            rest = rest[r.upperBound...]
-        }
-        out += rest
-        return out
-    }
-}
-
-extension Substring {
-    func range(of target: String) -> Range<Substring.Index>? {
-        let t = Array(target.utf8)
-        let u = self.utf8
-        var i = u.startIndex
-        while i != u.endIndex {
-            var j = i, k = 0
-            while k < t.count, j != u.endIndex, u[j] == t[k] { j = u.index(after: j); k += 1 }
-            if k == t.count { return i..<j }
-            i = u.index(after: i)
-        }
-        return nil
     }
 }

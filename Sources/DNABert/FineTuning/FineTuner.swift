@@ -20,7 +20,7 @@ extension LabelledSequences {
         }
         var out = LabelledSequences(path: name, sequences: sequences, ids: ids ?? (1...sequences.count).map(String.init),
                                     schema: schema, hasLabels: false, classLabels: [], multiLabels: [], targets: [])
-        try parseLabels(labels.map { $0.trimmingWhitespace() }, lines: Array(1...sequences.count), path: name, schema: schema,
+        try parseLabels(labels.map(trim), lines: Array(1...sequences.count), path: name, schema: schema,
                         problemType: problemType, numLabels: numLabels, into: &out)
         out.hasLabels = true
         return out
@@ -219,16 +219,17 @@ public final class FineTuner {
         self.options = options
         self.schema = schema
         var maxLen = options.maxLength
+        var encodedTrain: EncodedExamples? = nil
         if maxLen == 0 {
-            var probe = EncodeOptions()
-            probe.uppercase = true
-            probe.withOffsets = false
-            let lens = EncodedExamples.encode(train.sequences, tokenizer: tokenizer, options: probe, threads: options.threads).map(\.count)
-            maxLen = min(512, max(3, lens.max() ?? 3))
+            // The untruncated encodings give the length; they are the training set unless some exceed 512.
+            let full = EncodedExamples(train, tokenizer: tokenizer, maxLength: 0, threads: options.threads)
+            let longest = full.ids.map(\.count).max() ?? 3
+            maxLen = min(512, max(3, longest))
+            if longest <= maxLen { encodedTrain = full }
         }
         classifier.maxLength = maxLen
         if classifier.labelNames == nil { classifier.labelNames = schema.labelNames }
-        self.train = EncodedExamples(train, tokenizer: tokenizer, maxLength: maxLen, threads: options.threads)
+        self.train = encodedTrain ?? EncodedExamples(train, tokenizer: tokenizer, maxLength: maxLen, threads: options.threads)
         self.dev = dev.map { EncodedExamples($0, tokenizer: tokenizer, maxLength: maxLen, threads: options.threads) }
         devData = dev
         padId = tokenizer.id(forToken: "[PAD]") ?? 0

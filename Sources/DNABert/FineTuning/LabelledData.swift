@@ -380,8 +380,9 @@ public struct LabelledSequences: Sendable {
     }
 }
 
-/// Trims ASCII spaces and tabs (and stray CR/LF) at both ends.
-@inline(__always) fileprivate func trim(_ s: String) -> String {
+/// Trims ASCII spaces and tabs (and stray CR/LF, any byte ≤ 0x20) at both ends (CSV fields, label and LoRA
+/// target names).
+@inline(__always) func trim(_ s: String) -> String {
     let u = s.utf8
     guard let f = u.first, let l = u.last, f <= 0x20 || l <= 0x20 else { return s }
     var a = u.startIndex, b = u.endIndex

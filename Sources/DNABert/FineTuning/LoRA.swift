@@ -44,7 +44,7 @@ public enum LoRATarget: String, CaseIterable, Sendable {
     /// (`attention.self.Wqkv`, `mlp.wo`, …) and `dense` only when unambiguous is *not* assumed: `dense` alone
     /// would also match the pooler and MLM transform in PEFT, so it is refused with a hint.
     public init(name: String) throws {
-        let n = name.trimmingWhitespace()
+        let n = trim(name)
         for t in LoRATarget.allCases where n == t.rawValue || n == t.modulePath || n == "mlp." + t.rawValue {
             self = t
             return
@@ -57,15 +57,6 @@ public enum LoRATarget: String, CaseIterable, Sendable {
             throw DNABertError.invalidArgument("LoRA target '\(n)' does not exist in DNABERT-2: query, key and value are fused into one Wqkv projection (use Wqkv). Known targets: \(known)")
         }
         throw DNABertError.invalidArgument("unknown LoRA target '\(n)'; known targets: \(known)")
-    }
-}
-
-extension String {
-    func trimmingWhitespace() -> String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" || f == "\n" || f == "\r" { s.removeFirst() }
-        while let l = s.last, l == " " || l == "\t" || l == "\n" || l == "\r" { s.removeLast() }
-        return String(s)
     }
 }
 
