@@ -132,8 +132,9 @@ test-examples: lib cli python r
 	rm -rf $(BUILD)/tests/cli-finetune
 	$(CLI) finetune --model examples/models/dnabert2-small-5genomes --train examples/data/tasks/coding_200/train.csv \
 	  --dev examples/data/tasks/coding_200/dev.csv --test examples/data/tasks/coding_200/test.csv --out $(BUILD)/tests/cli-finetune \
-	  --max-steps 30 --eval-every 15 -q
+	  --max-steps 30 --eval-every 15 --reverse-complement -q
 	test -f $(BUILD)/tests/cli-finetune/adapter_config.json -a -f $(BUILD)/tests/cli-finetune/test_predictions.csv -a -f $(BUILD)/tests/cli-finetune/loss.svg
+	grep -q '"reverse_complement": *true' $(BUILD)/tests/cli-finetune/dnabert_classifier.json
 	$(CLI) predict --model examples/models/dnabert2-small-5genomes --adapter $(BUILD)/tests/cli-finetune \
 	  -o $(BUILD)/tests/cli-predictions.csv examples/data/tasks/coding_200/test.csv
 	$(PYTHON) -c "import csv, sys; a = list(csv.DictReader(open(sys.argv[1]))); b = list(csv.DictReader(open(sys.argv[2]))); \

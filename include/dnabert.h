@@ -393,6 +393,9 @@ typedef struct dnabert_finetune_params {
     const char *select_by;      /* best dev checkpoint by "loss" (default, lowest) or accuracy, f1, mcc, precision,
                                    recall, pearson, spearman, r2 (highest) */
     uint64_t seed;              /* adapters/head init, shuffling, dropout (0) */
+    int32_t reverse_complement; /* 1: strand-symmetric task (sequences from either strand): each training example is
+                                   reverse-complemented with probability 1/2 when drawn, and the classifier scores by
+                                   the mean of both strands' probabilities. Not for strand-specific tasks (0) */
 } dnabert_finetune_params;
 dnabert_finetune_params dnabert_finetune_default_params(void);
 
@@ -448,6 +451,7 @@ typedef struct dnabert_classifier_info {
     int64_t trainable_parameters;
     int32_t max_length;         /* token length used in training (predict truncates to it) */
     int32_t has_label_names;
+    int32_t reverse_complement; /* 1: scores are the mean over both strands (see dnabert_finetune_params) */
 } dnabert_classifier_info;
 int dnabert_classifier_get_info(const dnabert_classifier *clf, dnabert_classifier_info *out);
 int dnabert_classifier_label_name(const dnabert_classifier *clf, int32_t index, char *buf, size_t cap, size_t *len);
@@ -455,7 +459,8 @@ int dnabert_classifier_label_name(const dnabert_classifier *clf, int32_t index, 
  * (sigmoid, multi-label) or regression outputs. Upper-cased and truncated to max_length tokens. */
 int dnabert_classifier_predict(const dnabert_classifier *clf, const char *const *seqs, const size_t *lens, size_t n,
                                int32_t n_threads, float *out);
-/* Logits (batch × num_labels) of right-padded token ids, without dropout. */
+/* Logits (batch × num_labels) of right-padded token ids, without dropout (forward strand only, also for a
+ * reverse_complement classifier: token ids cannot be reverse-complemented). */
 int dnabert_classifier_logits(const dnabert_classifier *clf, const int32_t *ids, const int32_t *attention_mask,
                               size_t batch, size_t length, int32_t n_threads, float *out);
 typedef struct dnabert_eval_result {

@@ -127,7 +127,7 @@ public func dnabert_finetune_default_params() -> dnabert_finetune_params {
         lora_dropout: l.dropout, lora_targets: nil, pooling: DNABERT_POOL_CLS, epochs: o.epochs, max_steps: 0,
         batch_size: Int32(o.batchSize), grad_accum: Int32(o.gradAccum), warmup_steps: -1, eval_every: 0, max_length: 0,
         n_threads: 0, use_class_weights: 0, learning_rate: 0, dropout: -1, max_grad_norm: o.maxGradNorm,
-        weight_decay: o.optimizer.weightDecay, select_by: nil, seed: 0)
+        weight_decay: o.optimizer.weightDecay, select_by: nil, seed: 0, reverse_complement: 0)
 }
 
 struct FineTuneSetup {
@@ -155,6 +155,10 @@ func finetuneSetup(_ p: UnsafePointer<dnabert_finetune_params>?) throws -> FineT
     o.optimizer.weightDecay = c.weight_decay
     if let s = c.select_by { o.selectBy = try string(s, "params.select_by") }
     o.seed = c.seed
+    guard c.reverse_complement == 0 || c.reverse_complement == 1 else {
+        throw DNABertError.invalidArgument("params.reverse_complement must be 0 or 1, got \(c.reverse_complement)")
+    }
+    o.reverseComplement = c.reverse_complement == 1
     try o.validate()
     var lora: LoRAConfig? = nil
     guard c.lora_r >= 0 else { throw DNABertError.invalidArgument("params.lora_r must be >= 0 (0 = full fine-tuning)") }
@@ -273,7 +277,8 @@ public func dnabert_classifier_get_info(_ h: OpaquePointer?, _ out: UnsafeMutabl
                                               pooling: c.head.pooling == .cls ? DNABERT_POOL_CLS : DNABERT_POOL_MEAN,
                                               lora_r: Int32(c.lora?.r ?? 0), lora_alpha: c.lora?.alpha ?? .nan,
                                               trainable_parameters: Int64(c.trainableCount), max_length: Int32(c.maxLength),
-                                              has_label_names: c.labelNames == nil ? 0 : 1)
+                                              has_label_names: c.labelNames == nil ? 0 : 1,
+                                              reverse_complement: c.reverseComplement ? 1 : 0)
     }
 }
 

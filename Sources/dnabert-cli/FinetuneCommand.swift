@@ -62,6 +62,9 @@ struct FinetuneCommand: ParsableCommand {
     var selectBy = "loss"
     @Flag(name: .long, help: "Weight the loss by inverse class frequency.")
     var classWeights = false
+    @Flag(name: .long, help: ArgumentHelp("Strand-symmetric task (sequences from either strand): train on a random strand of each example and score by the mean of both strands' probabilities.",
+                                          discussion: "Not for strand-specific tasks (oriented promoters, splice sites, start codons)."))
+    var reverseComplement = false
     @Option(name: .long, help: "Hidden and classifier dropout (default: the config's).")
     var dropout: Double?
     @Option(name: .long, help: "Weight decay.")
@@ -88,6 +91,7 @@ struct FinetuneCommand: ParsableCommand {
         o.epochs = epochs; o.maxSteps = maxSteps; o.batchSize = batchSize; o.gradAccum = gradAccum
         o.learningRate = lr ?? 0; o.warmupSteps = warmup ?? -1; o.evalEvery = evalEvery; o.maxLength = maxLength
         o.selectBy = selectBy; o.threads = threads; o.seed = seed; o.optimizer.weightDecay = weightDecay
+        o.reverseComplement = reverseComplement
         var lora: LoRAConfig? = nil
         if !full && loraR > 0 {
             lora = LoRAConfig(r: loraR, alpha: loraAlpha, dropout: loraDropout,
@@ -108,7 +112,8 @@ struct FinetuneCommand: ParsableCommand {
             eprint("fine-tuning \(base.model.config.numLayers) layers × \(base.model.config.hiddenSize) hidden, \(mode): "
                    + "\(clf.trainableCount) trainable parameters; \(schema.problemType.rawValue), \(schema.numLabels) labels; "
                    + "\(trainData.count) training sequences (\(ft.stepsPerEpoch) steps/epoch, max \(clf.maxLength) tokens), "
-                   + "\(ft.totalSteps) steps, lr \(ft.learningRate)")
+                   + "\(ft.totalSteps) steps, lr \(ft.learningRate)"
+                   + (o.reverseComplement ? "; both strands (reverse-complement augmentation and averaging)" : ""))
         }
         try FileIO.makeDirectories(out)
         let metrics = try MetricsWriter(path: out + "/metrics.jsonl", format: .jsonl, truncate: true)

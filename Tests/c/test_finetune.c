@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stddef.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -158,7 +159,7 @@ int main(int argc, char **argv) {
     /* ---- a few LoRA steps ---- */
     dnabert_finetune_params p = dnabert_finetune_default_params();
     CHECK(p.struct_size == sizeof p && p.lora_r == 8 && p.lora_alpha == 32 && p.batch_size == 32 &&
-              p.pooling == DNABERT_POOL_CLS, "default params");
+              p.pooling == DNABERT_POOL_CLS && p.reverse_complement == 0, "default params");
     p.max_steps = 6;
     p.eval_every = 3;
     p.seed = 2;
@@ -195,8 +196,8 @@ int main(int argc, char **argv) {
     dnabert_classifier_info ci;
     CHECK(dnabert_classifier_get_info(clf, &ci) == DNABERT_OK && ci.num_labels == 2 &&
               ci.problem_type == DNABERT_PROBLEM_SINGLE_LABEL && ci.pooling == DNABERT_POOL_CLS && ci.lora_r == 8 &&
-              ci.lora_alpha == 32 && ci.trainable_parameters == expect_trainable && ci.has_label_names == 0,
-          "classifier info");
+              ci.lora_alpha == 32 && ci.trainable_parameters == expect_trainable && ci.has_label_names == 0 &&
+              ci.reverse_complement == 0, "classifier info");
     enum { NP = 24 };
     size_t lens[NP];
     for (size_t i = 0; i < NP; i++) lens[i] = strlen(tseqs[i]);
@@ -380,6 +381,53 @@ int main(int argc, char **argv) {
     BAD_PARAM(lora_alpha, NAN, "lora_alpha NaN");
     BAD_PARAM(lora_dropout, 1.5, "lora_dropout 1.5");
     BAD_PARAM(dropout, 2.0, "dropout 2");
+    BAD_PARAM(reverse_complement, 2, "reverse_complement 2");
+    {   /* strand-symmetric: a sequence and its reverse complement (made here) get the same scores */
+        q = dnabert_finetune_default_params();
+        q.max_steps = 2;
+        q.reverse_complement = 1;
+        dnabert_finetuner *rft = NULL;
+        dnabert_classifier *rclf = NULL;
+        CHECK(dnabert_finetuner_create(model, train, dev, &q, &rft) == DNABERT_OK && rft, "strand-symmetric finetuner");
+        CHECK(dnabert_finetuner_run(rft, NULL, NULL) == DNABERT_OK, "strand-symmetric run");
+        CHECK(dnabert_finetuner_classifier(rft, &rclf) == DNABERT_OK, "strand-symmetric classifier");
+        dnabert_classifier_info ri;
+        CHECK(dnabert_classifier_get_info(rclf, &ri) == DNABERT_OK && ri.reverse_complement == 1, "info: reverse_complement");
+        enum { NR = 8 };
+        char *rc[NR];
+        size_t rlens[NR];
+        for (size_t i = 0; i < NR; i++) {
+            size_t n = strlen(tseqs[i]);
+            rc[i] = malloc(n + 1);
+            for (size_t k = 0; k < n; k++) {
+                char b = tseqs[i][n - 1 - k];
+                rc[i][k] = b == 'A' ? 'T' : b == 'T' ? 'A' : b == 'C' ? 'G' : b == 'G' ? 'C' : b;
+            }
+            rc[i][n] = 0;
+            rlens[i] = n;
+        }
+        float pf[NR * 2], pr[NR * 2];
+        CHECK(dnabert_classifier_predict(rclf, (const char *const *)tseqs, rlens, NR, 0, pf) == DNABERT_OK &&
+                  dnabert_classifier_predict(rclf, (const char *const *)rc, rlens, NR, 0, pr) == DNABERT_OK,
+              "predict both strands");
+        double d = 0;
+        for (size_t i = 0; i < NR * 2; i++) d = fmax(d, fabs((double)pf[i] - pr[i]));
+        CHECK(d < 1e-6, "a sequence and its reverse complement score alike: max diff %g", d);
+        for (size_t i = 0; i < NR; i++) free(rc[i]);
+        dnabert_classifier_free(rclf);
+        dnabert_finetuner_free(rft);
+        /* a caller built against the header before reverse_complement existed: the field is not read */
+        q = dnabert_finetune_default_params();
+        q.max_steps = 1;
+        q.reverse_complement = 77;
+        q.struct_size = (uint32_t)offsetof(dnabert_finetune_params, reverse_complement);
+        rft = NULL;
+        CHECK(dnabert_finetuner_create(model, train, NULL, &q, &rft) == DNABERT_OK, "older struct_size accepted");
+        CHECK(dnabert_finetuner_classifier(rft, &rclf) == DNABERT_OK && dnabert_classifier_get_info(rclf, &ri) == DNABERT_OK &&
+                  ri.reverse_complement == 0, "older struct: one strand");
+        dnabert_classifier_free(rclf);
+        dnabert_finetuner_free(rft);
+    }
     {   /* class weights apply to single-label only; dev of another schema */
         const char *s[3] = {"ACGTACGTAA", "GGCATTGACA", "TTTACGGATC"};
         size_t l[3] = {10, 10, 10};

@@ -65,6 +65,7 @@ extension SequenceClassifier {
             ("problem_type", .string(head.problemType.rawValue)),
             ("pooling", .string(head.pooling == .cls ? "cls" : "mean")),
             ("max_length", .int(Int64(maxLength))),
+            ("reverse_complement", .bool(reverseComplement)),
         ]
         if let names = labelNames { m.append(("label_names", .array(names.map { .string($0) }))) }
         if let w = head.classWeights { m.append(("class_weights", .array(w.map { .double($0) }))) }
@@ -168,6 +169,11 @@ extension SequenceClassifier {
             }
         }
         let maxLength = try int("max_length") ?? 0
+        var reverseComplement = false
+        if let v = field("reverse_complement") {
+            guard case .bool(let b) = v else { throw DNABertError.format("'\(extrasPath)': reverse_complement must be true or false") }
+            reverseComplement = b
+        }
 
         // dnabert_classifier.json's mode decides when present (a folder may hold both kinds after saving a
         // full classifier over a LoRA one, or the reverse); else the files do.
@@ -198,6 +204,7 @@ extension SequenceClassifier {
             clf.labelNames = names
         }
         clf.maxLength = maxLength
+        clf.reverseComplement = reverseComplement
         return clf
     }
 

@@ -64,6 +64,11 @@ public struct FineTuneOptions: Sendable {
     /// Tokens per sequence including [CLS]/[SEP]; longer sequences are truncated. 0 = the longest training
     /// sequence's token count, at most 512.
     public var maxLength = 0
+    /// Strand-symmetric task (sequences from either strand): each training example is reverse-complemented
+    /// with probability 1/2 every time it is drawn, and the classifier scores a sequence by the mean of both
+    /// strands' probabilities (`SequenceClassifier.reverseComplement`). Not for strand-specific tasks such as
+    /// oriented promoters or splice sites.
+    public var reverseComplement = false
     public var threads = 0
     public var seed: UInt64 = 0
     public init() {}
@@ -115,16 +120,31 @@ public struct FineTuneProgress: Sendable {
 /// Tokenized examples, sorted or shuffled into batches.
 struct EncodedExamples {
     var ids: [[Int32]]
+    /// The reverse complements' tokens (strand-symmetric classifiers), else nil.
+    var rcIds: [[Int32]]? = nil
     var labels: [[Float]]
     var count: Int { ids.count }
 
-    init(_ data: LabelledSequences, tokenizer: Tokenizer, maxLength: Int, threads: Int) {
+    init(_ data: LabelledSequences, tokenizer: Tokenizer, maxLength: Int, bothStrands: Bool, threads: Int) {
+        self.init(sequences: data.sequences, tokenizer: tokenizer, maxLength: maxLength, bothStrands: bothStrands, threads: threads)
+        labels = data.hasLabels ? (0..<data.count).map { data.labelRow($0) } : []
+    }
+
+    init(sequences: [String], tokenizer: Tokenizer, maxLength: Int, bothStrands: Bool, threads: Int) {
         var o = EncodeOptions()
         o.uppercase = true
         o.withOffsets = false
         o.maxLength = maxLength
-        ids = EncodedExamples.encode(data.sequences, tokenizer: tokenizer, options: o, threads: threads)
-        labels = data.hasLabels ? (0..<data.count).map { data.labelRow($0) } : []
+        ids = EncodedExamples.encode(sequences, tokenizer: tokenizer, options: o, threads: threads)
+        if bothStrands {
+            rcIds = EncodedExamples.encode(sequences.map(ReverseComplement.of), tokenizer: tokenizer, options: o, threads: threads)
+        }
+        labels = []
+    }
+
+    /// The same examples on the other strand (nil when the reverse complements were not encoded).
+    var reversed: EncodedExamples? {
+        rcIds.map { EncodedExamples(ids: $0, labels: labels) }
     }
 
     static func encode(_ seqs: [String], tokenizer: Tokenizer, options: EncodeOptions, threads: Int) -> [[Int32]] {
@@ -148,13 +168,18 @@ struct EncodedExamples {
     }
 
     /// A padded batch of the given examples (padded to the longest; pad id 0 with mask 0).
-    func batch(_ idx: ArraySlice<Int>, padId: Int32) -> ClassificationBatch {
-        let L = idx.map { ids[$0].count }.max() ?? 1
+    /// `reverse[r]`: take row r from the reverse-complement encodings.
+    func batch(_ idx: ArraySlice<Int>, padId: Int32, reverse: [Bool]? = nil) -> ClassificationBatch {
+        func row(_ r: Int, _ i: Int) -> [Int32] {
+            if let reverse, reverse[r], let rcIds { return rcIds[i] }
+            return ids[i]
+        }
+        let L = idx.enumerated().map { row($0.offset, $0.element).count }.max() ?? 1
         var flat = [Int32](repeating: padId, count: idx.count * L)
         var mask = [Int32](repeating: 0, count: idx.count * L)
         var lab: [Float] = []
         for (r, i) in idx.enumerated() {
-            for (j, t) in ids[i].enumerated() { flat[r * L + j] = t; mask[r * L + j] = 1 }
+            for (j, t) in row(r, i).enumerated() { flat[r * L + j] = t; mask[r * L + j] = 1 }
             if !labels.isEmpty { lab += labels[i] }
         }
         return ClassificationBatch(ids: flat, attentionMask: mask, batch: idx.count, length: L, labels: lab)
@@ -219,18 +244,21 @@ public final class FineTuner {
         self.options = options
         self.schema = schema
         var maxLen = options.maxLength
+        let both = options.reverseComplement
         var encodedTrain: EncodedExamples? = nil
         if maxLen == 0 {
-            // The untruncated encodings give the length; they are the training set unless some exceed 512.
-            let full = EncodedExamples(train, tokenizer: tokenizer, maxLength: 0, threads: options.threads)
-            let longest = full.ids.map(\.count).max() ?? 3
+            // The untruncated encodings (of both strands when both are used) give the length; they are the
+            // training set unless some exceed 512.
+            let full = EncodedExamples(train, tokenizer: tokenizer, maxLength: 0, bothStrands: both, threads: options.threads)
+            let longest = (full.ids + (full.rcIds ?? [])).map(\.count).max() ?? 3
             maxLen = min(512, max(3, longest))
             if longest <= maxLen { encodedTrain = full }
         }
         classifier.maxLength = maxLen
+        classifier.reverseComplement = both
         if classifier.labelNames == nil { classifier.labelNames = schema.labelNames }
-        self.train = encodedTrain ?? EncodedExamples(train, tokenizer: tokenizer, maxLength: maxLen, threads: options.threads)
-        self.dev = dev.map { EncodedExamples($0, tokenizer: tokenizer, maxLength: maxLen, threads: options.threads) }
+        self.train = encodedTrain ?? EncodedExamples(train, tokenizer: tokenizer, maxLength: maxLen, bothStrands: both, threads: options.threads)
+        self.dev = dev.map { EncodedExamples($0, tokenizer: tokenizer, maxLength: maxLen, bothStrands: both, threads: options.threads) }
         devData = dev
         padId = tokenizer.id(forToken: "[PAD]") ?? 0
         let perStep = options.batchSize * options.gradAccum
@@ -263,10 +291,11 @@ public final class FineTuner {
         cursor = 0
     }
 
-    private func nextBatch() -> ClassificationBatch {
+    func nextBatch() -> ClassificationBatch {
         if cursor >= order.count { epochIndex += 1; shuffle() }
         let end = min(order.count, cursor + options.batchSize)
-        let b = train.batch(order[cursor..<end], padId: padId)
+        let reverse = train.rcIds == nil ? nil : (cursor..<end).map { _ in (rng.next() >> 63) == 1 }
+        let b = train.batch(order[cursor..<end], padId: padId, reverse: reverse)
         cursor = end
         return b
     }
@@ -304,7 +333,8 @@ public final class FineTuner {
     /// Loss and metrics of the classifier on labelled data (no dropout), in batches sorted by length.
     public func evaluate(_ data: LabelledSequences) throws -> FineTuneEvaluation {
         guard let tokenizer = classifier.base.tokenizer else { throw DNABertError.invalidArgument("evaluate: the base model has no tokenizer") }
-        let enc = EncodedExamples(data, tokenizer: tokenizer, maxLength: classifier.maxLength, threads: options.threads)
+        let enc = EncodedExamples(data, tokenizer: tokenizer, maxLength: classifier.maxLength, bothStrands: classifier.reverseComplement,
+                                  threads: options.threads)
         return try FineTuner.evaluate(classifier, enc, data, batchSize: max(options.batchSize, 32), threads: options.threads, padId: padId)
     }
 
@@ -342,8 +372,16 @@ public final class FineTuner {
     }
 
     /// Scores (probabilities / outputs) in the original order, batches sorted by length; and the summed loss.
+    /// With reverse-complement encodings: the mean of both strands' scores, and the mean of their losses.
     static func scoresAndLoss(_ clf: SequenceClassifier, _ enc: EncodedExamples, batchSize: Int, threads: Int, padId: Int32,
                               withLoss: Bool) throws -> ([Float], Double) {
+        if let rc = enc.reversed {
+            var forward = enc
+            forward.rcIds = nil
+            let (a, la) = try scoresAndLoss(clf, forward, batchSize: batchSize, threads: threads, padId: padId, withLoss: withLoss)
+            let (b, lb) = try scoresAndLoss(clf, rc, batchSize: batchSize, threads: threads, padId: padId, withLoss: withLoss)
+            return (zip(a, b).map { ($0 + $1) / 2 }, (la + lb) / 2)
+        }
         let C = clf.head.numLabels
         let sorted = (0..<enc.count).sorted { enc.ids[$0].count < enc.ids[$1].count }
         var scores = [Float](repeating: 0, count: enc.count * C)
@@ -449,12 +487,7 @@ extension SequenceClassifier {
         let ml = maxLength ?? (self.maxLength > 0 ? self.maxLength : 512)
         guard ml >= 3 else { throw DNABertError.invalidArgument("predict: max length must be at least 3, got \(ml)") }
         if sequences.isEmpty { return [] }
-        var o = EncodeOptions()
-        o.uppercase = true
-        o.withOffsets = false
-        o.maxLength = ml
-        var enc = EncodedExamples(ids: [], labels: [])
-        enc.ids = EncodedExamples.encode(sequences, tokenizer: tokenizer, options: o, threads: threads)
+        let enc = EncodedExamples(sequences: sequences, tokenizer: tokenizer, maxLength: ml, bothStrands: reverseComplement, threads: threads)
         let pad = tokenizer.id(forToken: "[PAD]") ?? 0
         return try FineTuner.scoresAndLoss(self, enc, batchSize: batchSize, threads: threads, padId: pad, withLoss: false).0
     }
@@ -462,7 +495,8 @@ extension SequenceClassifier {
     /// Loss and metrics on labelled data (see `FineTuner.evaluate`).
     public func evaluate(_ data: LabelledSequences, batchSize: Int = 32, threads: Int = 0) throws -> FineTuneEvaluation {
         guard let tokenizer = base.tokenizer else { throw DNABertError.invalidArgument("evaluate: the base model has no tokenizer") }
-        let enc = EncodedExamples(data, tokenizer: tokenizer, maxLength: maxLength > 0 ? maxLength : 512, threads: threads)
+        let enc = EncodedExamples(data, tokenizer: tokenizer, maxLength: maxLength > 0 ? maxLength : 512,
+                                  bothStrands: reverseComplement, threads: threads)
         return try FineTuner.evaluate(self, enc, data, batchSize: batchSize, threads: threads, padId: tokenizer.id(forToken: "[PAD]") ?? 0)
     }
 }

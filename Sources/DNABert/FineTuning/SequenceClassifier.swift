@@ -99,6 +99,10 @@ public final class SequenceClassifier: @unchecked Sendable {
     public var labelNames: [String]?
     /// Token length the classifier was trained with (used by `predict` on raw sequences); 0 = none recorded.
     public var maxLength = 0
+    /// Strand-symmetric: scores are the mean of the sequence's and its reverse complement's (probabilities,
+    /// or outputs for regression), so both strands get the same answer. Set for tasks whose sequences come
+    /// from either strand; training then draws each example's strand at random.
+    public var reverseComplement = false
 
     var config: ModelConfig { base.model.config }
     let scratch = ScratchSlots()

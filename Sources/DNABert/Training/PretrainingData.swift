@@ -254,7 +254,7 @@ public final class PretrainingData: @unchecked Sendable {
                 case 65, 67, 71, 84: break
                 default: clean = false
                 }
-                bases[rc ? n - 1 - i : i] = rc ? Self.complement(b) : b
+                bases[rc ? n - 1 - i : i] = rc ? ReverseComplement.complement(b) : b
             }
         }
         if !clean && options.dropWindowsWithN { return nil }
@@ -266,15 +266,6 @@ public final class PretrainingData: @unchecked Sendable {
         return Window(ids: ids, record: recordIndex, start: start, count: n, reversed: rc)
     }
 
-    @inline(__always) static func complement(_ b: UInt8) -> UInt8 {
-        switch b {
-        case 65: return 84
-        case 84: return 65
-        case 67: return 71
-        case 71: return 67
-        default: return b
-        }
-    }
 
     /// The next training window (unmasked).
     public func nextWindow() throws -> Window {

@@ -138,6 +138,9 @@ finetune_recorder <- function(progress) {
 #' @param lr peak learning rate; \code{NULL}: 5e-4 with LoRA, 3e-5 full.
 #' @param max_length tokens per sequence incl. \code{[CLS]}/\code{[SEP]}; 0 = the longest training sequence (<= 512).
 #' @param class_weights weight the single-label loss by inverse class frequency.
+#' @param reverse_complement \code{TRUE} for strand-symmetric tasks (sequences from either strand): each training
+#'   example is reverse-complemented with probability 1/2 when drawn, and the classifier scores a sequence by the
+#'   mean of both strands' probabilities. Not for strand-specific tasks (oriented promoters, splice sites).
 #' @param select_by dev metric that picks the kept parameters: \code{"loss"} (lowest) or accuracy, f1, mcc,
 #'   precision, recall, pearson, spearman, r2 (highest).
 #' @param seed seed of the adapters/head, shuffling and dropout.
@@ -159,7 +162,7 @@ dnabert_finetune <- function(model, train, dev = NULL, test = NULL, lora_r = 8, 
                              epochs = 3, max_steps = 0, batch_size = 32, lr = NULL, max_length = 0,
                              class_weights = FALSE, select_by = "loss", seed = 0, threads = 0, out = NULL,
                              progress = interactive(), eval_every = 0, warmup = NULL, dropout = NULL,
-                             grad_accum = 1, problem_type = "auto") {
+                             grad_accum = 1, problem_type = "auto", reverse_complement = FALSE) {
   ptr <- model_ptr(model)
   if (missing(train)) stop_arg("'train' (the labelled training sequences) is missing")
   tr <- as_labelled(train, "train")
@@ -167,6 +170,7 @@ dnabert_finetune <- function(model, train, dev = NULL, test = NULL, lora_r = 8, 
   te <- if (is.null(test)) NULL else as_labelled(test, "test")
   check_flag(full, "full")
   check_flag(class_weights, "class_weights")
+  check_flag(reverse_complement, "reverse_complement")
   if (!is.character(pooling) || length(pooling) != 1L || !(pooling %in% c("cls", "mean"))) {
     stop_arg("'pooling' must be \"cls\" or \"mean\"")
   }
@@ -194,7 +198,8 @@ dnabert_finetune <- function(model, train, dev = NULL, test = NULL, lora_r = 8, 
     max_length = check_int(max_length, "max_length", min = 0L),
     threads = check_int(threads, "threads", min = 0L),
     class_weights = as.integer(class_weights),
-    problem_type = problem_type_codes[[problem_type]]
+    problem_type = problem_type_codes[[problem_type]],
+    reverse_complement = as.integer(reverse_complement)
   )
   if (ints[["max_length"]] > 512L) stop_arg("'max_length' must be at most 512 tokens")
   dbls <- c(

@@ -301,7 +301,7 @@ static int step_bridge(void *user_data, const dnabert_finetune_metrics *m) {
 /*
  * model: base model handle; train: data (see the top); dev, test: data or NULL;
  * ints: lora_r, pooling (DNABERT_POOL_*), max_steps, batch_size, grad_accum, warmup_steps, eval_every,
- *       max_length, n_threads, use_class_weights, problem_type (11 integers);
+ *       max_length, n_threads, use_class_weights, problem_type, reverse_complement (12 integers);
  * dbls: lora_alpha, lora_dropout, epochs, learning_rate, dropout, max_grad_norm, weight_decay (7 doubles);
  * strs: lora_targets, select_by (2 strings); seed: whole double in [0, 2^53]; callback: function or NULL.
  * Returns list(classifier, cancelled, message, test (named metrics or NULL), trainable_parameters,
@@ -310,10 +310,10 @@ static int step_bridge(void *user_data, const dnabert_finetune_metrics *m) {
 SEXP dnabert_r_finetune(SEXP model, SEXP train, SEXP dev, SEXP test, SEXP ints, SEXP dbls, SEXP strs, SEXP seed,
                         SEXP callback) {
     const dnabert_model *base = base_model_of(model);
-    if (TYPEOF(ints) != INTSXP || XLENGTH(ints) != 11) Rf_error("internal: 11 integer parameters expected");
+    if (TYPEOF(ints) != INTSXP || XLENGTH(ints) != 12) Rf_error("internal: 12 integer parameters expected");
     if (TYPEOF(dbls) != REALSXP || XLENGTH(dbls) != 7) Rf_error("internal: 7 double parameters expected");
     if (TYPEOF(strs) != STRSXP || XLENGTH(strs) != 2) Rf_error("internal: 2 string parameters expected");
-    for (int i = 0; i < 11; i++)
+    for (int i = 0; i < 12; i++)
         if (INTEGER(ints)[i] == NA_INTEGER) Rf_error("internal: NA integer parameter %d", i + 1);
     for (int i = 0; i < 2; i++)
         if (STRING_ELT(strs, i) == NA_STRING) Rf_error("internal: NA string parameter %d", i + 1);
@@ -341,6 +341,7 @@ SEXP dnabert_r_finetune(SEXP model, SEXP train, SEXP dev, SEXP test, SEXP ints, 
     p.n_threads = iv[8];
     p.use_class_weights = iv[9] ? 1 : 0;
     int32_t problem = iv[10];
+    p.reverse_complement = iv[11] ? 1 : 0;
     p.lora_alpha = dv[0];
     p.lora_dropout = dv[1];
     p.epochs = dv[2];
@@ -453,10 +454,10 @@ SEXP dnabert_r_classifier_info(SEXP ptr) {
     const char *problems[] = {"auto", "single_label", "multi_label", "regression"};
     int pt = l.info.problem_type >= 0 && l.info.problem_type <= 3 ? l.info.problem_type : 0;
     const char *rn[] = {"num_labels", "problem_type", "pooling", "lora_r", "lora_alpha", "trainable_parameters",
-                        "max_length", "has_label_names", "labels"};
-    SEXP res = PROTECT(Rf_allocVector(VECSXP, 9));
-    SEXP nm = PROTECT(Rf_allocVector(STRSXP, 9));
-    for (int i = 0; i < 9; i++) SET_STRING_ELT(nm, i, Rf_mkChar(rn[i]));
+                        "max_length", "has_label_names", "reverse_complement", "labels"};
+    SEXP res = PROTECT(Rf_allocVector(VECSXP, 10));
+    SEXP nm = PROTECT(Rf_allocVector(STRSXP, 10));
+    for (int i = 0; i < 10; i++) SET_STRING_ELT(nm, i, Rf_mkChar(rn[i]));
     SET_VECTOR_ELT(res, 0, Rf_ScalarInteger(l.info.num_labels));
     SET_VECTOR_ELT(res, 1, Rf_mkString(problems[pt]));
     SET_VECTOR_ELT(res, 2, Rf_mkString(l.info.pooling == DNABERT_POOL_CLS ? "cls" : "mean"));
@@ -465,7 +466,8 @@ SEXP dnabert_r_classifier_info(SEXP ptr) {
     SET_VECTOR_ELT(res, 5, Rf_ScalarReal((double)l.info.trainable_parameters));
     SET_VECTOR_ELT(res, 6, Rf_ScalarInteger(l.info.max_length));
     SET_VECTOR_ELT(res, 7, Rf_ScalarLogical(l.info.has_label_names != 0));
-    SET_VECTOR_ELT(res, 8, labels);
+    SET_VECTOR_ELT(res, 8, Rf_ScalarLogical(l.info.reverse_complement != 0));
+    SET_VECTOR_ELT(res, 9, labels);
     Rf_setAttrib(res, R_NamesSymbol, nm);
     UNPROTECT(3);
     return res;

@@ -54,7 +54,8 @@ class FinetuneParams(ctypes.Structure):
                 ("grad_accum", ctypes.c_int32), ("warmup_steps", ctypes.c_int32), ("eval_every", ctypes.c_int32),
                 ("max_length", ctypes.c_int32), ("n_threads", ctypes.c_int32), ("use_class_weights", ctypes.c_int32),
                 ("learning_rate", ctypes.c_double), ("dropout", ctypes.c_double), ("max_grad_norm", ctypes.c_double),
-                ("weight_decay", ctypes.c_double), ("select_by", ctypes.c_char_p), ("seed", ctypes.c_uint64)]
+                ("weight_decay", ctypes.c_double), ("select_by", ctypes.c_char_p), ("seed", ctypes.c_uint64),
+                ("reverse_complement", ctypes.c_int32)]
 
 
 class FinetuneMetrics(ctypes.Structure):
@@ -86,7 +87,7 @@ class FinetunerInfo(ctypes.Structure):
 class ClassifierInfo(ctypes.Structure):
     _fields_ = [("num_labels", ctypes.c_int32), ("problem_type", ctypes.c_int32), ("pooling", ctypes.c_int32),
                 ("lora_r", ctypes.c_int32), ("lora_alpha", ctypes.c_double), ("trainable_parameters", ctypes.c_int64),
-                ("max_length", ctypes.c_int32), ("has_label_names", ctypes.c_int32)]
+                ("max_length", ctypes.c_int32), ("has_label_names", ctypes.c_int32), ("reverse_complement", ctypes.c_int32)]
 
 
 class EvalResult(ctypes.Structure):
@@ -422,6 +423,7 @@ class Classifier(Handle):
         d["problem_type"] = _PROBLEM_NAMES.get(i.problem_type)
         d["pooling"] = _POOLING_NAMES.get(i.pooling, i.pooling)
         d["has_label_names"] = bool(i.has_label_names)
+        d["reverse_complement"] = bool(i.reverse_complement)
         d["mode"] = "lora" if i.lora_r > 0 else "full"
         if i.lora_r == 0:
             d["lora_alpha"] = None
@@ -583,7 +585,7 @@ def _float(name, v):
 def _make_params(lora_r=8, lora_alpha=32, lora_dropout=0.05, lora_targets=("Wqkv", "attention.output.dense"),
                  full=False, pooling="cls", epochs=3, max_steps=0, batch_size=32, grad_accum=1, lr=None,
                  warmup_steps=None, eval_every=0, max_length=0, class_weights=False, dropout=None, max_grad_norm=1.0,
-                 weight_decay=0.01, select_by="loss", seed=0, threads=0):
+                 weight_decay=0.01, select_by="loss", seed=0, threads=0, reverse_complement=False):
     p = lib.dnabert_finetune_default_params()
     p.lora_r = 0 if full else _int("lora_r", lora_r, 0)
     p.lora_alpha = _float("lora_alpha", lora_alpha)
@@ -602,6 +604,9 @@ def _make_params(lora_r=8, lora_alpha=32, lora_dropout=0.05, lora_targets=("Wqkv
     p.eval_every = _int("eval_every", eval_every, 0)
     p.max_length = _int("max_length", max_length, 0)
     p.use_class_weights = 1 if class_weights else 0
+    if not isinstance(reverse_complement, (bool, np.bool_)):
+        raise TypeError(f"reverse_complement must be True or False, got {type(reverse_complement).__name__}")
+    p.reverse_complement = 1 if reverse_complement else 0
     p.dropout = -1.0 if dropout is None else _float("dropout", dropout)
     p.max_grad_norm = _float("max_grad_norm", max_grad_norm)
     p.weight_decay = _float("weight_decay", weight_decay)
@@ -725,7 +730,7 @@ def finetune(model, train, dev=None, test=None, lora_r=8, lora_alpha=32, lora_dr
              lora_targets=("Wqkv", "attention.output.dense"), full=False, pooling="cls", epochs=3, max_steps=0,
              batch_size=32, grad_accum=1, lr=None, warmup_steps=None, eval_every=0, max_length=0,
              class_weights=False, dropout=None, max_grad_norm=1.0, weight_decay=0.01, select_by="loss", seed=0,
-             threads=0, out=None, progress=True):
+             threads=0, reverse_complement=False, out=None, progress=True):
     """Fine-tune `model` for sequence classification and return the Classifier.
 
     model: a Model or a model folder. train/dev/test: CSV paths (`sequence,label`), Datasets or
@@ -735,6 +740,9 @@ def finetune(model, train, dev=None, test=None, lora_r=8, lora_alpha=32, lora_dr
     max_steps > 0; lr None = 5e-4 with LoRA, 3e-5 full; warmup_steps None = min(50, 10% of the steps);
     eval_every 0 = the dev set once per epoch (and at the end); the best dev parameters by select_by ("loss" or
     accuracy, f1, mcc, ... ) are kept. max_length 0 = the longest training sequence's tokens (<= 512).
+    reverse_complement=True for strand-symmetric tasks (sequences from either strand): each training example
+    is reverse-complemented with probability 1/2 when drawn and the classifier scores a sequence by the mean of
+    both strands' probabilities; not for strand-specific tasks (oriented promoters, splice sites).
 
     The classifier gets `.history` (one dict per step: loss, learning_rate, dev_* when evaluated, ...) and, with
     test, `.test_metrics`. With out, saves the classifier there with metrics.jsonl (one line per step) and
@@ -747,7 +755,8 @@ def finetune(model, train, dev=None, test=None, lora_r=8, lora_alpha=32, lora_dr
                   full=full, pooling=pooling, epochs=epochs, max_steps=max_steps, batch_size=batch_size,
                   grad_accum=grad_accum, lr=lr, warmup_steps=warmup_steps, eval_every=eval_every,
                   max_length=max_length, class_weights=class_weights, dropout=dropout, max_grad_norm=max_grad_norm,
-                  weight_decay=weight_decay, select_by=select_by, seed=seed, threads=threads)
+                  weight_decay=weight_decay, select_by=select_by, seed=seed, threads=threads,
+                  reverse_complement=reverse_complement)
     if out is not None and not isinstance(out, (str, os.PathLike)):
         raise TypeError(f"out must be a directory path, got {type(out).__name__}")
     train = _as_dataset(train, what="train")

@@ -205,6 +205,49 @@ def test_lora_save_load_round_trip(trained, model, tmp_path):
                                trained.logits(enc.input_ids, enc.attention_mask), atol=2e-5)
 
 
+def reverse_complement(s):
+    """The test's own reverse complement (IUPAC pairs; case kept)."""
+    pairs = dict(zip("ACGTRYKMBVDHSWNacgtrykmbvdhswn", "TGCAYRMKVBHDSWNtgcayrmkvbhdswn"))
+    return "".join(pairs.get(b, b) for b in reversed(s))
+
+
+def test_reverse_complement_classifier_scores_both_strands(model, small_data, tmp_path):
+    seqs, y = small_data
+    clf = dnabert.finetune(model, (seqs[:96], y[:96]), max_steps=3, batch_size=32, reverse_complement=True,
+                           lora_targets=("Wqkv", "attention.output.dense", "gated_layers", "wo"), lr=5e-3,
+                           progress=False)
+    assert clf.info["reverse_complement"] is True
+    test_seqs, test_y = read_csv(TEST)
+    test_seqs, test_y = test_seqs[:48], np.array(test_y[:48])
+    rc = [reverse_complement(x) for x in test_seqs]
+    both = clf.predict_proba(test_seqs)
+    np.testing.assert_allclose(clf.predict_proba(rc), both, atol=1e-6)
+    # saved and loaded with the flag; with the flag switched off in the file, one strand at a time, whose mean
+    # is the two-strand score
+    clf.save(str(tmp_path / "rc"))
+    assert dnabert.Classifier.load(model, str(tmp_path / "rc")).info["reverse_complement"] is True
+    extras = tmp_path / "rc" / "dnabert_classifier.json"
+    meta = json.loads(extras.read_text())
+    assert meta["reverse_complement"] is True
+    meta["reverse_complement"] = False
+    extras.write_text(json.dumps(meta))
+    one = dnabert.Classifier.load(model, str(tmp_path / "rc"))
+    assert one.info["reverse_complement"] is False
+    fwd, rev = one.predict_proba(test_seqs), one.predict_proba(rc)
+    assert np.abs(fwd - rev).max() > 1e-5, "the strands should differ one by one"
+    np.testing.assert_allclose(both, (fwd + rev) / 2, atol=1e-6)
+    # evaluate's metrics follow the two-strand probabilities
+    from sklearn.metrics import matthews_corrcoef
+    m = clf.evaluate((test_seqs, list(test_y)))
+    assert m["mcc"] == pytest.approx(matthews_corrcoef(test_y, both.argmax(1)), abs=1e-9)
+    meta["reverse_complement"] = "yes"
+    extras.write_text(json.dumps(meta))
+    with pytest.raises(DNABertError, match="reverse_complement"):
+        dnabert.Classifier.load(model, str(tmp_path / "rc"))
+    with pytest.raises(TypeError, match="reverse_complement"):
+        dnabert.finetune(model, (seqs[:8], y[:8]), max_steps=1, reverse_complement="yes", progress=False)
+
+
 def test_full_finetune_save_load(model, small_data, tmp_path):
     seqs, y = small_data
     clf = dnabert.finetune(model, (seqs[:64], y[:64]), full=True, max_steps=2, batch_size=32, progress=False)

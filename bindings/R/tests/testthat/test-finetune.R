@@ -152,6 +152,27 @@ test_that("save and load give identical probabilities and metrics", {
   expect_output(print(clf2), "source")
 })
 
+test_that("reverse_complement: a sequence and its reverse complement score alike, and the flag is saved", {
+  train <- read_task("train")[1:96, ]
+  clf <- dnabert_finetune(base_model(), train, max_steps = 3, lr = 5e-3, reverse_complement = TRUE,
+                          lora_targets = c("Wqkv", "attention.output.dense", "gated_layers", "wo"), progress = FALSE)
+  expect_true(dnabert_classifier_info(clf)$reverse_complement)
+  seqs <- read_task("test")$sequence[1:32]
+  rc <- vapply(seqs, function(s) paste(rev(strsplit(chartr("ACGTacgt", "TGCAtgca", s), "")[[1]]), collapse = ""),
+               "", USE.NAMES = FALSE)
+  a <- dnabert_predict(clf, seqs, type = "prob")
+  b <- dnabert_predict(clf, rc, type = "prob")
+  expect_equal(as.matrix(a[, -1]), as.matrix(b[, -1]), tolerance = 1e-6)
+  dir <- withr::local_tempdir()
+  dnabert_classifier_save(clf, dir)
+  clf2 <- dnabert_classifier_load(base_model(), dir)
+  expect_true(dnabert_classifier_info(clf2)$reverse_complement)
+  expect_identical(dnabert_predict(clf2, seqs), dnabert_predict(clf, seqs))
+  expect_false(dnabert_classifier_info(trained()$clf)$reverse_complement)
+  expect_error(dnabert_finetune(base_model(), train, max_steps = 1, reverse_complement = "yes", progress = FALSE),
+               "reverse_complement")
+})
+
 test_that("class names, full fine-tuning and the full model folder round trip", {
   train <- read_task("train")[1:96, ]
   named <- data.frame(sequence = train$sequence, label = ifelse(train$label == 1, "coding", "noncoding"))
