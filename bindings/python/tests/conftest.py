@@ -1,11 +1,26 @@
 import gzip
 import os
+import shutil
 
 import pytest
 
 SHARED = os.environ.get("DNABERT_SHARED") or os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "shared")
 GENOMES = os.path.join(SHARED, "data", "genomes")
 DNABERT2_TOKENIZER = os.path.join(SHARED, "data", "dnabert2", "tokenizer.json")
+
+
+def find_cli():
+    """The dnabert command-line tool: $DNABERT_CLI, $DNABERT_HOME/bin, the build tree, or PATH; None if absent."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    cands = [os.environ.get("DNABERT_CLI")]
+    if os.environ.get("DNABERT_HOME"):
+        cands.append(os.path.join(os.environ["DNABERT_HOME"], "bin", "dnabert"))
+    cands.append(os.path.join(here, "..", "..", "..", "build", "bin", "dnabert"))
+    cands.append(shutil.which("dnabert"))
+    for c in cands:
+        if c and os.path.isfile(c) and os.access(c, os.X_OK):
+            return os.path.abspath(c)
+    return None
 
 
 def read_fasta(path):

@@ -12,7 +12,6 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import struct
 import subprocess
@@ -21,25 +20,13 @@ import zlib
 
 import pytest
 
-from conftest import DNABERT2_TOKENIZER
+from conftest import DNABERT2_TOKENIZER, find_cli
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # The repository's copy of DNABERT-2's tokenizer (the shared data's one otherwise).
 TOKENIZER = os.path.join(HERE, "..", "..", "..", "examples", "data", "dnabert2", "tokenizer.json")
 if not os.path.exists(TOKENIZER):
     TOKENIZER = DNABERT2_TOKENIZER
-
-
-def find_cli():
-    cands = [os.environ.get("DNABERT_CLI")]
-    if os.environ.get("DNABERT_HOME"):
-        cands.append(os.path.join(os.environ["DNABERT_HOME"], "bin", "dnabert"))
-    cands.append(os.path.join(HERE, "..", "..", "..", "build", "bin", "dnabert"))
-    cands.append(shutil.which("dnabert"))
-    for c in cands:
-        if c and os.path.isfile(c) and os.access(c, os.X_OK):
-            return os.path.abspath(c)
-    return None
 
 
 CLI = find_cli()
