@@ -36,6 +36,26 @@ TASKS = {
     "splice_400": ["--pooling", "cls"],
     "coding_200": ["--pooling", "mean", "--reverse-complement"],
 }
+# Per task and mode, options that replace the mode's: on coding_200 (8,238 training sequences, the largest task)
+# a dev-set sweep (lr 5e-4/1e-3/2e-3 × 3/5 epochs for LoRA, lr 1e-4/2e-4 × 2/3 epochs for full, dev every epoch or
+# half epoch) preferred LoRA for 5 epochs (best dev MCC 0.764 against 0.741-0.758) and full fine-tuning for
+# 3 epochs with the dev set every half epoch (0.769 against 0.756-0.763); random init gets full's schedule.
+TASK_MODES = {
+    "coding_200": {"lora": {"--epochs": "5"},
+                   "full": {"--epochs": "3", "--eval-every": "129"},
+                   "random": {"--epochs": "3", "--eval-every": "129"}},
+}
+
+
+def mode_args(task, mode):
+    """MODES[mode] with the options of TASK_MODES[task][mode] replaced (or appended)."""
+    args = list(MODES[mode])
+    for opt, value in TASK_MODES.get(task, {}).get(mode, {}).items():
+        if opt in args:
+            args[args.index(opt) + 1] = value
+        else:
+            args += [opt, value]
+    return args
 
 
 def main():
@@ -61,7 +81,7 @@ def main():
             cmd = [a.cli, "finetune", "--model", random_model if mode == "random" else a.model,
                    "--train", f"{d}/train.csv", "--dev", f"{d}/dev.csv", "--test", f"{d}/test.csv", "--out", out,
                    "--select-by", "mcc", "--threads", str(a.threads), "--seed", str(a.seed),
-                   ] + MODES[mode] + TASKS.get(task, ["--pooling", "mean"])
+                   ] + mode_args(task, mode) + TASKS.get(task, ["--pooling", "mean"])
             t0 = time.perf_counter()
             r = subprocess.run(cmd, capture_output=True, text=True)
             secs = time.perf_counter() - t0
@@ -70,7 +90,8 @@ def main():
                 continue
             test = json.load(open(os.path.join(out, "test_metrics.json")))
             steps = [json.loads(l) for l in open(os.path.join(out, "metrics.jsonl"))]
-            epochs = float(MODES[mode][MODES[mode].index("--epochs") + 1])
+            margs = mode_args(task, mode)
+            epochs = float(margs[margs.index("--epochs") + 1])
             trainable = None
             for line in r.stderr.splitlines():
                 if "trainable parameters" in line:
@@ -85,7 +106,9 @@ def main():
     print("|---|---|---|---|---|---|---|---|")
     names = {"lora": "LoRA, pretrained", "full": "full, pretrained", "random": "full, random init"}
     for r in rows:
-        print(f"| {r['task']} | {FLOORS.get(r['task'], float('nan')):.3f} | {names[r['mode']]} | **{r['mcc']:.3f}** | "
+        floor = FLOORS.get(r["task"], float("nan"))
+        mcc = f"**{r['mcc']:.3f}**" if r["mcc"] > floor else f"{r['mcc']:.3f}"   # bold: above the floor
+        print(f"| {r['task']} | {floor:.3f} | {names[r['mode']]} | {mcc} | "
               f"{r['f1']:.3f} | {r['acc']:.3f} | {r['trainable']:,} | {r['epoch_secs']:.0f} |")
 
 
