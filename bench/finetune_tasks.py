@@ -42,7 +42,7 @@ TASKS = {
 # 3 epochs with the dev set every half epoch (0.769 against 0.756-0.763); random init gets full's schedule.
 TASK_MODES = {
     "coding_200": {"lora": {"--epochs": "5"},
-                   "full": {"--epochs": "3", "--eval-every": "129"},
+                   "full": {"--epochs": "3", "--eval-every": "129"},   # 258 steps per epoch at batch 32
                    "random": {"--epochs": "3", "--eval-every": "129"}},
 }
 
@@ -78,10 +78,11 @@ def main():
         d = os.path.join(SHARED, "data", "tasks", task)
         for mode in a.modes.split(","):
             out = os.path.join(a.out, f"{task}-{mode}")
+            margs = mode_args(task, mode)
             cmd = [a.cli, "finetune", "--model", random_model if mode == "random" else a.model,
                    "--train", f"{d}/train.csv", "--dev", f"{d}/dev.csv", "--test", f"{d}/test.csv", "--out", out,
                    "--select-by", "mcc", "--threads", str(a.threads), "--seed", str(a.seed),
-                   ] + mode_args(task, mode) + TASKS.get(task, ["--pooling", "mean"])
+                   ] + margs + TASKS.get(task, ["--pooling", "mean"])
             t0 = time.perf_counter()
             r = subprocess.run(cmd, capture_output=True, text=True)
             secs = time.perf_counter() - t0
@@ -90,7 +91,6 @@ def main():
                 continue
             test = json.load(open(os.path.join(out, "test_metrics.json")))
             steps = [json.loads(l) for l in open(os.path.join(out, "metrics.jsonl"))]
-            margs = mode_args(task, mode)
             epochs = float(margs[margs.index("--epochs") + 1])
             trainable = None
             for line in r.stderr.splitlines():
