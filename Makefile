@@ -11,6 +11,9 @@ BUILD = $(CURDIR)/build
 LIB = $(BUILD)/lib/libdnabert.so
 CLI = $(BUILD)/bin/dnabert
 VERSION = $(shell sed -n 's/^#define DNABERT_VERSION_STRING "\(.*\)"/\1/p' include/dnabert.h)
+# the shared library's file: libdnabert.so.$(VERSION), with symlinks libdnabert.so.0 (the SONAME) and libdnabert.so
+SONAME = libdnabert.so.0
+LIBFILE = libdnabert.so.$(VERSION)
 export DNABERT_LIB = $(LIB)
 export DNABERT_SHARED = $(SHARED)
 export DNABERT_HOME = $(BUILD)
@@ -38,7 +41,10 @@ deps:
 lib:
 	$(SWIFT_RELEASE) --product dnabert
 	@mkdir -p $(BUILD)/lib/pkgconfig $(BUILD)/include
-	cp .build/release/libdnabert.so $(LIB)
+	rm -f $(LIB) $(BUILD)/lib/$(SONAME)
+	cp .build/release/libdnabert.so $(BUILD)/lib/$(LIBFILE)
+	ln -sf $(LIBFILE) $(BUILD)/lib/$(SONAME)
+	ln -sf $(SONAME) $(LIB)
 	cp include/dnabert.h $(BUILD)/include/
 	@sed -e 's|@PREFIX@|$(BUILD)|' -e 's|@VERSION@|$(VERSION)|' dnabert.pc.in > $(BUILD)/lib/pkgconfig/dnabert.pc
 	@if ldd $(LIB) | grep -qi swift; then echo "error: libdnabert.so depends on the Swift runtime"; exit 1; fi
@@ -150,7 +156,9 @@ bench: lib python
 # ---- installing -------------------------------------------------------------------------------
 install: lib cli
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libdnabert.so
+	install -m 755 $(BUILD)/lib/$(LIBFILE) $(DESTDIR)$(PREFIX)/lib/$(LIBFILE)
+	ln -sf $(LIBFILE) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libdnabert.so
 	install -m 644 include/dnabert.h $(DESTDIR)$(PREFIX)/include/dnabert.h
 	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/dnabert
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' dnabert.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/dnabert.pc

@@ -34,8 +34,12 @@ let package = Package(
         // The SIMD row kernels (a symlink to DNABert/Kernels/SIMDKernels.swift) built for AVX-512 + FMA;
         // DNABert calls them only after checking the CPU's features (Kernels/SIMDPath.swift).
         .target(name: "DNABertAVX512", swiftSettings: optimise + avx512Defines + [.unsafeFlags(avx512Flags)]),
-        .target(name: "CDNABertABI", path: "Sources/CDNABertABI"),
-        .target(name: "CDNABert", dependencies: ["DNABert", "CDNABertABI"], swiftSettings: optimise),
+        .target(name: "CDNABertABI", path: "Sources/CDNABertABI", exclude: ["libdnabert.map"]),
+        // libdnabert.so: SONAME libdnabert.so.0 and the ABI's symbol versions (only dnabert_* is exported).
+        .target(name: "CDNABert", dependencies: ["DNABert", "CDNABertABI"], swiftSettings: optimise,
+                linkerSettings: [.unsafeFlags(["-Xlinker", "-soname=libdnabert.so.0", "-Xlinker",
+                                               "--version-script=\(Context.packageDirectory)/Sources/CDNABertABI/libdnabert.map"],
+                                              .when(platforms: [.linux]))]),
         .executableTarget(
             name: "dnabert-cli",
             dependencies: ["DNABert", .product(name: "ArgumentParser", package: "swift-argument-parser")],

@@ -84,9 +84,10 @@ public func dnabert_dataset_from_arrays(_ seqs: UnsafePointer<UnsafePointer<CCha
 @_cdecl("dnabert_dataset_get_info")
 public func dnabert_dataset_get_info(_ h: OpaquePointer?, _ out: UnsafeMutablePointer<dnabert_dataset_info>?) -> Int32 {
     guarded("dnabert_dataset_get_info") {
-        let d = try dataset(h), out = try require(out, "out")
-        out.pointee = dnabert_dataset_info(n_sequences: Int64(d.count), problem_type: problemCode(d.problemType),
-                                           num_labels: Int32(d.numLabels), has_label_names: d.labelNames == nil ? 0 : 1)
+        let d = try dataset(h)
+        try writeResult(dnabert_dataset_info(struct_size: structSize(dnabert_dataset_info.self), n_sequences: Int64(d.count),
+                                             problem_type: problemCode(d.problemType), num_labels: Int32(d.numLabels),
+                                             has_label_names: d.labelNames == nil ? 0 : 1), to: out, name: "out")
     }
 }
 
@@ -127,7 +128,7 @@ public func dnabert_finetune_default_params() -> dnabert_finetune_params {
         lora_dropout: l.dropout, lora_targets: nil, pooling: DNABERT_POOL_CLS, epochs: o.epochs, max_steps: 0,
         batch_size: Int32(o.batchSize), grad_accum: Int32(o.gradAccum), warmup_steps: -1, eval_every: 0, max_length: 0,
         n_threads: 0, use_class_weights: 0, learning_rate: 0, dropout: -1, max_grad_norm: o.maxGradNorm,
-        weight_decay: o.optimizer.weightDecay, select_by: nil, seed: 0, reverse_complement: 0)
+        weight_decay: o.optimizer.weightDecay, select_by: nil, seed: 0, reverse_complement: 0, out_dir: nil)
 }
 
 struct FineTuneSetup {
@@ -159,6 +160,7 @@ func finetuneSetup(_ p: UnsafePointer<dnabert_finetune_params>?) throws -> FineT
         throw DNABertError.invalidArgument("params.reverse_complement must be 0 or 1, got \(c.reverse_complement)")
     }
     o.reverseComplement = c.reverse_complement == 1
+    if let d = c.out_dir { o.outputDirectory = try string(d, "params.out_dir") }
     try o.validate()
     var lora: LoRAConfig? = nil
     guard c.lora_r >= 0 else { throw DNABertError.invalidArgument("params.lora_r must be >= 0 (0 = full fine-tuning)") }
@@ -183,7 +185,7 @@ func finetuneSetup(_ p: UnsafePointer<dnabert_finetune_params>?) throws -> FineT
 func finetuneMetrics(_ p: FineTuneProgress) -> dnabert_finetune_metrics {
     let q = p.progress
     func dev(_ k: String) -> Double { p.dev?.value(k) ?? .nan }
-    return dnabert_finetune_metrics(step: Int64(q.step), total_steps: Int64(q.totalSteps), epoch: p.epoch, loss: q.loss,
+    return dnabert_finetune_metrics(struct_size: structSize(dnabert_finetune_metrics.self), step: Int64(q.step), total_steps: Int64(q.totalSteps), epoch: p.epoch, loss: q.loss,
                                     learning_rate: q.learningRate, grad_norm: q.gradNorm ?? .nan,
                                     tokens_per_second: q.tokensPerSecond, elapsed_seconds: q.elapsedSeconds, eta_seconds: q.etaSeconds,
                                     dev_loss: p.dev?.loss ?? .nan, dev_accuracy: dev("accuracy"), dev_f1: dev("f1"), dev_mcc: dev("mcc"),
@@ -211,8 +213,11 @@ public func dnabert_finetuner_create(_ m: OpaquePointer?, _ train: OpaquePointer
 @_cdecl("dnabert_finetuner_step")
 public func dnabert_finetuner_step(_ h: OpaquePointer?, _ m: UnsafeMutablePointer<dnabert_finetune_metrics>?) -> Int32 {
     guarded("dnabert_finetuner_step") {
-        let p = try finetuner(h).advance()
-        m?.pointee = finetuneMetrics(p)
+        let ft = try finetuner(h)
+        try checkResult(m, sample: finetuneMetrics(FineTuneProgress(progress: TrainingProgress(step: 0, totalSteps: 0, loss: 0, learningRate: 0),
+                                                                     epoch: 0, dev: nil)), name: "metrics")
+        let p = try ft.advance()
+        if m != nil { try writeResult(finetuneMetrics(p), to: m, name: "metrics") }
     }
 }
 
@@ -243,11 +248,12 @@ public func dnabert_finetuner_classifier(_ h: OpaquePointer?, _ out: UnsafeMutab
 @_cdecl("dnabert_finetuner_get_info")
 public func dnabert_finetuner_get_info(_ h: OpaquePointer?, _ out: UnsafeMutablePointer<dnabert_finetuner_info>?) -> Int32 {
     guarded("dnabert_finetuner_get_info") {
-        let ft = try finetuner(h), out = try require(out, "out")
-        out.pointee = dnabert_finetuner_info(step: Int64(ft.step), total_steps: Int64(ft.totalSteps), steps_per_epoch: Int64(ft.stepsPerEpoch),
+        let ft = try finetuner(h)
+        try writeResult(dnabert_finetuner_info(struct_size: structSize(dnabert_finetuner_info.self), step: Int64(ft.step), total_steps: Int64(ft.totalSteps), steps_per_epoch: Int64(ft.stepsPerEpoch),
                                              trainable_parameters: Int64(ft.classifier.trainableCount),
                                              max_length: Int32(ft.classifier.maxLength), learning_rate: ft.learningRate,
-                                             best_step: Int64(ft.best?.step ?? -1), best_value: ft.best?.value ?? .nan)
+                                             best_step: Int64(ft.best?.step ?? -1), best_value: ft.best?.value ?? .nan),
+                        to: out, name: "out")
     }
 }
 
@@ -272,13 +278,13 @@ public func dnabert_classifier_save(_ h: OpaquePointer?, _ dir: UnsafePointer<CC
 @_cdecl("dnabert_classifier_get_info")
 public func dnabert_classifier_get_info(_ h: OpaquePointer?, _ out: UnsafeMutablePointer<dnabert_classifier_info>?) -> Int32 {
     guarded("dnabert_classifier_get_info") {
-        let c = try classifier(h), out = try require(out, "out")
-        out.pointee = dnabert_classifier_info(num_labels: Int32(c.head.numLabels), problem_type: problemCode(c.head.problemType),
+        let c = try classifier(h)
+        try writeResult(dnabert_classifier_info(struct_size: structSize(dnabert_classifier_info.self), num_labels: Int32(c.head.numLabels), problem_type: problemCode(c.head.problemType),
                                               pooling: c.head.pooling == .cls ? DNABERT_POOL_CLS : DNABERT_POOL_MEAN,
                                               lora_r: Int32(c.lora?.r ?? 0), lora_alpha: c.lora?.alpha ?? .nan,
                                               trainable_parameters: Int64(c.trainableCount), max_length: Int32(c.maxLength),
                                               has_label_names: c.labelNames == nil ? 0 : 1,
-                                              reverse_complement: c.reverseComplement ? 1 : 0)
+                                              reverse_complement: c.reverseComplement ? 1 : 0), to: out, name: "out")
     }
 }
 
@@ -296,11 +302,12 @@ public func dnabert_classifier_label_name(_ h: OpaquePointer?, _ index: Int32, _
 
 @_cdecl("dnabert_classifier_predict")
 public func dnabert_classifier_predict(_ h: OpaquePointer?, _ seqs: UnsafePointer<UnsafePointer<CChar>?>?, _ lens: UnsafePointer<Int>?,
-                                       _ n: Int, _ threads: Int32, _ out: UnsafeMutablePointer<Float>?) -> Int32 {
+                                       _ n: Int, _ params: UnsafePointer<dnabert_forward_params>?,
+                                       _ out: UnsafeMutablePointer<Float>?) -> Int32 {
     guarded("dnabert_classifier_predict") {
         let c = try classifier(h)
         guard n >= 0, n < maxElements else { throw DNABertError.invalidArgument("n is out of range") }
-        guard threads >= 0 else { throw DNABertError.invalidArgument("n_threads must be >= 0") }
+        let threads = try forwardOptions(params).threads
         if n == 0 { return }
         let out = try require(out, "out")
         let bufs = try byteBuffers(seqs, lens, n)
@@ -310,14 +317,15 @@ public func dnabert_classifier_predict(_ h: OpaquePointer?, _ seqs: UnsafePointe
             guard let str = String(validating: b, as: UTF8.self) else { throw DNABertError.invalidArgument("seqs[\(i)] is not valid UTF-8") }
             s.append(str)
         }
-        let scores = try c.predict(s, threads: Int(threads))
+        let scores = try c.predict(s, threads: threads)
         scores.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: scores.count) }
     }
 }
 
 @_cdecl("dnabert_classifier_logits")
 public func dnabert_classifier_logits(_ h: OpaquePointer?, _ ids: UnsafePointer<Int32>?, _ mask: UnsafePointer<Int32>?, _ batch: Int,
-                                      _ length: Int, _ threads: Int32, _ out: UnsafeMutablePointer<Float>?) -> Int32 {
+                                      _ length: Int, _ params: UnsafePointer<dnabert_forward_params>?,
+                                      _ out: UnsafeMutablePointer<Float>?) -> Int32 {
     guarded("dnabert_classifier_logits") {
         let c = try classifier(h)
         guard batch > 0, length > 0, batch < maxElements, length < maxElements else {
@@ -325,26 +333,93 @@ public func dnabert_classifier_logits(_ h: OpaquePointer?, _ ids: UnsafePointer<
         }
         let (n, o) = batch.multipliedReportingOverflow(by: length)
         guard !o, n < 1 << 32 else { throw DNABertError.invalidArgument("batch × length is too large") }
-        guard threads >= 0 else { throw DNABertError.invalidArgument("n_threads must be >= 0") }
+        let threads = try forwardOptions(params).threads
         let ids = try require(ids, "ids"), out = try require(out, "out")
         let lg = try c.logits(ids: UnsafeBufferPointer(start: ids, count: n), batch: batch, length: length,
-                              attentionMask: mask.map { UnsafeBufferPointer(start: $0, count: n) }, threads: Int(threads))
+                              attentionMask: mask.map { UnsafeBufferPointer(start: $0, count: n) }, threads: threads)
         lg.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: lg.count) }
     }
 }
 
 @_cdecl("dnabert_classifier_evaluate")
-public func dnabert_classifier_evaluate(_ h: OpaquePointer?, _ data: OpaquePointer?, _ threads: Int32,
+public func dnabert_classifier_evaluate(_ h: OpaquePointer?, _ data: OpaquePointer?, _ params: UnsafePointer<dnabert_forward_params>?,
                                         _ out: UnsafeMutablePointer<dnabert_eval_result>?, _ scores: UnsafeMutablePointer<Float>?) -> Int32 {
     guarded("dnabert_classifier_evaluate") {
-        let c = try classifier(h), d = try dataset(data, "data"), out = try require(out, "out")
-        guard threads >= 0 else { throw DNABertError.invalidArgument("n_threads must be >= 0") }
-        let e = try c.evaluate(d, threads: Int(threads))
-        func v(_ k: String) -> Double { e.value(k) ?? .nan }
-        out.pointee = dnabert_eval_result(n: Int64(d.count), loss: e.loss, accuracy: v("accuracy"), f1: v("f1"), mcc: v("mcc"),
-                                          precision: v("precision"), recall: v("recall"), pearson: v("pearson"),
-                                          spearman: v("spearman"), mse: v("mse"), r2: v("r2"))
+        let c = try classifier(h), d = try dataset(data, "data")
+        let threads = try forwardOptions(params).threads
+        try checkResult(try require(out, "out"), sample: evalResult(nil, n: 0), name: "out")
+        let e = try c.evaluate(d, threads: threads)
+        try writeResult(evalResult(e, n: d.count), to: out, name: "out")
         if let scores { e.scores.withUnsafeBufferPointer { scores.update(from: $0.baseAddress!, count: e.scores.count) } }
+    }
+}
+
+/// An evaluation as the C struct (figures the problem type lacks are NaN).
+func evalResult(_ e: FineTuneEvaluation?, n: Int) -> dnabert_eval_result {
+    func v(_ k: String) -> Double { e?.value(k) ?? .nan }
+    return dnabert_eval_result(struct_size: structSize(dnabert_eval_result.self), n: Int64(n), loss: e?.loss ?? .nan,
+                               accuracy: v("accuracy"), f1: v("f1"), mcc: v("mcc"), precision: v("precision"), recall: v("recall"),
+                               pearson: v("pearson"), spearman: v("spearman"), mse: v("mse"), r2: v("r2"))
+}
+
+@_cdecl("dnabert_finetuner_test")
+public func dnabert_finetuner_test(_ h: OpaquePointer?, _ data: OpaquePointer?, _ out: UnsafeMutablePointer<dnabert_eval_result>?) -> Int32 {
+    guarded("dnabert_finetuner_test") {
+        let ft = try finetuner(h), d = try dataset(data, "test")
+        try checkResult(out, sample: evalResult(nil, n: 0), name: "out")
+        let e = try ft.test(d)
+        if out != nil { try writeResult(evalResult(e, n: d.count), to: out, name: "out") }
+    }
+}
+
+private func classifierSchema(_ c: SequenceClassifier) throws -> LabelSchema {
+    try LabelSchema(problemType: c.head.problemType, numLabels: c.head.numLabels, labelNames: c.labelNames)
+}
+
+@_cdecl("dnabert_classifier_dataset_from_arrays")
+public func dnabert_classifier_dataset_from_arrays(_ h: OpaquePointer?, _ seqs: UnsafePointer<UnsafePointer<CChar>?>?,
+                                                   _ lens: UnsafePointer<Int>?, _ labels: UnsafePointer<UnsafePointer<CChar>?>?,
+                                                   _ n: Int, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guarded("dnabert_classifier_dataset_from_arrays") {
+        out?.pointee = nil
+        let out = try require(out, "out")
+        let schema = try classifierSchema(try classifier(h))
+        guard n > 0, n < maxElements else { throw DNABertError.invalidArgument("n must be positive, got \(n)") }
+        let bufs = try byteBuffers(seqs, lens, n)
+        var s: [String] = []
+        s.reserveCapacity(n)
+        for i in 0..<n {
+            guard let str = String(validating: bufs[i], as: UTF8.self) else { throw DNABertError.invalidArgument("seqs[\(i)] is not valid UTF-8") }
+            s.append(str)
+        }
+        let d: LabelledSequences
+        if let labels {
+            let l = try (0..<n).map { try string(labels[$0], "labels[\($0)]") }
+            d = try LabelledSequences.fromArrays(sequences: s, labels: l, schema: schema)
+        } else {
+            d = try LabelledSequences.unlabelled(sequences: s, schema: schema)
+        }
+        out.pointee = HandleRegistry.shared.box(DatasetBox(d))
+    }
+}
+
+@_cdecl("dnabert_decide_labels")
+public func dnabert_decide_labels(_ problem: Int32, _ scores: UnsafePointer<Float>?, _ n: Int, _ numLabels: Int32,
+                                  _ out: UnsafeMutablePointer<Int32>?) -> Int32 {
+    guarded("dnabert_decide_labels") {
+        guard let p = try problemType(problem) else {
+            throw DNABertError.invalidArgument("problem_type must be DNABERT_PROBLEM_SINGLE_LABEL or DNABERT_PROBLEM_MULTI_LABEL")
+        }
+        guard numLabels >= 1, numLabels <= 1 << 20 else { throw DNABertError.invalidArgument("num_labels must be in 1...2^20, got \(numLabels)") }
+        guard n >= 0, n < maxElements else { throw DNABertError.invalidArgument("n is out of range") }
+        let (total, o) = n.multipliedReportingOverflow(by: Int(numLabels))
+        guard !o, total < maxElements else { throw DNABertError.invalidArgument("n × num_labels is too large") }
+        if n == 0 { return }
+        let scores = try require(scores, "scores"), out = try require(out, "out")
+        let buf = UnsafeBufferPointer(start: scores, count: total)
+        if let i = buf.firstIndex(where: { $0.isNaN }) { throw DNABertError.invalidArgument("scores[\(i)] is NaN") }
+        let d = try Metrics.decide(problemType: p, scores: buf, numLabels: Int(numLabels))
+        d.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: d.count) }
     }
 }
 
@@ -354,8 +429,7 @@ public func dnabert_classifier_read_dataset(_ h: OpaquePointer?, _ path: UnsafeP
     guarded("dnabert_classifier_read_dataset") {
         out?.pointee = nil
         let out = try require(out, "out")
-        let c = try classifier(h)
-        let schema = try LabelSchema(problemType: c.head.problemType, numLabels: c.head.numLabels, labelNames: c.labelNames)
+        let schema = try classifierSchema(try classifier(h))
         out.pointee = HandleRegistry.shared.box(DatasetBox(try LabelledSequences.read(path: string(path, "path"), schema: schema)))
     }
 }

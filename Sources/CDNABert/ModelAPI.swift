@@ -57,13 +57,12 @@ public func dnabert_model_free(_ m: OpaquePointer?) {
 public func dnabert_model_get_info(_ m: OpaquePointer?, _ out: UnsafeMutablePointer<dnabert_model_info>?) -> Int32 {
     guarded("dnabert_model_get_info") {
         let p = try pretrained(m)
-        let out = try require(out, "out")
         let c = p.model.config, l = p.model.layout
-        out.pointee = dnabert_model_info(
-            vocab_size: Int32(c.vocabSize), hidden_size: Int32(c.hiddenSize), num_layers: Int32(c.numLayers),
+        try writeResult(dnabert_model_info(
+            struct_size: structSize(dnabert_model_info.self), vocab_size: Int32(c.vocabSize), hidden_size: Int32(c.hiddenSize), num_layers: Int32(c.numLayers),
             num_heads: Int32(c.numHeads), intermediate_size: Int32(c.intermediateSize),
             num_labels: Int32(l.hasClassifier ? c.numLabels : 0), has_mlm_head: l.hasMLMHead ? 1 : 0,
-            has_pooler: l.hasPooler ? 1 : 0, has_tokenizer: p.tokenizer == nil ? 0 : 1, num_parameters: Int64(l.total))
+            has_pooler: l.hasPooler ? 1 : 0, has_tokenizer: p.tokenizer == nil ? 0 : 1, num_parameters: Int64(l.total)), to: out, name: "out")
     }
 }
 
@@ -103,7 +102,7 @@ private func batchInputs(_ ids: UnsafePointer<Int32>?, _ mask: UnsafePointer<Int
     return (UnsafeBufferPointer(start: ids, count: n), mask.map { UnsafeBufferPointer(start: $0, count: n) })
 }
 
-private func forwardOptions(_ p: UnsafePointer<dnabert_forward_params>?) throws -> ForwardOptions {
+func forwardOptions(_ p: UnsafePointer<dnabert_forward_params>?) throws -> ForwardOptions {
     let c = try readParams(p, defaults: dnabert_forward_default_params(), name: "params")
     guard c.n_threads >= 0 else { throw DNABertError.invalidArgument("params.n_threads must be >= 0") }
     var o = ForwardOptions()

@@ -37,8 +37,8 @@ func pretrainOptions(_ p: UnsafePointer<dnabert_pretrain_params>?) throws -> (Pr
     return (o, c.resume != 0)
 }
 
-func metrics(_ p: TrainingProgress) -> dnabert_train_metrics {
-    dnabert_train_metrics(step: Int64(p.step), total_steps: Int64(p.totalSteps), tokens: Int64(p.tokens), loss: p.loss,
+func metrics(_ p: TrainingProgress) -> dnabert_pretrain_metrics {
+    dnabert_pretrain_metrics(struct_size: structSize(dnabert_pretrain_metrics.self), step: Int64(p.step), total_steps: Int64(p.totalSteps), tokens: Int64(p.tokens), loss: p.loss,
                           learning_rate: p.learningRate, grad_norm: p.gradNorm ?? .nan,
                           tokens_per_second: p.tokensPerSecond, elapsed_seconds: p.elapsedSeconds, eta_seconds: p.etaSeconds,
                           validation_loss: p.validationLoss ?? .nan, validation_accuracy: p.validationAccuracy ?? .nan)
@@ -67,10 +67,12 @@ public func dnabert_trainer_create(_ m: OpaquePointer?, _ files: UnsafePointer<U
 }
 
 @_cdecl("dnabert_trainer_step")
-public func dnabert_trainer_step(_ t: OpaquePointer?, _ m: UnsafeMutablePointer<dnabert_train_metrics>?) -> Int32 {
+public func dnabert_trainer_step(_ t: OpaquePointer?, _ m: UnsafeMutablePointer<dnabert_pretrain_metrics>?) -> Int32 {
     guarded("dnabert_trainer_step") {
-        let p = try trainer(t).advance()
-        m?.pointee = metrics(p)
+        let tr = try trainer(t)
+        try checkResult(m, sample: metrics(TrainingProgress(step: 0, totalSteps: 0, loss: 0, learningRate: 0)), name: "metrics")
+        let p = try tr.advance()
+        if m != nil { try writeResult(metrics(p), to: m, name: "metrics") }
     }
 }
 
@@ -90,7 +92,7 @@ public func dnabert_trainer_save_checkpoint(_ t: OpaquePointer?) -> Int32 {
 }
 
 @_cdecl("dnabert_trainer_run")
-public func dnabert_trainer_run(_ t: OpaquePointer?, _ cb: dnabert_train_callback?, _ user: UnsafeMutableRawPointer?) -> Int32 {
+public func dnabert_trainer_run(_ t: OpaquePointer?, _ cb: dnabert_pretrain_callback?, _ user: UnsafeMutableRawPointer?) -> Int32 {
     guarded("dnabert_trainer_run") {
         let tr = try trainer(t)
         try tr.run { p in

@@ -96,14 +96,56 @@ final class HandleRegistry: @unchecked Sendable {
     }
 }
 
+/// The struct sizes a caller may pass for a C struct: the end of each field after `struct_size`, and that end
+/// rounded up to the struct's alignment (the sizeof of a layout that stops there). Every released layout of
+/// a struct is a prefix of the current one (fields are only appended), so these are exactly the field
+/// boundaries of released layouts; a size ending inside a field (half a pointer) is not among them.
+/// Computed once per struct type from its reflected fields, laid out by the C rules.
+final class StructSizes: @unchecked Sendable {
+    static let shared = StructSizes()
+    private var cache: [ObjectIdentifier: Set<Int>] = [:]
+    private var lock = pthread_mutex_t()
+    init() { pthread_mutex_init(&lock, nil) }
+
+    func valid<T>(_ sample: T) -> Set<Int> {
+        let key = ObjectIdentifier(T.self)
+        pthread_mutex_lock(&lock)
+        defer { pthread_mutex_unlock(&lock) }
+        if let s = cache[key] { return s }
+        func layout<V>(_ v: V) -> (size: Int, align: Int) { (MemoryLayout<V>.size, MemoryLayout<V>.alignment) }
+        let align = MemoryLayout<T>.alignment
+        var end = 0
+        var sizes: Set<Int> = []
+        for (i, child) in Mirror(reflecting: sample).children.enumerated() {
+            let (size, a) = _openExistential(child.value, do: layout)
+            end = (end + a - 1) / a * a + size
+            if i > 0 {
+                sizes.insert(end)
+                sizes.insert((end + align - 1) / align * align)
+            }
+        }
+        precondition((end + align - 1) / align * align == MemoryLayout<T>.size, "struct layout of \(T.self) not reproduced")
+        cache[key] = sizes
+        return sizes
+    }
+
+    /// Throws `.invalidArgument` unless `size` is a field boundary of a released layout of T.
+    func check<T>(_ size: Int, _ sample: T, name: String) throws {
+        guard valid(sample).contains(size) else {
+            let ok = valid(sample).sorted()
+            throw DNABertError.invalidArgument("\(name).struct_size is \(size), which is not the size of a released layout of "
+                + "\(T.self) (\(ok.first ?? 0)...\(ok.last ?? 0) at field boundaries; \(MemoryLayout<T>.size) now): set it to "
+                + "sizeof(\(T.self)) or fill the struct with the matching *_default_params() first")
+        }
+    }
+}
+
 /// Reads a caller's parameter struct: fields beyond the caller's `struct_size` keep their defaults,
 /// so a program compiled against an older, shorter struct keeps working.
 func readParams<P>(_ p: UnsafePointer<P>?, defaults: P, name: String) throws -> P {
     guard let p else { return defaults }
     let callerSize = Int(UnsafeRawPointer(p).load(as: UInt32.self))
-    guard callerSize >= MemoryLayout<UInt32>.size * 2, callerSize <= 1 << 16 else {
-        throw DNABertError.invalidArgument("\(name).struct_size is \(callerSize): fill the struct with the matching *_default_params() first")
-    }
+    try StructSizes.shared.check(callerSize, defaults, name: name)
     var out = defaults
     withUnsafeMutableBytes(of: &out) { dst in
         let n = min(callerSize, dst.count)
@@ -111,6 +153,29 @@ func readParams<P>(_ p: UnsafePointer<P>?, defaults: P, name: String) throws -> 
     }
     return out
 }
+
+/// Writes a result struct into a caller's struct: only its first `struct_size` bytes (set by the caller, checked
+/// to be a field boundary of a released layout), leaving the caller's struct_size as it is.
+func writeResult<R>(_ value: R, to p: UnsafeMutablePointer<R>?, name: String) throws {
+    let p = try require(p, name)
+    let callerSize = Int(UnsafeRawPointer(p).load(as: UInt32.self))
+    try StructSizes.shared.check(callerSize, value, name: name)
+    var v = value
+    withUnsafeBytes(of: &v) { src in
+        let n = min(callerSize, src.count)
+        let skip = MemoryLayout<UInt32>.size
+        UnsafeMutableRawPointer(p).advanced(by: skip).copyMemory(from: src.baseAddress! + skip, byteCount: n - skip)
+    }
+}
+
+/// Checks a caller's result struct before a long operation (so a bad struct_size fails before the work is done).
+func checkResult<R>(_ p: UnsafeMutablePointer<R>?, sample: R, name: String) throws {
+    guard let p else { return }
+    try StructSizes.shared.check(Int(UnsafeRawPointer(p).load(as: UInt32.self)), sample, name: name)
+}
+
+/// `sizeof` of a C struct as its struct_size field.
+func structSize<T>(_: T.Type) -> UInt32 { UInt32(MemoryLayout<T>.size) }
 
 /// Copies `s` with a NUL into a caller buffer; reports the length; BUFFER_TOO_SMALL when it does not fit.
 func copyOut(_ s: String, _ buf: UnsafeMutablePointer<CChar>?, _ cap: Int, _ len: UnsafeMutablePointer<Int>?) throws {

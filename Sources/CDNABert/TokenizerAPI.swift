@@ -115,9 +115,9 @@ public func dnabert_tokenizer_id_to_token(_ tok: OpaquePointer?, _ id: Int32, _ 
 public func dnabert_tokenizer_special_ids(_ tok: OpaquePointer?, _ out: UnsafeMutablePointer<dnabert_special_ids>?) -> Int32 {
     guarded("dnabert_tokenizer_special_ids") {
         let t = try tokenizer(tok)
-        let out = try require(out, "out")
-        out.pointee = dnabert_special_ids(unk: t.unkId ?? -1, cls: t.clsId ?? -1, sep: t.sepId ?? -1,
-                                          pad: t.padId ?? -1, mask: t.maskId ?? -1)
+        try writeResult(dnabert_special_ids(struct_size: structSize(dnabert_special_ids.self), unk: t.unkId ?? -1,
+                                            cls: t.clsId ?? -1, sep: t.sepId ?? -1, pad: t.padId ?? -1, mask: t.maskId ?? -1),
+                        to: out, name: "out")
     }
 }
 

@@ -3,18 +3,18 @@ import DNABert
 
 // C exports of tokenizer training.
 
-@_cdecl("dnabert_train_default_params")
-public func dnabert_train_default_params() -> dnabert_train_params {
+@_cdecl("dnabert_bpe_train_default_params")
+public func dnabert_bpe_train_default_params() -> dnabert_bpe_train_params {
     let d = BPETrainerOptions()
-    return dnabert_train_params(
-        struct_size: UInt32(MemoryLayout<dnabert_train_params>.size), vocab_size: Int32(d.vocabSize),
+    return dnabert_bpe_train_params(
+        struct_size: UInt32(MemoryLayout<dnabert_bpe_train_params>.size), vocab_size: Int32(d.vocabSize),
         min_frequency: Int32(d.minFrequency), max_token_length: Int32(d.maxTokenLength), word_length: Int32(d.wordLength),
         case_policy: d.casePolicy.rawValue, non_acgt_policy: d.nonACGT.rawValue, n_threads: 0, max_bases: 0,
         progress: nil, progress_user_data: nil)
 }
 
-private func trainerOptions(_ p: UnsafePointer<dnabert_train_params>?) throws -> (BPETrainerOptions, ((TrainProgress) -> Bool)?) {
-    let c = try readParams(p, defaults: dnabert_train_default_params(), name: "params")
+private func trainerOptions(_ p: UnsafePointer<dnabert_bpe_train_params>?) throws -> (BPETrainerOptions, ((TrainProgress) -> Bool)?) {
+    let c = try readParams(p, defaults: dnabert_bpe_train_default_params(), name: "params")
     var o = BPETrainerOptions()
     o.vocabSize = Int(c.vocab_size)
     o.minFrequency = Int(c.min_frequency)
@@ -49,7 +49,7 @@ private func trainerOptions(_ p: UnsafePointer<dnabert_train_params>?) throws ->
 
 @_cdecl("dnabert_tokenizer_train")
 public func dnabert_tokenizer_train(_ paths: UnsafePointer<UnsafePointer<CChar>?>?, _ nPaths: Int,
-                                    _ params: UnsafePointer<dnabert_train_params>?,
+                                    _ params: UnsafePointer<dnabert_bpe_train_params>?,
                                     _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     guarded("dnabert_tokenizer_train") {
         out?.pointee = nil
@@ -66,7 +66,7 @@ public func dnabert_tokenizer_train(_ paths: UnsafePointer<UnsafePointer<CChar>?
 
 @_cdecl("dnabert_tokenizer_train_from_sequences")
 public func dnabert_tokenizer_train_from_sequences(_ seqs: UnsafePointer<UnsafePointer<CChar>?>?, _ lens: UnsafePointer<Int>?,
-                                                   _ n: Int, _ params: UnsafePointer<dnabert_train_params>?,
+                                                   _ n: Int, _ params: UnsafePointer<dnabert_bpe_train_params>?,
                                                    _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
     guarded("dnabert_tokenizer_train_from_sequences") {
         out?.pointee = nil
@@ -78,3 +78,7 @@ public func dnabert_tokenizer_train_from_sequences(_ seqs: UnsafePointer<UnsafeP
         out.pointee = HandleRegistry.shared.box(try Tokenizer.dnabertStyle(alphabet: trained.alphabet, merges: trained.merges))
     }
 }
+
+/// The 0.1 name of dnabert_bpe_train_default_params (same struct; kept for source and binary compatibility).
+@_cdecl("dnabert_train_default_params")
+public func dnabert_train_default_params() -> dnabert_bpe_train_params { dnabert_bpe_train_default_params() }

@@ -98,7 +98,7 @@ int main(int argc, char **argv) {
     CHECK(dnabert_dataset_read(train_path, NULL, DNABERT_PROBLEM_AUTO, &train) == DNABERT_OK, "read train");
     CHECK(dnabert_dataset_read(dev_path, train, DNABERT_PROBLEM_AUTO, &dev) == DNABERT_OK, "read dev like train");
     CHECK(dnabert_dataset_read(test_path, train, DNABERT_PROBLEM_SINGLE_LABEL, &test) == DNABERT_OK, "read test");
-    dnabert_dataset_info di;
+    dnabert_dataset_info di = { .struct_size = sizeof di };
     CHECK(dnabert_dataset_get_info(train, &di) == DNABERT_OK && di.n_sequences == 2000 &&
               di.problem_type == DNABERT_PROBLEM_SINGLE_LABEL && di.num_labels == 2 && di.has_label_names == 0,
           "train info: n %lld type %d labels %d names %d", (long long)di.n_sequences, di.problem_type, di.num_labels,
@@ -165,7 +165,7 @@ int main(int argc, char **argv) {
     p.seed = 2;
     dnabert_finetuner *ft = NULL;
     CHECK(dnabert_finetuner_create(model, train, dev, &p, &ft) == DNABERT_OK && ft, "finetuner");
-    dnabert_finetuner_info fi;
+    dnabert_finetuner_info fi = { .struct_size = sizeof fi };
     CHECK(dnabert_finetuner_get_info(ft, &fi) == DNABERT_OK && fi.step == 0 && fi.total_steps == 6 &&
               fi.steps_per_epoch == 63 && fi.best_step == -1 && fi.learning_rate == 5e-4 && fi.max_length > 3 &&
               fi.max_length <= 512, "finetuner info: steps/epoch %lld lr %g max_length %d", (long long)fi.steps_per_epoch,
@@ -174,7 +174,7 @@ int main(int argc, char **argv) {
     int64_t expect_trainable = 4 * (8 * 256 + 768 * 8 + 8 * 256 + 256 * 8) + 256 * 256 + 256 + 2 * 256 + 2;
     CHECK(fi.trainable_parameters == expect_trainable, "trainable %lld, expected %lld", (long long)fi.trainable_parameters,
           (long long)expect_trainable);
-    dnabert_finetune_metrics m;
+    dnabert_finetune_metrics m = { .struct_size = sizeof m };
     int steps_ok = 1, dev_ok = 1;
     for (int i = 1; i <= 6; i++) {
         if (dnabert_finetuner_step(ft, &m) != DNABERT_OK) { steps_ok = 0; break; }
@@ -193,7 +193,7 @@ int main(int argc, char **argv) {
     /* ---- the classifier ---- */
     dnabert_classifier *clf = NULL;
     CHECK(dnabert_finetuner_classifier(ft, &clf) == DNABERT_OK && clf, "classifier handle");
-    dnabert_classifier_info ci;
+    dnabert_classifier_info ci = { .struct_size = sizeof ci };
     CHECK(dnabert_classifier_get_info(clf, &ci) == DNABERT_OK && ci.num_labels == 2 &&
               ci.problem_type == DNABERT_PROBLEM_SINGLE_LABEL && ci.pooling == DNABERT_POOL_CLS && ci.lora_r == 8 &&
               ci.lora_alpha == 32 && ci.trainable_parameters == expect_trainable && ci.has_label_names == 0 &&
@@ -202,7 +202,7 @@ int main(int argc, char **argv) {
     size_t lens[NP];
     for (size_t i = 0; i < NP; i++) lens[i] = strlen(tseqs[i]);
     float prob[NP * 2], prob2[NP * 2], logits[NP * 2];
-    CHECK(dnabert_classifier_predict(clf, (const char *const *)tseqs, lens, NP, 0, prob) == DNABERT_OK, "predict");
+    CHECK(dnabert_classifier_predict(clf, (const char *const *)tseqs, lens, NP, NULL, prob) == DNABERT_OK, "predict");
     int sums = 1;
     for (size_t i = 0; i < NP; i++) sums &= fabs((double)prob[2 * i] + prob[2 * i + 1] - 1.0) < 1e-6;
     CHECK(sums, "probabilities sum to 1");
@@ -217,7 +217,7 @@ int main(int argc, char **argv) {
     int32_t *ids = malloc(NP * L * sizeof *ids), *mask = malloc(NP * L * sizeof *mask);
     CHECK(dnabert_encode_batch_padded(tok, (const char *const *)tseqs, lens, NP, &ep, L, ids, mask, NULL) == DNABERT_OK,
           "encode");
-    CHECK(dnabert_classifier_logits(clf, ids, mask, NP, L, 0, logits) == DNABERT_OK, "logits");
+    CHECK(dnabert_classifier_logits(clf, ids, mask, NP, L, NULL, logits) == DNABERT_OK, "logits");
     double worst = 0;
     for (size_t i = 0; i < NP; i++) {
         double a = logits[2 * i], b = logits[2 * i + 1], mx = a > b ? a : b;
@@ -229,9 +229,9 @@ int main(int argc, char **argv) {
     CHECK(worst < 2e-6, "predict = softmax(logits): max diff %g", worst);
 
     /* evaluate: n, accuracy recomputed from its scores and the independently read labels */
-    dnabert_eval_result ev;
+    dnabert_eval_result ev = { .struct_size = sizeof ev };
     float *scores = malloc(400 * 2 * sizeof *scores);
-    CHECK(dnabert_classifier_evaluate(clf, test, 0, &ev, scores) == DNABERT_OK && ev.n == 400, "evaluate");
+    CHECK(dnabert_classifier_evaluate(clf, test, NULL, &ev, scores) == DNABERT_OK && ev.n == 400, "evaluate");
     int correct = 0, tp = 0, tn = 0, fp = 0, fn = 0;
     for (size_t i = 0; i < 400; i++) {
         int pred = scores[2 * i + 1] > scores[2 * i];
@@ -262,13 +262,13 @@ int main(int argc, char **argv) {
     CHECK(access(f2, R_OK) == 0, "adapter_config.json written");
     dnabert_classifier *clf2 = NULL;
     CHECK(dnabert_classifier_load(model, path, &clf2) == DNABERT_OK && clf2, "load");
-    CHECK(dnabert_classifier_predict(clf2, (const char *const *)tseqs, lens, NP, 0, prob2) == DNABERT_OK &&
+    CHECK(dnabert_classifier_predict(clf2, (const char *const *)tseqs, lens, NP, NULL, prob2) == DNABERT_OK &&
               memcmp(prob, prob2, sizeof prob) == 0, "reloaded predictions identical");
     /* evaluation data read with the loaded classifier's own label mapping: the same metrics */
     dnabert_dataset *test2 = NULL;
-    dnabert_eval_result ev2;
+    dnabert_eval_result ev2 = { .struct_size = sizeof ev2 };
     CHECK(dnabert_classifier_read_dataset(clf2, test_path, &test2) == DNABERT_OK && test2, "read dataset like a classifier");
-    CHECK(test2 && dnabert_classifier_evaluate(clf2, test2, 0, &ev2, NULL) == DNABERT_OK && ev2.n == 400 &&
+    CHECK(test2 && dnabert_classifier_evaluate(clf2, test2, NULL, &ev2, NULL) == DNABERT_OK && ev2.n == 400 &&
               ev2.mcc == ev.mcc && ev2.accuracy == ev.accuracy, "evaluate through the classifier's mapping");
     CHECK_ERR(dnabert_classifier_read_dataset(clf2, "/nonexistent.csv", &test2), "missing file");
     CHECK_ERR(dnabert_classifier_read_dataset(NULL, test_path, &test2), "NULL classifier");
@@ -279,14 +279,14 @@ int main(int argc, char **argv) {
     /* merged model (adapters folded into the weights), saved and loaded as a full classifier: same logits */
     dnabert_model *merged = NULL;
     CHECK(dnabert_classifier_merged_model(clf, &merged) == DNABERT_OK && merged, "merged model");
-    dnabert_model_info mi;
+    dnabert_model_info mi = { .struct_size = sizeof mi };
     CHECK(dnabert_model_get_info(merged, &mi) == DNABERT_OK && mi.num_labels == 2 && mi.has_pooler, "merged info");
     snprintf(path, sizeof path, "%s/merged", dir);
     CHECK(dnabert_model_save(merged, path) == DNABERT_OK, "save merged");
     dnabert_classifier *full = NULL;
     CHECK(dnabert_classifier_load(NULL, path, &full) == DNABERT_OK && full, "load merged as a classifier");
     float logits_full[NP * 2];
-    CHECK(dnabert_classifier_logits(full, ids, mask, NP, L, 0, logits_full) == DNABERT_OK, "merged logits");
+    CHECK(dnabert_classifier_logits(full, ids, mask, NP, L, NULL, logits_full) == DNABERT_OK, "merged logits");
     worst = 0;
     for (size_t i = 0; i < NP * 2; i++) {
         double d = fabs((double)logits_full[i] - logits[i]);
@@ -391,7 +391,7 @@ int main(int argc, char **argv) {
         CHECK(dnabert_finetuner_create(model, train, dev, &q, &rft) == DNABERT_OK && rft, "strand-symmetric finetuner");
         CHECK(dnabert_finetuner_run(rft, NULL, NULL) == DNABERT_OK, "strand-symmetric run");
         CHECK(dnabert_finetuner_classifier(rft, &rclf) == DNABERT_OK, "strand-symmetric classifier");
-        dnabert_classifier_info ri;
+        dnabert_classifier_info ri = { .struct_size = sizeof ri };
         CHECK(dnabert_classifier_get_info(rclf, &ri) == DNABERT_OK && ri.reverse_complement == 1, "info: reverse_complement");
         enum { NR = 8 };
         char *rc[NR];
@@ -407,8 +407,8 @@ int main(int argc, char **argv) {
             rlens[i] = n;
         }
         float pf[NR * 2], pr[NR * 2];
-        CHECK(dnabert_classifier_predict(rclf, (const char *const *)tseqs, rlens, NR, 0, pf) == DNABERT_OK &&
-                  dnabert_classifier_predict(rclf, (const char *const *)rc, rlens, NR, 0, pr) == DNABERT_OK,
+        CHECK(dnabert_classifier_predict(rclf, (const char *const *)tseqs, rlens, NR, NULL, pf) == DNABERT_OK &&
+                  dnabert_classifier_predict(rclf, (const char *const *)rc, rlens, NR, NULL, pr) == DNABERT_OK,
               "predict both strands");
         double d = 0;
         for (size_t i = 0; i < NR * 2; i++) d = fmax(d, fabs((double)pf[i] - pr[i]));
@@ -447,24 +447,26 @@ int main(int argc, char **argv) {
     CHECK_ERR(dnabert_finetuner_classifier(NULL, &bad_clf), "NULL finetuner classifier");
     CHECK_ERR(dnabert_finetuner_classifier(ft, NULL), "NULL out classifier");
 
-    CHECK_ERR(dnabert_classifier_predict(NULL, (const char *const *)tseqs, lens, 2, 0, prob), "NULL classifier");
-    CHECK_ERR(dnabert_classifier_predict(clf, NULL, lens, 2, 0, prob), "NULL seqs");
-    CHECK_ERR(dnabert_classifier_predict(clf, (const char *const *)tseqs, NULL, 2, 0, prob), "NULL lens");
-    CHECK_ERR(dnabert_classifier_predict(clf, (const char *const *)tseqs, lens, 2, 0, NULL), "NULL out");
-    CHECK_ERR(dnabert_classifier_predict(clf, (const char *const *)tseqs, lens, 2, -1, prob), "negative threads");
-    CHECK_ERR(dnabert_classifier_predict(clf, (const char *const *)tseqs, lens, (size_t)-1, 0, prob), "huge n");
-    CHECK(dnabert_classifier_predict(clf, NULL, NULL, 0, 0, NULL) == DNABERT_OK, "n = 0 is fine");
-    CHECK_ERR(dnabert_classifier_logits(clf, NULL, mask, NP, L, 0, logits), "NULL ids");
-    CHECK_ERR(dnabert_classifier_logits(clf, ids, mask, 0, L, 0, logits), "batch 0");
-    CHECK_ERR(dnabert_classifier_logits(clf, ids, mask, NP, 0, 0, logits), "length 0");
-    CHECK_ERR(dnabert_classifier_logits(clf, ids, mask, NP, L, 0, NULL), "NULL logits out");
+    CHECK_ERR(dnabert_classifier_predict(NULL, (const char *const *)tseqs, lens, 2, NULL, prob), "NULL classifier");
+    CHECK_ERR(dnabert_classifier_predict(clf, NULL, lens, 2, NULL, prob), "NULL seqs");
+    CHECK_ERR(dnabert_classifier_predict(clf, (const char *const *)tseqs, NULL, 2, NULL, prob), "NULL lens");
+    CHECK_ERR(dnabert_classifier_predict(clf, (const char *const *)tseqs, lens, 2, NULL, NULL), "NULL out");
+    dnabert_forward_params neg_threads = dnabert_forward_default_params();
+    neg_threads.n_threads = -1;
+    CHECK_ERR(dnabert_classifier_predict(clf, (const char *const *)tseqs, lens, 2, &neg_threads, prob), "negative threads");
+    CHECK_ERR(dnabert_classifier_predict(clf, (const char *const *)tseqs, lens, (size_t)-1, NULL, prob), "huge n");
+    CHECK(dnabert_classifier_predict(clf, NULL, NULL, 0, NULL, NULL) == DNABERT_OK, "n = 0 is fine");
+    CHECK_ERR(dnabert_classifier_logits(clf, NULL, mask, NP, L, NULL, logits), "NULL ids");
+    CHECK_ERR(dnabert_classifier_logits(clf, ids, mask, 0, L, NULL, logits), "batch 0");
+    CHECK_ERR(dnabert_classifier_logits(clf, ids, mask, NP, 0, NULL, logits), "length 0");
+    CHECK_ERR(dnabert_classifier_logits(clf, ids, mask, NP, L, NULL, NULL), "NULL logits out");
     ids[3] = 1 << 30;
-    CHECK_ERR(dnabert_classifier_logits(clf, ids, mask, NP, L, 0, logits), "id outside the vocabulary");
+    CHECK_ERR(dnabert_classifier_logits(clf, ids, mask, NP, L, NULL, logits), "id outside the vocabulary");
     ids[3] = -7;
-    CHECK_ERR(dnabert_classifier_logits(clf, ids, mask, NP, L, 0, logits), "negative id");
-    CHECK_ERR(dnabert_classifier_evaluate(clf, NULL, 0, &ev, NULL), "NULL data");
-    CHECK_ERR(dnabert_classifier_evaluate(clf, test, 0, NULL, NULL), "NULL result");
-    CHECK_ERR(dnabert_classifier_evaluate(NULL, test, 0, &ev, NULL), "NULL classifier evaluate");
+    CHECK_ERR(dnabert_classifier_logits(clf, ids, mask, NP, L, NULL, logits), "negative id");
+    CHECK_ERR(dnabert_classifier_evaluate(clf, NULL, NULL, &ev, NULL), "NULL data");
+    CHECK_ERR(dnabert_classifier_evaluate(clf, test, NULL, NULL, NULL), "NULL result");
+    CHECK_ERR(dnabert_classifier_evaluate(NULL, test, NULL, &ev, NULL), "NULL classifier evaluate");
     CHECK_ERR(dnabert_classifier_get_info(NULL, &ci), "NULL classifier info");
     CHECK_ERR(dnabert_classifier_label_name(clf, 2, name, sizeof name, &name_len), "classifier label 2");
     CHECK_ERR(dnabert_classifier_save(clf, NULL), "NULL dir");
@@ -498,16 +500,16 @@ int main(int argc, char **argv) {
 
     /* freed handles */
     dnabert_classifier_free(clf2);
-    CHECK_ERR(dnabert_classifier_predict(clf2, (const char *const *)tseqs, lens, 2, 0, prob), "freed classifier");
+    CHECK_ERR(dnabert_classifier_predict(clf2, (const char *const *)tseqs, lens, 2, NULL, prob), "freed classifier");
     CHECK_ERR(dnabert_classifier_get_info(clf2, &ci), "freed classifier info");
     dnabert_finetuner_free(ft);
     CHECK_ERR(dnabert_finetuner_step(ft, &m), "freed finetuner");
     CHECK_ERR(dnabert_finetuner_get_info(ft, &fi), "freed finetuner info");
     /* the classifier handle outlives its finetuner */
-    CHECK(dnabert_classifier_predict(clf, (const char *const *)tseqs, lens, NP, 0, prob2) == DNABERT_OK &&
+    CHECK(dnabert_classifier_predict(clf, (const char *const *)tseqs, lens, NP, NULL, prob2) == DNABERT_OK &&
               memcmp(prob, prob2, sizeof prob) == 0, "classifier after its finetuner was freed");
     dnabert_dataset_free(test);
-    CHECK_ERR(dnabert_classifier_evaluate(clf, test, 0, &ev, NULL), "freed dataset");
+    CHECK_ERR(dnabert_classifier_evaluate(clf, test, NULL, &ev, NULL), "freed dataset");
     dnabert_classifier_free(clf);
     CHECK_ERR(dnabert_classifier_save(clf, dir), "freed classifier save");
     dnabert_classifier_free(clf);    /* double free of a handle is ignored */

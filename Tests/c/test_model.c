@@ -66,7 +66,7 @@ int main(int argc, char **argv) {
     if (!m) {
         return REPORT();
     }
-    dnabert_model_info mi;
+    dnabert_model_info mi = { .struct_size = sizeof mi };
     CHECK(dnabert_model_get_info(m, &mi) == DNABERT_OK && mi.hidden_size == H && mi.num_heads == 6 && mi.has_mlm_head,
           "info");
     float *out = malloc(n * H * sizeof *out);

@@ -17,7 +17,7 @@ typedef struct {
     double first_loss, last_val;
 } run_state;
 
-static int on_step(void *user, const dnabert_train_metrics *m) {
+static int on_step(void *user, const dnabert_pretrain_metrics *m) {
     run_state *s = user;
     s->calls++;
     if (m->step == 1) s->first_loss = m->loss;
@@ -71,7 +71,7 @@ int main(int argc, char **argv) {
     CHECK(dnabert_trainer_create(model, files, 1, out, &p, &t) == DNABERT_OK && t != NULL, "trainer");
     double before = 0, acc = 0;
     CHECK(dnabert_trainer_evaluate(t, &before, &acc) == DNABERT_OK && before > 7.5, "untrained loss %g", before);
-    dnabert_train_metrics m;
+    dnabert_pretrain_metrics m = { .struct_size = sizeof m };
     CHECK(dnabert_trainer_step(t, &m) == DNABERT_OK && m.step == 1 && m.total_steps == 40 && isnan(m.validation_loss),
           "one step");
     run_state s = {0, 0, 0, 0};

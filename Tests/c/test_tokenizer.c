@@ -102,7 +102,7 @@ static void test_batch(dnabert_tokenizer *tok) {
               starts[3] > 2, "batch buffer too small reports the size");
     /* padded */
     int32_t pid[3 * 6], mask[3 * 6], lengths[3];
-    dnabert_special_ids sp;
+    dnabert_special_ids sp = { .struct_size = sizeof sp };
     dnabert_tokenizer_special_ids(tok, &sp);
     CHECK(dnabert_encode_batch_padded(tok, seqs, lens, 3, &p, 6, pid, mask, lengths) == DNABERT_OK, "padded");
     CHECK(lengths[1] == 2 && pid[6] == sp.cls && pid[7] == sp.sep && pid[8] == sp.pad && mask[8] == 0 && mask[7] == 1,
@@ -195,7 +195,7 @@ static void test_errors(dnabert_tokenizer *tok, const char *tmpdir) {
     dnabert_tokenizer_free(NULL);
 
     /* training: bad inputs */
-    dnabert_train_params tp = dnabert_train_default_params();
+    dnabert_bpe_train_params tp = dnabert_bpe_train_default_params();
     const char *missing[1] = {"/nonexistent.fa"};
     CHECK(dnabert_tokenizer_train(missing, 1, &tp, &t) == DNABERT_ERR_IO, "train on a missing file");
     CHECK(dnabert_tokenizer_train(NULL, 1, &tp, &t) == DNABERT_ERR_INVALID_ARGUMENT, "train NULL paths");
@@ -226,14 +226,14 @@ static void test_training(const char *tmpdir) {
     fprintf(f, ">rec2\nacgtnnnnACGTACGT\n\n");
     fclose(f);
     const char *paths[1] = {path};
-    dnabert_train_params tp = dnabert_train_default_params();
+    dnabert_bpe_train_params tp = dnabert_bpe_train_default_params();
     tp.vocab_size = 64;
     dnabert_tokenizer *t = NULL;
     CHECK(dnabert_tokenizer_train(paths, 1, &tp, &t) == DNABERT_OK && t != NULL, "train on a small FASTA");
     int32_t vs = 0;
     dnabert_tokenizer_vocab_size(t, &vs);
     CHECK(vs == 64, "vocab size 64 (%d)", vs);
-    dnabert_special_ids sp;
+    dnabert_special_ids sp = { .struct_size = sizeof sp };
     dnabert_tokenizer_special_ids(t, &sp);
     CHECK(sp.unk == 0 && sp.cls == 1 && sp.sep == 2 && sp.pad == 3 && sp.mask == 4, "special ids 0-4");
     int32_t ids[512];
@@ -264,7 +264,7 @@ static void test_training(const char *tmpdir) {
     /* in-memory */
     const char *seqs[2] = {"ACGTACGTACGTACGTAAAA", "TTTTACGTACGTGGGG"};
     size_t lens[2] = {20, 16};
-    tp = dnabert_train_default_params();
+    tp = dnabert_bpe_train_default_params();
     tp.vocab_size = 12;
     CHECK(dnabert_tokenizer_train_from_sequences(seqs, lens, 2, &tp, &t) == DNABERT_OK, "train from sequences");
     dnabert_tokenizer_free(t);

@@ -17,7 +17,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "error: %s\n", dnabert_last_error());
         return 1;
     }
-    dnabert_model_info info;
+    dnabert_model_info info = { .struct_size = sizeof info };
     dnabert_model_get_info(model, &info);
     char blas[512];
     size_t blas_len = 0;

@@ -49,7 +49,7 @@ int main(int argc, char **argv) {
     if (dnabert_dataset_read(train_path, NULL, DNABERT_PROBLEM_AUTO, &train) != DNABERT_OK) return fail(train_path);
     if (dnabert_dataset_read(dev_path, train, DNABERT_PROBLEM_AUTO, &dev) != DNABERT_OK) return fail(dev_path);
     if (dnabert_dataset_read(test_path, train, DNABERT_PROBLEM_AUTO, &test) != DNABERT_OK) return fail(test_path);
-    dnabert_dataset_info di;
+    dnabert_dataset_info di = { .struct_size = sizeof di };
     dnabert_dataset_get_info(train, &di);
     printf("train: %lld sequences, %d labels\n", (long long)di.n_sequences, di.num_labels);
 
@@ -59,7 +59,7 @@ int main(int argc, char **argv) {
     p.select_by = "mcc";                                              /* keep the dev checkpoint with the best MCC */
     dnabert_finetuner *ft = NULL;
     if (dnabert_finetuner_create(model, train, dev, &p, &ft) != DNABERT_OK) return fail("finetuner");
-    dnabert_finetuner_info fi;
+    dnabert_finetuner_info fi = { .struct_size = sizeof fi };
     dnabert_finetuner_get_info(ft, &fi);
     printf("LoRA fine-tuning: %lld trainable parameters, %lld steps, max length %d tokens\n",
            (long long)fi.trainable_parameters, (long long)fi.total_steps, fi.max_length);
@@ -69,8 +69,8 @@ int main(int argc, char **argv) {
 
     dnabert_classifier *clf = NULL;
     if (dnabert_finetuner_classifier(ft, &clf) != DNABERT_OK) return fail("classifier");
-    dnabert_eval_result r;
-    if (dnabert_classifier_evaluate(clf, test, 0, &r, NULL) != DNABERT_OK) return fail("evaluate");
+    dnabert_eval_result r = { .struct_size = sizeof r };
+    if (dnabert_classifier_evaluate(clf, test, NULL, &r, NULL) != DNABERT_OK) return fail("evaluate");
     printf("test (%lld sequences): loss %.4f  accuracy %.4f  F1 %.4f  MCC %.4f  precision %.4f  recall %.4f\n",
            (long long)r.n, r.loss, r.accuracy, r.f1, r.mcc, r.precision, r.recall);
 
@@ -84,7 +84,7 @@ int main(int argc, char **argv) {
                            "TTTTATATATATAAAAATTTTTTAAATATATTTTTAAATTTAAATATATATTTTTATATAAATTTTAAAAATATATATTTTA"};
     size_t lens[2] = {strlen(seqs[0]), strlen(seqs[1])};
     float prob[2 * 2];   /* a binary task here; num_labels columns in general */
-    if (di.num_labels == 2 && dnabert_classifier_predict(loaded, seqs, lens, 2, 0, prob) == DNABERT_OK) {
+    if (di.num_labels == 2 && dnabert_classifier_predict(loaded, seqs, lens, 2, NULL, prob) == DNABERT_OK) {
         for (int i = 0; i < 2; i++) printf("sequence %d: P(label 1) = %.3f\n", i, prob[2 * i + 1]);
     }
 

@@ -26,6 +26,17 @@ extension LabelledSequences {
         return out
     }
 
+    /// Sequences without labels, carrying a label mapping (e.g. a loaded classifier's, for predictions that are
+    /// reported by label name).
+    public static func unlabelled(sequences: [String], schema: LabelSchema?, name: String = "<memory>") throws -> LabelledSequences {
+        guard !sequences.isEmpty else { throw DNABertError.invalidArgument("\(name): no sequences") }
+        for (i, s) in sequences.enumerated() where s.isEmpty {
+            throw DNABertError.invalidArgument("\(name): sequence \(i + 1) is empty")
+        }
+        return LabelledSequences(path: name, sequences: sequences, ids: (1...sequences.count).map(String.init),
+                                 schema: schema, hasLabels: false, classLabels: [], multiLabels: [], targets: [])
+    }
+
     /// The label row of example `i` as the classifier's loss takes it: [class] (single-label), a 0/1 indicator
     /// (multi-label) or [target] (regression).
     public func labelRow(_ i: Int) -> [Float] {
@@ -71,6 +82,11 @@ public struct FineTuneOptions: Sendable {
     public var reverseComplement = false
     public var threads = 0
     public var seed: UInt64 = 0
+    /// An output folder managed by the run (`FineTuneRunFolder`): metrics.jsonl, the best classifier saved after
+    /// each improving dev evaluation, the kept classifier and loss.svg at the end, test files by `test(_:)`.
+    public var outputDirectory: String? = nil
+    /// The base model's name or path, recorded in a saved adapter's adapter_config.json.
+    public var baseModelName: String? = nil
     public init() {}
 
     public func validate() throws {
@@ -103,7 +119,7 @@ public struct FineTuneEvaluation: Sendable {
     /// Single-label confusion matrix (rows = true class), else empty.
     public var confusion: [[Int]]
 
-    public static let selectable = ["loss", "accuracy", "f1", "mcc", "precision", "recall", "pearson", "spearman", "r2"]
+    public static let selectable = MetricNames.selectable
 
     public func value(_ name: String) -> Double? {
         name == "loss" ? loss : metrics.first { $0.0 == name }?.1
@@ -115,6 +131,11 @@ public struct FineTuneProgress: Sendable {
     public var progress: TrainingProgress
     public var epoch: Double
     public var dev: FineTuneEvaluation?
+    public init(progress: TrainingProgress, epoch: Double, dev: FineTuneEvaluation? = nil) {
+        self.progress = progress
+        self.epoch = epoch
+        self.dev = dev
+    }
 }
 
 /// Tokenized examples, sorted or shuffled into batches.
@@ -214,6 +235,8 @@ public final class FineTuner {
     private var bestParameters: [Float]? = nil
     private var tokensSeen = 0
     private let started = FineTuner.now()
+    /// The managed output folder (options.outputDirectory), if any.
+    public let runFolder: FineTuneRunFolder?
 
     static func now() -> Double {
         var ts = timespec()
@@ -236,8 +259,7 @@ public final class FineTuner {
                 throw DNABertError.invalidArgument("fine-tune: the dev data's labels differ from the training data's (read it with the training set's schema)")
             }
         }
-        if ["accuracy", "f1", "mcc", "precision", "recall"].contains(options.selectBy) && schema.problemType == .regression
-            || ["pearson", "spearman", "r2"].contains(options.selectBy) && schema.problemType != .regression {
+        if !MetricNames.applies(options.selectBy, to: schema.problemType) {
             throw DNABertError.invalidArgument("fine-tune: '\(options.selectBy)' is not a metric of \(schema.problemType.rawValue)")
         }
         self.classifier = classifier
@@ -268,6 +290,7 @@ public final class FineTuner {
         let warm = options.warmupSteps >= 0 ? options.warmupSteps : min(50, totalSteps / 10)
         schedule = try LRSchedule(peak: learningRate, warmupSteps: warm, totalSteps: totalSteps)
         optimizer = try AdamW(layout: classifier.layout, config: options.optimizer)
+        let folder = try options.outputDirectory.map { try FineTuneRunFolder(directory: $0, baseModelName: options.baseModelName) }
         let n = max(classifier.layout.total, 1)
         var raw: UnsafeMutableRawPointer? = nil
         guard posix_memalign(&raw, 64, n * 4) == 0, let p = raw else {
@@ -275,6 +298,7 @@ public final class FineTuner {
         }
         grad = UnsafeMutableBufferPointer(start: p.bindMemory(to: Float.self, capacity: n), count: classifier.layout.total)
         rng = Xoshiro256(seed: options.seed ^ 0xF17E_70E5)
+        runFolder = folder
         shuffle()
     }
 
@@ -350,24 +374,20 @@ public final class FineTuner {
         var confusion: [[Int]] = []
         switch schema.problemType {
         case .singleLabel:
-            var pred = [Int](repeating: 0, count: enc.count)
-            for i in 0..<enc.count {
-                var b = 0
-                for j in 1..<C where scores[i * C + j] > scores[i * C + b] { b = j }
-                pred[i] = b
-            }
+            let pred = try Metrics.decide(problemType: .singleLabel, scores: scores, numLabels: C).map { Int($0) }
             let m = try Metrics.classification(predicted: pred, truth: data.classLabels, numClasses: C)
             metrics = m.dictionary
             confusion = m.confusion
         case .multiLabel:
-            let p = (0..<enc.count).map { i in (0..<C).map { scores[i * C + $0] >= 0.5 } }
+            let flat = try Metrics.decide(problemType: .multiLabel, scores: scores, numLabels: C)
+            let p = (0..<enc.count).map { i in (0..<C).map { flat[i * C + $0] == 1 } }
             let t = try Metrics.indicators(data.multiLabels, numLabels: C)
             metrics = try Metrics.multiLabel(predicted: p, truth: t).dictionary
         case .regression:
             metrics = try Metrics.regression(predicted: scores.map(Double.init), truth: data.targets).dictionary
         }
         // One spelling for MCC across the APIs ("mcc"; GUE's scripts say matthews_correlation).
-        metrics = metrics.map { ($0.0 == "matthews_correlation" ? "mcc" : $0.0, $0.1) }
+        metrics = metrics.map { (MetricNames.canonical($0.0), $0.1) }
         return FineTuneEvaluation(loss: lossSum / Double(max(enc.count, 1)), metrics: metrics, scores: scores, confusion: confusion)
     }
 
@@ -418,6 +438,7 @@ public final class FineTuner {
         var p = try trainStep()
         let last = step == totalSteps
         let every = options.evalEvery > 0 ? options.evalEvery : stepsPerEpoch
+        var newBest = false
         if let dev, let devData, last || step % every == 0 {
             let e = try FineTuner.evaluate(classifier, dev, devData, batchSize: max(options.batchSize, 32), threads: options.threads, padId: padId)
             p.dev = e
@@ -428,10 +449,12 @@ public final class FineTuner {
                 if better {
                     best = (step, v, e)
                     bestParameters = Array(classifier.parameters)
+                    newBest = true
                 }
             }
         }
         history.append(p)
+        try runFolder?.record(p, newBest: newBest, classifier: classifier)
         return p
     }
 
@@ -448,7 +471,19 @@ public final class FineTuner {
         }
         restoreBest()
         classifier.releaseScratch()
+        try runFolder?.finish(classifier: classifier, history: history.map(\.progress))
         return history
+    }
+
+    /// Loss and figures of the classifier as it is now (after `run`: the kept parameters) on `data`, read with the
+    /// training data's label mapping; with an output folder also test_metrics.json and test_predictions.csv.
+    public func test(_ data: LabelledSequences) throws -> FineTuneEvaluation {
+        guard data.hasLabels, data.schema == schema else {
+            throw DNABertError.invalidArgument("fine-tune: the test data's labels differ from the training data's (read it with the training set's schema)")
+        }
+        let e = try classifier.evaluate(data, batchSize: max(options.batchSize, 32), threads: options.threads)
+        try runFolder?.writeTest(e, data: data, schema: schema)
+        return e
     }
 
     /// Puts the best dev parameters (if any) into the classifier.

@@ -361,12 +361,75 @@ extension Metrics {
         }
         switch schema.problemType {
         case .singleLabel:
-            return try classification(predicted: argmax(scores, numLabels: k), truth: truth.classLabels, numClasses: k).dictionary
+            let pred = try decide(problemType: .singleLabel, scores: scores, numLabels: k).map { Int($0) }
+            return try classification(predicted: pred, truth: truth.classLabels, numClasses: k).dictionary
         case .multiLabel:
-            let pred = (0..<n).map { i in (0..<k).map { scores[i * k + $0] >= threshold } }
+            let flat = try decide(problemType: .multiLabel, scores: scores, numLabels: k, threshold: threshold)
+            let pred = (0..<n).map { i in (0..<k).map { flat[i * k + $0] == 1 } }
             return try multiLabel(predicted: pred, truth: indicators(truth.multiLabels, numLabels: k)).dictionary
         case .regression:
             return try regression(predicted: scores.map { Double($0) }, truth: truth.targets).dictionary
         }
+    }
+}
+
+/// The one table of metric names: the keys of every metrics.jsonl line (pretraining and fine-tuning write the same
+/// record, `TrainingProgress.json`; fine-tuning adds its dev figures under `dev`), the names of evaluation figures
+/// (what `FineTuneEvaluation.value`, `select_by`, test_metrics.json and the bindings use) and which way is better.
+public enum MetricNames {
+    /// Keys of a metrics.jsonl / metrics.csv record, in order.
+    public static let step = "step", totalSteps = "total_steps", loss = "loss", learningRate = "lr", gradNorm = "grad_norm"
+    public static let tokens = "tokens", tokensPerSecond = "tokens_per_second", elapsedSeconds = "elapsed_seconds"
+    public static let etaSeconds = "eta_seconds", validationLoss = "val_loss", validationAccuracy = "val_accuracy"
+    /// Fine-tuning's dev evaluation (an object of `evaluation` names) in a metrics.jsonl line.
+    public static let dev = "dev"
+    public static let record = [step, totalSteps, loss, learningRate, gradNorm, tokens, tokensPerSecond, elapsedSeconds,
+                                etaSeconds, validationLoss, validationAccuracy]
+
+    /// Classification figures (single- and multi-label; macro averages) and regression figures, in report order.
+    public static let classification = ["accuracy", "f1", "mcc", "precision", "recall"]
+    public static let regression = ["pearson", "spearman", "mse", "mae", "r2"]
+    /// What a run can keep its best dev checkpoint by: "loss" (lowest) or a figure (highest).
+    public static let selectable = ["loss"] + classification + ["pearson", "spearman", "r2"]
+
+    /// The table's name of a figure reported under another name (scikit-learn's `matthews_correlation`).
+    public static func canonical(_ name: String) -> String { name == "matthews_correlation" ? "mcc" : name }
+    /// True when a lower value is better (losses and errors).
+    public static func lowerIsBetter(_ name: String) -> Bool { ["loss", "mse", "mae"].contains(name) }
+    /// True when `name` is a figure of the problem type.
+    public static func applies(_ name: String, to problem: ProblemType) -> Bool {
+        name == "loss" || (problem == .regression ? regression : classification).contains(name)
+    }
+}
+
+extension Metrics {
+    /// The label decision used everywhere (CLI predictions, the C API's dnabert_decide_labels, the bindings): on N × k
+    /// scores, single-label → the argmax class per row (first on ties; N entries); multi-label → 1 where the score is
+    /// ≥ `threshold` (0.5), else 0 (N × k entries). Regression has no decision. A NaN never wins over a number after
+    /// it (comparisons with NaN are false), and is never ≥ the threshold.
+    public static func decide(problemType: ProblemType, scores: UnsafeBufferPointer<Float>, numLabels k: Int,
+                              threshold: Float = 0.5) throws -> [Int32] {
+        guard k >= 1, scores.count % k == 0 else {
+            throw DNABertError.invalidArgument("decide: \(scores.count) scores is not a whole number of rows of \(k)")
+        }
+        switch problemType {
+        case .singleLabel:
+            let n = scores.count / k
+            var out = [Int32](repeating: 0, count: n)
+            for i in 0..<n {
+                var best = i * k
+                for j in (i * k + 1)..<(i * k + k) where scores[j] > scores[best] { best = j }
+                out[i] = Int32(best - i * k)
+            }
+            return out
+        case .multiLabel:
+            return scores.map { $0 >= threshold ? 1 : 0 }
+        case .regression:
+            throw DNABertError.invalidArgument("decide: regression outputs have no label decision")
+        }
+    }
+
+    public static func decide(problemType: ProblemType, scores: [Float], numLabels k: Int, threshold: Float = 0.5) throws -> [Int32] {
+        try scores.withUnsafeBufferPointer { try decide(problemType: problemType, scores: $0, numLabels: k, threshold: threshold) }
     }
 }

@@ -95,6 +95,7 @@ SEXP dnabert_r_classifier_save(SEXP ptr, SEXP dir);
 SEXP dnabert_r_classifier_free(SEXP ptr);
 SEXP dnabert_r_classifier_is_valid(SEXP ptr);
 SEXP dnabert_r_classifier_info(SEXP ptr);
+SEXP dnabert_r_decide_labels(SEXP problem, SEXP scores);
 SEXP dnabert_r_classifier_predict(SEXP ptr, SEXP x, SEXP threads);
 SEXP dnabert_r_classifier_evaluate(SEXP ptr, SEXP data, SEXP threads);
 

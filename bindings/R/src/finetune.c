@@ -163,6 +163,7 @@ static void free_labels(classifier_labels *l) {
 /* Info and label names; returns a status (no R error: the caller frees what it holds first). */
 static int get_labels(const dnabert_classifier *c, classifier_labels *out) {
     memset(out, 0, sizeof *out);
+    out->info.struct_size = sizeof out->info;
     int st = dnabert_classifier_get_info(c, &out->info);
     if (st != DNABERT_OK) return st;
     int32_t k = out->info.num_labels;
@@ -186,63 +187,6 @@ static int get_labels(const dnabert_classifier *c, classifier_labels *out) {
     return DNABERT_OK;
 fail:
     free_labels(out);
-    return st;
-}
-
-/*
- * A dataset with the classifier's label schema, to read evaluation data `like` it (the C API reads dev/test
- * data against a training set; a loaded classifier has none). Single-label: one row per class, labelled by
- * its name (or index); multi-label: one row "0;1;...;k-1"; regression: one row "0". The result's info is
- * checked against the classifier's. Returns a status; msg gets a message when the schema cannot be rebuilt.
- */
-static int schema_dataset(const classifier_labels *l, dnabert_dataset **out, char *msg, size_t cap) {
-    *out = NULL;
-    int32_t k = l->info.num_labels, pt = l->info.problem_type;
-    size_t rows = pt == DNABERT_PROBLEM_SINGLE_LABEL ? (size_t)k : 1;
-    const char **seqs = (const char **)calloc(rows, sizeof(char *));
-    const char **labels = (const char **)calloc(rows, sizeof(char *));
-    size_t *lens = (size_t *)calloc(rows, sizeof(size_t));
-    char *multi = NULL;
-    int st = DNABERT_OK;
-    if (seqs == NULL || labels == NULL || lens == NULL) { st = DNABERT_ERR_OUT_OF_MEMORY; goto done; }
-    for (size_t i = 0; i < rows; i++) { seqs[i] = "ACGT"; lens[i] = 4; }
-    if (pt == DNABERT_PROBLEM_SINGLE_LABEL) {
-        for (int32_t i = 0; i < k; i++) labels[i] = l->names[i];
-    } else if (pt == DNABERT_PROBLEM_MULTI_LABEL) {
-        multi = (char *)malloc((size_t)k * 12 + 1);
-        if (multi == NULL) { st = DNABERT_ERR_OUT_OF_MEMORY; goto done; }
-        size_t p = 0;
-        for (int32_t i = 0; i < k; i++) p += (size_t)snprintf(multi + p, 12, i ? ";%d" : "%d", (int)i);
-        labels[0] = multi;
-    } else {
-        labels[0] = "0";
-    }
-    st = dnabert_dataset_from_arrays(seqs, lens, labels, rows, NULL, pt, out);
-    if (st != DNABERT_OK) {
-        dnabert_r_save_error(st, msg, cap);
-        goto done;
-    }
-    dnabert_dataset_info di;
-    st = dnabert_dataset_get_info(*out, &di);
-    if (st != DNABERT_OK) { dnabert_r_save_error(st, msg, cap); goto done; }
-    int same = di.problem_type == pt && di.num_labels == k &&
-               (pt != DNABERT_PROBLEM_SINGLE_LABEL || di.has_label_names == l->info.has_label_names);
-    for (int32_t i = 0; same && l->info.has_label_names && i < k; i++) {
-        char buf[1024];
-        size_t len = 0;
-        if (dnabert_dataset_label_name(*out, i, buf, sizeof buf, &len) != DNABERT_OK || strcmp(buf, l->names[i]) != 0)
-            same = 0;
-    }
-    if (!same) {
-        snprintf(msg, cap, "cannot rebuild the classifier's label schema (%d labels%s) to read labelled data: "
-                 "the C API reads labels against a training set, and this classifier's labels are not what "
-                 "training on its label names would give", (int)k,
-                 l->info.has_label_names ? ", class names in a non-sorted order" : "");
-        st = DNABERT_ERR_INVALID_ARGUMENT;
-    }
-done:
-    if (st != DNABERT_OK && *out != NULL) { dnabert_dataset_free(*out); *out = NULL; }
-    free(seqs); free(labels); free(lens); free(multi);
     return st;
 }
 
@@ -303,7 +247,7 @@ static int step_bridge(void *user_data, const dnabert_finetune_metrics *m) {
  * ints: lora_r, pooling (DNABERT_POOL_*), max_steps, batch_size, grad_accum, warmup_steps, eval_every,
  *       max_length, n_threads, use_class_weights, problem_type, reverse_complement (12 integers);
  * dbls: lora_alpha, lora_dropout, epochs, learning_rate, dropout, max_grad_norm, weight_decay (7 doubles);
- * strs: lora_targets, select_by (2 strings); seed: whole double in [0, 2^53]; callback: function or NULL.
+ * strs: lora_targets, select_by, out_dir ("" = none) (3 strings); seed: whole double in [0, 2^53]; callback: function or NULL.
  * Returns list(classifier, cancelled, message, test (named metrics or NULL), trainable_parameters,
  *              best_step, best_value, max_length, steps_per_epoch, learning_rate).
  */
@@ -312,10 +256,10 @@ SEXP dnabert_r_finetune(SEXP model, SEXP train, SEXP dev, SEXP test, SEXP ints, 
     const dnabert_model *base = base_model_of(model);
     if (TYPEOF(ints) != INTSXP || XLENGTH(ints) != 12) Rf_error("internal: 12 integer parameters expected");
     if (TYPEOF(dbls) != REALSXP || XLENGTH(dbls) != 7) Rf_error("internal: 7 double parameters expected");
-    if (TYPEOF(strs) != STRSXP || XLENGTH(strs) != 2) Rf_error("internal: 2 string parameters expected");
+    if (TYPEOF(strs) != STRSXP || XLENGTH(strs) != 3) Rf_error("internal: 3 string parameters expected");
     for (int i = 0; i < 12; i++)
         if (INTEGER(ints)[i] == NA_INTEGER) Rf_error("internal: NA integer parameter %d", i + 1);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         if (STRING_ELT(strs, i) == NA_STRING) Rf_error("internal: NA string parameter %d", i + 1);
     if (TYPEOF(seed) != REALSXP || XLENGTH(seed) != 1 || !R_FINITE(REAL(seed)[0]) || REAL(seed)[0] < 0 ||
         REAL(seed)[0] > 9007199254740992.0 || REAL(seed)[0] != floor(REAL(seed)[0]))
@@ -351,6 +295,7 @@ SEXP dnabert_r_finetune(SEXP model, SEXP train, SEXP dev, SEXP test, SEXP ints, 
     p.weight_decay = dv[6];
     p.lora_targets = CHAR(STRING_ELT(strs, 0));
     p.select_by = CHAR(STRING_ELT(strs, 1));
+    p.out_dir = CHAR(STRING_ELT(strs, 2))[0] ? CHAR(STRING_ELT(strs, 2)) : NULL;
     p.seed = (uint64_t)REAL(seed)[0];
 
     dnabert_r_step_ctx ctx;
@@ -362,9 +307,8 @@ SEXP dnabert_r_finetune(SEXP model, SEXP train, SEXP dev, SEXP test, SEXP ints, 
     dnabert_dataset *tr = NULL, *dv_ds = NULL, *te = NULL;
     dnabert_finetuner *ft = NULL;
     dnabert_classifier *clf = NULL;
-    dnabert_finetuner_info fi;
-    dnabert_eval_result ev;
-    memset(&fi, 0, sizeof fi);
+    dnabert_finetuner_info fi = { .struct_size = sizeof fi };
+    dnabert_eval_result ev = { .struct_size = sizeof ev };
     int run_status = DNABERT_OK, evaluated = 0;
     int status = make_dataset(&dtrain, NULL, problem, &tr);
     if (status != DNABERT_OK) goto fail;
@@ -386,7 +330,7 @@ SEXP dnabert_r_finetune(SEXP model, SEXP train, SEXP dev, SEXP test, SEXP ints, 
     if ((status = dnabert_finetuner_classifier(ft, &clf)) != DNABERT_OK) goto fail;
     R_SetExternalPtrAddr(ptr, clf); /* the finalizer owns it from here */
     if (has_test) {
-        if ((status = dnabert_classifier_evaluate(clf, te, p.n_threads, &ev, NULL)) != DNABERT_OK) goto fail;
+        if ((status = dnabert_finetuner_test(ft, te, &ev)) != DNABERT_OK) goto fail;
         evaluated = 1;
     }
     dnabert_finetuner_free(ft);
@@ -477,8 +421,9 @@ SEXP dnabert_r_classifier_info(SEXP ptr) {
 SEXP dnabert_r_classifier_predict(SEXP ptr, SEXP x, SEXP threads) {
     const dnabert_classifier *c = classifier_of(ptr);
     if (TYPEOF(x) != STRSXP) Rf_error("'sequences' must be a character vector");
-    int nt = threads_arg(threads);
-    dnabert_classifier_info info;
+    dnabert_forward_params fp = dnabert_forward_default_params();
+    fp.n_threads = threads_arg(threads);
+    dnabert_classifier_info info = { .struct_size = sizeof info };
     CHECK(dnabert_classifier_get_info(c, &info));
     R_xlen_t n = XLENGTH(x);
     int32_t k = info.num_labels;
@@ -493,7 +438,7 @@ SEXP dnabert_r_classifier_predict(SEXP ptr, SEXP x, SEXP threads) {
         lens[i] = (size_t)LENGTH(s);
     }
     float *out = (float *)R_alloc((size_t)(n > 0 ? n : 1) * (size_t)k, sizeof(float));
-    if (n > 0) CHECK(dnabert_classifier_predict(c, seqs, lens, (size_t)n, nt, out));
+    if (n > 0) CHECK(dnabert_classifier_predict(c, seqs, lens, (size_t)n, &fp, out));
     SEXP m = PROTECT(Rf_allocMatrix(REALSXP, (int)n, k));
     double *r = REAL(m);
     for (R_xlen_t i = 0; i < n; i++)
@@ -502,26 +447,47 @@ SEXP dnabert_r_classifier_predict(SEXP ptr, SEXP x, SEXP threads) {
     return m;
 }
 
-/* Metrics on labelled data (a path or list(sequences, labels)), read with the classifier's label schema. */
+/* Metrics on labelled data (a path or list(sequences, labels)), read with the classifier's label mapping. */
 SEXP dnabert_r_classifier_evaluate(SEXP ptr, SEXP data, SEXP threads) {
     const dnabert_classifier *c = classifier_of(ptr);
-    int nt = threads_arg(threads);
+    dnabert_forward_params fp = dnabert_forward_default_params();
+    fp.n_threads = threads_arg(threads);
     data_arg d;
     check_data(data, "data", &d);
     char msg[2048] = "";
-    classifier_labels l;
-    int st = get_labels(c, &l);
-    if (st != DNABERT_OK) dnabert_r_fail(st);
-    dnabert_dataset *like = NULL, *ds = NULL;
-    st = schema_dataset(&l, &like, msg, sizeof msg);
-    free_labels(&l);
-    if (st != DNABERT_OK) Rf_error("%s", msg);
-    dnabert_eval_result ev;
-    st = make_dataset(&d, like, DNABERT_PROBLEM_AUTO, &ds);
-    if (st == DNABERT_OK) st = dnabert_classifier_evaluate(c, ds, nt, &ev, NULL);
+    dnabert_dataset *ds = NULL;
+    dnabert_eval_result ev = { .struct_size = sizeof ev };
+    int st = d.path != NULL ? dnabert_classifier_read_dataset(c, d.path, &ds)
+                            : dnabert_classifier_dataset_from_arrays(c, d.seqs, d.lens, d.labels, d.n, &ds);
+    if (st == DNABERT_OK) st = dnabert_classifier_evaluate(c, ds, &fp, &ev, NULL);
     if (st != DNABERT_OK) dnabert_r_save_error(st, msg, sizeof msg);
     dnabert_dataset_free(ds);
-    dnabert_dataset_free(like);
     if (st != DNABERT_OK) Rf_error("%s", msg);
     return eval_vector(&ev);
+}
+
+/* The library's label decision on a scores matrix [n, k] (as predict returns): single-label → integer vector of
+ * 0-based classes; multi-label → integer matrix [n, k] of 0/1. */
+SEXP dnabert_r_decide_labels(SEXP problem, SEXP scores) {
+    if (TYPEOF(scores) != REALSXP || !Rf_isMatrix(scores)) Rf_error("'scores' must be a numeric matrix");
+    int pt = Rf_asInteger(problem);
+    int n = Rf_nrows(scores), k = Rf_ncols(scores);
+    float *s = (float *)R_alloc((size_t)(n > 0 ? n : 1) * (size_t)(k > 0 ? k : 1), sizeof(float));
+    const double *r = REAL(scores);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < k; j++) s[(size_t)i * (size_t)k + (size_t)j] = (float)r[(R_xlen_t)j * n + i];
+    size_t rows = pt == DNABERT_PROBLEM_MULTI_LABEL ? (size_t)k : 1;
+    int32_t *out = (int32_t *)R_alloc((size_t)(n > 0 ? n : 1) * rows, sizeof(int32_t));
+    CHECK(dnabert_decide_labels((int32_t)pt, s, (size_t)n, (int32_t)k, out));
+    SEXP res;
+    if (pt == DNABERT_PROBLEM_MULTI_LABEL) {
+        res = PROTECT(Rf_allocMatrix(INTSXP, n, k));
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < k; j++) INTEGER(res)[(R_xlen_t)j * n + i] = out[(size_t)i * (size_t)k + (size_t)j];
+    } else {
+        res = PROTECT(Rf_allocVector(INTSXP, n));
+        for (int i = 0; i < n; i++) INTEGER(res)[i] = out[i];
+    }
+    UNPROTECT(1);
+    return res;
 }

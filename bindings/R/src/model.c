@@ -150,8 +150,7 @@ SEXP dnabert_r_model_is_valid(SEXP ptr) {
 }
 
 static dnabert_model_info info_of(const dnabert_model *m) {
-    dnabert_model_info info;
-    memset(&info, 0, sizeof info);
+    dnabert_model_info info = { .struct_size = sizeof info };
     CHECK(dnabert_model_get_info(m, &info));
     return info;
 }

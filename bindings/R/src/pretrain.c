@@ -32,7 +32,7 @@ static const char *metric_names[N_METRICS] = {
 
 /* The metrics struct as the named vector's values. */
 static void fill_metrics(const void *metrics, double *p) {
-    const dnabert_train_metrics *m = (const dnabert_train_metrics *)metrics;
+    const dnabert_pretrain_metrics *m = (const dnabert_pretrain_metrics *)metrics;
     p[0] = (double)m->step;
     p[1] = (double)m->total_steps;
     p[2] = (double)m->tokens;
@@ -46,7 +46,7 @@ static void fill_metrics(const void *metrics, double *p) {
     p[10] = dnabert_r_na_if_nan(m->validation_accuracy);
 }
 
-static int step_bridge(void *user_data, const dnabert_train_metrics *m) {
+static int step_bridge(void *user_data, const dnabert_pretrain_metrics *m) {
     return dnabert_r_step_bridge((dnabert_r_step_ctx *)user_data, m);
 }
 

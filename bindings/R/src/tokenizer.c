@@ -174,7 +174,7 @@ SEXP dnabert_r_vocab_size(SEXP ptr) {
 
 SEXP dnabert_r_special_ids(SEXP ptr) {
     const dnabert_tokenizer *tok = dnabert_r_tokenizer(ptr);
-    dnabert_special_ids ids;
+    dnabert_special_ids ids = { .struct_size = sizeof ids };
     CHECK(dnabert_tokenizer_special_ids(tok, &ids));
     int32_t v[5] = {ids.unk, ids.cls, ids.sep, ids.pad, ids.mask};
     const char *names[5] = {"unk", "cls", "sep", "pad", "mask"};

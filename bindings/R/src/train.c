@@ -33,7 +33,7 @@ SEXP dnabert_r_train(SEXP files, SEXP seqs, SEXP vocab_size, SEXP min_frequency,
                      SEXP word_length, SEXP case_policy, SEXP non_acgt_policy, SEXP threads, SEXP max_bases,
                      SEXP progress) {
     if ((files == R_NilValue) == (seqs == R_NilValue)) Rf_error("give either 'files' or 'sequences'");
-    dnabert_train_params params = dnabert_train_default_params();
+    dnabert_bpe_train_params params = dnabert_bpe_train_default_params();
     params.vocab_size = int_arg(vocab_size, "vocab_size");
     params.min_frequency = int_arg(min_frequency, "min_frequency");
     params.max_token_length = int_arg(max_token_length, "max_token_length");
