@@ -89,6 +89,20 @@ test-c: lib
 	gcc $(CFLAGS_STRICT) -I$(BUILD)/include Tests/c/test_finetune.c -o $(BUILD)/tests/test_finetune \
 	  -L$(BUILD)/lib -ldnabert -Wl,-rpath,$(BUILD)/lib -lm
 	$(BUILD)/tests/test_finetune examples/models/dnabert2-small-5genomes examples/data/tasks/coding_200
+	@# the ABI: struct_size rules with the current header; a 0.1.0 caller (old header, linked as 0.1.0 programs
+	@# were: against an unversioned libdnabert.so) against this library, canaries after every result struct
+	gcc $(CFLAGS_STRICT) -I$(BUILD)/include -ITests/c Tests/c/test_abi.c -o $(BUILD)/tests/test_abi \
+	  -L$(BUILD)/lib -ldnabert -Wl,-rpath,$(BUILD)/lib -lm
+	$(BUILD)/tests/test_abi examples/models/dnabert2-small-5genomes
+	@mkdir -p $(BUILD)/tests/abi-stub
+	gcc -shared -fPIC -o $(BUILD)/tests/abi-stub/libdnabert.so Tests/c/abi/stub_v0_1.c
+	gcc $(CFLAGS_STRICT) -Wno-deprecated-declarations -ITests/c/abi Tests/c/abi/test_abi_v0_1.c -o $(BUILD)/tests/test_abi_v0_1 \
+	  -L$(BUILD)/tests/abi-stub -ldnabert -Wl,-rpath,$(BUILD)/lib -lm
+	! objdump -T $(BUILD)/tests/test_abi_v0_1 | grep -q 'DNABERT_0'
+	$(BUILD)/tests/test_abi_v0_1 examples/models/dnabert2-small-5genomes examples/data/dnabert2/tokenizer.json
+	@# SONAME and symbol versions of the library
+	readelf -d $(LIB) | grep -q 'SONAME.*\[$(SONAME)\]'
+	objdump -T $(LIB) | grep -q '(DNABERT_0.1) *dnabert_classifier_get_info$$'
 
 test-python: python
 	cd bindings/python && $(PYTHON) -m pytest -q tests

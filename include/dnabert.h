@@ -26,6 +26,9 @@
  *    DNABERT_ERR_INVALID_ARGUMENT before anything is read or written.
  *  - Structs the library passes to a callback (dnabert_progress, the metrics structs) carry the library's
  *    struct_size: read only the fields that fit in it.
+ *  - A *_default_params() function returns its struct by value, i.e. into a buffer of the caller's sizeof, so
+ *    when a parameter struct grows, the old default_params stays as a versioned symbol that returns the old
+ *    layout (0.2.0: dnabert_finetune_default_params, which gained out_dir).
  *  - 0.1.0 had result structs without struct_size. Programs built against 0.1.0 are bound (by ELF symbol
  *    versions: DNABERT_0.1, DNABERT_0.2) to entry points that keep writing exactly the 0.1.0 layouts.
  *  - Names deprecated in a release (see "renamed in 0.2.0" at the end) stay as aliases for source

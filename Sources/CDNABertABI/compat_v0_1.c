@@ -7,6 +7,7 @@
  * Programs linked against 0.1.0 (unversioned references) bind to these; programs linked against 0.2.0 and
  * dlsym() get the 0.2.0 functions (version DNABERT_0.2, the default). Each wrapper calls the 0.2.0 function
  * with a full-size struct and copies the 0.1.0 fields out, so nothing past a 0.1.0 struct is ever written. */
+#include <stddef.h>
 #include <string.h>
 #include "dnabert_internal.h"
 
@@ -58,6 +59,23 @@ typedef struct {
 } v01_eval_result;
 
 /* ---- the 0.1.0 entry points ---- */
+
+/* A *_default_params() returns its struct by value, into a buffer of the caller's sizeof: when a parameter struct
+ * grows, its default_params function must keep a frozen version too. dnabert_finetune_params grew out_dir in 0.2. */
+#define V01_FINETUNE_PARAMS_SIZE offsetof(dnabert_finetune_params, out_dir)
+typedef struct { unsigned char bytes[V01_FINETUNE_PARAMS_SIZE]; } v01_finetune_params;
+typedef char v01_finetune_params_size_check[sizeof(v01_finetune_params) == 136 ? 1 : -1];
+
+v01_finetune_params dnabert_v01_finetune_default_params(void);
+v01_finetune_params dnabert_v01_finetune_default_params(void) {
+    dnabert_finetune_params p = dnabert_finetune_default_params();
+    p.struct_size = (uint32_t)V01_FINETUNE_PARAMS_SIZE;
+    v01_finetune_params o;
+    memcpy(&o, &p, sizeof o);
+    return o;
+}
+DNABERT_V01(dnabert_v01_finetune_default_params, dnabert_finetune_default_params)
+
 int dnabert_v01_tokenizer_special_ids(const dnabert_tokenizer *tok, v01_special_ids *out);
 int dnabert_v01_tokenizer_special_ids(const dnabert_tokenizer *tok, v01_special_ids *out) {
     dnabert_special_ids s;

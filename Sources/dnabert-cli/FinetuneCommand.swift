@@ -92,6 +92,10 @@ struct FinetuneCommand: ParsableCommand {
         o.learningRate = lr ?? 0; o.warmupSteps = warmup ?? -1; o.evalEvery = evalEvery; o.maxLength = maxLength
         o.selectBy = selectBy; o.threads = threads; o.seed = seed; o.optimizer.weightDecay = weightDecay
         o.reverseComplement = reverseComplement
+        // The run manages OUT (metrics.jsonl, the best classifier after each improving dev evaluation, the kept
+        // classifier and loss.svg at the end, test files): the same core code as the C API, Python and R.
+        o.outputDirectory = out
+        o.baseModelName = model
         var lora: LoRAConfig? = nil
         if !full && loraR > 0 {
             lora = LoRAConfig(r: loraR, alpha: loraAlpha, dropout: loraDropout,
@@ -115,31 +119,20 @@ struct FinetuneCommand: ParsableCommand {
                    + "\(ft.totalSteps) steps, lr \(ft.learningRate)"
                    + (o.reverseComplement ? "; both strands (reverse-complement augmentation and averaging)" : ""))
         }
-        try FileIO.makeDirectories(out)
-        let metrics = try MetricsWriter(path: out + "/metrics.jsonl", format: .jsonl, truncate: true)
-        defer { metrics.close() }
         let bar = ProgressBar(quiet: quiet)
         var devLines: [String] = []
-        var history: [TrainingProgress] = []
         try ft.run { p in
             var detail = "loss \(format2(p.progress.loss)) lr \(String(format: p.progress.learningRate)) \(Int(p.progress.tokensPerSecond)) tok/s"
             if let d = p.dev {
                 let main = schema.problemType == .regression ? "pearson" : "mcc"
                 detail += " | dev loss \(format3(d.loss)) \(main) \(format3(d.value(main) ?? .nan))"
                 devLines.append("epoch \(format2(p.epoch)) step \(p.progress.step): dev " + Self.metricLine(d))
-                // A new best is on disk at once (every file written atomically): a long run killed part-way
-                // leaves its best classifier so far in OUT.
-                if ft.best?.step == p.progress.step { try? clf.save(directory: out, baseModelName: model) }
             }
             bar.update(stage: "fine-tuning", current: Int64(p.progress.step), total: Int64(p.progress.totalSteps),
                        elapsed: p.progress.elapsedSeconds, eta: p.progress.etaSeconds, detail: detail)
-            try? metrics.write(p.progress, extra: p.dev.map { Self.devJSON($0) })
-            history.append(p.progress)
             return true
         }
         bar.finish()
-        try FileIO.writeAtomically(out + "/loss.svg", string: LossCurveSVG.render(history))
-        try clf.save(directory: out, baseModelName: model)
         if !quiet {
             for l in devLines { eprint(l) }
             if let b = ft.best { eprint("kept the parameters of step \(b.step) (best dev \(selectBy) \(format3(b.value)))") }
@@ -147,12 +140,7 @@ struct FinetuneCommand: ParsableCommand {
         // Metrics table.
         var rows: [(String, FineTuneEvaluation)] = []
         if let devData { rows.append(("dev", try clf.evaluate(devData, threads: threads))) }
-        if let testData {
-            let e = try clf.evaluate(testData, threads: threads)
-            rows.append(("test", e))
-            try PredictionsCSV.write(path: out + "/test_predictions.csv", ids: testData.ids, schema: schema, scores: e.scores, truth: testData)
-            try FileIO.writeAtomically(out + "/test_metrics.json", string: JSON.serialize(Self.devJSON(e), indent: 2) + "\n")
-        }
+        if let testData { rows.append(("test", try ft.test(testData))) }
         if !rows.isEmpty {
             let names = ["loss"] + rows[0].1.metrics.map(\.0)
             print(([String.pad("split", 6)] + names.map { String.pad($0, 10) }).joined(separator: " "))
@@ -173,9 +161,6 @@ struct FinetuneCommand: ParsableCommand {
         (["loss \(format4(e.loss))"] + e.metrics.map { "\($0.0) \(format4($0.1))" }).joined(separator: ", ")
     }
 
-    static func devJSON(_ e: FineTuneEvaluation) -> JSONValue {
-        .object([("loss", e.loss.isFinite ? .double(e.loss) : .null)] + e.metrics.map { ($0.0, $0.1.isFinite ? .double($0.1) : .null) })
-    }
 }
 
 struct PredictCommand: ParsableCommand {

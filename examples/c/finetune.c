@@ -1,5 +1,6 @@
-/* Fine-tune a pretrained DNABERT-2 model with LoRA on a labelled task (GUE-style CSV files `sequence,label`),
- * print the test metrics and save the adapter (Hugging Face PEFT format).
+/* Fine-tune a pretrained DNABERT-2 model with LoRA on a labelled task (GUE-style CSV files `sequence,label`) in an
+ * output folder the library manages (metrics.jsonl, the best adapter saved after each improving dev evaluation so a
+ * killed run leaves it, the kept adapter in Hugging Face PEFT format, loss.svg, test metrics and predictions).
  * Build: gcc finetune.c $(pkg-config --cflags --libs dnabert)
  * Usage: finetune MODEL_DIR TASK_DIR OUT_DIR [EPOCHS]
  *   e.g. finetune examples/models/dnabert2-small-5genomes examples/data/tasks/coding_200 runs/clf 1 */
@@ -57,6 +58,7 @@ int main(int argc, char **argv) {
     p.epochs = argc > 4 ? atof(argv[4]) : 1.0;
     p.batch_size = 32;
     p.select_by = "mcc";                                              /* keep the dev checkpoint with the best MCC */
+    p.out_dir = out;                                                  /* the run manages this folder */
     dnabert_finetuner *ft = NULL;
     if (dnabert_finetuner_create(model, train, dev, &p, &ft) != DNABERT_OK) return fail("finetuner");
     dnabert_finetuner_info fi = { .struct_size = sizeof fi };
@@ -69,13 +71,13 @@ int main(int argc, char **argv) {
 
     dnabert_classifier *clf = NULL;
     if (dnabert_finetuner_classifier(ft, &clf) != DNABERT_OK) return fail("classifier");
-    dnabert_eval_result r = { .struct_size = sizeof r };
-    if (dnabert_classifier_evaluate(clf, test, NULL, &r, NULL) != DNABERT_OK) return fail("evaluate");
+    dnabert_eval_result r = { .struct_size = sizeof r };   /* test metrics; also out/test_metrics.json + predictions */
+    if (dnabert_finetuner_test(ft, test, &r) != DNABERT_OK) return fail("test");
     printf("test (%lld sequences): loss %.4f  accuracy %.4f  F1 %.4f  MCC %.4f  precision %.4f  recall %.4f\n",
            (long long)r.n, r.loss, r.accuracy, r.f1, r.mcc, r.precision, r.recall);
 
-    if (dnabert_classifier_save(clf, out) != DNABERT_OK) return fail(out);
-    printf("adapter saved in %s (load it with dnabert_classifier_load, or with peft on DNABERT-2)\n", out);
+    printf("adapter, metrics.jsonl, loss.svg, test_metrics.json and test_predictions.csv in %s (load the adapter with "
+           "dnabert_classifier_load, or with peft on DNABERT-2)\n", out);
 
     /* predict two new sequences with the saved adapter */
     dnabert_classifier *loaded = NULL;
@@ -84,8 +86,10 @@ int main(int argc, char **argv) {
                            "TTTTATATATATAAAAATTTTTTAAATATATTTTTAAATTTAAATATATATTTTTATATAAATTTTAAAAATATATATTTTA"};
     size_t lens[2] = {strlen(seqs[0]), strlen(seqs[1])};
     float prob[2 * 2];   /* a binary task here; num_labels columns in general */
-    if (di.num_labels == 2 && dnabert_classifier_predict(loaded, seqs, lens, 2, NULL, prob) == DNABERT_OK) {
-        for (int i = 0; i < 2; i++) printf("sequence %d: P(label 1) = %.3f\n", i, prob[2 * i + 1]);
+    int32_t label[2];
+    if (di.num_labels == 2 && dnabert_classifier_predict(loaded, seqs, lens, 2, NULL, prob) == DNABERT_OK &&
+        dnabert_decide_labels(DNABERT_PROBLEM_SINGLE_LABEL, prob, 2, 2, label) == DNABERT_OK) {
+        for (int i = 0; i < 2; i++) printf("sequence %d: label %d, P(label 1) = %.3f\n", i, label[i], prob[2 * i + 1]);
     }
 
     dnabert_classifier_free(loaded);

@@ -37,11 +37,13 @@ public final class FineTuneRunFolder {
         try FileIO.writeAtomically(directory + "/loss.svg", string: LossCurveSVG.render(history))
     }
 
-    /// test_metrics.json (the figures) and test_predictions.csv (id, decided label, scores, true label).
+    /// test_metrics.json (n, loss and the figures) and test_predictions.csv (id, decided label, scores, true label).
     func writeTest(_ e: FineTuneEvaluation, data: LabelledSequences, schema: LabelSchema) throws {
         try PredictionsCSV.write(path: directory + "/test_predictions.csv", ids: data.ids, schema: schema, scores: e.scores,
                                  truth: data.hasLabels ? data : nil)
-        try FileIO.writeAtomically(directory + "/test_metrics.json", string: JSON.serialize(FineTuneRunFolder.json(e), indent: 2) + "\n")
+        guard case .object(let members) = FineTuneRunFolder.json(e) else { return }
+        let record = JSONValue.object([("n", .int(Int64(data.count)))] + members)
+        try FileIO.writeAtomically(directory + "/test_metrics.json", string: JSON.serialize(record, indent: 2) + "\n")
     }
 
     /// An evaluation as JSON: "loss" then the figures by their `MetricNames` names (null when not finite).

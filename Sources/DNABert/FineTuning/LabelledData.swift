@@ -575,7 +575,9 @@ public enum PredictionsCSV {
             }
         }
         func comma() { out.append(0x2C) }
-        let best = schema.problemType == .singleLabel ? try Metrics.argmax(scores, numLabels: k) : []
+        // The one label decision (argmax / score >= threshold), shared with the C API and the bindings.
+        let decided = schema.problemType == .regression ? [] : try Metrics.decide(problemType: schema.problemType, scores: scores,
+                                                                                   numLabels: k, threshold: threshold)
         var head = ["id"]
         if sequences != nil { head.append("sequence") }
         if withTruth { head.append("true_label") }
@@ -603,9 +605,9 @@ public enum PredictionsCSV {
             let row = scores[(i * k)..<(i * k + k)]
             switch schema.problemType {
             case .singleLabel:
-                field(schema.name(of: best[i]))
+                field(schema.name(of: Int(decided[i])))
             case .multiLabel:
-                field((0..<k).filter { row[i * k + $0] >= threshold }.map { schema.name(of: $0) }.joined(separator: ";"))
+                field((0..<k).filter { decided[i * k + $0] == 1 }.map { schema.name(of: $0) }.joined(separator: ";"))
             case .regression:
                 field("\(row[i * k])")
             }

@@ -47,12 +47,14 @@ public struct TrainingProgress: Sendable, Equatable {
 
     public var json: JSONValue {
         func opt(_ x: Double?) -> JSONValue { x.map { $0.isFinite ? .double($0) : .null } ?? .null }
+        // The keys of the one metric-name table (pretraining and fine-tuning write this record).
+        typealias K = MetricNames
         return .object([
-            ("step", .int(Int64(step))), ("total_steps", .int(Int64(totalSteps))),
-            ("loss", opt(loss)), ("lr", opt(learningRate)), ("grad_norm", opt(gradNorm)),
-            ("tokens", .int(Int64(tokens))), ("tokens_per_second", opt(tokensPerSecond)),
-            ("elapsed_seconds", opt(elapsedSeconds)), ("eta_seconds", opt(etaSeconds)),
-            ("val_loss", opt(validationLoss)), ("val_accuracy", opt(validationAccuracy)),
+            (K.step, .int(Int64(step))), (K.totalSteps, .int(Int64(totalSteps))),
+            (K.loss, opt(loss)), (K.learningRate, opt(learningRate)), (K.gradNorm, opt(gradNorm)),
+            (K.tokens, .int(Int64(tokens))), (K.tokensPerSecond, opt(tokensPerSecond)),
+            (K.elapsedSeconds, opt(elapsedSeconds)), (K.etaSeconds, opt(etaSeconds)),
+            (K.validationLoss, opt(validationLoss)), (K.validationAccuracy, opt(validationAccuracy)),
         ])
     }
 
@@ -76,7 +78,7 @@ public struct TrainingProgress: Sendable, Equatable {
 
     // MARK: CSV
 
-    public static let csvHeader = "step,total_steps,loss,lr,grad_norm,tokens,tokens_per_second,elapsed_seconds,eta_seconds,val_loss,val_accuracy"
+    public static let csvHeader = MetricNames.record.joined(separator: ",")
 
     /// One CSV row (empty cells for missing values; shortest round-trip decimals).
     public var csvRow: String {
@@ -117,7 +119,7 @@ public final class MetricsWriter {
     /// JSON Lines: the record with `extra` (an object, e.g. dev metrics) nested under "dev"; CSV ignores `extra`.
     public func write(_ p: TrainingProgress, extra: JSONValue?) throws {
         guard format == .jsonl, let extra, case .object(var members) = p.json else { return try write(p) }
-        members.append(("dev", extra))
+        members.append((MetricNames.dev, extra))
         try writeLine(JSON.serialize(.object(members)))
     }
 

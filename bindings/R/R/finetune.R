@@ -145,7 +145,10 @@ finetune_recorder <- function(progress) {
 #'   precision, recall, pearson, spearman, r2 (highest).
 #' @param seed seed of the adapters/head, shuffling and dropout.
 #' @param threads worker threads, 0 = all cores.
-#' @param out \code{NULL} or a folder to save the classifier into (see \code{dnabert_classifier_save()}), with
+#' @param out \code{NULL} or an output folder that the library manages during the run (as the CLI's
+#'   \code{--out}): \code{metrics.jsonl} (one line per step), the classifier saved atomically after every dev
+#'   evaluation that improves on the best (so a killed run leaves its best classifier), the kept classifier and
+#'   \code{loss.svg} at the end, \code{test_metrics.json} and \code{test_predictions.csv} with \code{test}; and
 #'   \code{history.csv}.
 #' @param progress \code{TRUE}: a progress bar and a message at each dev evaluation; \code{FALSE}; or a
 #'   \code{function(metrics)} called after each step with a named list that returns \code{FALSE} to stop.
@@ -219,7 +222,7 @@ dnabert_finetune <- function(model, train, dev = NULL, test = NULL, lora_r = 8, 
   if (!(is.function(progress) || isTRUE(progress) || isFALSE(progress) || is.null(progress))) {
     stop_arg("'progress' must be TRUE, FALSE or a function(metrics) returning FALSE to stop")
   }
-  strs <- c(paste(lora_targets, collapse = ","), select_by)
+  strs <- c(paste(lora_targets, collapse = ","), select_by, if (is.null(out)) "" else path.expand(out))
   rec <- finetune_recorder(progress)
   on.exit(rec$finish(), add = TRUE)
   res <- .Call(dnabert_r_finetune, ptr, tr, dv, te, unname(ints), unname(dbls), strs, seed, rec$record)
@@ -236,7 +239,7 @@ dnabert_finetune <- function(model, train, dev = NULL, test = NULL, lora_r = 8, 
             "; the classifier holds the best parameters so far", call. = FALSE)
   }
   if (!is.null(out)) {
-    dnabert_classifier_save(clf, out)
+    # the library saved the kept classifier, metrics.jsonl, loss.svg and the test files in `out`
     utils::write.csv(clf$history, file.path(out, "history.csv"), row.names = FALSE)
   }
   clf
@@ -350,10 +353,12 @@ dnabert_predict <- function(clf, sequences, type = c("label", "prob"), threads =
   colnames(scores) <- paste0("prob_", labels)
   out <- data.frame(id = ids, stringsAsFactors = FALSE)
   if (type == "label") {
+    # the library's label decision (argmax / >= 0.5), shared with the CLI and the Python bindings
     if (info$problem_type == "multi_label") {
-      out$label <- apply(scores >= 0.5, 1L, function(r) paste(labels[r], collapse = ";"))
+      decided <- .Call(dnabert_r_decide_labels, 2L, scores)
+      out$label <- apply(decided == 1L, 1L, function(r) paste(labels[r], collapse = ";"))
     } else {
-      best <- if (nrow(scores)) max.col(scores, ties.method = "first") else integer()
+      best <- .Call(dnabert_r_decide_labels, 1L, scores) + 1L
       out$label <- if (info$has_label_names) labels[best] else best - 1L
     }
   }

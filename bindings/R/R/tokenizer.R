@@ -13,7 +13,7 @@ tokenizer_ptr <- function(tok, name = "tok") {
   tok$ptr
 }
 
-#' Version of the loaded libdnabert library, e.g. "0.1.0".
+#' Version of the loaded libdnabert library, e.g. "0.2.0".
 dnabert_version <- function() {
   .Call(dnabert_r_version)
 }

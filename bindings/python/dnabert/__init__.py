@@ -9,13 +9,13 @@
     clf.predict(["ACGT..."]); clf.test_metrics; clf.save("runs/clf")
 """
 from ._lib import DNABertError, lib as _lib_handle, lib_path as library_path
-from .finetune import Classifier, Dataset, FineTuner, finetune
+from .finetune import Classifier, Dataset, FineTuner, decide_labels, finetune
 from .model import Model, blas_benchmark, blas_info, convert_pytorch
 from .pretrain import Trainer, pretrain
 from .tokenizer import BatchEncoding, Tokenizer
 
 __all__ = ["DNABertError", "Tokenizer", "BatchEncoding", "Model", "Trainer", "pretrain", "blas_info", "blas_benchmark",
-           "convert_pytorch", "Dataset", "Classifier", "FineTuner", "finetune", "version", "library_path"]
+           "convert_pytorch", "Dataset", "Classifier", "FineTuner", "finetune", "decide_labels", "version", "library_path"]
 
 
 def version():
@@ -23,4 +23,4 @@ def version():
     return _lib_handle.dnabert_version().decode()
 
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -36,15 +36,18 @@ class Progress(ctypes.Structure):
 PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(Progress))
 
 
-class TrainParams(ctypes.Structure):
+class BPETrainParams(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_uint32), ("vocab_size", ctypes.c_int32), ("min_frequency", ctypes.c_int32),
                 ("max_token_length", ctypes.c_int32), ("word_length", ctypes.c_int32), ("case_policy", ctypes.c_int32),
                 ("non_acgt_policy", ctypes.c_int32), ("n_threads", ctypes.c_int32), ("max_bases", ctypes.c_int64),
                 ("progress", PROGRESS_FN), ("progress_user_data", ctypes.c_void_p)]
 
 
+TrainParams = BPETrainParams   # the 0.1 name
+
+
 class SpecialIds(ctypes.Structure):
-    _fields_ = [("unk", ctypes.c_int32), ("cls", ctypes.c_int32), ("sep", ctypes.c_int32), ("pad", ctypes.c_int32),
+    _fields_ = [("struct_size", ctypes.c_uint32), ("unk", ctypes.c_int32), ("cls", ctypes.c_int32), ("sep", ctypes.c_int32), ("pad", ctypes.c_int32),
                 ("mask", ctypes.c_int32)]
 
 
@@ -97,10 +100,10 @@ _SIGNATURES = {
                                      ctypes.c_size_t, c_int32_p, c_int32_p, c_int32_p], ctypes.c_int),
     "dnabert_decode": ([_P, c_int32_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t, c_size_p],
                        ctypes.c_int),
-    "dnabert_train_default_params": ([], TrainParams),
-    "dnabert_tokenizer_train": ([c_char_pp, ctypes.c_size_t, ctypes.POINTER(TrainParams), ctypes.POINTER(_P)],
+    "dnabert_bpe_train_default_params": ([], BPETrainParams),
+    "dnabert_tokenizer_train": ([c_char_pp, ctypes.c_size_t, ctypes.POINTER(BPETrainParams), ctypes.POINTER(_P)],
                                 ctypes.c_int),
-    "dnabert_tokenizer_train_from_sequences": ([c_char_pp, c_size_p, ctypes.c_size_t, ctypes.POINTER(TrainParams),
+    "dnabert_tokenizer_train_from_sequences": ([c_char_pp, c_size_p, ctypes.c_size_t, ctypes.POINTER(BPETrainParams),
                                                 ctypes.POINTER(_P)], ctypes.c_int),
 }
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import _lib
 from ._lib import DNABertError, Handle, check, lib
-from .model import Model
+from .model import ForwardParams, Model
 from .tokenizer import _as_bytes
 
 _P = ctypes.c_void_p
@@ -43,7 +43,7 @@ _SELECT_BY = ("loss", "accuracy", "f1", "mcc", "precision", "recall", "pearson",
 
 
 class DatasetInfo(ctypes.Structure):
-    _fields_ = [("n_sequences", ctypes.c_int64), ("problem_type", ctypes.c_int32), ("num_labels", ctypes.c_int32),
+    _fields_ = [("struct_size", ctypes.c_uint32), ("n_sequences", ctypes.c_int64), ("problem_type", ctypes.c_int32), ("num_labels", ctypes.c_int32),
                 ("has_label_names", ctypes.c_int32)]
 
 
@@ -55,11 +55,11 @@ class FinetuneParams(ctypes.Structure):
                 ("max_length", ctypes.c_int32), ("n_threads", ctypes.c_int32), ("use_class_weights", ctypes.c_int32),
                 ("learning_rate", ctypes.c_double), ("dropout", ctypes.c_double), ("max_grad_norm", ctypes.c_double),
                 ("weight_decay", ctypes.c_double), ("select_by", ctypes.c_char_p), ("seed", ctypes.c_uint64),
-                ("reverse_complement", ctypes.c_int32)]
+                ("reverse_complement", ctypes.c_int32), ("out_dir", ctypes.c_char_p)]
 
 
 class FinetuneMetrics(ctypes.Structure):
-    _fields_ = [("step", ctypes.c_int64), ("total_steps", ctypes.c_int64), ("epoch", ctypes.c_double),
+    _fields_ = [("struct_size", ctypes.c_uint32), ("step", ctypes.c_int64), ("total_steps", ctypes.c_int64), ("epoch", ctypes.c_double),
                 ("loss", ctypes.c_double), ("learning_rate", ctypes.c_double), ("grad_norm", ctypes.c_double),
                 ("tokens_per_second", ctypes.c_double), ("elapsed_seconds", ctypes.c_double),
                 ("eta_seconds", ctypes.c_double), ("dev_loss", ctypes.c_double), ("dev_accuracy", ctypes.c_double),
@@ -69,7 +69,7 @@ class FinetuneMetrics(ctypes.Structure):
     def as_dict(self):
         """The step's figures; NaN (not evaluated / not defined) becomes None."""
         d = {}
-        for k, _ in self._fields_:
+        for k, _ in self._fields_[1:]:
             v = getattr(self, k)
             d[k] = None if isinstance(v, float) and math.isnan(v) else v
         return d
@@ -79,19 +79,19 @@ FINETUNE_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINT
 
 
 class FinetunerInfo(ctypes.Structure):
-    _fields_ = [("step", ctypes.c_int64), ("total_steps", ctypes.c_int64), ("steps_per_epoch", ctypes.c_int64),
+    _fields_ = [("struct_size", ctypes.c_uint32), ("step", ctypes.c_int64), ("total_steps", ctypes.c_int64), ("steps_per_epoch", ctypes.c_int64),
                 ("trainable_parameters", ctypes.c_int64), ("max_length", ctypes.c_int32),
                 ("learning_rate", ctypes.c_double), ("best_step", ctypes.c_int64), ("best_value", ctypes.c_double)]
 
 
 class ClassifierInfo(ctypes.Structure):
-    _fields_ = [("num_labels", ctypes.c_int32), ("problem_type", ctypes.c_int32), ("pooling", ctypes.c_int32),
+    _fields_ = [("struct_size", ctypes.c_uint32), ("num_labels", ctypes.c_int32), ("problem_type", ctypes.c_int32), ("pooling", ctypes.c_int32),
                 ("lora_r", ctypes.c_int32), ("lora_alpha", ctypes.c_double), ("trainable_parameters", ctypes.c_int64),
                 ("max_length", ctypes.c_int32), ("has_label_names", ctypes.c_int32), ("reverse_complement", ctypes.c_int32)]
 
 
 class EvalResult(ctypes.Structure):
-    _fields_ = [("n", ctypes.c_int64), ("loss", ctypes.c_double), ("accuracy", ctypes.c_double),
+    _fields_ = [("struct_size", ctypes.c_uint32), ("n", ctypes.c_int64), ("loss", ctypes.c_double), ("accuracy", ctypes.c_double),
                 ("f1", ctypes.c_double), ("mcc", ctypes.c_double), ("precision", ctypes.c_double),
                 ("recall", ctypes.c_double), ("pearson", ctypes.c_double), ("spearman", ctypes.c_double),
                 ("mse", ctypes.c_double), ("r2", ctypes.c_double)]
@@ -117,11 +117,17 @@ _lib.declare({
     "dnabert_classifier_get_info": ([_P, ctypes.POINTER(ClassifierInfo)], ctypes.c_int),
     "dnabert_classifier_label_name": ([_P, ctypes.c_int32, ctypes.c_char_p, ctypes.c_size_t, c_size_p],
                                       ctypes.c_int),
-    "dnabert_classifier_predict": ([_P, c_char_pp, c_size_p, ctypes.c_size_t, ctypes.c_int32, c_float_p],
-                                   ctypes.c_int),
-    "dnabert_classifier_logits": ([_P, c_int32_p, c_int32_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_int32,
-                                   c_float_p], ctypes.c_int),
-    "dnabert_classifier_evaluate": ([_P, _P, ctypes.c_int32, ctypes.POINTER(EvalResult), c_float_p], ctypes.c_int),
+    "dnabert_classifier_predict": ([_P, c_char_pp, c_size_p, ctypes.c_size_t, ctypes.POINTER(ForwardParams),
+                                    c_float_p], ctypes.c_int),
+    "dnabert_classifier_logits": ([_P, c_int32_p, c_int32_p, ctypes.c_size_t, ctypes.c_size_t,
+                                   ctypes.POINTER(ForwardParams), c_float_p], ctypes.c_int),
+    "dnabert_classifier_evaluate": ([_P, _P, ctypes.POINTER(ForwardParams), ctypes.POINTER(EvalResult), c_float_p],
+                                    ctypes.c_int),
+    "dnabert_classifier_read_dataset": ([_P, ctypes.c_char_p, ctypes.POINTER(_P)], ctypes.c_int),
+    "dnabert_classifier_dataset_from_arrays": ([_P, c_char_pp, c_size_p, c_char_pp, ctypes.c_size_t,
+                                                ctypes.POINTER(_P)], ctypes.c_int),
+    "dnabert_finetuner_test": ([_P, _P, ctypes.POINTER(EvalResult)], ctypes.c_int),
+    "dnabert_decide_labels": ([ctypes.c_int32, c_float_p, ctypes.c_size_t, ctypes.c_int32, c_int32_p], ctypes.c_int),
     "dnabert_classifier_merged_model": ([_P, ctypes.POINTER(_P)], ctypes.c_int),
     "dnabert_classifier_free": ([_P], None),
 })
@@ -214,9 +220,36 @@ def _indicator_rows(m):
     return [np.flatnonzero(r).tolist() for r in m]
 
 
+def _sized(T):
+    """A result struct for the library to fill, its struct_size set (the ABI's rule)."""
+    r = T()
+    r.struct_size = ctypes.sizeof(T)
+    return r
+
+
+def _threads(threads):
+    p = ForwardParams(ctypes.sizeof(ForwardParams), 0)
+    p.n_threads = int(threads)
+    return ctypes.byref(p)
+
+
+def decide_labels(problem_type, scores):
+    """The library's label decision (the one every binding and the CLI use) on scores [N, num_labels]:
+    single-label → class indices [N] (argmax, the first on ties); multi-label → a 0/1 matrix [N, num_labels]
+    (score >= 0.5). Regression has no decision."""
+    code = _problem_code(problem_type)
+    s = np.ascontiguousarray(scores, dtype=np.float32)
+    if s.ndim != 2:
+        raise ValueError(f"scores must be a 2-D array [N, num_labels], got shape {s.shape}")
+    n, k = s.shape
+    out = np.zeros((n, k) if code == PROBLEM_MULTI_LABEL else (n,), dtype=np.int32)
+    check(lib.dnabert_decide_labels(code, s.ctypes.data_as(c_float_p), n, k, out.ctypes.data_as(c_int32_p)))
+    return out
+
+
 def _metrics_dict(r):
     d = {"n": int(r.n)}
-    for k, _ in EvalResult._fields_[1:]:
+    for k, _ in EvalResult._fields_[2:]:
         v = getattr(r, k)
         if not math.isnan(v):
             d[k] = float(v)
@@ -286,7 +319,7 @@ class Dataset(Handle):
             lab = (ctypes.c_char_p * len(texts))(*texts)
             check(lib.dnabert_dataset_from_arrays(cs, cl, lab, len(seqs), like_h, code, ctypes.byref(h)))
             if indicator_columns is not None:
-                info = DatasetInfo()
+                info = _sized(DatasetInfo)
                 status = lib.dnabert_dataset_get_info(h, ctypes.byref(info))
                 if status != 0 or info.num_labels != indicator_columns:
                     lib.dnabert_dataset_free(h)
@@ -297,6 +330,33 @@ class Dataset(Handle):
             self.path = None
             self.sequences = [s.decode("utf-8") for s in seqs]
         super().__init__(h.value)
+
+    @classmethod
+    def _for_classifier(cls, clf, data):
+        """A path or (sequences, labels) read with a classifier's label mapping (by the library)."""
+        h = ctypes.c_void_p()
+        self = cls.__new__(cls)
+        if isinstance(data, (str, bytes, os.PathLike)):
+            path = os.fsencode(data)
+            check(lib.dnabert_classifier_read_dataset(clf._handle(), path, ctypes.byref(h)))
+            self.path, self.sequences = os.fsdecode(path), None
+        else:
+            if not (isinstance(data, (tuple, list)) and len(data) == 2):
+                raise TypeError("data must be a CSV path, a dnabert.Dataset or a (sequences, labels) tuple, "
+                                f"got {type(data).__name__}")
+            seqs, labels = _sequence_list(data[0]), data[1]
+            if isinstance(labels, np.ndarray) and labels.ndim == 2:
+                labels = _indicator_rows(labels)
+            labels = list(labels)
+            if len(seqs) != len(labels):
+                raise ValueError(f"{len(seqs)} sequences but {len(labels)} labels")
+            texts = [_label_text(v, i)[0].encode("utf-8") for i, v in enumerate(labels)]
+            cs, cl = _c_sequences(seqs)
+            lab = (ctypes.c_char_p * len(texts))(*texts)
+            check(lib.dnabert_classifier_dataset_from_arrays(clf._handle(), cs, cl, lab, len(seqs), ctypes.byref(h)))
+            self.path, self.sequences = None, [s.decode("utf-8") for s in seqs]
+        Handle.__init__(self, h.value)
+        return self
 
     @classmethod
     def from_csv(cls, path, like=None, problem_type="auto"):
@@ -412,14 +472,14 @@ class Classifier(Handle):
 
     # ---- description ----
     def _info(self):
-        i = ClassifierInfo()
+        i = _sized(ClassifierInfo)
         check(lib.dnabert_classifier_get_info(self._handle(), ctypes.byref(i)))
         return i
 
     @property
     def info(self):
         i = self._info()
-        d = {k: getattr(i, k) for k, _ in ClassifierInfo._fields_}
+        d = {k: getattr(i, k) for k, _ in ClassifierInfo._fields_[1:]}
         d["problem_type"] = _PROBLEM_NAMES.get(i.problem_type)
         d["pooling"] = _POOLING_NAMES.get(i.pooling, i.pooling)
         d["has_label_names"] = bool(i.has_label_names)
@@ -468,7 +528,7 @@ class Classifier(Handle):
             if not s:
                 raise ValueError(f"sequences[{i}] is empty")
         seqs, lens = _c_sequences(data)
-        check(lib.dnabert_classifier_predict(self._handle(), seqs, lens, len(data), int(threads),
+        check(lib.dnabert_classifier_predict(self._handle(), seqs, lens, len(data), _threads(threads),
                                              out.ctypes.data_as(c_float_p)))
         return out
 
@@ -477,10 +537,11 @@ class Classifier(Handle):
         if pt == "regression":
             return scores[:, 0].astype(np.float64)
         names = self.label_names
+        decided = decide_labels(pt, scores)   # the library's decision: argmax / >= 0.5
         if pt == "multi_label_classification":
-            rows = [np.flatnonzero(r >= 0.5).tolist() for r in scores]
+            rows = [np.flatnonzero(r).tolist() for r in decided]
             return [[names[j] for j in r] for r in rows] if names else rows
-        idx = scores.argmax(axis=1) if len(scores) else np.zeros(0, dtype=np.int64)
+        idx = decided.astype(np.int64)
         if names:
             return np.array([names[j] for j in idx], dtype=str)
         return idx.astype(np.int64)
@@ -497,38 +558,30 @@ class Classifier(Handle):
         out = np.empty((B, self.num_labels), dtype=np.float32)
         check(lib.dnabert_classifier_logits(self._handle(), ids.ctypes.data_as(c_int32_p),
                                             mask.ctypes.data_as(c_int32_p) if mask is not None else None, B, L,
-                                            int(threads), out.ctypes.data_as(c_float_p)))
+                                            _threads(threads), out.ctypes.data_as(c_float_p)))
         return out
 
-    def _schema_dataset(self):
-        """A Dataset carrying this classifier's label mapping (for reading evaluation data)."""
+    def _dataset(self, data):
+        """Evaluation data with this classifier's label mapping: the training Dataset's when known, else the
+        library's (dnabert_classifier_read_dataset / dnabert_classifier_dataset_from_arrays)."""
         if self._like is not None and getattr(self._like, "_h", None):
-            return self._like
-        i = self._info()
-        names = self.label_names
-        k = int(i.num_labels)
-        if i.problem_type == PROBLEM_REGRESSION:
-            seqs, labels = ["ACGT"], ["0.5"]
-        elif i.problem_type == PROBLEM_MULTI_LABEL:
-            seqs, labels = ["ACGT"], [";".join(names if names else map(str, range(k)))]
-        else:
-            seqs, labels = ["ACGT"] * k, (list(names) if names else [str(j) for j in range(k)])
-        like = Dataset(seqs, labels, problem_type=int(i.problem_type))
-        if like.num_labels != k or like.label_names != names:
-            raise DNABertError(f"cannot evaluate: the classifier's label names {names} are not in sorted order, so a "
-                               "data file cannot be mapped onto them; pass a Dataset read like the training data", -7)
-        self._like = like
-        return like
+            return _as_dataset(data, like=self._like, what="evaluation data")
+        if isinstance(data, Dataset):
+            i = self._info()
+            if (data.num_labels, data.label_names) != (int(i.num_labels), self.label_names):
+                raise ValueError("evaluation data: its labels differ from the classifier's; pass a path or "
+                                 "(sequences, labels) to read them with the classifier's label mapping")
+            return data
+        return Dataset._for_classifier(self, data)
 
     def evaluate(self, data, threads=0, return_scores=False):
         """Loss and metrics on labelled data (a CSV path, a Dataset, or (sequences, labels)): n, loss, accuracy,
         f1, mcc, precision, recall (macro, as scikit-learn) for classification; pearson, spearman, mse, r2 for
         regression. With return_scores=True returns (metrics, scores [N, num_labels])."""
-        like = self._schema_dataset()
-        ds = _as_dataset(data, like=like, what="evaluation data")
-        r = EvalResult()
+        ds = self._dataset(data)
+        r = _sized(EvalResult)
         scores = np.empty((ds.n, self.num_labels), dtype=np.float32) if return_scores else None
-        check(lib.dnabert_classifier_evaluate(self._handle(), ds._handle(), int(threads), ctypes.byref(r),
+        check(lib.dnabert_classifier_evaluate(self._handle(), ds._handle(), _threads(threads), ctypes.byref(r),
                                               scores.ctypes.data_as(c_float_p) if scores is not None else None))
         m = _metrics_dict(r)
         return (m, scores) if return_scores else m
@@ -585,7 +638,7 @@ def _float(name, v):
 def _make_params(lora_r=8, lora_alpha=32, lora_dropout=0.05, lora_targets=("Wqkv", "attention.output.dense"),
                  full=False, pooling="cls", epochs=3, max_steps=0, batch_size=32, grad_accum=1, lr=None,
                  warmup_steps=None, eval_every=0, max_length=0, class_weights=False, dropout=None, max_grad_norm=1.0,
-                 weight_decay=0.01, select_by="loss", seed=0, threads=0, reverse_complement=False):
+                 weight_decay=0.01, select_by="loss", seed=0, threads=0, reverse_complement=False, out=None):
     p = lib.dnabert_finetune_default_params()
     p.lora_r = 0 if full else _int("lora_r", lora_r, 0)
     p.lora_alpha = _float("lora_alpha", lora_alpha)
@@ -616,6 +669,11 @@ def _make_params(lora_r=8, lora_alpha=32, lora_dropout=0.05, lora_targets=("Wqkv
     p.select_by = p._select
     p.seed = _int("seed", seed, 0)
     p.n_threads = _int("threads", threads, 0)
+    if out is not None:
+        if not isinstance(out, (str, bytes, os.PathLike)):
+            raise TypeError(f"out must be a directory path, got {type(out).__name__}")
+        p._out = os.fsencode(out)
+        p.out_dir = p._out
     return p
 
 
@@ -645,9 +703,9 @@ class FineTuner(Handle):
 
     @property
     def info(self):
-        i = FinetunerInfo()
+        i = _sized(FinetunerInfo)
         check(lib.dnabert_finetuner_get_info(self._handle(), ctypes.byref(i)))
-        d = {k: getattr(i, k) for k, _ in FinetunerInfo._fields_}
+        d = {k: getattr(i, k) for k, _ in FinetunerInfo._fields_[1:]}
         if math.isnan(d["best_value"]):
             d["best_value"] = None
         if d["best_step"] < 0:
@@ -657,7 +715,7 @@ class FineTuner(Handle):
     def step(self):
         """One optimizer step (with the dev evaluation when due); returns its metrics (dict; dev_* None when the
         dev set was not evaluated)."""
-        m = FinetuneMetrics()
+        m = _sized(FinetuneMetrics)
         check(lib.dnabert_finetuner_step(self._handle(), ctypes.byref(m)))
         d = m.as_dict()
         self.history.append(d)
@@ -715,6 +773,14 @@ class FineTuner(Handle):
             check(status)
         return self.history
 
+    def test(self, data, threads=None):
+        """Metrics of the classifier as it is now (after run(): the kept parameters) on test data read like the
+        training data; with out= also writes out/test_metrics.json and out/test_predictions.csv (by the library)."""
+        ds = _as_dataset(data, like=self.train, what="test")
+        r = _sized(EvalResult)
+        check(lib.dnabert_finetuner_test(self._handle(), ds._handle(), ctypes.byref(r)))
+        return _metrics_dict(r)
+
     @property
     def classifier(self):
         """The classifier being trained (the same object: it changes while the run goes on)."""
@@ -756,30 +822,20 @@ def finetune(model, train, dev=None, test=None, lora_r=8, lora_alpha=32, lora_dr
                   grad_accum=grad_accum, lr=lr, warmup_steps=warmup_steps, eval_every=eval_every,
                   max_length=max_length, class_weights=class_weights, dropout=dropout, max_grad_norm=max_grad_norm,
                   weight_decay=weight_decay, select_by=select_by, seed=seed, threads=threads,
-                  reverse_complement=reverse_complement)
-    if out is not None and not isinstance(out, (str, os.PathLike)):
-        raise TypeError(f"out must be a directory path, got {type(out).__name__}")
+                  reverse_complement=reverse_complement, out=out)
     train = _as_dataset(train, what="train")
     dev = _as_dataset(dev, like=train, what="dev") if dev is not None else None
     test = _as_dataset(test, like=train, what="test") if test is not None else None
+    # With out, the library manages the folder (metrics.jsonl each step, the best classifier saved after each
+    # improving dev evaluation, the kept classifier and loss.svg at the end, test files): a killed run leaves
+    # its best classifier.
     ft = FineTuner(model, train, dev, **params)
     try:
         ft.run(progress=progress)
         clf = ft.classifier
+        if test is not None:
+            clf.test_metrics = ft.test(test)
     finally:
         ft.close()
     clf.history = ft.history
-    if test is not None:
-        clf.test_metrics = clf.evaluate(test, threads=threads)
-    if out is not None:
-        out = os.fspath(out)
-        os.makedirs(out, exist_ok=True)
-        clf.save(out)
-        with open(os.path.join(out, "metrics.jsonl"), "w") as f:
-            for d in clf.history:
-                f.write(json.dumps(d) + "\n")
-        if clf.test_metrics is not None:
-            with open(os.path.join(out, "test_metrics.json"), "w") as f:
-                json.dump(clf.test_metrics, f, indent=1)
-                f.write("\n")
     return clf

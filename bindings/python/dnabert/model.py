@@ -14,7 +14,7 @@ PROGRESS_FN = _lib.PROGRESS_FN
 
 
 class ModelInfo(ctypes.Structure):
-    _fields_ = [("vocab_size", ctypes.c_int32), ("hidden_size", ctypes.c_int32), ("num_layers", ctypes.c_int32),
+    _fields_ = [("struct_size", ctypes.c_uint32), ("vocab_size", ctypes.c_int32), ("hidden_size", ctypes.c_int32), ("num_layers", ctypes.c_int32),
                 ("num_heads", ctypes.c_int32), ("intermediate_size", ctypes.c_int32), ("num_labels", ctypes.c_int32),
                 ("has_mlm_head", ctypes.c_int32), ("has_pooler", ctypes.c_int32), ("has_tokenizer", ctypes.c_int32),
                 ("num_parameters", ctypes.c_int64)]
@@ -116,8 +116,9 @@ class Model(Handle):
     @property
     def info(self):
         i = ModelInfo()
+        i.struct_size = ctypes.sizeof(ModelInfo)
         check(lib.dnabert_model_get_info(self._handle(), ctypes.byref(i)))
-        return {k: getattr(i, k) for k, _ in ModelInfo._fields_}
+        return {k: getattr(i, k) for k, _ in ModelInfo._fields_[1:]}
 
     @property
     def config(self):

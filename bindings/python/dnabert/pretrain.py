@@ -22,29 +22,30 @@ class PretrainParams(ctypes.Structure):
                 ("seed", ctypes.c_uint64)]
 
 
-class TrainMetrics(ctypes.Structure):
-    _fields_ = [("step", ctypes.c_int64), ("total_steps", ctypes.c_int64), ("tokens", ctypes.c_int64),
+class PretrainMetrics(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_uint32), ("step", ctypes.c_int64), ("total_steps", ctypes.c_int64), ("tokens", ctypes.c_int64),
                 ("loss", ctypes.c_double), ("learning_rate", ctypes.c_double), ("grad_norm", ctypes.c_double),
                 ("tokens_per_second", ctypes.c_double), ("elapsed_seconds", ctypes.c_double),
                 ("eta_seconds", ctypes.c_double), ("validation_loss", ctypes.c_double),
                 ("validation_accuracy", ctypes.c_double)]
 
     def as_dict(self):
-        d = {k: getattr(self, k) for k, _ in self._fields_}
+        d = {k: getattr(self, k) for k, _ in self._fields_[1:]}
         for k in ("validation_loss", "validation_accuracy", "grad_norm"):
             if math.isnan(d[k]):
                 d[k] = None
         return d
 
 
-TRAIN_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(TrainMetrics))
+TrainMetrics = PretrainMetrics   # the 0.1 name
+TRAIN_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(PretrainMetrics))
 _P = ctypes.c_void_p
 
 _lib.declare({
     "dnabert_pretrain_default_params": ([], PretrainParams),
     "dnabert_trainer_create": ([_P, _lib.c_char_pp, ctypes.c_size_t, ctypes.c_char_p, ctypes.POINTER(PretrainParams),
                                 ctypes.POINTER(_P)], ctypes.c_int),
-    "dnabert_trainer_step": ([_P, ctypes.POINTER(TrainMetrics)], ctypes.c_int),
+    "dnabert_trainer_step": ([_P, ctypes.POINTER(PretrainMetrics)], ctypes.c_int),
     "dnabert_trainer_evaluate": ([_P, ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double)], ctypes.c_int),
     "dnabert_trainer_save_checkpoint": ([_P], ctypes.c_int),
     "dnabert_trainer_run": ([_P, TRAIN_CALLBACK, ctypes.c_void_p], ctypes.c_int),
@@ -106,7 +107,8 @@ class Trainer(Handle):
 
     def step(self):
         """One optimizer step; returns its metrics (dict)."""
-        m = TrainMetrics()
+        m = PretrainMetrics()
+        m.struct_size = ctypes.sizeof(PretrainMetrics)
         check(lib.dnabert_trainer_step(self._handle(), ctypes.byref(m)))
         d = m.as_dict()
         self.history.append(d)

@@ -69,7 +69,7 @@ class Tokenizer(Handle):
 
     @staticmethod
     def _train_params(vocab_size, min_frequency, max_token_length, word_length, case, non_acgt, threads, max_bases):
-        p = lib.dnabert_train_default_params()
+        p = lib.dnabert_bpe_train_default_params()
         p.vocab_size = int(vocab_size)
         p.min_frequency = int(min_frequency)
         p.max_token_length = int(max_token_length)
@@ -143,6 +143,7 @@ class Tokenizer(Handle):
     @property
     def special_ids(self):
         s = _lib.SpecialIds()
+        s.struct_size = ctypes.sizeof(_lib.SpecialIds)
         check(lib.dnabert_tokenizer_special_ids(self._handle(), ctypes.byref(s)))
         return {k: getattr(s, k) for k in ("unk", "cls", "sep", "pad", "mask") if getattr(s, k) >= 0}
 

@@ -1,0 +1,79 @@
+"""A Python `dnabert.finetune(..., out=...)` killed part-way leaves its best classifier so far, loadable, in `out`.
+
+The run folder is managed by the library (dnabert_finetune_params.out_dir): after each dev evaluation that improves
+on the best, the classifier is saved atomically before that step's metrics.jsonl line is written. A child Python
+process is SIGKILLed once metrics.jsonl holds four dev evaluations (an event, not a wall-clock budget); the saved
+classifier must load and its dev loss, recomputed here, must be the lowest recorded — or a newer best whose line
+the kill cut off."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import dnabert
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+MODEL_DIR = os.path.join(ROOT, "examples", "models", "dnabert2-small-5genomes")
+TASK = os.path.join(ROOT, "examples", "data", "tasks", "coding_200")
+
+CHILD = """
+import sys, dnabert
+model_dir, task, out = sys.argv[1:4]
+dnabert.finetune(model_dir, f"{task}/train.csv", dev=f"{task}/dev.csv", out=out, max_steps=400, eval_every=4,
+                 batch_size=16, lr=2e-3, select_by="loss", seed=3, progress=False)
+print("finished")
+"""
+
+
+def recorded_dev_losses(path):
+    out = []
+    if not os.path.exists(path):
+        return out
+    with open(path) as f:
+        for line in f:
+            try:
+                d = json.loads(line)
+            except json.JSONDecodeError:      # a line cut by the kill
+                continue
+            if d.get("dev"):
+                out.append(d["dev"]["loss"])
+    return out
+
+
+def test_killed_python_finetune_leaves_its_best_classifier(tmp_path):
+    out = tmp_path / "clf"
+    env = dict(os.environ)
+    env["DNABERT_LIB"] = dnabert.library_path
+    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(os.path.abspath(dnabert.__file__)))] +
+                                        ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    p = subprocess.Popen([sys.executable, "-c", CHILD, MODEL_DIR, TASK, str(out)], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    metrics = out / "metrics.jsonl"
+    deadline = time.time() + 300    # a guard against a hung child only; the kill itself waits for the event
+    try:
+        while time.time() < deadline and p.poll() is None and len(recorded_dev_losses(metrics)) < 4:
+            time.sleep(0.02)
+        assert p.poll() is None, "the run ended before it could be killed: " + p.stderr.read().decode()[-2000:]
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == -signal.SIGKILL
+    losses = recorded_dev_losses(metrics)
+    assert len(losses) >= 4
+    assert not (out / "loss.svg").exists(), "the run was meant to be cut short"
+    # metrics.jsonl carries pretraining's keys, with the dev figures under "dev"
+    first = json.loads(metrics.read_text().splitlines()[0])
+    for k in ("step", "total_steps", "loss", "lr", "grad_norm", "tokens", "tokens_per_second", "elapsed_seconds",
+              "eta_seconds", "val_loss", "val_accuracy"):
+        assert k in first, k
+    model = dnabert.Model.from_pretrained(MODEL_DIR)
+    clf = dnabert.Classifier.load(model, str(out))
+    again = clf.evaluate(f"{TASK}/dev.csv")["loss"]
+    best = min(losses)
+    assert abs(best - again) <= 1e-5 * max(1.0, abs(best)) or again < best, \
+        f"saved classifier's dev loss {again} is not the best recorded {best} (recorded: {losses})"
