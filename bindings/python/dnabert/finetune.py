@@ -367,7 +367,7 @@ class Dataset(Handle):
         return cls(sequences, labels, like=like, problem_type=problem_type)
 
     def _info(self):
-        i = DatasetInfo()
+        i = _sized(DatasetInfo)
         check(lib.dnabert_dataset_get_info(self._handle(), ctypes.byref(i)))
         return i
 
