@@ -32,9 +32,9 @@ func trainProbe(_ args: [String]) {
     var best = 1e9
     var loss = 0.0
     for _ in 0..<reps {
-        let t0 = now()
+        let t0 = Clock.now()
         loss = try! grad.withUnsafeMutableBufferPointer { try tr.lossAndGradient(batch, into: $0, threads: threads).loss }
-        let dt = now() - t0
+        let dt = Clock.now() - t0
         best = min(best, dt)
         if getenv("DNABERT_PROBE_VERBOSE") != nil { print("  step \(fmt(dt, 4)) s") }
     }
@@ -64,11 +64,11 @@ func attentionBackwardProbe(_ args: [String]) {
                            positions: nil, heads: heads, headDim: 64, slopes: slopes, scale: 0.125, lse: lse, threads: threads)
     var best = 1e9
     for _ in 0..<3 {
-        let t0 = now()
+        let t0 = Clock.now()
         FlashAttention.backward(q: qkv, k: qkv + H, v: qkv + 2 * H, stride: 3 * H, out: out, dOut: dout, outStride: H, lse: lse,
                                 dq: dqkv, dk: dqkv + H, dv: dqkv + 2 * H, dStride: 3 * H, spans: spans, positions: nil,
                                 heads: heads, headDim: 64, slopes: slopes, scale: 0.125, threads: threads, tileQ: tq, tileK: tk)
-        best = min(best, now() - t0)
+        best = min(best, Clock.now() - t0)
     }
     // Backward FLOPs: 5 matmuls of B·L·L·H·2 (recomputed S, dV, dP, dQ, dK).
     print("attention backward B=\(B) L=\(L) threads=\(threads) tile \(tq)x\(tk): \(fmt(best, 4)) s, \(fmt(10.0 * Double(B * L * L * H) / best / 1e9, 1)) GFLOP/s")

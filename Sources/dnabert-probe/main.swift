@@ -8,12 +8,6 @@ import DNABert
 import Glibc
 #endif
 
-func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}
-
 func fmt(_ x: Double, _ digits: Int) -> String {
     var buf = [CChar](repeating: 0, count: 64)
     _ = withVaList([digits, x]) { vsnprintf(&buf, 64, "%.*f", $0) }
@@ -53,9 +47,9 @@ case "blasinfo", "blasinfo-slowhost":
     let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
     var best = 1e9
     for _ in 0..<5 {
-        let t0 = now()
+        let t0 = Clock.now()
         for _ in 0..<10 { BLAS.sgemm(transA: .noTrans, transB: .trans, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: k, beta: 0, c: c, ldc: n) }
-        best = min(best, (now() - t0) / 10)
+        best = min(best, (Clock.now() - t0) / 10)
     }
     print("sgemm 512x768x768 1 thread: \(fmt(2.0 * Double(m * n * k) / best / 1e9, 1)) GFLOP/s")
     if let h = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_NOLOAD), let f = dlsym(h, "openblas_get_corename") {
@@ -72,11 +66,11 @@ case "blas":
             var best = 1e9
             let reps = max(1, 2_000_000_000 / (2 * m * n * k))
             for _ in 0..<5 {
-                let t0 = now()
+                let t0 = Clock.now()
                 for _ in 0..<reps {
                     Linear.forward(x: a, ldx: k, rows: m, inFeatures: k, weight: b, outFeatures: n, bias: nil, y: c, ldy: n, threads: threads)
                 }
-                best = min(best, (now() - t0) / Double(reps))
+                best = min(best, (Clock.now() - t0) / Double(reps))
             }
             print("sgemm x·Wᵀ m=\(m) n=\(n) k=\(k) workers=\(threads): \(fmt(2.0 * Double(m * n * k) / best / 1e9, 1)) GFLOP/s")
         }
@@ -91,9 +85,9 @@ case "blas":
         let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
         var best = 1e9
         for _ in 0..<5 {
-            let t0 = now()
+            let t0 = Clock.now()
             for _ in 0..<5 { BLAS.sgemm(transA: .noTrans, transB: .trans, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: k, beta: 0, c: c, ldc: n) }
-            best = min(best, (now() - t0) / 5)
+            best = min(best, (Clock.now() - t0) / 5)
         }
         print("OpenBLAS-internal threads=\(threads) m=\(m) n=\(n) k=\(k): \(fmt(2.0 * Double(m * n * k) / best / 1e9, 1)) GFLOP/s")
     }
@@ -110,7 +104,7 @@ case "attention":
     for headMajor in [false, true] {
         var best = 1e9
         for _ in 0..<3 {
-            let t0 = now()
+            let t0 = Clock.now()
             if headMajor {
                 FlashAttention.forward(q: qkv, k: qkv + L * H, v: qkv + 2 * L * H, stride: 64, out: out, outStride: H,
                                        spans: [.init(start: 0, count: L)], positions: nil, heads: heads, headDim: 64,
@@ -120,7 +114,7 @@ case "attention":
                                        spans: [.init(start: 0, count: L)], positions: nil, heads: heads, headDim: 64,
                                        slopes: slopes, scale: 0.125, threads: threads, tileQ: tq, tileK: tk)
             }
-            best = min(best, now() - t0)
+            best = min(best, Clock.now() - t0)
         }
         print("attention L=\(L) threads=\(threads) tile \(tq)x\(tk) \(headMajor ? "head-major" : "token-major"): \(fmt(best, 4)) s, \(fmt(4.0 * Double(L * L * H) / best / 1e9, 1)) GFLOP/s")
     }
@@ -143,9 +137,9 @@ case "forward":
     let flops = Double(cfg.numLayers) * (2 * tokens * (3 * H * H + H * H + 2 * I * H + I * H) + 4 * Double(B) * Double(L) * Double(L) * H)
     var best = 1e9
     for _ in 0..<reps {
-        let t0 = now()
+        let t0 = Clock.now()
         let out = try! ids.withUnsafeBufferPointer { try model.forward(ids: $0, batch: B, length: L, attentionMask: nil, options: opts) }
-        best = min(best, now() - t0)
+        best = min(best, Clock.now() - t0)
         precondition(out.lastHidden.count == B * L * cfg.hiddenSize)
     }
     print("forward B=\(B) L=\(L) threads=\(threads) layers=\(cfg.numLayers): best \(fmt(best, 4)) s, \(fmt(flops / best / 1e9, 1)) GFLOP/s, peak RSS \(fmt(peakRSSMB(), 0)) MB")

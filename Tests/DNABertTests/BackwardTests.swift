@@ -42,7 +42,7 @@ import DNABertAVX512
         var y = x, mean = [Float](repeating: 0, count: rows), rstd = [Float](repeating: 0, count: rows)
         var dx = [Float](repeating: 0, count: rows * cols), dW = [Float](repeating: 0.5, count: cols), dB = [Float](repeating: -0.25, count: cols)
         LayerNorm.forward(&y, ld: cols, rows: rows, cols: cols, weight: w, bias: b, eps: eps, mean: &mean, rstd: &rstd)
-        LayerNormBackward.backward(dy: c, x: x, ld: cols, rows: rows, cols: cols, mean: mean, rstd: rstd, weight: w,
+        LayerNorm.backward(dy: c, x: x, ld: cols, rows: rows, cols: cols, mean: mean, rstd: rstd, weight: w,
                                    dx: &dx, accumulate: false, dW: &dW, dB: &dB, threads: 2)
         #expect(Self.relErr(dx.map(Double.init), fdx) < 1e-4)
         // dW/dB accumulate onto the prior contents.
@@ -59,7 +59,7 @@ import DNABertAVX512
         var dx = [Float](repeating: 1, count: rows * inF), dW = [Float](repeating: 0, count: outF * inF), dB = [Float](repeating: 0, count: outF)
         for accumulate in [false, true] {
             dx = [Float](repeating: 1, count: rows * inF)
-            LinearBackward.backward(dy: dy, ldy: outF, rows: rows, outFeatures: outF, x: x, ldx: inF, inFeatures: inF, weight: w,
+            Linear.backward(dy: dy, ldy: outF, rows: rows, outFeatures: outF, x: x, ldx: inF, inFeatures: inF, weight: w,
                                     dx: &dx, lddx: inF, accumulateDX: accumulate, dW: &dW, dB: &dB, threads: 2)
             var refX = [Double](repeating: accumulate ? 1 : 0, count: rows * inF)
             for r in 0..<rows { for i in 0..<inF { for o in 0..<outF { refX[r * inF + i] += Double(dy[r * outF + o]) * Double(w[o * inF + i]) } } }
@@ -122,7 +122,7 @@ import DNABertAVX512
             while x < 12 {
                 var one: [Float] = [1], zz: [Float] = [x]
                 gelu(&one, zz, 1)
-                worst = max(worst, abs(Double(one[0]) - Double(ActivationsBackward.geluDerivative(x))))
+                worst = max(worst, abs(Double(one[0]) - Double(Activations.geluDerivative(x))))
                 zz[0] = 0
                 x += 0.0371
             }

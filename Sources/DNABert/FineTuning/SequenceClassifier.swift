@@ -106,10 +106,11 @@ public final class SequenceClassifier: @unchecked Sendable {
 
     var config: ModelConfig { base.model.config }
     let scratch = ScratchSlots()
-    private lazy var pass = EncoderPass(config: base.model.config, scratch: scratch)
-    private var slotCache: [[LoRASlotOffsets?]] = []
-
-    struct LoRASlotOffsets { let a: Int, b: Int }
+    private lazy var encoder = EncoderStack(config: base.model.config, scratch: scratch)
+    /// The encoder as this classifier sees it (trainable copies first, then the base; LoRA adapters) and the
+    /// head, resolved once.
+    private var weights: EncoderWeights! = nil
+    private var headWeights: ClassifierHeadWeights! = nil
 
     /// A classifier on `base` with a freshly initialised head (the base's pooler when it has one, else
     /// normal(0, initializer_range) like the classifier) and LoRA adapters (A Kaiming-uniform as nn.Linear,
@@ -142,23 +143,36 @@ public final class SequenceClassifier: @unchecked Sendable {
         }
         memset(ptr, 0, bytes)
         parameters = UnsafeMutableBufferPointer(start: ptr.bindMemory(to: Float.self, capacity: n), count: layout.total)
-        buildSlotCache()
+        resolveWeights()
         initialize()
     }
 
     deinit { free(parameters.baseAddress) }
 
-    private func buildSlotCache() {
-        slotCache = Array(repeating: Array(repeating: nil, count: 4), count: config.numLayers)
-        guard let lora else { return }
-        for l in 0..<config.numLayers {
-            for t in lora.targets {
-                let m = LoRAConfig.moduleName(layer: l, target: t)
-                if let a = layout[m + ".lora_A.weight"], let b = layout[m + ".lora_B.weight"] {
-                    slotCache[l][t.index] = LoRASlotOffsets(a: a.offset, b: b.offset)
-                }
-            }
-        }
+    /// LoRA A/B offsets of `target` in `layer` within `layout`, if adapted.
+    private func adapterOffsets(_ l: Int, _ t: LoRATarget) -> (a: Int, b: Int)? {
+        guard lora != nil else { return nil }
+        let m = LoRAConfig.moduleName(layer: l, target: t)
+        guard let a = layout[m + ".lora_A.weight"], let b = layout[m + ".lora_B.weight"] else { return nil }
+        return (a.offset, b.offset)
+    }
+
+    private func resolveWeights() {
+        let model = base.model, lay = layout, pb = parameters.baseAddress!
+        let scale = Float(lora?.scaling ?? 1), r = lora?.r ?? 0
+        weights = EncoderWeights(config: config, tensor: { name in lay[name].map { pb + $0.offset } ?? model.ptr(name) },
+                                 adapter: { l, t in
+                                     self.adapterOffsets(l, t).map { LoRAAdapter(a: pb + $0.a, b: pb + $0.b, rank: r, scale: scale) }
+                                 })
+        headWeights = ClassifierHeadWeights { lay[$0].map { pb + $0.offset } }
+    }
+
+    /// Gradient destinations in `g` (laid out by `layout`); tensors outside the layout are frozen.
+    private func grads(_ g: Buf) -> (EncoderGrads, ClassifierHeadGrads) {
+        let lay = layout
+        let enc = EncoderGrads(config: config, grad: { name in lay[name].map { g + $0.offset } },
+                               adapter: { l, t in self.adapterOffsets(l, t).map { LoRAAdapterGrads(da: g + $0.a, db: g + $0.b) } })
+        return (enc, ClassifierHeadGrads { lay[$0].map { g + $0.offset } })
     }
 
     /// Number of trainable parameters.
@@ -206,64 +220,13 @@ public final class SequenceClassifier: @unchecked Sendable {
         }
     }
 
-    func passParameters(gradients g: UnsafeMutablePointer<Float>?) -> PassParameters {
-        let model = base.model, lay = layout, pb = parameters.baseAddress!
-        let scale = Float(lora?.scaling ?? 1), r = lora?.r ?? 0
-        let cache = slotCache
-        return PassParameters(
-            weight: { name in
-                if let v = lay[name] { return pb + v.offset }
-                return model.ptr(name)
-            },
-            grad: { name in
-                guard let g, let v = lay[name] else { return nil }
-                return g + v.offset
-            },
-            lora: { l, t in
-                guard l < cache.count, let o = cache[l][t.index] else { return nil }
-                return LoRASlot(a: pb + o.a, b: pb + o.b, da: g.map { $0 + o.a }, db: g.map { $0 + o.b }, rank: r, scale: scale)
-            })
-    }
-
     func mask(_ layer: Int, _ site: Int) -> DropoutMask {
         let p = layer == config.numLayers ? (head.dropout ?? dropout) : dropout
-        var rng = Xoshiro256(seed: seed ^ (calls &* 0xD6E8_FEB8_6659_FD93) ^ UInt64(truncatingIfNeeded: layer &* 4 &+ site &+ 8) &* 0x2545_F491_4F6C_DD1D)
-        return DropoutMask(p: p, key: rng.next())
+        return DropoutMask(p: p, key: DropoutKeys.hidden(seed: seed, call: calls, layer: layer, site: site))
     }
 
     func loraMask(_ layer: Int, _ target: LoRATarget) -> DropoutMask {
-        var rng = Xoshiro256(seed: seed ^ 0x5EED_10AA ^ (calls &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(truncatingIfNeeded: layer &* 8 &+ target.index &+ 1) &* 0xBF58_476D_1CE4_E5B9)
-        return DropoutMask(p: lora?.dropout ?? 0, key: rng.next())
-    }
-
-    static let noDropout = DropoutMask(p: 0, key: 0)
-
-    /// Pooled [B, H] input of the classifier, before dropout (the CLS row or the mean over real tokens).
-    private func poolInput(_ x: UnsafePointer<Float>, _ pb: PackedBatch, into pin: UnsafeMutablePointer<Float>) throws {
-        let H = config.hiddenSize
-        for b in 0..<pb.batch {
-            let dst = pin + b * H
-            switch head.pooling {
-            case .cls:
-                let r = pb.rows[b * pb.length]
-                guard r >= 0 else {
-                    throw DNABertError.invalidArgument("classifier: sequence \(b) has a padded first position; [CLS] pooling needs right padding")
-                }
-                dst.update(from: x + r * H, count: H)
-            case .mean:
-                var acc = [Double](repeating: 0, count: H)
-                var n = 0
-                for i in 0..<pb.length {
-                    let r = pb.rows[b * pb.length + i]
-                    if r < 0 { continue }
-                    n += 1
-                    let src = x + r * H
-                    for j in 0..<H { acc[j] += Double(src[j]) }
-                }
-                guard n > 0 else { throw DNABertError.invalidArgument("classifier: sequence \(b) has no real token") }
-                for j in 0..<H { dst[j] = Float(acc[j] / Double(n)) }
-            }
-        }
+        DropoutMask(p: lora?.dropout ?? 0, key: DropoutKeys.lora(seed: seed, call: calls, layer: layer, target: target.index))
     }
 
     /// Logits [batch, numLabels] without dropout (inference), for right-padded ids.
@@ -271,38 +234,23 @@ public final class SequenceClassifier: @unchecked Sendable {
                        threads: Int = 0) throws -> [Float] {
         let pb = try base.model.pack(ids: ids, batch: batch, length: length, attentionMask: attentionMask)
         let ws = ScratchSlots()
-        let encoder = EncoderPass(config: config, scratch: ws)
+        defer { withExtendedLifetime(ws) {} }   // the activations live in ws
         let nt = Parallel.threads(threads)
-        let P = passParameters(gradients: nil)
-        let x = try encoder.forward(pb, P, mask: { _, _ in Self.noDropout }, loraMask: { _, _ in Self.noDropout }, save: false, threads: nt)
-        let (_, _, _, lg) = try headForward(x, pb, P, drop: Self.noDropout, ws: ws, threads: nt)
-        return Array(UnsafeBufferPointer(start: lg, count: batch * head.numLabels))
+        let x = try EncoderStack(config: config, scratch: ws).forward(pb, weights, mode: .inference, threads: nt)
+        let store = try headForward(x, pb, drop: EncoderStack.noDropout, ws: ws, threads: nt)
+        return Array(UnsafeBufferPointer(start: store.logits!, count: batch * head.numLabels))
     }
 
-    /// Head forward: returns (pooled input, tanh output (cls) or nil, dropped classifier input, logits).
-    private func headForward(_ x: UnsafePointer<Float>, _ pb: PackedBatch, _ P: PassParameters, drop: DropoutMask,
-                             ws: ScratchSlots, threads nt: Int) throws
-        -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) {
+    /// Pooling, pooler, dropout and classifier on the final hidden states.
+    private func headForward(_ x: UnsafePointer<Float>, _ pb: PackedBatch, drop: DropoutMask, ws: ScratchSlots,
+                             threads nt: Int) throws -> ClassifierHeadLayer.Store {
         let H = config.hiddenSize, B = pb.batch, C = head.numLabels
-        let pin = try ws.floats(B * H, "pooler input")
-        try poolInput(x, pb, into: pin)
-        var th: UnsafeMutablePointer<Float>? = nil
-        let pd = try ws.floats(B * H, "classifier input")
-        if head.pooling == .cls {
-            let t = try ws.floats(B * H, "pooler output")
-            Linear.forward(x: pin, ldx: H, rows: B, inFeatures: H, weight: P.weight("bert.pooler.dense.weight"), outFeatures: H,
-                           bias: P.weight("bert.pooler.dense.bias"), y: t, ldy: H, threads: nt)
-            for i in 0..<(B * H) { t[i] = tanhf(t[i]) }
-            th = t
-            pd.update(from: t, count: B * H)
-        } else {
-            pd.update(from: pin, count: B * H)
-        }
-        drop.apply(pd, ld: H, rows: 0..<B, cols: H)
-        let lg = try ws.floats(B * C, "logits")
-        Linear.forward(x: pd, ldx: H, rows: B, inFeatures: H, weight: P.weight("classifier.weight"), outFeatures: C,
-                       bias: P.weight("classifier.bias"), y: lg, ldy: C, threads: nt)
-        return (pin, th, pd, lg)
+        let store = ClassifierHeadLayer.Store(pooled: try ws.floats(B * H, "pooler input"),
+                                              tanh: head.pooling == .cls ? try ws.floats(B * H, "pooler output") : nil,
+                                              dropped: try ws.floats(B * H, "classifier input"), logits: try ws.floats(B * C, "logits"))
+        try ClassifierHeadLayer.pool(x, pb, pooling: head.pooling, hidden: H, requireFirst: true, into: store.pooled)
+        ClassifierHeadLayer.forward(store, batch: B, headWeights, hidden: H, classes: C, drop: drop, threads: nt)
+        return store
     }
 
     /// Checks labels against the head; single-label labels must be class indices.
@@ -338,44 +286,15 @@ public final class SequenceClassifier: @unchecked Sendable {
     /// Loss of logits [B, C] against labels; overwrites `lg` with ∂(loss·scale)/∂logits when `gradient`.
     func loss(_ lg: UnsafeMutablePointer<Float>, _ b: ClassificationBatch, scale: Double, gradient: Bool) -> Double {
         let B = b.batch, C = head.numLabels
-        var total = 0.0
         switch head.problemType {
         case .singleLabel:
-            var wsum = 0.0
-            for i in 0..<B { wsum += head.classWeights?[Int(b.labels[i])] ?? 1 }
-            if wsum <= 0 { wsum = 1 }
-            for i in 0..<B {
-                let row = lg + i * C, y = Int(b.labels[i])
-                let w = head.classWeights?[y] ?? 1
-                var mx = row[0]
-                for j in 1..<C where row[j] > mx { mx = row[j] }
-                var s = 0.0
-                for j in 0..<C { s += Glibc.exp(Double(row[j] - mx)) }
-                let lse = Double(mx) + Glibc.log(s)
-                total += w * (lse - Double(row[y]))
-                if gradient {
-                    let f = w * scale / wsum
-                    for j in 0..<C { row[j] = Float(Glibc.exp(Double(row[j]) - lse) * f) }
-                    row[y] -= Float(f)
-                }
-            }
-            return total / wsum
+            let ce = Loss.crossEntropy(rows: B, classes: C, row: { lg + $0 * C }, label: { Int(b.labels[$0]) },
+                                       weights: head.classWeights, scale: scale, gradient: gradient)
+            return ce.sum / (ce.weightSum > 0 ? ce.weightSum : 1)
         case .multiLabel:
-            let n = Double(B * C)
-            for i in 0..<(B * C) {
-                let z = Double(lg[i]), y = Double(b.labels[i])
-                total += max(z, 0) - z * y + Glibc.log1p(Glibc.exp(-abs(z)))
-                if gradient { lg[i] = Float((1 / (1 + Glibc.exp(-z)) - y) * scale / n) }
-            }
-            return total / n
+            return b.labels.withUnsafeBufferPointer { Loss.binaryCrossEntropy(lg, targets: $0.baseAddress!, count: B * C, scale: scale, gradient: gradient) }
         case .regression:
-            let n = Double(B * C)
-            for i in 0..<(B * C) {
-                let e = Double(lg[i]) - Double(b.labels[i])
-                total += e * e
-                if gradient { lg[i] = Float(2 * e * scale / n) }
-            }
-            return total / n
+            return b.labels.withUnsafeBufferPointer { Loss.meanSquaredError(lg, targets: $0.baseAddress!, count: B * C, scale: scale, gradient: gradient) }
         }
     }
 
@@ -396,47 +315,19 @@ public final class SequenceClassifier: @unchecked Sendable {
         let nt = Parallel.threads(threads)
         let H = config.hiddenSize, B = b.batch, C = head.numLabels, T = pb.tokens
         scratch.reset()
-        let P = passParameters(gradients: G)
-        let x = try pass.forward(pb, P, mask: mask, loraMask: loraMask, save: true, threads: nt)
+        let (encGrads, headGrads) = grads(G)
+        let x = try encoder.forward(pb, weights, mode: .training, mask: mask, loraMask: loraMask, threads: nt)
         let drop = mask(config.numLayers, 1)
-        let (pin, th, pd, lg) = try headForward(x, pb, P, drop: drop, ws: scratch, threads: nt)
+        let store = try headForward(x, pb, drop: drop, ws: scratch, threads: nt)
+        let lg = store.logits!
         let logits = Array(UnsafeBufferPointer(start: lg, count: B * C))
         let l = loss(lg, b, scale: scale, gradient: true)
-        // Head backward.
-        let dpd = try scratch.floats(B * H, "classifier input gradient")
-        LinearBackward.backward(dy: lg, ldy: C, rows: B, outFeatures: C, x: pd, ldx: H, inFeatures: H,
-                                weight: P.weight("classifier.weight"), dx: dpd, lddx: H, accumulateDX: false,
-                                dW: P.grad("classifier.weight"), dB: P.grad("classifier.bias"), threads: 1)
-        drop.apply(dpd, ld: H, rows: 0..<B, cols: H)
-        let dpin = try scratch.floats(B * H, "pooled gradient")
-        if let th {
-            for i in 0..<(B * H) { dpd[i] *= 1 - th[i] * th[i] }
-            LinearBackward.backward(dy: dpd, ldy: H, rows: B, outFeatures: H, x: pin, ldx: H, inFeatures: H,
-                                    weight: P.weight("bert.pooler.dense.weight"), dx: dpin, lddx: H, accumulateDX: false,
-                                    dW: P.grad("bert.pooler.dense.weight"), dB: P.grad("bert.pooler.dense.bias"), threads: 1)
-        } else {
-            dpin.update(from: dpd, count: B * H)
-        }
         let dx = try scratch.floats(T * H, "hidden gradient")
         dx.initialize(repeating: 0, count: T * H)
-        for s in 0..<B {
-            let g = dpin + s * H
-            switch head.pooling {
-            case .cls:
-                let r = pb.rows[s * pb.length]
-                let d = dx + r * H
-                for j in 0..<H { d[j] += g[j] }
-            case .mean:
-                var rows: [Int] = []
-                for i in 0..<pb.length where pb.rows[s * pb.length + i] >= 0 { rows.append(pb.rows[s * pb.length + i]) }
-                let f = 1 / Float(rows.count)
-                for r in rows {
-                    let d = dx + r * H
-                    for j in 0..<H { d[j] += g[j] * f }
-                }
-            }
-        }
-        try pass.backward(pb, P, dx: dx, mask: mask, loraMask: loraMask, threads: nt)
+        ClassifierHeadLayer.backward(store, pb, pooling: head.pooling, headWeights, headGrads, hidden: H, classes: C, drop: drop,
+                                     dDropped: try scratch.floats(B * H, "classifier input gradient"),
+                                     dPooled: try scratch.floats(B * H, "pooled gradient"), dx: dx, threads: 1)
+        try encoder.backward(pb, weights, encGrads, dx: dx, mask: mask, loraMask: loraMask, threads: nt)
         return (l, logits)
     }
 

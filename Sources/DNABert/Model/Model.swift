@@ -11,6 +11,10 @@ public final class Model: @unchecked Sendable {
     public let layout: ParameterLayout
     /// All parameters, laid out by `layout` (64-byte aligned).
     public let parameters: UnsafeMutableBufferPointer<Float>
+    /// The encoder's and heads' tensors in `parameters`, resolved once.
+    let weights: EncoderWeights
+    let mlmHeadWeights: MLMHeadWeights?
+    let classifierHeadWeights: ClassifierHeadWeights
 
     /// A model with all parameters zero. Throws `.invalidArgument` for an invalid config and
     /// `.outOfMemory` when the buffer cannot be allocated.
@@ -28,7 +32,12 @@ public final class Model: @unchecked Sendable {
             throw DNABertError(.outOfMemory, "cannot allocate \(n) parameters (\(n * 4 / 1_000_000) MB)")
         }
         memset(p, 0, bytes)
-        parameters = UnsafeMutableBufferPointer(start: p.bindMemory(to: Float.self, capacity: n), count: layout.total)
+        let base = p.bindMemory(to: Float.self, capacity: n), lay = layout
+        parameters = UnsafeMutableBufferPointer(start: base, count: layout.total)
+        let tensor: (String) -> Buf = { base + lay.offset($0) }
+        weights = EncoderWeights(config: config, tensor: tensor)
+        mlmHeadWeights = mlmHead ? MLMHeadWeights(tensor) : nil
+        classifierHeadWeights = ClassifierHeadWeights { lay[$0].map { base + $0.offset } }
     }
 
     deinit { free(parameters.baseAddress) }
@@ -68,45 +77,4 @@ public final class Model: @unchecked Sendable {
 
     @inline(__always)
     func ptr(_ name: String) -> UnsafeMutablePointer<Float> { parameters.baseAddress! + layout.offset(name) }
-}
-
-/// xoshiro256** (Blackman & Vigna), seeded through splitmix64.
-struct Xoshiro256 {
-    var s: (UInt64, UInt64, UInt64, UInt64)
-
-    init(seed: UInt64) {
-        var x = seed
-        func splitmix() -> UInt64 {
-            x &+= 0x9E37_79B9_7F4A_7C15
-            var z = x
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        s = (splitmix(), splitmix(), splitmix(), splitmix())
-    }
-
-    @inline(__always)
-    mutating func next() -> UInt64 {
-        let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9
-        let t = s.1 << 17
-        s.2 ^= s.0
-        s.3 ^= s.1
-        s.1 ^= s.2
-        s.0 ^= s.3
-        s.2 ^= t
-        s.3 = s.3 << 45 | s.3 >> 19
-        return result
-    }
-
-    /// Uniform in (0, 1].
-    @inline(__always)
-    mutating func nextUniform() -> Double { Double((next() >> 11) + 1) * 0x1.0p-53 }
-
-    mutating func nextNormalPair() -> (Double, Double) {
-        let u1 = nextUniform(), u2 = nextUniform()
-        let r = (-2 * Glibc.log(u1)).squareRoot()
-        let th = 2 * Double.pi * u2
-        return (r * Glibc.cos(th), r * Glibc.sin(th))
-    }
 }

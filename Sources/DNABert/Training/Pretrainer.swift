@@ -61,7 +61,7 @@ public final class Pretrainer {
     public private(set) var history: [TrainingProgress] = []
     private var elapsedBefore = 0.0
     private var tokensSeen = 0
-    private let started = Pretrainer.now()
+    private let started = Clock.now()
 
     /// `resume`: continue from the newest complete checkpoint in `out` when there is one.
     public init(model: PretrainedModel, files: [String], out: String, options: PretrainOptions, resume: Bool = false) throws {
@@ -111,13 +111,7 @@ public final class Pretrainer {
         metrics.close()
     }
 
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
-
-    public var elapsedSeconds: Double { elapsedBefore + Pretrainer.now() - started }
+    public var elapsedSeconds: Double { elapsedBefore + Clock.now() - started }
 
     /// Phase 1: the gradient of `gradAccum` micro-batches, averaged, in `grad`. Returns loss, correct, counted, tokens.
     func accumulateGradient() throws -> (loss: Double, correct: Int, counted: Int, tokens: Int) {
@@ -165,23 +159,19 @@ public final class Pretrainer {
         var fo = ForwardOptions()
         fo.threads = options.threads
         for b in validation {
-            let logits = try b.ids.withUnsafeBufferPointer { ids in
+            var logits = try b.ids.withUnsafeBufferPointer { ids in
                 try b.attentionMask.withUnsafeBufferPointer { am in
                     try m.mlmLogits(ids: ids, batch: b.batch, length: b.length, attentionMask: am, options: fo)
                 }
             }
-            logits.withUnsafeBufferPointer { lg in
-                for (pos, label) in b.labels.enumerated() where label != MLMBatch.ignoreIndex {
-                    let row = lg.baseAddress! + pos * V
-                    var mx = row[0], arg = 0
-                    for v in 1..<V where row[v] > mx { mx = row[v]; arg = v }
-                    var s = 0.0
-                    for v in 0..<V { s += exp(Double(row[v] - mx)) }
-                    total += log(s) + Double(mx) - Double(row[Int(label)])
-                    if arg == Int(label) { correct += 1 }
-                    counted += 1
-                }
+            let targets = b.labels.indices.filter { b.labels[$0] != MLMBatch.ignoreIndex }
+            let ce = logits.withUnsafeMutableBufferPointer { lg in
+                Loss.crossEntropy(rows: targets.count, classes: V, row: { lg.baseAddress! + targets[$0] * V },
+                                  label: { Int(b.labels[targets[$0]]) }, gradient: false)
             }
+            total += ce.sum
+            correct += ce.correct
+            counted += targets.count
         }
         guard counted > 0 else { return (.nan, .nan) }
         return (total / Double(counted), Double(correct) / Double(counted))

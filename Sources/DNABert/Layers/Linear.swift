@@ -43,4 +43,46 @@ public enum Linear {
             }
         }
     }
+
+    /// dX (= or += when `accumulateDX`) = dY·W;  dW += dYᵀ·X;  dB += Σ_rows dY.
+    /// Parallel over rows for dX and over output features for dW/dB (no reductions across threads).
+    /// A nil `dx`, `dW` or `dB` is not computed (frozen weights, or an input that needs no gradient).
+    public static func backward(dy: UnsafePointer<Float>, ldy: Int, rows: Int, outFeatures: Int,
+                                x: UnsafePointer<Float>, ldx: Int, inFeatures: Int,
+                                weight: UnsafePointer<Float>,
+                                dx: UnsafeMutablePointer<Float>?, lddx: Int, accumulateDX: Bool,
+                                dW: UnsafeMutablePointer<Float>?, dB: UnsafeMutablePointer<Float>?, threads: Int) {
+        if rows <= 0 || outFeatures <= 0 || inFeatures <= 0 { return }
+        let nt = Parallel.threads(threads)
+        if let dx = dx {
+            let parts = min(nt, max(1, rows / 16))
+            Parallel.forEach(parts, threads: parts) { p in
+                let r0 = rows * p / parts, r1 = rows * (p + 1) / parts
+                BLAS.sgemm(transA: .noTrans, transB: .noTrans, m: r1 - r0, n: inFeatures, k: outFeatures, alpha: 1,
+                           a: dy + r0 * ldy, lda: ldy, b: weight, ldb: inFeatures,
+                           beta: accumulateDX ? 1 : 0, c: dx + r0 * lddx, ldc: lddx)
+            }
+        }
+        if dW == nil && dB == nil { return }
+        let parts = min(nt, max(1, outFeatures / 16))
+        Parallel.forEach(parts, threads: parts) { p in
+            let c0 = outFeatures * p / parts, c1 = outFeatures * (p + 1) / parts
+            if c1 <= c0 { return }
+            if let dW = dW {
+                BLAS.sgemm(transA: .trans, transB: .noTrans, m: c1 - c0, n: inFeatures, k: rows, alpha: 1,
+                           a: dy + c0, lda: ldy, b: x, ldb: ldx, beta: 1, c: dW + c0 * inFeatures, ldc: inFeatures)
+            }
+            if let dB = dB {
+                let n = c1 - c0
+                let acc = UnsafeMutablePointer<Double>.allocate(capacity: n)
+                defer { acc.deallocate() }
+                acc.initialize(repeating: 0, count: n)
+                for r in 0..<rows {
+                    let row = dy + r * ldy + c0
+                    for j in 0..<n { acc[j] += Double(row[j]) }
+                }
+                for j in 0..<n { dB[c0 + j] += Float(acc[j]) }
+            }
+        }
+    }
 }

@@ -243,4 +243,124 @@ public enum FlashAttention {
         }
         return outArr
     }
+
+    /// Backward of `forward` from the saved output O and log-sum-exp (`lse[t·heads + h]`), recomputing the
+    /// probabilities tile by tile: P = exp(S − lse), dV = Pᵀ·dO, dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(dO ⊙ O)),
+    /// dQ = scale·dS·K, dK = scale·dSᵀ·Q. One worker owns one (sequence, head), so dQ/dK/dV columns of that
+    /// head are written by it alone: dq/dk/dv (stride `dStride`) are *overwritten*. ALiBi slopes get no gradient.
+    /// Memory: O(tile²) per worker.
+    public static func backward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, stride: Int,
+                                out: UnsafePointer<Float>, dOut: UnsafePointer<Float>, outStride: Int,
+                                lse: UnsafePointer<Float>,
+                                dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
+                                dStride: Int, spans: [Span], positions: UnsafePointer<Float>?, heads: Int, headDim d: Int,
+                                slopes: [Float], scale: Float, threads: Int, tileQ: Int = 128, tileK: Int = 128) {
+        var items: [(Int, Int)] = []
+        let order = spans.indices.sorted { spans[$0].count > spans[$1].count }
+        for s in order where spans[s].count > 0 { for h in 0..<heads { items.append((s, h)) } }
+        if items.isEmpty { return }
+        let bq = max(1, tileQ), bk = max(8, tileK)
+        let maxLen = spans.map(\.count).max() ?? 0
+        let workers = min(Parallel.threads(threads), items.count)
+        Parallel.forEach(workers, threads: workers) { w in
+            let pBuf = UnsafeMutablePointer<Float>.allocate(capacity: bq * bk)
+            let dpBuf = UnsafeMutablePointer<Float>.allocate(capacity: bq * bk)
+            let dkBuf = UnsafeMutablePointer<Float>.allocate(capacity: bk * d)
+            let dvBuf = UnsafeMutablePointer<Float>.allocate(capacity: bk * d)
+            let dRow = UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxLen))
+            let lRow = UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxLen))
+            let pos = UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxLen))
+            let qNorm = UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxLen))
+            defer {
+                pBuf.deallocate(); dpBuf.deallocate(); dkBuf.deallocate(); dvBuf.deallocate()
+                dRow.deallocate(); lRow.deallocate(); pos.deallocate(); qNorm.deallocate()
+            }
+            var i = w
+            while i < items.count {
+                let (s, h) = items[i]
+                i += workers
+                let span = spans[s], n = span.count
+                let slope = h < slopes.count ? slopes[h] : 0
+                let qB = q + span.start * stride + h * d, kB = k + span.start * stride + h * d
+                let vB = v + span.start * stride + h * d
+                let oB = out + span.start * outStride + h * d, doB = dOut + span.start * outStride + h * d
+                let dqB = dq + span.start * dStride + h * d, dkB = dk + span.start * dStride + h * d
+                let dvB = dv + span.start * dStride + h * d
+                for t in 0..<n {
+                    var acc = 0.0
+                    let o = oB + t * outStride, g = doB + t * outStride
+                    for j in 0..<d { acc += Double(o[j]) * Double(g[j]) }
+                    dRow[t] = Float(acc)
+                    lRow[t] = lse[(span.start + t) * heads + h]
+                    pos[t] = positions.map { $0[span.start + t] } ?? Float(t)
+                    let qr = qB + t * stride
+                    var qq: Float = 0
+                    for j in 0..<d { qq += qr[j] * qr[j] }
+                    qNorm[t] = qq.squareRoot() * scale * 1.0001
+                    let dqr = dqB + t * dStride
+                    for j in 0..<d { dqr[j] = 0 }
+                }
+                var k0 = 0
+                while k0 < n {
+                    let kn = min(bk, n - k0)
+                    // Largest key norm of this tile: with ALiBi, a (query tile, key tile) pair whose every score
+                    // bound |q|·max|k|·scale − slope·distance lies 88 below the row's log-sum-exp has all
+                    // P = exp(S − lse) < 1e-38 (0 in float32): it contributes nothing and is skipped.
+                    var kMax: Float = 0
+                    for r in 0..<kn {
+                        let kr = kB + (k0 + r) * stride
+                        var kk: Float = 0
+                        for j in 0..<d { kk += kr[j] * kr[j] }
+                        kMax = max(kMax, kk.squareRoot())
+                    }
+                    kMax *= 1.0001
+                    let firstK = pos[k0], lastK = pos[k0 + kn - 1]
+                    dkBuf.initialize(repeating: 0, count: kn * d)
+                    dvBuf.initialize(repeating: 0, count: kn * d)
+                    var q0 = 0
+                    while q0 < n {
+                        let qn = min(bq, n - q0)
+                        if slope > 0 {
+                            var skip = true
+                            for r in q0..<(q0 + qn) {
+                                let pr = pos[r]
+                                let dist: Float = pr < firstK ? firstK - pr : (pr > lastK ? pr - lastK : 0)
+                                if qNorm[r] * kMax - slope * dist - lRow[r] > -88 { skip = false; break }
+                            }
+                            if skip { q0 += qn; continue }
+                        }
+                        BLAS.sgemm(transA: .noTrans, transB: .trans, m: qn, n: kn, k: d, alpha: scale,
+                                   a: qB + q0 * stride, lda: stride, b: kB + k0 * stride, ldb: stride,
+                                   beta: 0, c: pBuf, ldc: bk)
+                        for r in 0..<qn {
+                            // exp(S − m) with m = max(lse, row max) = lse up to rounding.
+                            _ = SIMDPath.biasExpRow(pBuf + r * bk, kn, pos + k0, pos[q0 + r], slope, lRow[q0 + r])
+                        }
+                        // dV += Pᵀ·dO
+                        BLAS.sgemm(transA: .trans, transB: .noTrans, m: kn, n: d, k: qn, alpha: 1, a: pBuf, lda: bk,
+                                   b: doB + q0 * outStride, ldb: outStride, beta: 1, c: dvBuf, ldc: d)
+                        // dP = dO·Vᵀ
+                        BLAS.sgemm(transA: .noTrans, transB: .trans, m: qn, n: kn, k: d, alpha: 1,
+                                   a: doB + q0 * outStride, lda: outStride, b: vB + k0 * stride, ldb: stride,
+                                   beta: 0, c: dpBuf, ldc: bk)
+                        for r in 0..<qn {
+                            let p = pBuf + r * bk, dp = dpBuf + r * bk, dr = dRow[q0 + r]
+                            for j in 0..<kn { dp[j] = p[j] * (dp[j] - dr) }
+                        }
+                        // dQ += scale·dS·K ; dK += scale·dSᵀ·Q
+                        BLAS.sgemm(transA: .noTrans, transB: .noTrans, m: qn, n: d, k: kn, alpha: scale, a: dpBuf, lda: bk,
+                                   b: kB + k0 * stride, ldb: stride, beta: 1, c: dqB + q0 * dStride, ldc: dStride)
+                        BLAS.sgemm(transA: .trans, transB: .noTrans, m: kn, n: d, k: qn, alpha: scale, a: dpBuf, lda: bk,
+                                   b: qB + q0 * stride, ldb: stride, beta: 1, c: dkBuf, ldc: d)
+                        q0 += qn
+                    }
+                    for r in 0..<kn {
+                        let dkr = dkB + (k0 + r) * dStride, dvr = dvB + (k0 + r) * dStride
+                        for j in 0..<d { dkr[j] = dkBuf[r * d + j]; dvr[j] = dvBuf[r * d + j] }
+                    }
+                    k0 += kn
+                }
+            }
+        }
+    }
 }
