@@ -161,20 +161,33 @@ public enum Checkpoint {
     /// requires) into `directory`, creating it if needed. The tied decoder weight is written too, as a
     /// copy of the word embeddings, like the published `pytorch_model.bin`: DNABERT-2's HF code ties the
     /// two on load either way, and loaders that do not tie still find every tensor.
+    ///
+    /// The folder is replaced as a whole (`AtomicFolder`): a failed or interrupted save leaves the old folder.
     public static func save(directory: String, config: ModelConfig, layout: ParameterLayout,
                             parameters: UnsafeBufferPointer<Float>) throws {
+        try checkSave(config: config, layout: layout, parameters: parameters)
+        let folder = try AtomicFolder(directory)
+        try writeFiles(into: folder.staging, config: config, layout: layout, parameters: parameters)
+        try folder.commit()
+    }
+
+    static func checkSave(config: ModelConfig, layout: ParameterLayout, parameters: UnsafeBufferPointer<Float>) throws {
         try config.validate()
-        guard parameters.count >= layout.total, let base = parameters.baseAddress else {
+        guard parameters.count >= layout.total, parameters.baseAddress != nil else {
             throw DNABertError.invalidArgument("checkpoint save: parameter buffer holds \(parameters.count) floats, layout needs \(layout.total)")
         }
         guard layout.config == config else {
             throw DNABertError.invalidArgument("checkpoint save: the layout was built for a different config")
         }
+    }
+
+    /// Writes config.json and model.safetensors into an existing (staging) folder.
+    static func writeFiles(into directory: String, config: ModelConfig, layout: ParameterLayout,
+                           parameters: UnsafeBufferPointer<Float>) throws {
+        try checkSave(config: config, layout: layout, parameters: parameters)
+        let base = parameters.baseAddress!
         var cfg = config
         if !layout.hasClassifier { cfg.numLabels = 0 }
-        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
-            throw DNABertError.io("cannot create directory '\(directory)': \(FileIO.errnoString())")
-        }
         var tensors: [(name: String, shape: [Int], data: UnsafeBufferPointer<Float>)] = []
         for v in layout.views {
             tensors.append((v.name, v.shape, UnsafeBufferPointer(start: base + v.offset, count: v.count)))

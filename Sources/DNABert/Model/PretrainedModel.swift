@@ -45,9 +45,17 @@ public final class PretrainedModel: @unchecked Sendable {
     }
 
     /// Writes config.json + model.safetensors (+ tokenizer.json) into `directory`.
+    /// The folder is replaced as a whole (`AtomicFolder`): a failed or interrupted save leaves the old one.
     public func save(directory: String) throws {
-        try Checkpoint.save(directory: directory, config: model.config, layout: model.layout,
-                            parameters: UnsafeBufferPointer(model.parameters))
+        let folder = try AtomicFolder(directory)
+        try writeFiles(into: folder.staging)
+        try folder.commit()
+    }
+
+    /// Writes the model's files into an existing (staging) folder.
+    func writeFiles(into directory: String) throws {
+        try Checkpoint.writeFiles(into: directory, config: model.config, layout: model.layout,
+                                  parameters: UnsafeBufferPointer(model.parameters))
         if let tokenizer { try tokenizer.save(to: directory + "/tokenizer.json") }
     }
 }
