@@ -233,6 +233,9 @@ extension Model {
                 throw DNABertError.invalidArgument("forward: an attention map of \(batch) × \(config.numHeads) × \(length) × \(length) floats is too large; request it for shorter inputs")
             }
         }
+        // The outputs are Swift arrays (which abort when malloc fails): check their size first.
+        try Memory.reserve(bytes: try Memory.byteCount(Float.self, batch * length * config.hiddenSize,
+                                                       what: "forward output"), what: "forward: the hidden states of \(batch) × \(length) tokens")
         let ws = Workspace()
         var all: [[Float]]? = options.outputAllHiddenStates ? [] : nil
         var map: [Float]? = nil
@@ -278,7 +281,7 @@ extension Model {
             Activations.gelu(tr + r.lowerBound * H, count: r.count * H)
             LayerNorm.forward(tr + r.lowerBound * H, ld: H, rows: r.count, cols: H, weight: lnW, bias: lnB, eps: config.layerNormEps)
         }
-        var out = [Float](repeating: 0, count: batch * length * V)
+        var out = try Memory.array(repeating: Float(0), count: batch * length * V, what: "mlmLogits: \(batch) × \(length) × \(V) logits")
         let word = ptr("bert.embeddings.word_embeddings.weight"), decB = ptr("cls.predictions.decoder.bias")
         // Logits of the packed rows in chunks, scattered into the padded layout.
         let chunk = min(rowsAll, 2048)

@@ -23,6 +23,10 @@ public final class PretrainedModel: @unchecked Sendable {
             parts.classifierLabels = c.shape[0]
         }
         if parts.classifierLabels > 0 { config.numLabels = parts.classifierLabels }
+        // Names and shapes against the config before any model memory is allocated (see Checkpoint.validate).
+        try config.validate()
+        try Checkpoint.validate(tensors: tensors, layout: ParameterLayout(config: config, mlmHead: parts.mlmHead, pooler: parts.pooler,
+                                                                         classifier: parts.classifierLabels > 0))
         let model = try Model(config: config, mlmHead: parts.mlmHead, pooler: parts.pooler,
                               classifier: parts.classifierLabels > 0)
         try Checkpoint.load(tensors: tensors, layout: model.layout, into: model.parameters)
