@@ -69,12 +69,17 @@ public enum FileIO {
     public static func resolveSaveTarget(_ path: String, expect: mode_t) throws -> String {
         var st = stat()
         var target = path
-        if lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK {
-            guard let real = realpath(path, nil) else {
-                throw DNABertError.io("'\(path)' is a symbolic link that cannot be followed: \(errnoString())")
+        // Follow links one at a time (a link may point to a file that does not exist yet).
+        var hops = 0
+        while lstat(target, &st) == 0, (st.st_mode & S_IFMT) == S_IFLNK {
+            hops += 1
+            var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let n = readlink(target, &buf, Int(PATH_MAX))
+            guard hops <= 40, n > 0 else {
+                throw DNABertError.io("'\(path)' is a symbolic link that cannot be followed\(hops > 40 ? " (a loop)" : ": " + errnoString())")
             }
-            target = String(cString: real)
-            free(real)
+            let dest = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            target = dest.hasPrefix("/") ? dest : directoryOf(target) + "/" + dest
         }
         if lstat(target, &st) == 0 {
             let type = st.st_mode & S_IFMT

@@ -7,9 +7,9 @@ import Glibc
 /// found before) instead of a trap that takes the host process down.
 ///
 /// Why a probe for Swift arrays: Swift's runtime aborts when malloc fails, and there is no failable array
-/// initialiser. `array(repeating:count:what:)` therefore checks the byte count for overflow, asks malloc for
-/// that many bytes (an untouched reservation: no page is written, so it costs no RSS), frees them, and only
-/// then builds the array. That turns the practical failure — a size larger than the address space, the
+/// initialiser. `array(repeating:count:what:)` therefore checks the byte count for overflow, maps that many
+/// bytes (an untouched reservation: no page is written, so it costs no RSS), unmaps them, and only then builds
+/// the array. That turns the practical failure — a size larger than the address space, the
 /// overcommit heuristic or `ulimit -v` allows — into an error. Raw buffers (`allocate`) are checked directly.
 public enum Memory {
     /// Alignment of `allocate`'s buffers: a cache line, and enough for AVX-512 loads.
@@ -29,10 +29,13 @@ public enum Memory {
     public static func reserve(bytes: Int, what: String) throws {
         guard bytes >= 0 else { throw DNABertError.invalidArgument("\(what): negative size \(bytes)") }
         if bytes < 1 << 20 { return }   // small: not worth a probe
-        guard let p = malloc(bytes) else {
+        // mmap, as glibc's malloc does for blocks this size (same overcommit and RLIMIT_AS checks); a
+        // malloc/free pair whose pointer is unused would be removed by the optimiser.
+        let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let p, p != MAP_FAILED else {
             throw DNABertError(.outOfMemory, "\(what): cannot allocate \(describe(bytes))")
         }
-        free(p)
+        munmap(p, bytes)
     }
 
     /// `[T](repeating: value, count: count)` for an untrusted `count`: throws instead of aborting.
