@@ -3,6 +3,7 @@
 //
 //  DNABert      - the core: tokenizer, model, kernels, training. Pure Swift API, no C types.
 //  CDNABertABI  - the public C header (include/dnabert.h) plus the thread-local last-error slot, in C.
+//  CForkGuard   - a pthread_atfork handler (C, installed at load) for fork safety of parallel regions.
 //  CDNABert     - the @_cdecl exports: validation, handle boxing, error translation. No math.
 //  dnabert-cli  - the `dnabert` command.
 import PackageDescription
@@ -30,7 +31,10 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
-        .target(name: "DNABert", dependencies: ["CZlib", "DNABertAVX512"], swiftSettings: optimise),
+        .target(name: "DNABert", dependencies: ["CZlib", "DNABertAVX512", "CForkGuard"], swiftSettings: optimise),
+        // A pthread_atfork handler installed at load time: lets Parallel keep a forked child's forking thread
+        // out of parallel regions (see Sources/CForkGuard/fork_guard.c).
+        .target(name: "CForkGuard", path: "Sources/CForkGuard"),
         // The SIMD row kernels (a symlink to DNABert/Kernels/SIMDKernels.swift) built for AVX-512 + FMA;
         // DNABert calls them only after checking the CPU's features (Kernels/SIMDPath.swift).
         .target(name: "DNABertAVX512", swiftSettings: optimise + avx512Defines + [.unsafeFlags(avx512Flags)]),

@@ -204,6 +204,8 @@ func byteBuffers(_ seqs: UnsafePointer<UnsafePointer<CChar>?>?, _ lens: UnsafePo
     if n == 0 { return [] }
     let seqs = try require(seqs, "seqs"), lens = try require(lens, "lens")
     var out: [UnsafeBufferPointer<UInt8>] = []
+    // Checked: a count far beyond the caller's arrays is OUT_OF_MEMORY, not an abort in reserveCapacity.
+    try Memory.reserve(bytes: try Memory.byteCount(UnsafeBufferPointer<UInt8>.self, n, what: "\(n) sequences"), what: "\(n) sequences")
     out.reserveCapacity(n)
     for i in 0..<n {
         let len = lens[i]

@@ -75,10 +75,11 @@ extension SequenceClassifier {
 
     /// Saves the classifier into `directory` (created if needed). LoRA: a PEFT adapter (only the adapters and
     /// the head; load it onto the same base). Full: a complete model folder. Every file is written atomically.
-    public func save(directory: String, baseModelName: String? = nil) throws {
-        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
-            throw DNABertError.io("cannot create directory '\(directory)': \(FileIO.errnoString())")
-        }
+    /// The folder is replaced as a whole (`AtomicFolder`): a failed or interrupted save leaves the old folder
+    /// complete; files in it that a save does not write (loss curves, predictions) are kept.
+    public func save(directory target: String, baseModelName: String? = nil) throws {
+        let folder = try AtomicFolder(target)
+        let directory = folder.staging
         if let lora {
             guard let b = parameters.baseAddress else { throw DNABertError(.internal, "empty classifier") }
             let tensors = layout.views.map { v in
@@ -112,9 +113,10 @@ extension SequenceClassifier {
             ])
             try FileIO.writeAtomically(directory + "/" + Self.adapterConfigName, string: JSON.serialize(cfg, indent: 2) + "\n")
         } else {
-            try mergedModel().save(directory: directory)
+            try mergedModel().writeFiles(into: directory)
         }
         try FileIO.writeAtomically(directory + "/" + Self.extrasName, string: JSON.serialize(extrasJSON, indent: 2) + "\n")
+        try folder.commit()
     }
 
     /// Loads a classifier saved by `save` — or a PEFT LoRA adapter written by Hugging Face peft for DNABERT-2

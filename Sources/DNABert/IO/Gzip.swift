@@ -20,13 +20,8 @@ final class ByteStream {
 
     init(path: String) throws {
         self.path = path
-        fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw DNABertError.io("cannot open '\(path)': \(String(cString: strerror(errno)))") }
-        var st = stat()
-        if fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
-            close(fd)
-            throw DNABertError.io("'\(path)' is a directory, not a file")
-        }
+        // Regular files and FIFOs/pipes (streamed input); devices such as /dev/zero, which never end, are refused.
+        fd = try FileIO.openForReading(path, regularOnly: false).fd
         raw = .allocate(capacity: rawCapacity)
         do {
             try fillRaw()

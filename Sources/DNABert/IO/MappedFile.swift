@@ -15,12 +15,9 @@ final class MappedFile {
 
     init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw DNABertError.io("cannot open '\(path)': \(FileIO.errnoString())") }
+        // Regular files only: a device or FIFO has no size to map.
+        let (fd, st) = try FileIO.openForReading(path, regularOnly: true)
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw DNABertError.io("cannot stat '\(path)': \(FileIO.errnoString())") }
-        if (st.st_mode & S_IFMT) == S_IFDIR { throw DNABertError.io("'\(path)' is a directory, not a file") }
         let size = Int(st.st_size)
         if size <= 0 {
             mapping = nil

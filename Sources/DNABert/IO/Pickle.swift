@@ -94,6 +94,8 @@ struct Unpickler {
     private var stack: [PickleValue] = []
     private var marks: [Int] = []
     private var memo: [Int: PickleValue] = [:]
+    /// Every list and dict built, kept alive until `release()` (see there).
+    private var containers: [AnyObject] = []
 
     init(bytes: UnsafeRawBufferPointer, what: String) {
         self.bytes = bytes
@@ -156,7 +158,24 @@ struct Unpickler {
         return .global(full)
     }
 
-    /// Runs the pickle to STOP and returns the top-level object.
+    /// Empties every list and dict the pickle built; call it when done with the result of `load()`
+    /// (which it empties too), whether `load()` returned or threw.
+    ///
+    /// Why: `Pickle.maxDepth` is computed when a container is built, but lists and dicts are shared
+    /// references — a pickle can append an empty list to a list, fetch the child back from the memo and keep
+    /// growing it, building a 10⁶-deep chain top-down whose recorded depths all stay at 2. Releasing such a
+    /// chain recursively overflowed the stack. Here every container stays referenced by `containers` while
+    /// each one's items are dropped, so no release recurses into another container; tuples, which are values,
+    /// really are bounded by `maxDepth`. Emptying also breaks reference cycles (a list appended to itself).
+    mutating func release() {
+        stack = []; memo = [:]
+        for c in containers {
+            if let l = c as? Pickle.List { l.items = [] } else if let d = c as? Pickle.Dict { d.items = [] }
+        }
+        containers = []
+    }
+
+    /// Runs the pickle to STOP and returns the top-level object (valid until `release()`).
     mutating func load() throws -> PickleValue {
         while true {
             let opPos = pos
@@ -173,8 +192,8 @@ struct Unpickler {
                 return v
             case 0x28: // MARK
                 marks.append(stack.count)
-            case 0x7D: stack.append(.dict(Pickle.Dict()))   // EMPTY_DICT
-            case 0x5D: stack.append(.list(Pickle.List()))   // EMPTY_LIST
+            case 0x7D: stack.append(.dict(newDict()))   // EMPTY_DICT
+            case 0x5D: let l = Pickle.List(); containers.append(l); stack.append(.list(l))   // EMPTY_LIST
             case 0x29: stack.append(.tuple([], depth: 1))             // EMPTY_TUPLE
             case 0x74: stack.append(try tuple(try popMark()))  // TUPLE
             case 0x85: let a = try pop(); stack.append(try tuple([a]))                                   // TUPLE1
@@ -254,6 +273,12 @@ struct Unpickler {
         }
     }
 
+    private mutating func newDict() -> Pickle.Dict {
+        let d = Pickle.Dict()
+        containers.append(d)
+        return d
+    }
+
     private func nest(_ current: Int, _ children: [PickleValue]) throws -> Int {
         var d = current
         for c in children { d = max(d, c.depth + 1) }
@@ -283,7 +308,7 @@ struct Unpickler {
         }
     }
 
-    private func reduce(_ callable: PickleValue, _ args: PickleValue) throws -> PickleValue {
+    private mutating func reduce(_ callable: PickleValue, _ args: PickleValue) throws -> PickleValue {
         guard case let .global(name) = callable, Pickle.callables.contains(name) else {
             throw DNABertError.unsupported("\(what): refusing pickle REDUCE on \(callable.kindName)")
         }
@@ -291,7 +316,7 @@ struct Unpickler {
         switch name {
         case "collections.OrderedDict":
             guard a.isEmpty else { throw DNABertError.unsupported("\(what): refusing OrderedDict with constructor arguments") }
-            return .dict(Pickle.Dict())
+            return .dict(newDict())
         case "torch._utils._rebuild_tensor_v2":
             // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
             guard a.count == 6 || a.count == 7 else { throw fail("_rebuild_tensor_v2 takes 6 or 7 arguments, got \(a.count)") }

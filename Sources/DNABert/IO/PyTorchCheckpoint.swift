@@ -27,11 +27,12 @@ public enum PyTorchCheckpoint {
             let order = try zip.withData(bo) { String(decoding: $0, as: UTF8.self) }
             guard order == "little" else { throw DNABertError.unsupported("'\(path)': byte order '\(order)' is not supported") }
         }
-        let root = try zip.withData(pkl) { bytes -> PickleValue in
+        // The tensor references are plain values; the pickle's containers are dismantled before returning.
+        let items = try zip.withData(pkl) { bytes -> [(String, Pickle.TensorRef)] in
             var u = Unpickler(bytes: bytes, what: "'\(path)' data.pkl")
-            return try u.load()
+            defer { u.release() }
+            return try stateDictItems(try u.load(), path: path)
         }
-        let items = try stateDictItems(root, path: path)
         var out: [LazyTensor] = []
         out.reserveCapacity(items.count)
         var names = Set<String>()

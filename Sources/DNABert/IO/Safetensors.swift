@@ -153,15 +153,16 @@ public enum Safetensors {
     /// scratch buffer, so converting a 468 MB `pytorch_model.bin` needs no second copy of the model.
     public static func write(path: String, tensors: [LazyTensor], metadata: [String: String] = [:]) throws {
         let largest = tensors.map(\.count).max() ?? 0
-        var scratch = [Float](repeating: 0, count: largest)
-        try scratch.withUnsafeMutableBufferPointer { buf in
+        // Checked: the counts come from the input file's headers.
+        let scratch = try CheckedBuffer<Float>(count: largest, what: "conversion buffer for \(largest) floats")
+        try { (buf: UnsafeMutableBufferPointer<Float>) in
             try write(path: path, header: tensors.map { ($0.name, $0.shape, $0.count) }, metadata: metadata) { i, w in
                 let t = tensors[i]
                 let view = UnsafeMutableBufferPointer(rebasing: buf[0..<t.count])
                 try t.copy(into: view)
                 try w.write(UnsafeRawBufferPointer(UnsafeBufferPointer(view)))
             }
-        }
+        }(scratch.buffer)
     }
 
     /// Writes F32 tensors in the given order, atomically. The header is padded with spaces to a

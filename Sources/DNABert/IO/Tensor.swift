@@ -151,7 +151,7 @@ public struct LazyTensor: @unchecked Sendable {
     }
 
     public func load() throws -> Tensor {
-        var data = [Float](repeating: 0, count: count)
+        var data = try Memory.array(repeating: Float(0), count: count, what: "tensor '\(name)'")
         try data.withUnsafeMutableBufferPointer { try copy(into: $0) }
         return Tensor(shape: shape, data: data)
     }

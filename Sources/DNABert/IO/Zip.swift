@@ -17,13 +17,14 @@ final class ZipArchive {
     }
 
     let file: MappedFile
+    static let maxDeflateRatio: UInt64 = 1032
     private(set) var entries: [Entry] = []
     private var byName: [String: Int] = [:]
     private var what: String { "zip '\(file.path)'" }
     /// Entries whose CRC has been checked, and inflated entries, so tensors sharing one storage
     /// neither re-check nor re-inflate it. Guarded by `lock` (tensors may be copied in parallel).
     private var verified = Set<String>()
-    private var inflated: [String: [UInt8]] = [:]
+    private var inflated: [String: CheckedBuffer<UInt8>] = [:]
     private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
 
     init(path: String) throws {
@@ -117,6 +118,11 @@ final class ZipArchive {
                 throw fail("entry '\(name)': sizes or offset out of range")
             }
             if method == 0 && csize != usize { throw fail("stored entry '\(name)' has compressed size \(csize) != size \(usize)") }
+            // Deflate expands at most 1032:1 (a 258-byte match per 2 bits, plus block headers): a bigger claim is
+            // a zip bomb or corruption, refused here — before anything is allocated for it.
+            if method == 8 && usize > csize &* ZipArchive.maxDeflateRatio &+ 1024 {
+                throw fail("entry '\(name)': claims \(usize) bytes from \(csize) compressed bytes (deflate expands at most \(ZipArchive.maxDeflateRatio)×)")
+            }
             guard byName[name] == nil else { throw fail("duplicate entry '\(name)'") }
             byName[name] = entries.count
             entries.append(Entry(name: name, method: method, crc32: crc, compressedSize: Int(csize), size: Int(usize), localHeaderOffset: Int(local)))
@@ -152,17 +158,15 @@ final class ZipArchive {
         pthread_mutex_lock(lock)
         let cached = inflated[e.name]
         pthread_mutex_unlock(lock)
-        if let cached { return try cached.withUnsafeBytes { try body($0) } }
+        if let cached { return try body(UnsafeRawBufferPointer(cached.buffer)) }
         let raw = try rawData(e)
-        // A deflate stream cannot expand more than ~1032x; a bigger claim is a zip bomb or corruption.
-        guard e.size <= e.compressedSize &* 1100 &+ 4096 else {
-            throw fail("entry '\(e.name)': claims \(e.size) bytes from \(e.compressedSize) compressed bytes")
-        }
-        var out = [UInt8](repeating: 0, count: e.size)
-        try out.withUnsafeMutableBytes { try inflate(raw, into: $0, name: e.name) }
-        try out.withUnsafeBytes { try checkCRC(e, $0) }
+        // Checked and not zero-filled: the pages of a lying entry are never touched, so a corrupt stream fails
+        // after costing only what it really inflated; an entry larger than memory is `.outOfMemory`.
+        let out = try CheckedBuffer<UInt8>(count: e.size, what: "\(what): entry '\(e.name)' (\(e.size) bytes inflated)")
+        try inflate(raw, into: UnsafeMutableRawBufferPointer(out.buffer), name: e.name)
+        try checkCRC(e, UnsafeRawBufferPointer(out.buffer))
         pthread_mutex_lock(lock); inflated[e.name] = out; pthread_mutex_unlock(lock)
-        return try out.withUnsafeBytes { try body($0) }
+        return try body(UnsafeRawBufferPointer(out.buffer))
     }
 
     private func checkCRC(_ e: Entry, _ data: UnsafeRawBufferPointer) throws {

@@ -61,6 +61,34 @@ public enum Checkpoint {
         guard into.count >= layout.total else {
             throw DNABertError.invalidArgument("checkpoint load: parameter buffer holds \(into.count) floats, layout needs \(layout.total)")
         }
+        let (plan, decoder, loaded, report) = try makePlan(tensors: tensors, layout: layout, options: options)
+        var decoderData: [Float] = []
+        if let d = decoder, layout[wordEmbeddingsName] != nil {
+            decoderData = try d.load().data
+        }
+        for (t, view) in plan {
+            try t.copy(into: UnsafeMutableBufferPointer(rebasing: into[view.offset..<(view.offset + view.count)]))
+        }
+        if !decoderData.isEmpty, let we = layout[wordEmbeddingsName], loaded.contains(wordEmbeddingsName) {
+            let base = into.baseAddress! + we.offset
+            for i in 0..<we.count where decoderData[i] != base[i] && !(decoderData[i].isNaN && base[i].isNaN) {
+                throw DNABertError.unsupported("checkpoint: '\(tiedDecoderName)' differs from the word embeddings at element \(i); untied decoder weights are not supported")
+            }
+        }
+        return report
+    }
+
+    /// Checks every name and shape of `tensors` against `layout` without touching any parameter memory.
+    ///
+    /// Why separate: a model's memory is allocated (and zero-filled) from its config; a 1 KB config claiming a
+    /// 3,000,000-token vocabulary beside 21 MB of weights cost 2.97 GB and 11 s before the shape error. Loaders
+    /// call this with the layout first, and allocate only for a checkpoint that matches.
+    public static func validate(tensors: [LazyTensor], layout: ParameterLayout, options: LoadOptions = LoadOptions()) throws {
+        _ = try makePlan(tensors: tensors, layout: layout, options: options)
+    }
+
+    static func makePlan(tensors: [LazyTensor], layout: ParameterLayout, options: LoadOptions)
+        throws -> (plan: [(LazyTensor, ParameterView)], decoder: LazyTensor?, loaded: Set<String>, report: LoadReport) {
         var report = LoadReport()
         var loaded = Set<String>()
         var unexpected: [String] = []
@@ -108,23 +136,12 @@ public enum Checkpoint {
             if missing.contains(where: { $0.hasPrefix("classifier.") }) { hint += " (the checkpoint has no classifier)" }
             throw DNABertError.format("checkpoint: missing \(missing.count) tensor(s)\(hint): \(list(missing))")
         }
-        var decoderData: [Float] = []
         if let d = decoder, let we = layout[wordEmbeddingsName] {
             guard d.shape == we.shape, d.count == we.count else {
                 throw DNABertError.format("checkpoint: '\(tiedDecoderName)' has shape \(ShapeMath.describe(d.shape)), the word embeddings \(ShapeMath.describe(we.shape))")
             }
-            decoderData = try d.load().data
         }
-        for (t, view) in plan {
-            try t.copy(into: UnsafeMutableBufferPointer(rebasing: into[view.offset..<(view.offset + view.count)]))
-        }
-        if !decoderData.isEmpty, let we = layout[wordEmbeddingsName], loaded.contains(wordEmbeddingsName) {
-            let base = into.baseAddress! + we.offset
-            for i in 0..<we.count where decoderData[i] != base[i] && !(decoderData[i].isNaN && base[i].isNaN) {
-                throw DNABertError.unsupported("checkpoint: '\(tiedDecoderName)' differs from the word embeddings at element \(i); untied decoder weights are not supported")
-            }
-        }
-        return report
+        return (plan, decoder, loaded, report)
     }
 
     private static func list(_ names: [String]) -> String {
@@ -161,20 +178,33 @@ public enum Checkpoint {
     /// requires) into `directory`, creating it if needed. The tied decoder weight is written too, as a
     /// copy of the word embeddings, like the published `pytorch_model.bin`: DNABERT-2's HF code ties the
     /// two on load either way, and loaders that do not tie still find every tensor.
+    ///
+    /// The folder is replaced as a whole (`AtomicFolder`): a failed or interrupted save leaves the old folder.
     public static func save(directory: String, config: ModelConfig, layout: ParameterLayout,
                             parameters: UnsafeBufferPointer<Float>) throws {
+        try checkSave(config: config, layout: layout, parameters: parameters)
+        let folder = try AtomicFolder(directory)
+        try writeFiles(into: folder.staging, config: config, layout: layout, parameters: parameters)
+        try folder.commit()
+    }
+
+    static func checkSave(config: ModelConfig, layout: ParameterLayout, parameters: UnsafeBufferPointer<Float>) throws {
         try config.validate()
-        guard parameters.count >= layout.total, let base = parameters.baseAddress else {
+        guard parameters.count >= layout.total, parameters.baseAddress != nil else {
             throw DNABertError.invalidArgument("checkpoint save: parameter buffer holds \(parameters.count) floats, layout needs \(layout.total)")
         }
         guard layout.config == config else {
             throw DNABertError.invalidArgument("checkpoint save: the layout was built for a different config")
         }
+    }
+
+    /// Writes config.json and model.safetensors into an existing (staging) folder.
+    static func writeFiles(into directory: String, config: ModelConfig, layout: ParameterLayout,
+                           parameters: UnsafeBufferPointer<Float>) throws {
+        try checkSave(config: config, layout: layout, parameters: parameters)
+        let base = parameters.baseAddress!
         var cfg = config
         if !layout.hasClassifier { cfg.numLabels = 0 }
-        if mkdir(directory, 0o755) != 0 && errno != EEXIST {
-            throw DNABertError.io("cannot create directory '\(directory)': \(FileIO.errnoString())")
-        }
         var tensors: [(name: String, shape: [Int], data: UnsafeBufferPointer<Float>)] = []
         for v in layout.views {
             tensors.append((v.name, v.shape, UnsafeBufferPointer(start: base + v.offset, count: v.count)))

@@ -52,6 +52,9 @@ extension Model {
                 throw DNABertError.invalidArgument("forward: an attention map of \(batch) × \(config.numHeads) × \(length) × \(length) floats is too large; request it for shorter inputs")
             }
         }
+        // The outputs are Swift arrays (which abort when malloc fails): check their size first.
+        try Memory.reserve(bytes: try Memory.byteCount(Float.self, batch * length * config.hiddenSize,
+                                                       what: "forward output"), what: "forward: the hidden states of \(batch) × \(length) tokens")
         var all: [[Float]]? = options.outputAllHiddenStates ? [] : nil
         var map: [Float]? = nil
         let H = config.hiddenSize, heads = config.numHeads, nt = Parallel.threads(options.threads)
@@ -99,7 +102,7 @@ extension Model {
         if hasPad { (t + T * H).update(repeating: 0, count: H) }
         let tr = try ws.floats(rowsAll * H, "MLM transform output")
         MLMHead.transform(x: t, rows: rowsAll, head, hidden: H, eps: config.layerNormEps, z: tr, u: tr, v: tr, stats: nil, threads: nt)
-        var out = [Float](repeating: 0, count: batch * length * V)
+        var out = try Memory.array(repeating: Float(0), count: batch * length * V, what: "mlmLogits: \(batch) × \(length) × \(V) logits")
         // Logits of the packed rows in chunks, scattered into the padded layout.
         let chunk = min(rowsAll, 2048)
         let logits = try ws.floats(chunk * V, "MLM logits")

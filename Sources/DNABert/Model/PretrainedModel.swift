@@ -23,6 +23,10 @@ public final class PretrainedModel: @unchecked Sendable {
             parts.classifierLabels = c.shape[0]
         }
         if parts.classifierLabels > 0 { config.numLabels = parts.classifierLabels }
+        // Names and shapes against the config before any model memory is allocated (see Checkpoint.validate).
+        try config.validate()
+        try Checkpoint.validate(tensors: tensors, layout: ParameterLayout(config: config, mlmHead: parts.mlmHead, pooler: parts.pooler,
+                                                                         classifier: parts.classifierLabels > 0))
         let model = try Model(config: config, mlmHead: parts.mlmHead, pooler: parts.pooler,
                               classifier: parts.classifierLabels > 0)
         try Checkpoint.load(tensors: tensors, layout: model.layout, into: model.parameters)
@@ -45,9 +49,17 @@ public final class PretrainedModel: @unchecked Sendable {
     }
 
     /// Writes config.json + model.safetensors (+ tokenizer.json) into `directory`.
+    /// The folder is replaced as a whole (`AtomicFolder`): a failed or interrupted save leaves the old one.
     public func save(directory: String) throws {
-        try Checkpoint.save(directory: directory, config: model.config, layout: model.layout,
-                            parameters: UnsafeBufferPointer(model.parameters))
+        let folder = try AtomicFolder(directory)
+        try writeFiles(into: folder.staging)
+        try folder.commit()
+    }
+
+    /// Writes the model's files into an existing (staging) folder.
+    func writeFiles(into directory: String) throws {
+        try Checkpoint.writeFiles(into: directory, config: model.config, layout: model.layout,
+                                  parameters: UnsafeBufferPointer(model.parameters))
         if let tokenizer { try tokenizer.save(to: directory + "/tokenizer.json") }
     }
 }

@@ -130,6 +130,62 @@ public enum BPETrainer {
         return (letters, map)
     }
 
+    // MARK: - the corpus layout
+
+    /// Calls `word(part, range)` for every word of the corpus in order: a maximal run of mapped bytes,
+    /// cut every `wordLength` bases; runs of one base carry no pair and are skipped.
+    ///
+    /// Why one walker: the sizing pass and the fill pass once had their own loops, and the fill wrote a
+    /// lone base after a separator one cell past the buffer the sizing pass had counted ("ACGTNA").
+    /// Both passes now see the same words by construction.
+    @inline(__always)
+    static func forEachWord(_ parts: [UnsafeBufferPointer<UInt8>], map: [Int32], wordLength: Int,
+                            _ word: (Int, Range<Int>) -> Void) {
+        map.withUnsafeBufferPointer { mp in
+            for (pi, p) in parts.enumerated() {
+                var start = 0, run = 0
+                for i in 0..<p.count {
+                    if mp[Int(p[i])] >= 0 {
+                        if run == 0 { start = i }
+                        run += 1
+                        if run == wordLength { word(pi, start..<(i + 1)); run = 0 }
+                    } else {
+                        if run >= 2 { word(pi, start..<i) }
+                        run = 0
+                    }
+                }
+                if run >= 2 { word(pi, start..<p.count) }
+            }
+        }
+    }
+
+    /// Cells the corpus needs: a leading barrier, then each word followed by a barrier.
+    static func corpusSlots(_ parts: [UnsafeBufferPointer<UInt8>], map: [Int32], wordLength: Int) -> Int {
+        var slots = 1
+        forEachWord(parts, map: map, wordLength: wordLength) { _, r in slots += r.count + 1 }
+        return slots
+    }
+
+    /// Writes the corpus cells into `cell` (never past its end) and returns how many were written.
+    static func fillCorpus(_ parts: [UnsafeBufferPointer<UInt8>], map: [Int32], wordLength: Int,
+                           into cell: UnsafeMutableBufferPointer<UInt32>) -> Int {
+        let one: UInt32 = 1 << 16
+        let barrierCell = UInt32(barrier) | one
+        guard cell.count > 0 else { return 0 }
+        var w = 0
+        cell[w] = barrierCell; w += 1
+        var overflow = false
+        map.withUnsafeBufferPointer { mp in
+            forEachWord(parts, map: map, wordLength: wordLength) { pi, r in
+                guard !overflow, r.count + 1 <= cell.count - w else { overflow = true; return }
+                let p = parts[pi]
+                for i in r { cell[w] = UInt32(truncatingIfNeeded: mp[Int(p[i])]) | one; w += 1 }
+                cell[w] = barrierCell; w += 1
+            }
+        }
+        return overflow ? -1 : w
+    }
+
     // MARK: - the trainer proper
 
     static func trainCore(_ parts: [UnsafeBufferPointer<UInt8>], options o: BPETrainerOptions,
@@ -182,22 +238,7 @@ public enum BPETrainer {
         try report("counting", 0, 1, -1)
 
         // 2. Lay the words out: [barrier] word [barrier] word ... [barrier]; one-base words carry no pair.
-        var slots = 1
-        map.withUnsafeBufferPointer { mp in
-            for p in parts {
-                var run = 0
-                for c in p {
-                    if mp[Int(c)] >= 0 {
-                        run += 1
-                        if run == wordLength { slots += run + 1; run = 0 }
-                    } else {
-                        if run >= 2 { slots += run + 1 }
-                        run = 0
-                    }
-                }
-                if run >= 2 { slots += run + 1 }
-            }
-        }
+        let slots = corpusSlots(parts, map: map, wordLength: wordLength)
         guard slots < Int(Int32.max) else {
             throw DNABertError.invalidArgument("the training corpus is too large (\(slots) symbols); limit it with maxBases (at most about 2 Gbp)")
         }
@@ -207,29 +248,10 @@ public enum BPETrainer {
         defer { free(cellRaw) }
         // cell = symbol | length << 16; one load gives both (the merge loop is bound by cache misses).
         let cell = cellRaw.assumingMemoryBound(to: UInt32.self)
-        let one: UInt32 = 1 << 16
-        let barrierCell = UInt32(barrier) | one
-        var w = 0
-        cell[w] = barrierCell; w += 1
-        map.withUnsafeBufferPointer { mp in
-            for p in parts {
-                var run = 0
-                for c in p {
-                    let s = mp[Int(c)]
-                    if s >= 0 {
-                        cell[w + run] = UInt32(truncatingIfNeeded: s) | one
-                        run += 1
-                        if run == wordLength { w += run; cell[w] = barrierCell; w += 1; run = 0 }
-                    } else {
-                        if run >= 2 { w += run; cell[w] = barrierCell; w += 1 }
-                        run = 0
-                    }
-                }
-                if run >= 2 { w += run; cell[w] = barrierCell; w += 1 }
-            }
+        let n = fillCorpus(parts, map: map, wordLength: wordLength, into: UnsafeMutableBufferPointer(start: cell, count: slots))
+        guard n == slots else {
+            throw DNABertError(.internal, "BPE corpus layout: sized \(slots) cells, filled \(n)")
         }
-        // w == slots here by construction of the two passes.
-        let n = w
 
         // 3. Initial pair counts and position lists, in parallel over ranges; lists come out sorted.
         let kk = k * k

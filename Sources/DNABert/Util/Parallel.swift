@@ -1,9 +1,16 @@
+import CForkGuard
 import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Parallel loops over the machine's cores.
+///
+/// Fork safety: in a `fork()` child, the thread that called fork carries a stale thread id inside the Swift
+/// runtime (see Sources/CForkGuard/fork_guard.c); if it took part in a parallel region, the first lazy
+/// initialisation contended there (OpenBLAS's loading, on the first forward) would hang the child. So in a
+/// forked child that thread hands each parallel region to a fresh thread and waits for it; every other thread,
+/// and every process that has not forked, runs regions as before.
 public enum Parallel {
     /// Number of online CPUs (at least 1).
     public static let coreCount: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
@@ -23,13 +30,41 @@ public enum Parallel {
         // Work-stealing by an atomic-free scheme: each worker takes a static stride. Chunks are
         // expected to be balanced by the caller (or numerous enough to even out).
         withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: t) { w in
-                var i = w
-                while i < chunks {
-                    body(i)
-                    i += t
+            let region = {
+                DispatchQueue.concurrentPerform(iterations: t) { w in
+                    var i = w
+                    while i < chunks {
+                        body(i)
+                        i += t
+                    }
                 }
             }
+            if dnabert_fork_guard_is_forking_thread() != 0 {
+                // No thread to be had: one thread at a time, nothing contended.
+                if !onFreshThread(region) { for i in 0..<chunks { body(i) } }
+            } else {
+                region()
+            }
+        }
+    }
+
+    private final class Job {
+        let run: () -> Void
+        init(_ run: @escaping () -> Void) { self.run = run }
+    }
+
+    /// Runs `work` on a new thread and waits for it; false (nothing run) if no thread can be created.
+    static func onFreshThread(_ work: () -> Void) -> Bool {
+        withoutActuallyEscaping(work) { work -> Bool in
+            let job = Unmanaged.passRetained(Job(work))
+            var thread = pthread_t()
+            let rc = pthread_create(&thread, nil, { arg in
+                Unmanaged<Job>.fromOpaque(arg!).takeUnretainedValue().run()
+                return nil
+            }, job.toOpaque())
+            if rc == 0 { pthread_join(thread, nil) }
+            job.release()
+            return rc == 0
         }
     }
 
