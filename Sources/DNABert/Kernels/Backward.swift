@@ -208,7 +208,7 @@ extension FlashAttention {
                     var q0 = 0
                     while q0 < n {
                         let qn = min(bq, n - q0)
-                        if slope > 0 {
+                        if slope > 0 && FlashAttention.skipDistantTiles {
                             var skip = true
                             for r in q0..<(q0 + qn) {
                                 let pr = pos[r]
