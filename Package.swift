@@ -9,6 +9,15 @@ import PackageDescription
 
 let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
 
+// The shared library and the CLI carry the Swift runtime inside them (no Swift runtime needed at run time).
+// Given at link time only, so that the library, the CLI and the tests share one set of compiled objects
+// (compiling with `-Xswiftc -static-stdlib` hides the Testing module and forces separate builds).
+let staticStdlib: [LinkerSetting] = [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux]))]
+// The CLI's FoundationEssentials (through swift-argument-parser) names its own static dependencies only when
+// compiled against the static SDK; linked statically here, they are listed explicitly.
+let staticStdlibFoundation: [LinkerSetting] = [
+    .unsafeFlags(["-static-stdlib", "-l_FoundationCollections", "-l_FoundationCShims"], .when(platforms: [.linux]))]
+
 // Target features of the DNABertAVX512 module (x86-64 hosts only; elsewhere it is a second baseline copy).
 #if arch(x86_64)
 let avx512Flags = ["-Xcc", "-mavx512f", "-Xcc", "-mavx512bw", "-Xcc", "-mavx512dq", "-Xcc", "-mavx512vl",
@@ -35,11 +44,12 @@ let package = Package(
         // DNABert calls them only after checking the CPU's features (Kernels/SIMDPath.swift).
         .target(name: "DNABertAVX512", swiftSettings: optimise + avx512Defines + [.unsafeFlags(avx512Flags)]),
         .target(name: "CDNABertABI", path: "Sources/CDNABertABI"),
-        .target(name: "CDNABert", dependencies: ["DNABert", "CDNABertABI"], swiftSettings: optimise),
+        .target(name: "CDNABert", dependencies: ["DNABert", "CDNABertABI"], swiftSettings: optimise,
+                linkerSettings: staticStdlib),
         .executableTarget(
             name: "dnabert-cli",
             dependencies: ["DNABert", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            swiftSettings: optimise),
+            swiftSettings: optimise, linkerSettings: staticStdlibFoundation),
         // Release-mode measurement tool for the kernels and the forward pass (not installed).
         .executableTarget(name: "dnabert-probe", dependencies: ["DNABert"], swiftSettings: optimise),
         // Fixtures are read by path (relative to #filePath), not bundled.

@@ -33,9 +33,13 @@ from dnabert2_reference import Config, DNABert2  # noqa: E402
 FIX = os.path.join(ROOT, "Tests", "DNABertTests", "Fixtures", "model")
 
 
+# Extra `swift test` arguments, e.g. the Makefile's "-c release -Xswiftc -enable-testing --skip-build" (reuse its build).
+SWIFT_TEST_FLAGS = os.environ.get("SWIFT_TEST_FLAGS", "").split()
+
+
 def swift_test(filter_, env):
-    subprocess.run(["swift", "test", "--filter", filter_], cwd=ROOT, env={**os.environ, **env}, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(["swift", "test", *SWIFT_TEST_FLAGS, "--filter", filter_], cwd=ROOT, env={**os.environ, **env},
+                   check=True, stdout=subprocess.DEVNULL)
 
 
 def main():
