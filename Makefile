@@ -1,12 +1,21 @@
 # dnabert — build, test, demo, install.
 #   make demo    install what is missing, build, run the main job on examples/data
-#   make test    every test: Swift, C, Python, R, examples
+#   make test    every test: Swift, C, Python, R (+ R CMD check), examples; needs only the repository
+#   make test-reference   the checks against PyTorch/peft (installs tools/reference/requirements.txt)
 #   make install PREFIX=/usr/local   library, header, pkg-config file (and the CLI)
+#
+# Tests on larger external data (all five genomes, the full tasks) run when DNABERT_DATA names a folder laid
+# out as genomes/, tasks/, dnabert2/ (CI: ../shared/data); without it they report themselves as skipped.
 
 PREFIX ?= /usr/local
-SHARED ?= $(abspath ../shared)
 PYTHON ?= python3
-SWIFT_RELEASE = swift build -c release -Xswiftc -static-stdlib
+DNABERT_DATA ?=
+export DNABERT_DATA
+# One set of Swift flags for every build, so that the library, the CLI, the probe and the tests share one
+# release build (-enable-testing for the tests' @testable import; the library and the CLI link the Swift
+# runtime statically through Package.swift's linker settings).
+SWIFT_FLAGS = -c release -Xswiftc -enable-testing
+SWIFT_RELEASE = swift build $(SWIFT_FLAGS)
 BUILD = $(CURDIR)/build
 LIB = $(BUILD)/lib/libdnabert.so
 CLI = $(BUILD)/bin/dnabert
@@ -15,14 +24,15 @@ VERSION = $(shell sed -n 's/^#define DNABERT_VERSION_STRING "\(.*\)"/\1/p' inclu
 SONAME = libdnabert.so.0
 LIBFILE = libdnabert.so.$(VERSION)
 export DNABERT_LIB = $(LIB)
-export DNABERT_SHARED = $(SHARED)
 export DNABERT_HOME = $(BUILD)
 CFLAGS_STRICT = -std=c99 -Wall -Wextra -Werror -pedantic
 
-APT_PACKAGES = libopenblas-dev zlib1g-dev pkg-config r-base-core r-base-dev r-cran-testthat r-bioc-biostrings r-cran-knitr
+APT_PACKAGES = libopenblas-dev zlib1g-dev pkg-config r-base-core r-base-dev r-cran-testthat r-bioc-biostrings r-cran-knitr \
+  r-cran-rmarkdown r-cran-jsonlite r-cran-withr pandoc
 PY_PACKAGES = numpy pytest tokenizers sentencepiece tqdm scikit-learn matplotlib nbclient nbformat ipykernel
 
-.PHONY: all deps lib cli python r demo test test-swift test-c test-python test-r test-examples bench install clean
+.PHONY: all deps deps-reference lib cli python r demo test test-swift test-c test-python test-r test-r-check \
+  test-examples test-reference bench install clean
 
 all: lib cli
 
@@ -36,6 +46,11 @@ deps:
 	fi
 	@$(PYTHON) -c "import numpy, pytest, tokenizers, sentencepiece, tqdm, sklearn, matplotlib, nbclient, nbformat, ipykernel" 2>/dev/null || \
 	  $(PYTHON) -m pip install -q $(PY_PACKAGES)
+
+# The pinned PyTorch/peft stack of the reference checks (large: PyPI's torch wheel pulls CUDA runtime wheels).
+deps-reference: deps
+	@$(PYTHON) -c "import torch, peft, transformers, safetensors, scipy" 2>/dev/null || \
+	  $(PYTHON) -m pip install -q -r tools/reference/requirements.txt
 
 # ---- building ---------------------------------------------------------------------------------
 lib:
@@ -51,6 +66,7 @@ lib:
 
 cli:
 	$(SWIFT_RELEASE) --product dnabert-cli
+	@if ldd .build/release/dnabert-cli | grep -qi swift; then echo "error: dnabert-cli depends on the Swift runtime"; exit 1; fi
 	@mkdir -p $(BUILD)/bin
 	cp .build/release/dnabert-cli $(CLI)
 
@@ -65,13 +81,14 @@ demo: deps lib cli python
 	$(PYTHON) examples/python/demo.py
 
 # ---- tests ------------------------------------------------------------------------------------
-test: deps lib cli python r test-swift test-c test-python test-r test-examples
+test: deps lib cli python r test-swift test-c test-python test-r test-r-check test-examples
 	@echo "all test suites passed"
 
 test-swift:
-	@# dnabert-probe beside the test binary: the checkpoint test kills it with SIGKILL mid-write
-	swift build -c release -Xswiftc -enable-testing --product dnabert-probe
-	swift test -c release -Xswiftc -enable-testing
+	@# the same flags as lib/cli: only the tests and dnabert-probe (beside the test binary: the checkpoint
+	@# test kills it with SIGKILL mid-write) are compiled here
+	$(SWIFT_RELEASE) --build-tests
+	swift test $(SWIFT_FLAGS) --skip-build
 
 test-c: lib
 	@mkdir -p $(BUILD)/tests
@@ -79,13 +96,13 @@ test-c: lib
 	g++ -std=c++11 -Wall -Wextra -Werror -pedantic -fsyntax-only -x c++ include/dnabert.h
 	gcc $(CFLAGS_STRICT) -I$(BUILD)/include Tests/c/test_tokenizer.c -o $(BUILD)/tests/test_tokenizer \
 	  -L$(BUILD)/lib -ldnabert -Wl,-rpath,$(BUILD)/lib -lpthread
-	$(BUILD)/tests/test_tokenizer $(SHARED)
+	$(BUILD)/tests/test_tokenizer examples
 	gcc $(CFLAGS_STRICT) -I$(BUILD)/include Tests/c/test_model.c -o $(BUILD)/tests/test_model \
 	  -L$(BUILD)/lib -ldnabert -Wl,-rpath,$(BUILD)/lib -lpthread -lm
 	$(BUILD)/tests/test_model Tests/DNABertTests/Fixtures/model
 	gcc $(CFLAGS_STRICT) -I$(BUILD)/include Tests/c/test_pretrain.c -o $(BUILD)/tests/test_pretrain \
 	  -L$(BUILD)/lib -ldnabert -Wl,-rpath,$(BUILD)/lib -lm
-	$(BUILD)/tests/test_pretrain $(SHARED)
+	$(BUILD)/tests/test_pretrain examples
 	gcc $(CFLAGS_STRICT) -I$(BUILD)/include Tests/c/test_finetune.c -o $(BUILD)/tests/test_finetune \
 	  -L$(BUILD)/lib -ldnabert -Wl,-rpath,$(BUILD)/lib -lm
 	$(BUILD)/tests/test_finetune examples/models/dnabert2-small-5genomes examples/data/tasks/coding_200
@@ -108,10 +125,29 @@ test-python: python
 	cd bindings/python && $(PYTHON) -m pytest -q tests
 
 test-r: r
-	cd bindings/R/tests && Rscript testthat.R
+	cd bindings/R/tests && DNABERT_REPO=$(CURDIR) Rscript testthat.R
 	@# the vignette's code, run (knitr without pandoc): a failing chunk fails the build
 	rm -rf $(BUILD)/tests/r-vignette && mkdir -p $(BUILD)/tests/r-vignette
-	cd $(BUILD)/tests/r-vignette && DNABERT_VIGNETTE_REQUIRE=1 Rscript -e 'knitr::knit("$(CURDIR)/bindings/R/vignettes/finetune.Rmd", quiet = TRUE)'
+	cd $(BUILD)/tests/r-vignette && DNABERT_REPO=$(CURDIR) DNABERT_VIGNETTE_REQUIRE=1 Rscript -e 'knitr::knit("$(CURDIR)/bindings/R/vignettes/finetune.Rmd", quiet = TRUE)'
+
+# R CMD build + R CMD check --no-manual in a folder outside the repository, as a user of the source package
+# would (the library found through DNABERT_HOME; the tests that need the repository's examples skip themselves,
+# test-r runs them). Fails on any ERROR or WARNING.
+test-r-check: lib
+	@set -e; d=$$(mktemp -d /tmp/dnabert-rcheck-XXXXXX); cp -r bindings/R $$d/dnabert; \
+	rm -f $$d/dnabert/src/Makevars $$d/dnabert/src/*.o $$d/dnabert/src/*.so; \
+	cd $$d && env -u DNABERT_REPO R CMD build dnabert >build.log 2>&1 || { cat build.log; exit 1; }; \
+	env -u DNABERT_REPO _R_CHECK_FORCE_SUGGESTS_=true R CMD check --no-manual dnabert_*.tar.gz >check.log 2>&1 || { cat check.log; exit 1; }; \
+	grep -A3 -E "(WARNING|ERROR|NOTE)$$" dnabert.Rcheck/00check.log || true; tail -1 dnabert.Rcheck/00check.log; \
+	if grep -qE "^Status:.*(WARNING|ERROR)" dnabert.Rcheck/00check.log; then cat check.log; exit 1; fi; \
+	grep -E "\[ FAIL|SKIP" dnabert.Rcheck/tests/testthat.Rout || true; rm -rf $$d
+
+# The checks against the Python reference stack: the peft round trip (an adapter saved here loads with
+# PeftModel.from_pretrained and gives our logits) and Swift-written safetensors/checkpoints read by torch.
+test-reference: deps-reference lib python
+	$(SWIFT_RELEASE) --build-tests
+	cd bindings/python && DNABERT_REQUIRE_REFERENCE=1 $(PYTHON) -m pytest -q tests/test_finetune.py -k peft
+	SWIFT_TEST_FLAGS="$(SWIFT_FLAGS) --skip-build" $(PYTHON) tools/reference/check_swift_safetensors.py
 
 test-examples: lib cli python r
 	@# the C example is built against a `make install` tree through pkg-config, as a user would

@@ -10,6 +10,15 @@ import PackageDescription
 
 let optimise: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
 
+// The shared library and the CLI carry the Swift runtime inside them (no Swift runtime needed at run time).
+// Given at link time only, so that the library, the CLI and the tests share one set of compiled objects
+// (compiling with `-Xswiftc -static-stdlib` hides the Testing module and forces separate builds).
+let staticStdlib: [LinkerSetting] = [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux]))]
+// The CLI's FoundationEssentials (through swift-argument-parser) names its own static dependencies only when
+// compiled against the static SDK; linked statically here, they are listed explicitly.
+let staticStdlibFoundation: [LinkerSetting] = [
+    .unsafeFlags(["-static-stdlib", "-l_FoundationCollections", "-l_FoundationCShims"], .when(platforms: [.linux]))]
+
 // Target features of the DNABertAVX512 module (x86-64 hosts only; elsewhere it is a second baseline copy).
 #if arch(x86_64)
 let avx512Flags = ["-Xcc", "-mavx512f", "-Xcc", "-mavx512bw", "-Xcc", "-mavx512dq", "-Xcc", "-mavx512vl",
@@ -39,15 +48,16 @@ let package = Package(
         // DNABert calls them only after checking the CPU's features (Kernels/SIMDPath.swift).
         .target(name: "DNABertAVX512", swiftSettings: optimise + avx512Defines + [.unsafeFlags(avx512Flags)]),
         .target(name: "CDNABertABI", path: "Sources/CDNABertABI", exclude: ["libdnabert.map"]),
-        // libdnabert.so: SONAME libdnabert.so.0 and the ABI's symbol versions (only dnabert_* is exported).
+        // libdnabert.so: the Swift runtime linked in statically, SONAME libdnabert.so.0 and the ABI's symbol
+        // versions (only dnabert_* is exported).
         .target(name: "CDNABert", dependencies: ["DNABert", "CDNABertABI"], swiftSettings: optimise,
-                linkerSettings: [.unsafeFlags(["-Xlinker", "-soname=libdnabert.so.0", "-Xlinker",
+                linkerSettings: staticStdlib + [.unsafeFlags(["-Xlinker", "-soname=libdnabert.so.0", "-Xlinker",
                                                "--version-script=\(Context.packageDirectory)/Sources/CDNABertABI/libdnabert.map"],
                                               .when(platforms: [.linux]))]),
         .executableTarget(
             name: "dnabert-cli",
             dependencies: ["DNABert", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            swiftSettings: optimise),
+            swiftSettings: optimise, linkerSettings: staticStdlibFoundation),
         // Release-mode measurement tool for the kernels and the forward pass (not installed).
         .executableTarget(name: "dnabert-probe", dependencies: ["DNABert"], swiftSettings: optimise),
         // Fixtures are read by path (relative to #filePath), not bundled.

@@ -218,21 +218,28 @@ private func firstDifference(_ x: [(String, String)], _ y: [(String, String)]) -
     }
 
     /// Same words, same settings as Hugging Face's BpeTrainer (tools/reference/make_trainer_fixture.py):
-    /// the merges must be identical, rank for rank.
+    /// the merges must be identical, rank for rank. On the repository's H. pylori genome (examples/data).
     @Test func matchesHuggingFaceTrainer() throws {
-        let fixture = try JSON.parse(String(decoding: try FileIO.read(FASTATestPaths.fixtures + "/hf_bpe_trainer_ecoli.json"), as: UTF8.self))
-        guard let genomes = FASTATestPaths.genomes,
-              let file = fixture["file"]?.stringValue, let bases = fixture["bases"]?.intValue,
-              let word = fixture["word_length"]?.intValue, let vocab = fixture["vocab_size"]?.intValue,
-              let minFreq = fixture["min_frequency"]?.intValue, let hfMerges = fixture["merges"]?.arrayValue else {
-            Issue.record("fixture or genomes missing")
-            return
-        }
+        try matchHuggingFace(fixture: "hf_bpe_trainer_hpylori.json")
+    }
+
+    /// The same on E. coli (not in the repository: DNABERT_DATA/genomes).
+    @Test(TestData.needs("genomes/ecoli_k12_mg1655.fasta.gz"))
+    func matchesHuggingFaceTrainerEcoli() throws {
+        try matchHuggingFace(fixture: "hf_bpe_trainer_ecoli.json")
+    }
+
+    func matchHuggingFace(fixture name: String) throws {
+        let fixture = try JSON.parse(String(decoding: try FileIO.read(FASTATestPaths.fixtures + "/" + name), as: UTF8.self))
+        let file = try #require(fixture["file"]?.stringValue), bases = try #require(fixture["bases"]?.intValue)
+        let word = try #require(fixture["word_length"]?.intValue), vocab = try #require(fixture["vocab_size"]?.intValue)
+        let minFreq = try #require(fixture["min_frequency"]?.intValue), hfMerges = try #require(fixture["merges"]?.arrayValue)
+        let path = try #require(TestData.genome(file))
         let want: [(String, String)] = hfMerges.compactMap { m in
             guard let p = m.arrayValue, p.count == 2, let a = p[0].stringValue, let b = p[1].stringValue else { return nil }
             return (a, b)
         }
-        let record = try FASTAReader(path: genomes + "/" + file).next()
+        let record = try FASTAReader(path: path).next()
         let seq = Array(record?.sequence.prefix(Int(bases)) ?? [])
         #expect(seq.count == Int(bases))
         var o = BPETrainerOptions()
@@ -299,8 +306,11 @@ private func firstDifference(_ x: [(String, String)], _ y: [(String, String)]) -
 @Suite struct BPETrainerBench {
     static func env(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
 
-    @Test func trainOnGenomes() throws {
-        guard let out = BPETrainerBench.env("DNABERT_TRAIN_BENCH"), let dir = FASTATestPaths.genomes else { return }
+    @Test(.enabled(if: getenv("DNABERT_TRAIN_BENCH") != nil && TestData.externalRoot != nil,
+                   "measurement probe for bench/word_length_policy.py: set DNABERT_TRAIN_BENCH and DNABERT_DATA"))
+    func trainOnGenomes() throws {
+        let out = try #require(BPETrainerBench.env("DNABERT_TRAIN_BENCH"))
+        let dir = try #require(TestData.external("genomes"))
         let fraction = Double(BPETrainerBench.env("DNABERT_TRAIN_FRACTION") ?? "0.9") ?? 0.9
         var o = BPETrainerOptions()
         if let w = BPETrainerBench.env("DNABERT_WORDLEN").flatMap({ Int($0) }) { o.wordLength = w }

@@ -81,18 +81,21 @@ import Glibc
     }
 
     /// Saves the fixture model for tools/reference/check_swift_safetensors.py, which loads it into the PyTorch
-    /// reference with strict=True and compares the forward pass. Does nothing without the environment variable.
-    @Test func saveForPythonCheck() throws {
-        guard let p = getenv("DNABERT_CHECKPOINT_OUT") else { return }
+    /// reference with strict=True and compares the forward pass. Skipped without the environment variable.
+    @Test(TestData.writesFor("tools/reference/check_swift_safetensors.py", variable: "DNABERT_CHECKPOINT_OUT"))
+    func saveForPythonCheck() throws {
+        let p = try #require(getenv("DNABERT_CHECKPOINT_OUT"))
         let (c, layout) = try Self.fixtureLayout()
         let params = try Self.loaded(try PyTorchCheckpoint.read(path: modelFixture("pytorch_model.bin")), layout)
         try params.withUnsafeBufferPointer { try Checkpoint.save(directory: String(cString: p), config: c, layout: layout, parameters: $0) }
     }
 
     /// Full-size check (tools/reference/make_large_checkpoint.py): both 468 MB files stream into the same
-    /// buffer; prints timings. Does nothing without DNABERT_LARGE_CHECKPOINT_DIR.
-    @Test func largeCheckpoint() throws {
-        guard let p = getenv("DNABERT_LARGE_CHECKPOINT_DIR") else { return }
+    /// buffer; prints timings. Skipped without DNABERT_LARGE_CHECKPOINT_DIR.
+    @Test(.enabled(if: getenv("DNABERT_LARGE_CHECKPOINT_DIR") != nil,
+                   "needs a full-size checkpoint from tools/reference/make_large_checkpoint.py; set DNABERT_LARGE_CHECKPOINT_DIR"))
+    func largeCheckpoint() throws {
+        let p = try #require(getenv("DNABERT_LARGE_CHECKPOINT_DIR"))
         let dir = String(cString: p)
         func now() -> Double { var t = timespec(); clock_gettime(CLOCK_MONOTONIC, &t); return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9 }
         let c = try ModelConfig.load(path: dir + "/config.json")

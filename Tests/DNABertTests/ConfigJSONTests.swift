@@ -2,10 +2,11 @@ import Testing
 @testable import DNABert
 
 @Suite struct ConfigJSONTests {
-    static let published = "/work/shared/data/dnabert2/config.json"
+    /// The published DNABERT-2-117M config.json (the repository's copy in examples/data/dnabert2).
+    static let published = TestData.dnabert2Config
 
-    /// The real DNABERT-2-117M config.json, against the numbers in shared/spec/dnabert2-model.md.
-    @Test(.enabled(if: FileIO.exists(published))) func readsPublishedConfig() throws {
+    /// The real DNABERT-2-117M config.json, against the numbers in the model spec (117,074,176 parameters).
+    @Test func readsPublishedConfig() throws {
         let c = try ModelConfig.load(path: Self.published)
         #expect(c.vocabSize == 4096 && c.hiddenSize == 768 && c.numLayers == 12 && c.numHeads == 12)
         #expect(c.intermediateSize == 3072 && c.typeVocabSize == 2 && c.headDim == 64)

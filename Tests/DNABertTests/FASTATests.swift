@@ -5,26 +5,9 @@ import Testing
 import Glibc
 #endif
 
-/// Paths to committed fixtures and to the shared genomes, found from this source file's location.
+/// Paths to committed fixtures, found from this source file's location (genomes: see `TestData`).
 enum FASTATestPaths {
     static let fixtures: String = FileIO.directoryOf(FileIO.directoryOf(#filePath)) + "/Fixtures"
-
-    /// `shared/data/genomes` in an ancestor directory (the worktrees sit two levels below /work), or DNABERT_DATA.
-    static let genomes: String? = {
-        if let env = getenv("DNABERT_DATA") {
-            let d = String(cString: env) + "/genomes"
-            if FileIO.exists(d) { return d }
-        }
-        var dir = FileIO.directoryOf(#filePath)
-        for _ in 0..<8 {
-            let cand = dir + "/../shared/data/genomes"
-            if FileIO.exists(cand) { return cand }
-            let cand2 = dir + "/shared/data/genomes"
-            if FileIO.exists(cand2) { return cand2 }
-            dir = FileIO.directoryOf(dir)
-        }
-        return nil
-    }()
 
     static func tempDir() -> String {
         var template = Array("/tmp/dnabert-fasta-XXXXXX".utf8CString)
@@ -170,13 +153,18 @@ func gzipBytes(_ data: [UInt8], level: Int32 = 6) -> [UInt8] {
         #expect(throws: DNABertError.self) { try FASTAReader.readAll(path: dir) }
     }
 
-    /// Record names and lengths of the shared genomes equal those computed by zcat/awk
+    /// Record names and lengths of the repository's genomes (examples/data) equal those computed by zcat/awk
     /// (tools/reference/make_fasta_fixtures.sh → Fixtures/genome_lengths.tsv).
     @Test func realGenomes() throws {
-        guard let genomes = FASTATestPaths.genomes else {
-            Issue.record("shared genomes not found; set DNABERT_DATA")
-            return
-        }
+        try checkGenomes(external: false)
+    }
+
+    /// The same for all five shared genomes (DNABERT_DATA/genomes).
+    @Test(TestData.needs("genomes/*.fasta.gz")) func realGenomesShared() throws {
+        try checkGenomes(external: true)
+    }
+
+    func checkGenomes(external: Bool) throws {
         let table = try FileIO.read(FASTATestPaths.fixtures + "/genome_lengths.tsv")
         var expected: [String: [(String, Int)]] = [:]
         for line in String(decoding: table, as: UTF8.self).split(separator: "\n") {
@@ -185,8 +173,11 @@ func gzipBytes(_ data: [UInt8], level: Int32 = 6) -> [UInt8] {
             expected[String(f[0]), default: []].append((String(f[1]), n))
         }
         #expect(expected.count == 5)
+        if !external { expected = expected.filter { TestData.repositoryGenomes.contains($0.key) } }
+        #expect(expected.count == (external ? 5 : 2))
         for (file, recs) in expected.sorted(by: { $0.key < $1.key }) {
-            let got = try FASTAReader.readAll(path: genomes + "/" + file)
+            let path = try #require(external ? TestData.external("genomes/" + file) : TestData.genome(file))
+            let got = try FASTAReader.readAll(path: path)
             #expect(got.map(\.name) == recs.map(\.0), "\(file)")
             #expect(got.map(\.sequence.count) == recs.map(\.1), "\(file)")
         }

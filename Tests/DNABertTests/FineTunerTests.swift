@@ -7,7 +7,7 @@ import Glibc
 /// The fine-tuning loop on a synthetic task whose answer is known: a motif present (1) or absent (0).
 @Suite struct FineTunerTests {
     static func tinyBase() throws -> PretrainedModel {
-        let tok = try Tokenizer(contentsOfFile: sharedDataPath("dnabert2/tokenizer.json"))
+        let tok = try Tokenizer(contentsOfFile: TestData.dnabert2Tokenizer)
         var c = ModelConfig()
         c.vocabSize = tok.vocabSize; c.hiddenSize = 32; c.numHeads = 4; c.numLayers = 2; c.intermediateSize = 64
         return try PretrainedModel.random(config: c, tokenizer: tok, seed: 3)

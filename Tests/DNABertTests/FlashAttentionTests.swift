@@ -108,6 +108,78 @@ import Glibc
         run(L: 400, heads: 12, d: 8, mask: scattered, tileQ: 32, tileK: 16, seed: 13)
     }
 
+    /// One forward + backward of a single 400-token sequence (12 heads, steepest ALiBi slope 1/2, 16 × 32 tiles,
+    /// one thread so that the order of sums is fixed) with distant-tile skipping on or off.
+    static func forwardBackward(skipping: Bool, q: [Float], k: [Float], v: [Float], dOut: [Float], L: Int, heads: Int,
+                                d: Int) -> (out: [Float], lse: [Float], dq: [Float], dk: [Float], dv: [Float]) {
+        let saved = FlashAttention.skipDistantTiles
+        FlashAttention.skipDistantTiles = skipping
+        defer { FlashAttention.skipDistantTiles = saved }
+        let H = heads * d, slopes = ALiBi.slopes(heads: heads), scale = 1 / Float(d).squareRoot()
+        var out = [Float](repeating: .nan, count: L * H), lse = [Float](repeating: .nan, count: L * heads)
+        var dq = out, dk = out, dv = out
+        let spans = [FlashAttention.Span(start: 0, count: L)]
+        out.withUnsafeMutableBufferPointer { o in lse.withUnsafeMutableBufferPointer { l in
+            FlashAttention.forward(q: q, k: k, v: v, stride: H, out: o.baseAddress!, outStride: H, spans: spans,
+                                   positions: nil, heads: heads, headDim: d, slopes: slopes, scale: scale,
+                                   lse: l.baseAddress!, threads: 1, tileQ: 16, tileK: 32)
+        } }
+        dq.withUnsafeMutableBufferPointer { gq in dk.withUnsafeMutableBufferPointer { gk in dv.withUnsafeMutableBufferPointer { gv in
+            FlashAttention.backward(q: q, k: k, v: v, stride: H, out: out, dOut: dOut, outStride: H, lse: lse,
+                                    dq: gq.baseAddress!, dk: gk.baseAddress!, dv: gv.baseAddress!, dStride: H, spans: spans,
+                                    positions: nil, heads: heads, headDim: d, slopes: slopes, scale: scale, threads: 1,
+                                    tileQ: 16, tileK: 32)
+        } } }
+        return (out, lse, dq, dk, dv)
+    }
+
+    /// Tile skipping against a dense run of the same kernels (FlashAttention.skipDistantTiles off), not only
+    /// against the Float64 reference at 2e-5: the skipped tiles' probabilities are below 1e-38, so every output,
+    /// log-sum-exp and gradient must agree to float32 resolution (at most 1 ulp). And the skipping must really
+    /// happen: with NaN planted in the values (forward) or output gradients (backward) of a distant tile, the
+    /// dense run turns the far rows into NaN (0 · NaN), the skipping run never reads them.
+    @Test func tileSkippingEqualsDenseRun() {
+        let L = 400, heads = 12, d = 8, H = heads * d
+        var rng = TestRandom(21)
+        let q = rng.floats(L * H, 2), k = rng.floats(L * H, 2), v = rng.floats(L * H), dOut = rng.floats(L * H)
+        let skip = Self.forwardBackward(skipping: true, q: q, k: k, v: v, dOut: dOut, L: L, heads: heads, d: d)
+        let dense = Self.forwardBackward(skipping: false, q: q, k: k, v: v, dOut: dOut, L: L, heads: heads, d: d)
+        func within1ulp(_ a: [Float], _ b: [Float], _ what: String) {
+            #expect(a.count == b.count)
+            var bad = 0, differing = 0, worst: Float = 0
+            for (x, y) in zip(a, b) {
+                if x != y { differing += 1 }
+                let tol = max(abs(x), abs(y)).ulp
+                if !(abs(x - y) <= tol) { bad += 1; worst = max(worst, abs(x - y)) }
+            }
+            #expect(bad == 0, "\(what): \(bad) values differ by more than 1 ulp (worst \(worst)); \(differing) differ at all")
+        }
+        within1ulp(skip.out, dense.out, "output")
+        within1ulp(skip.lse, dense.lse, "log-sum-exp")
+        within1ulp(skip.dq, dense.dq, "dQ")
+        within1ulp(skip.dk, dense.dk, "dK")
+        within1ulp(skip.dv, dense.dv, "dV")
+
+        // Head 0 has the steepest slope (1/2): between positions 0..<16 and 384..<400 every score is ~180 below.
+        let h = 0, near = 0..<16, far = 384..<400
+        func headRows(_ x: [Float], _ rows: Range<Int>) -> [Float] { rows.flatMap { t in (0..<d).map { x[t * H + h * d + $0] } } }
+        var vPoisoned = v
+        for t in far { for j in 0..<d { vPoisoned[t * H + h * d + j] = .nan } }
+        let pSkip = Self.forwardBackward(skipping: true, q: q, k: k, v: vPoisoned, dOut: dOut, L: L, heads: heads, d: d)
+        let pDense = Self.forwardBackward(skipping: false, q: q, k: k, v: vPoisoned, dOut: dOut, L: L, heads: heads, d: d)
+        #expect(headRows(pSkip.out, near) == headRows(skip.out, near), "forward read a skipped tile's values")
+        let denseForwardNaN = headRows(pDense.out, near).allSatisfy { $0.isNaN }
+        #expect(denseForwardNaN, "the dense forward must read every tile")
+        var dOutPoisoned = dOut
+        for t in near { for j in 0..<d { dOutPoisoned[t * H + h * d + j] = .nan } }
+        let gSkip = Self.forwardBackward(skipping: true, q: q, k: k, v: v, dOut: dOutPoisoned, L: L, heads: heads, d: d)
+        let gDense = Self.forwardBackward(skipping: false, q: q, k: k, v: v, dOut: dOutPoisoned, L: L, heads: heads, d: d)
+        #expect(headRows(gSkip.dk, far) == headRows(skip.dk, far) && headRows(gSkip.dv, far) == headRows(skip.dv, far),
+                "backward read a skipped (query tile, key tile) pair")
+        let denseBackwardNaN = headRows(gDense.dv, far).allSatisfy { $0.isNaN }
+        #expect(denseBackwardNaN, "the dense backward must visit every pair")
+    }
+
     @Test func keyPaddingRightAndScattered() {
         // Right padding (the usual batch case) and a scattered mask: ALiBi must use original positions.
         let L = 150

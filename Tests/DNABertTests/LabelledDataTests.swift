@@ -7,19 +7,6 @@ import Glibc
 /// Labelled-data reading: the real GUE-style tasks in shared/data/tasks (expected values from a naive line
 /// split, independent of the CSV reader), hand-written edge cases, errors, and the predictions writer.
 @Suite struct LabelledDataTests {
-    /// `shared/data/tasks` in an ancestor directory, or DNABERT_DATA/tasks.
-    static let tasks: String? = {
-        if let env = getenv("DNABERT_DATA") {
-            let d = String(cString: env) + "/tasks"
-            if FileIO.exists(d) { return d }
-        }
-        var dir = FileIO.directoryOf(#filePath)
-        for _ in 0..<8 {
-            for cand in [dir + "/../shared/data/tasks", dir + "/shared/data/tasks"] where FileIO.exists(cand) { return cand }
-            dir = FileIO.directoryOf(dir)
-        }
-        return nil
-    }()
 
     func write(_ dir: String, _ name: String, _ text: String) throws -> String {
         let p = dir + "/" + name
@@ -56,15 +43,23 @@ import Glibc
         return (seqs, labels)
     }
 
-    @Test func realTasks() throws {
-        guard let tasks = Self.tasks else {
-            Issue.record("shared/data/tasks not found (set DNABERT_DATA)")
-            return
-        }
-        for (task, classes) in [("gene_start_300", 2), ("splice_400", 3), ("coding_200", 2)] {
+    /// The repository's coding_200 subset (examples/data/tasks: 2000 / 400 / 400 rows).
+    @Test func realTask() throws {
+        try checkTasks(TestData.examples + "/tasks", [("coding_200", 2)], minRows: 1000)
+    }
+
+    /// The three full tasks (DNABERT_DATA/tasks).
+    @Test(TestData.needs("tasks/{gene_start_300,splice_400,coding_200}"))
+    func realTasksShared() throws {
+        let tasks = try #require(TestData.external("tasks"))
+        try checkTasks(tasks, [("gene_start_300", 2), ("splice_400", 3), ("coding_200", 2)], minRows: 4000)
+    }
+
+    func checkTasks(_ tasks: String, _ list: [(String, Int)], minRows: Int) throws {
+        for (task, classes) in list {
             let train = try LabelledSequences.read(path: "\(tasks)/\(task)/train.csv")
             let ref = try naive("\(tasks)/\(task)/train.csv")
-            #expect(train.count == ref.seqs.count && train.count > 1000, "\(task) row count")
+            #expect(train.count == ref.seqs.count && train.count >= minRows, "\(task) row count")
             #expect(train.sequences == ref.seqs, "\(task) sequences")
             #expect(train.classLabels == ref.labels, "\(task) labels")
             #expect(train.problemType == .singleLabel)

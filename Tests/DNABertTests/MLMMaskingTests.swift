@@ -1,16 +1,8 @@
 import Testing
 @testable import DNABert
 
-/// A file under the shared data folder: `../shared/data` beside the package root (main checkout), else
-/// two levels up (a worktree under /work/wt), else /work/shared/data.
-func sharedDataPath(_ name: String, file: String = #filePath) -> String {
-    let root = FileIO.directoryOf(FileIO.directoryOf(FileIO.directoryOf(file)))
-    let candidates = [root + "/../shared/data/", root + "/../../shared/data/", "/work/shared/data/"].map { $0 + name }
-    return candidates.first(where: { FileIO.exists($0) }) ?? candidates[0]
-}
-
 @Suite struct MLMMaskingTests {
-    static let tokenizerPath = sharedDataPath("dnabert2/tokenizer.json")
+    static let tokenizerPath = TestData.dnabert2Tokenizer
 
     /// Rows of random non-special ids framed by [CLS] … [SEP] and right padding, as the data loader makes.
     static func makeBatch(rows: Int, length: Int, seed: UInt64) -> MLMBatch {

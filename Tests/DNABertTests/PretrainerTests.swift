@@ -22,7 +22,7 @@ import Testing
     }
 
     static func model(seed: UInt64) throws -> PretrainedModel {
-        let tok = try Tokenizer(contentsOfFile: sharedDNABERT2Tokenizer())
+        let tok = try Tokenizer(contentsOfFile: TestData.dnabert2Tokenizer)
         var c = ModelConfig()
         c.hiddenSize = 32; c.numLayers = 1; c.numHeads = 2; c.intermediateSize = 64
         return try PretrainedModel.random(config: c, tokenizer: tok, seed: seed)
@@ -82,12 +82,3 @@ import Testing
     }
 }
 
-func sharedDNABERT2Tokenizer(file: String = #filePath) -> String {
-    var dir = FileIO.directoryOf(file)
-    for _ in 0..<6 {
-        let cand = dir + "/../shared/data/dnabert2/tokenizer.json"
-        if FileIO.exists(cand) { return cand }
-        dir = FileIO.directoryOf(dir)
-    }
-    return "/work/shared/data/dnabert2/tokenizer.json"
-}

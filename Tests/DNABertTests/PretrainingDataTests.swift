@@ -5,8 +5,11 @@ import Testing
 @testable import DNABert
 
 @Suite struct PretrainingDataTests {
-    static let tokenizer: Tokenizer? = try? Tokenizer(contentsOfFile: sharedDataPath("dnabert2/tokenizer.json"))
-    static let genomeFiles = [sharedDataPath("genomes/hpylori_sjm180.fasta.gz"), sharedDataPath("genomes/vcholerae_o395.fasta.gz")]
+    static let tokenizer: Tokenizer? = try? Tokenizer(contentsOfFile: TestData.dnabert2Tokenizer)
+    /// H. pylori and S. aureus from the repository; with DNABERT_DATA, V. cholerae (two chromosomes in one
+    /// file) as well, so that several records of one file are covered too.
+    static let genomeFiles = ["hpylori_sjm180.fasta.gz", "saureus_n315.fasta.gz"].compactMap { TestData.genome($0) }
+    static let sharedGenomeFiles = genomeFiles + [TestData.genome("vcholerae_o395.fasta.gz")].compactMap { $0 }
 
     static func revcomp(_ s: [UInt8]) -> [UInt8] {
         s.reversed().map { b -> UInt8 in
@@ -46,15 +49,24 @@ import Testing
     }
 
     @Test func realGenomeWindowsAreRealSubstringsFromTheRightRegions() throws {
+        try checkRealGenomeWindows(Self.genomeFiles, records: 2)
+    }
+
+    @Test(TestData.needs("genomes/vcholerae_o395.fasta.gz"))
+    func realGenomeWindowsSeveralRecordsPerFile() throws {
+        try checkRealGenomeWindows(Self.sharedGenomeFiles, records: 4)   // + V. cholerae chromosomes I and II
+    }
+
+    func checkRealGenomeWindows(_ files: [String], records: Int) throws {
         let tok = try #require(Self.tokenizer)
         var opt = PretrainingDataOptions()
         opt.sequenceLength = 64
         opt.validationWindows = 40
         opt.seed = 17
-        let data = try PretrainingData(files: Self.genomeFiles, tokenizer: tok, options: opt)
-        let genomes = try Self.readGenomes(Self.genomeFiles)
+        let data = try PretrainingData(files: files, tokenizer: tok, options: opt)
+        let genomes = try Self.readGenomes(files)
         #expect(data.records.count == genomes.count)
-        #expect(genomes.count == 3)   // H. pylori + V. cholerae chromosomes I and II
+        #expect(genomes.count == records)
         let rcs = genomes.map { Self.cString(Self.revcomp($0.2)) }, fwd = genomes.map { Self.cString($0.2) }
         // The held-out tail, computed here: the last ceil(5%) of each record.
         let trainEnd = genomes.map { $0.2.count - Int((Double($0.2.count) * 0.05).rounded(.up)) }

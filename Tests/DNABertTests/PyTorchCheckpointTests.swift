@@ -102,8 +102,9 @@ enum TorchArchiveBuilder {
     }
 
     /// Converts the fixture's pytorch_model.bin for tools/reference/check_swift_safetensors.py.
-    @Test func convertForPythonCheck() throws {
-        guard let p = getenv("DNABERT_CONVERT_OUT") else { return }
+    @Test(TestData.writesFor("tools/reference/check_swift_safetensors.py", variable: "DNABERT_CONVERT_OUT"))
+    func convertForPythonCheck() throws {
+        let p = try #require(getenv("DNABERT_CONVERT_OUT"))
         try PyTorchCheckpoint.convertToSafetensors(input: modelFixture("pytorch_model.bin"), output: String(cString: p))
     }
 

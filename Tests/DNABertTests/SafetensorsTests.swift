@@ -136,9 +136,10 @@ func dnabertErrorMessage(_ body: () throws -> Void) -> String? {
     }
 
     /// Writes a file for tools/reference/check_swift_safetensors.py (run by that script) to read with the
-    /// Python `safetensors` package. Without the environment variable this test only checks nothing is written.
-    @Test func writeFileForPythonCheck() throws {
-        guard let p = getenv("DNABERT_SAFETENSORS_OUT") else { return }
+    /// Python `safetensors` package. Skipped without the environment variable.
+    @Test(TestData.writesFor("tools/reference/check_swift_safetensors.py", variable: "DNABERT_SAFETENSORS_OUT"))
+    func writeFileForPythonCheck() throws {
+        let p = try #require(getenv("DNABERT_SAFETENSORS_OUT"))
         let path = String(cString: p)
         let a: [Float] = (0..<(7 * 5)).map { Float($0) * 0.25 - 3 }
         let b: [Float] = (0..<3).map { Float($0) + 0.5 }

@@ -35,7 +35,7 @@ import Glibc
     }
     nonisolated(unsafe) static var lastCPU = 0.0
 
-    @Test(.enabled(if: getenv("DNABERT_PERF") != nil))
+    @Test(.enabled(if: getenv("DNABERT_PERF") != nil, "measurement probe: set DNABERT_PERF to a file of bases"))
     func throughput() throws {
         let path = String(cString: getenv("DNABERT_PERF")!)
         let seq = try FileIO.read(path).filter { $0 != 10 }
@@ -68,7 +68,8 @@ import Glibc
 /// offsets; DNABERT-2's tokenizer unless another is given) and writes,
 /// per line, Int32 count followed by count ids and 2*count Int32 offsets.
 @Suite struct TokenizerExhaustiveProbe {
-    @Test(.enabled(if: getenv("DNABERT_EXHAUSTIVE") != nil))
+    @Test(.enabled(if: getenv("DNABERT_EXHAUSTIVE") != nil,
+                   "run by tools/reference/compare_tokenizer_exhaustive.py (sets DNABERT_EXHAUSTIVE)"))
     func dump() throws {
         let arg = String(cString: getenv("DNABERT_EXHAUSTIVE")!)
         let parts = arg.split(separator: ":").map(String.init)

@@ -15,13 +15,8 @@ enum TokenizerFixtures {
 
     static var fixtureDir: String { testsDir + "/Fixtures/tokenizer" }
 
-    /// The real DNABERT-2 tokenizer.json: `../shared` beside the package root (main checkout), else /work/shared.
-    static let dnabertPath: String = {
-        let candidates = [packageRoot + "/../shared/data/dnabert2/tokenizer.json",
-                          packageRoot + "/../../shared/data/dnabert2/tokenizer.json",
-                          "/work/shared/data/dnabert2/tokenizer.json"]
-        return candidates.first(where: { FileIO.exists($0) }) ?? candidates[0]
-    }()
+    /// The real DNABERT-2 tokenizer.json (the repository's copy in examples/data/dnabert2).
+    static let dnabertPath = TestData.dnabert2Tokenizer
 
     static func load(_ name: String) throws -> JSONValue {
         let bytes = try FileIO.read(fixtureDir + "/" + name)

@@ -44,7 +44,7 @@ import Testing
         let out = Self.tempDir()
         defer { try? TrainingCheckpoint.removeTree(out) }
         let (model, opt) = try Self.trained(seed: 1, steps: 3)
-        let tok = try Tokenizer(contentsOfFile: sharedDataPath("dnabert2/tokenizer.json"))
+        let tok = try Tokenizer(contentsOfFile: TestData.dnabert2Tokenizer)
         let st = try Self.state(step: 3)
         let path = try TrainingCheckpoint.save(out: out, model: model, tokenizer: tok, optimizer: opt, state: st)
         #expect(path == out + "/checkpoint-3")

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Reference merges from Hugging Face `tokenizers` BpeTrainer for Tests/DNABertTests/BPETrainerTests.swift.
 
-Corpus: the first BASES bases of the E. coli record cut into WORD-base lines (one HF "word" per line, the
+Corpus: the first BASES bases of a genome's first record cut into WORD-base lines (one HF "word" per line, the
 Whitespace pre-tokenizer), trained to VOCAB tokens (5 specials included) with min_frequency 2. Writes
-Tests/Fixtures/hf_bpe_trainer_ecoli.json with the settings, the alphabet and the merges in rank order.
+Tests/Fixtures/hf_bpe_trainer_<name>.json with the settings, the alphabet and the merges in rank order.
+
+    python3 tools/reference/make_trainer_fixture.py examples/data/hpylori_sjm180.fasta.gz hpylori   # in the repo
+    python3 tools/reference/make_trainer_fixture.py $DNABERT_DATA/genomes/ecoli_k12_mg1655.fasta.gz ecoli
 """
 import gzip, json, os, sys
 import tokenizers
@@ -11,13 +14,13 @@ from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 
 here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.abspath(os.path.join(here, "..", ".."))
-genomes = sys.argv[1] if len(sys.argv) > 1 else os.path.join(root, "..", "shared", "data", "genomes")
-if not os.path.isdir(genomes):
-    genomes = "/work/shared/data/genomes"
+if len(sys.argv) != 3:
+    sys.exit(__doc__)
+genome, name = sys.argv[1], sys.argv[2]
 BASES, WORD, VOCAB = 300_000, 1000, 1024
 
 seq = []
-with gzip.open(os.path.join(genomes, "ecoli_k12_mg1655.fasta.gz"), "rt") as f:
+with gzip.open(genome, "rt") as f:
     for line in f:
         if line.startswith(">"):
             if seq: break
@@ -40,10 +43,10 @@ alphabet = [t for t, i in vocab if i >= 5 and len(t) == 1 and i < 5 + 4]
 assert len(merges) == VOCAB - 5 - len(alphabet), (len(merges), len(alphabet))
 out = {
     "generator": f"tools/reference/make_trainer_fixture.py, tokenizers {tokenizers.__version__}",
-    "file": "ecoli_k12_mg1655.fasta.gz", "bases": BASES, "word_length": WORD, "vocab_size": VOCAB,
+    "file": os.path.basename(genome), "bases": BASES, "word_length": WORD, "vocab_size": VOCAB,
     "min_frequency": 2, "alphabet": alphabet, "merges": merges,
 }
-path = os.path.join(root, "Tests", "Fixtures", "hf_bpe_trainer_ecoli.json")
+path = os.path.join(root, "Tests", "Fixtures", f"hf_bpe_trainer_{name}.json")
 with open(path, "w") as f:
     json.dump(out, f, indent=0)
 print(f"wrote {path}: {len(merges)} merges, alphabet {alphabet}")

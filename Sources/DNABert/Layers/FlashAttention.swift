@@ -23,9 +23,10 @@ public enum FlashAttention {
     public static let defaultTileQ = 128
     public static let defaultTileK = 256
 
-    /// Distant-tile skipping (exact to float32, see `tile`) is on unless DNABERT_NO_TILE_SKIP=1, which
-    /// exists to measure the dense cost.
-    static let skipDistantTiles: Bool = {
+    /// Distant-tile skipping (exact to float32, see `tile`; forward and backward) is on unless
+    /// DNABERT_NO_TILE_SKIP=1, which exists to measure the dense cost. Internal and mutable only so that the
+    /// tests can compare a run against a dense run in the same process; nothing else writes it.
+    nonisolated(unsafe) static var skipDistantTiles: Bool = {
         if let e = getenv("DNABERT_NO_TILE_SKIP") { return String(cString: e) != "1" }
         return true
     }()
@@ -320,7 +321,7 @@ public enum FlashAttention {
                     var q0 = 0
                     while q0 < n {
                         let qn = min(bq, n - q0)
-                        if slope > 0 {
+                        if slope > 0 && FlashAttention.skipDistantTiles {
                             var skip = true
                             for r in q0..<(q0 + qn) {
                                 let pr = pos[r]

@@ -1,30 +1,55 @@
-# Locating the project's shared test data (../shared/data next to the repository). A missing file is an
-# error, never a skip: the tests below must run against the real DNABERT-2 tokenizer.
+# Test data. The package's own fixtures (tests/testthat/fixtures) hold everything most tests need, so that
+# `R CMD check` passes anywhere: DNABERT-2's published tokenizer.json (Apache-2.0, see fixtures/dnabert2/LICENSE),
+# prefixes of two genomes (fixtures/genomes: the first bases of the repository's examples/data genomes) and the
+# tiny PyTorch model fixture (fixtures/model, a copy of Tests/DNABertTests/Fixtures/model).
+# The fine-tuning tests need the repository's larger files (examples/models, examples/data/tasks): they are
+# found through DNABERT_REPO (the repository checkout; `make test` sets it) or, when the tests run inside the
+# checkout, above the working folder. Without them those tests are skipped, with the reason.
 
-shared_data_file <- function(...) {
-  rel <- file.path(...)
-  env <- Sys.getenv("DNABERT_SHARED", "")
-  candidates <- character()
+fixture_file <- function(...) {
+  p <- test_path("fixtures", ...)
+  if (!file.exists(p)) stop("package fixture '", file.path(...), "' is missing", call. = FALSE)
+  normalizePath(p)
+}
+
+dnabert2_tokenizer_path <- function() fixture_file("dnabert2", "tokenizer.json")
+
+# The genome prefixes shipped as fixtures (first `n` bases of the first record).
+genome_prefix_file <- function(name) {
+  switch(name,
+         hpylori = fixture_file("genomes", "hpylori_sjm180_200k.fa.gz"),
+         saureus = fixture_file("genomes", "saureus_n315_6k.fa.gz"),
+         stop("no genome fixture '", name, "'", call. = FALSE))
+}
+
+# The repository checkout: DNABERT_REPO, else a folder above the working directory that holds `probe`.
+repo_root <- function(probe = file.path("examples", "models")) {
+  env <- Sys.getenv("DNABERT_REPO", "")
   if (nzchar(env)) {
-    # DNABERT_SHARED may point at the shared folder or at its data/ folder.
-    candidates <- c(file.path(env, "data", rel), file.path(env, rel))
+    if (!file.exists(file.path(env, probe))) {
+      stop("DNABERT_REPO=", env, " has no ", probe, call. = FALSE)   # misconfigured: an error, not a skip
+    }
+    return(normalizePath(env))
   }
   dir <- normalizePath(getwd(), mustWork = FALSE)
   for (k in 0:8) {
-    candidates <- c(candidates, file.path(dir, "shared", "data", rel), file.path(dir, "..", "shared", "data", rel))
+    if (file.exists(file.path(dir, probe))) return(dir)
     parent <- dirname(dir)
     if (identical(parent, dir)) break
     dir <- parent
   }
-  hit <- candidates[file.exists(candidates)]
-  if (length(hit) == 0L) {
-    stop("test data file '", rel, "' not found; set DNABERT_SHARED to the shared data folder (tried: ",
-         paste(unique(candidates), collapse = ", "), ")", call. = FALSE)
-  }
-  normalizePath(hit[[1L]])
+  NULL
 }
 
-dnabert2_tokenizer_path <- function() shared_data_file("dnabert2", "tokenizer.json")
+# A file of the repository checkout; skips the calling test (with the reason) when there is none.
+repo_file <- function(...) {
+  rel <- file.path(...)
+  root <- repo_root(rel)
+  if (is.null(root)) {
+    testthat::skip(paste0("needs the dnabert repository's ", rel, " (set DNABERT_REPO to the checkout)"))
+  }
+  normalizePath(file.path(root, rel))
+}
 
 # The Hugging Face reference encodings written by tools/reference/make_r_fixture.py.
 hf_reference <- function() {
@@ -62,5 +87,6 @@ read_fasta_prefix <- function(path, n) {
     got <- got + sum(nchar(lines))
     if (got >= n) break
   }
+  stopifnot(got >= n)
   substr(paste(out, collapse = ""), 1L, n)
 }

@@ -1,25 +1,13 @@
 # The tiny PyTorch model fixture (Tests/DNABertTests/Fixtures/model/ of the repository: config.json,
 # model.safetensors, pytorch_model.bin) and its PyTorch reference outputs, converted by
 # tools/reference/make_r_model_fixture.py into fixtures/model_reference/ (raw little-endian, row-major).
-# A missing fixture is an error, never a skip.
+# The model files are copied into the package as fixtures/model (config.json, model.safetensors,
+# pytorch_model.bin), so the tests run outside the repository too. A missing fixture is an error, never a skip.
 
 model_fixture_dir <- function() {
-  env <- Sys.getenv("DNABERT_MODEL_FIXTURE", "")
-  candidates <- if (nzchar(env)) env else character()
-  dir <- normalizePath(getwd(), mustWork = FALSE)
-  for (k in 0:8) {
-    candidates <- c(candidates, file.path(dir, "Tests", "DNABertTests", "Fixtures", "model"))
-    parent <- dirname(dir)
-    if (identical(parent, dir)) break
-    dir <- parent
-  }
-  hit <- candidates[file.exists(file.path(candidates, "config.json")) &
-                      file.exists(file.path(candidates, "model.safetensors"))]
-  if (length(hit) == 0L) {
-    stop("model fixture not found; set DNABERT_MODEL_FIXTURE to the repository's Tests/DNABertTests/Fixtures/model ",
-         "(tried: ", paste(unique(candidates), collapse = ", "), ")", call. = FALSE)
-  }
-  normalizePath(hit[[1L]])
+  dir <- fixture_file("model")
+  for (f in c("config.json", "model.safetensors", "pytorch_model.bin")) fixture_file("model", f)
+  dir
 }
 
 # One reference tensor as an R array with the PyTorch dims: the file is row-major, so it is read into an

@@ -5,7 +5,7 @@
 m <- dnabert_model(model_with_tokenizer_dir())
 tok <- dnabert_tokenizer(dnabert2_tokenizer_path())
 special <- dnabert_special_ids(tok)
-genome <- read_fasta_prefix(shared_data_file("genomes", "saureus_n315.fasta.gz"), 6000L)
+genome <- read_fasta_prefix(genome_prefix_file("saureus"), 6000L)
 
 # Embedding of one sequence the slow way. Windows hold (max_length - 2) tokens, each wrapped in [CLS]/[SEP];
 # they start every (max_length - 2 - overlap) tokens, the last one aligned to the end; each token's state is

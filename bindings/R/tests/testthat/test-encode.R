@@ -144,7 +144,7 @@ test_that("threads do not change results and empty input gives empty output", {
 })
 
 test_that("a long sequence (a genome prefix) encodes at about 4-5 bases per token", {
-  genome <- read_fasta_prefix(shared_data_file("genomes", "hpylori_sjm180.fasta.gz"), 200000L)
+  genome <- read_fasta_prefix(genome_prefix_file("hpylori"), 200000L)
   expect_identical(nchar(genome), 200000L)
   got <- dnabert_encode(tok, genome, add_special_tokens = FALSE, offsets = TRUE)[[1L]]
   expect_gt(nrow(got), 200000 / 7)

@@ -1,20 +1,8 @@
 # Fine-tuning from R: a short real LoRA run of the project's pretrained small model on the bundled coding task,
 # checked against metrics computed here in R from the predicted probabilities (confusion table, MCC formula,
-# log loss), save/load round trips, the callback bridge, and hostile input. A missing model or task is an
-# error, never a skip.
-
-repo_file <- function(...) {
-  rel <- file.path(...)
-  dir <- normalizePath(getwd(), mustWork = FALSE)
-  for (k in 0:8) {
-    p <- file.path(dir, rel)
-    if (file.exists(p)) return(normalizePath(p))
-    parent <- dirname(dir)
-    if (identical(parent, dir)) break
-    dir <- parent
-  }
-  stop("'", rel, "' not found above ", getwd(), " (run the tests from the repository checkout)", call. = FALSE)
-}
+# log loss), save/load round trips, the callback bridge, and hostile input. The model and the task are the
+# repository's (examples/): found through DNABERT_REPO or above the working folder (see helper-data.R), else
+# these tests are skipped with the reason.
 
 task_file <- function(split) repo_file("examples", "data", "tasks", "coding_200", paste0(split, ".csv"))
 read_task <- function(split) utils::read.csv(task_file(split), colClasses = c("character", "integer"))
@@ -118,11 +106,10 @@ test_that("metrics equal those computed in R from the predicted probabilities", 
   named <- dnabert_predict(clf, c(a = test$sequence[1], b = test$sequence[2]))
   expect_equal(named$id, c("a", "b"))
   expect_equal(named$prob_1, p$prob_1[1:2], tolerance = 1e-6)
-  if (requireNamespace("Biostrings", quietly = TRUE)) {
-    dss <- Biostrings::DNAStringSet(test$sequence[1:5])
-    expect_equal(dnabert_predict(clf, dss)$prob_0, p$prob_0[1:5], tolerance = 1e-6)
-  }
   expect_equal(nrow(dnabert_predict(clf, character())), 0L)
+  skip_if_not_installed("Biostrings")   # the DNAStringSet input below
+  dss <- Biostrings::DNAStringSet(test$sequence[1:5])
+  expect_equal(dnabert_predict(clf, dss)$prob_0, p$prob_0[1:5], tolerance = 1e-6)
 })
 
 test_that("FASTA and CSV input to dnabert_predict", {

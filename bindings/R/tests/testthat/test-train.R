@@ -2,7 +2,7 @@
 # it, and progress reporting. Checks are properties any correct BPE trainer must have: the requested
 # vocabulary size, DNABERT-2's special ids, fewer tokens than bases on real DNA, lossless round trips.
 
-genome <- read_fasta_prefix(shared_data_file("genomes", "hpylori_sjm180.fasta.gz"), 100000L)
+genome <- read_fasta_prefix(genome_prefix_file("hpylori"), 100000L)
 
 write_fasta <- function(path, records, width = 60L) {
   lines <- unlist(lapply(names(records), function(nm) {
@@ -25,7 +25,7 @@ test_that("a tokenizer trained on a FASTA file has the requested size and DNABER
 })
 
 test_that("the trained tokenizer compresses DNA: fewer tokens than bases, lossless", {
-  held_out <- read_fasta_prefix(shared_data_file("genomes", "hpylori_sjm180.fasta.gz"), 120000L)
+  held_out <- read_fasta_prefix(genome_prefix_file("hpylori"), 120000L)
   held_out <- substr(held_out, 100001L, 120000L)
   ids <- dnabert_encode(trained, held_out, add_special_tokens = FALSE)[[1L]]
   expect_lt(length(ids), nchar(held_out) / 2)
