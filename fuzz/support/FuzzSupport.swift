@@ -25,11 +25,17 @@ enum Fuzz {
     nonisolated(unsafe) static var scratchToRemove: String?
 
     static func removeScratch() {
-        guard let dir = scratchToRemove else { return }
+        if let dir = scratchToRemove { removeTree(dir) }
+    }
+
+    /// Removes a folder and everything under it (the scratch folder holds files and one level of folders).
+    static func removeTree(_ dir: String) {
         if let d = opendir(dir) {
             while let e = readdir(d) {
                 let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-                if name != "." && name != ".." { unlink(dir + "/" + name) }
+                if name == "." || name == ".." { continue }
+                let path = dir + "/" + name
+                if Int32(e.pointee.d_type) == Int32(DT_DIR) { removeTree(path) } else { unlink(path) }
             }
             closedir(d)
         }
