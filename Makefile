@@ -193,7 +193,7 @@ asan-lib:
 test-asan-c: asan-lib
 	@mkdir -p $(ASAN_BUILD)/tests
 	for t in tokenizer model pretrain finetune; do \
-	  clang -std=c99 -g -O1 -fsanitize=address -fno-omit-frame-pointer -Iinclude Tests/c/test_$$t.c \
+	  clang -std=c99 -g -O1 -fsanitize=address -fno-omit-frame-pointer -fuse-ld=lld -Iinclude Tests/c/test_$$t.c \
 	    -o $(ASAN_BUILD)/tests/test_$$t -L$(ASAN_BUILD)/release -ldnabert \
 	    -Wl,-rpath,$(ASAN_BUILD)/release -Wl,-rpath,$(ASAN_SWIFT_LIBDIR) -lpthread -lm || exit 1; \
 	done

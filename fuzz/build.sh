@@ -47,7 +47,7 @@ for h in fuzz/harnesses/*.swift; do
   bin="$OUT/fuzz-$name"
   if newer "$bin" "$h" fuzz/support/FuzzSupport.swift "$OUT/libDNABert.a"; then
     echo "fuzz: linking $bin"
-    swiftc -parse-as-library -O -g -sanitize="$SAN" -module-name "Fuzz_$name" \
+    swiftc -parse-as-library -O -g -sanitize="$SAN" -use-ld=lld -module-name "Fuzz_$name" \
       -I "$OUT/mods" -I Sources/CZlib \
       "$PWD/fuzz/support/FuzzSupport.swift" "$PWD/$h" "$OUT/libDNABert.a" "$OUT/libDNABertAVX512.a" -lz \
       -o "$bin" 2>&1 | grep -v "Cannot export local symbol '__asan" >&2 || true
