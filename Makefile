@@ -215,3 +215,52 @@ install: lib cli
 
 clean:
 	rm -rf .build build
+
+# ---- fuzzing and sanitizers (README "Fuzzing and sanitizers") ---------------------------------
+#   make fuzz          every libFuzzer harness for FUZZ_SECONDS each (one at a time), on demand
+#   make fuzz-smoke    every harness for FUZZ_SMOKE_SECONDS each, after replaying fuzz/regressions
+#   make test-asan     the C tests and the Swift tests against an AddressSanitizer build of the library
+# Fuzzers: fuzz/build.sh (swiftc -sanitize=fuzzer,address, into .build-fuzz), fuzz/run.sh.
+# ASan: one SwiftPM build in .build-asan (--sanitize=address, -enable-testing) serves both the Swift tests and
+# the libdnabert.so the C tests (compiled with the toolchain's clang -fsanitize=address) link against.
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 5
+ASAN_BUILD = $(CURDIR)/.build-asan
+ASAN_SWIFT = --sanitize=address -Xswiftc -enable-testing --scratch-path $(ASAN_BUILD)
+ASAN_SWIFT_LIBDIR = $(shell dirname $$(command -v swift))/../lib/swift/linux
+# empty = the whole Swift suite; e.g. ASAN_SWIFT_FILTER='BPETrainerTests|SafetensorsTests'
+ASAN_SWIFT_FILTER ?=
+ASAN_ENV = SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:handle_abort=1
+
+.PHONY: fuzz fuzz-smoke fuzz-build test-asan test-asan-c test-asan-swift asan-lib
+
+fuzz-build:
+	fuzz/build.sh
+
+fuzz: fuzz-build
+	fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-smoke: fuzz-build
+	fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
+
+test-asan: test-asan-c test-asan-swift
+
+asan-lib:
+	swift build -c release $(ASAN_SWIFT) --product dnabert
+
+test-asan-c: asan-lib
+	@mkdir -p $(ASAN_BUILD)/tests
+	for t in tokenizer model pretrain finetune; do \
+	  clang -std=c99 -g -O1 -fsanitize=address -fno-omit-frame-pointer -fuse-ld=lld -Iinclude Tests/c/test_$$t.c \
+	    -o $(ASAN_BUILD)/tests/test_$$t -L$(ASAN_BUILD)/release -ldnabert \
+	    -Wl,-rpath,$(ASAN_BUILD)/release -Wl,-rpath,$(ASAN_SWIFT_LIBDIR) -lpthread -lm || exit 1; \
+	done
+	$(ASAN_ENV) $(ASAN_BUILD)/tests/test_tokenizer $(SHARED)
+	$(ASAN_ENV) $(ASAN_BUILD)/tests/test_model Tests/DNABertTests/Fixtures/model
+	$(ASAN_ENV) $(ASAN_BUILD)/tests/test_pretrain $(SHARED)
+	$(ASAN_ENV) $(ASAN_BUILD)/tests/test_finetune examples/models/dnabert2-small-5genomes examples/data/tasks/coding_200
+
+test-asan-swift:
+	@# dnabert-probe beside the test binary, as in test-swift (the checkpoint test kills it mid-write)
+	swift build -c release $(ASAN_SWIFT) --product dnabert-probe
+	$(ASAN_ENV) swift test -c release $(ASAN_SWIFT) $(if $(ASAN_SWIFT_FILTER),--filter '$(ASAN_SWIFT_FILTER)')
