@@ -65,6 +65,7 @@ p.learning_rate, p.warmup_steps, p.dropout = 5e-4 if args["mode"] == "lora" else
 ft = ctypes.c_void_p()
 check(lib.dnabert_finetuner_create(model, ds, None, ctypes.byref(p), ctypes.byref(ft)))
 m = Metrics()
+m.struct_size = ctypes.sizeof(Metrics)   # result structs carry the caller's size (ABI 0.2)
 
 def step():
     check(lib.dnabert_finetuner_step(ft, ctypes.byref(m)))

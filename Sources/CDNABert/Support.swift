@@ -130,7 +130,14 @@ final class StructSizes: @unchecked Sendable {
     }
 
     /// Throws `.invalidArgument` unless `size` is a field boundary of a released layout of T.
+    @inline(__always)
     func check<T>(_ size: Int, _ sample: T, name: String) throws {
+        // The current layout (a caller built against this header) needs no lookup: the hot path of small calls.
+        if size == MemoryLayout<T>.size { return }
+        try checkOlder(size, sample, name: name)
+    }
+
+    func checkOlder<T>(_ size: Int, _ sample: T, name: String) throws {
         guard valid(sample).contains(size) else {
             let ok = valid(sample).sorted()
             throw DNABertError.invalidArgument("\(name).struct_size is \(size), which is not the size of a released layout of "
