@@ -83,6 +83,9 @@ test-c: lib
 	gcc $(CFLAGS_STRICT) -I$(BUILD)/include Tests/c/test_finetune.c -o $(BUILD)/tests/test_finetune \
 	  -L$(BUILD)/lib -ldnabert -Wl,-rpath,$(BUILD)/lib -lm
 	$(BUILD)/tests/test_finetune examples/models/dnabert2-small-5genomes examples/data/tasks/coding_200
+	gcc $(CFLAGS_STRICT) -I$(BUILD)/include Tests/c/test_hostile.c -o $(BUILD)/tests/test_hostile \
+	  -L$(BUILD)/lib -ldnabert -Wl,-rpath,$(BUILD)/lib -lpthread -lz
+	$(BUILD)/tests/test_hostile Tests/DNABertTests/Fixtures/model examples/data/dnabert2/tokenizer.json
 
 test-python: python
 	cd bindings/python && $(PYTHON) -m pytest -q tests
