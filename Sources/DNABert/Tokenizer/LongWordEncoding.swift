@@ -16,6 +16,8 @@
 extension BPEModel {
     /// Bases per chunk; words at least twice this long are chunked.
     static let longWordChunk = 1 << 20
+    /// Tokens of the previous chunk re-encoded with the next one.
+    static let longWordOverlap = 64
 
     /// Whether chunked encoding applies to this model: no affixes (a chunk's first character would get the
     /// word-start form), merges used, and an unknown token (so every character yields or joins a token and
@@ -62,18 +64,24 @@ extension BPEModel {
         while cut < end && !out.full {
             let cut2 = nextCut(cut)
             var redo = cut
-            var next = encodeChunk(cut, cut2)
             var dropped = 0
-            while let a = pending.ids.last, let b = next.ids.first,
-                  !compatible(a, Int(pending.lens.last!), b, Int(next.lens.first!), at: redo) {
-                // Re-encode more of the pending chunk's tail together with the next chunk.
-                let want = dropped == 0 ? 4 : dropped * 2
-                if want >= pending.ids.count { return giveUp() }
-                for _ in dropped..<want {
+            func drop(_ k: Int) {
+                for _ in 0..<k {
                     redo -= Int(pending.lens.removeLast())
                     pending.ids.removeLast()
                 }
-                dropped = want
+                dropped += k
+            }
+            // Start the next chunk 64 tokens back: a cut inside a token is then almost always repaired on the
+            // first try, instead of costing a second encoding of the whole next chunk.
+            drop(max(0, min(BPEModel.longWordOverlap, pending.ids.count - 1)))
+            var next = encodeChunk(redo, cut2)
+            while let a = pending.ids.last, let b = next.ids.first,
+                  !compatible(a, Int(pending.lens.last!), b, Int(next.lens.first!), at: redo) {
+                // Re-encode more of the pending chunk's tail together with the next chunk (double the overlap).
+                let more = max(dropped, 4)
+                if more >= pending.ids.count { return giveUp() }
+                drop(more)
                 next = encodeChunk(redo, cut2)
             }
             var off = pendingStart
