@@ -120,6 +120,9 @@ test-c: lib
 	@# SONAME and symbol versions of the library
 	readelf -d $(LIB) | grep -q 'SONAME.*\[$(SONAME)\]'
 	objdump -T $(LIB) | grep -q '(DNABERT_0.1) *dnabert_classifier_get_info$$'
+	gcc $(CFLAGS_STRICT) -I$(BUILD)/include Tests/c/test_hostile.c -o $(BUILD)/tests/test_hostile \
+	  -L$(BUILD)/lib -ldnabert -Wl,-rpath,$(BUILD)/lib -lpthread -lz
+	$(BUILD)/tests/test_hostile Tests/DNABertTests/Fixtures/model examples/data/dnabert2/tokenizer.json
 
 test-python: python
 	cd bindings/python && $(PYTHON) -m pytest -q tests

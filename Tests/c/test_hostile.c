@@ -440,6 +440,8 @@ static void test_saves(void) {
         CHECK(same_file(p1, p2), "after a save that returned %d, %s is not the %s one", rc, files[i], rc == DNABERT_OK ? "new" : "old");
     }
     CHECK(!leftover_temporaries(tmp, "saved"), "no staging folder left beside '%s'", dir);
+    snprintf(p1, sizeof p1, "%s/tokenizer.json.tmp-%d", dir, (int)getpid());
+    rmdir(p1); /* the obstacle (carried into the new folder by a complete save) */
 
     /* 11: a device node (a private one, made here) and a FIFO are never replaced by a save. */
     char node[300], fifo[300];
@@ -488,7 +490,7 @@ static void test_saves(void) {
 /* ---- 13: many added tokens sharing a first byte ------------------------------------------------------ */
 
 static void test_added_tokens_linear(void) {
-    enum { N = 20000 };
+    enum { N = 50000 };
     buf j = {0};
     puts_(&j, "{\"version\":\"1.0\",\"added_tokens\":[");
     char item[128];
@@ -504,7 +506,7 @@ static void test_added_tokens_linear(void) {
     double dt = now() - t0;
     free(j.p);
     CHECK(rc == DNABERT_OK, "tokenizer with %d added tokens loads", N);
-    CHECK(dt < 3.0, "%d added tokens sharing a first byte load in %.2f s (quadratic: about a minute)", N, dt);
+    CHECK(dt < 3.0, "%d added tokens sharing a first byte load in %.2f s (the quadratic loader: ~25 s)", N, dt);
     if (!t) return;
     const char *seq = "A<t12345>C<t00000><t1999>";
     int32_t ids[16];

@@ -42,8 +42,8 @@ final class AtomicFolder {
     func path(_ file: String) -> String { staging + "/" + file }
 
     func commit() throws {
-        // Entries of the old folder the save did not write: files and links are linked in before the swap.
-        var movers: [String] = []
+        // Entries of the old folder the save did not write: files and links are linked in before the swap (so the
+        // new folder is complete the moment it appears); everything else is moved across right after it.
         for e in AtomicFolder.entries(target) where !AtomicFolder.present(path(e)) {
             var st = stat()
             guard lstat(target + "/" + e, &st) == 0 else { continue }
@@ -56,7 +56,7 @@ final class AtomicFolder {
             case S_IFLNK:
                 if let dest = AtomicFolder.isLink(target + "/" + e) { _ = symlink(dest, path(e)) }
             default:
-                movers.append(e)
+                break
             }
         }
         FileIO.syncDirectory(staging)
@@ -91,12 +91,10 @@ final class AtomicFolder {
         committed = true
         FileIO.syncDirectory(FileIO.directoryOf(target))
         guard let old else { return }
-        // Subfolders and other entries of the old folder move across; then the old folder's files go.
-        for e in movers + AtomicFolder.entries(old) where !AtomicFolder.present(target + "/" + e) {
-            var st = stat()
-            if lstat(old + "/" + e, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG, (st.st_mode & S_IFMT) != S_IFLNK {
-                _ = rename(old + "/" + e, target + "/" + e)
-            }
+        // Whatever the old folder holds that the new one lacks moves across: subfolders, and anything created
+        // there while this save ran. Then the old folder's files (replaced or linked in) go.
+        for e in AtomicFolder.entries(old) where !AtomicFolder.present(target + "/" + e) {
+            _ = rename(old + "/" + e, target + "/" + e)
         }
         AtomicFolder.removeFlat(old)
     }

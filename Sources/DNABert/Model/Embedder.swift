@@ -59,6 +59,8 @@ extension PretrainedModel {
         }
         let H = model.config.hiddenSize
         let n = sequences.count
+        // n comes from the caller: check the largest array (the Double accumulator below) before building any.
+        try Memory.reserve(bytes: try Memory.byteCount(Double.self, n * H, what: "embed"), what: "embed: \(n) embeddings")
         var out = [Float](repeating: 0, count: n * H)
         if n == 0 { return out }
         let cls = tokenizer.clsId, sep = tokenizer.sepId

@@ -32,7 +32,7 @@ final class BPEModel {
     /// True when the bucket queue gives the heap's order (see the type comment).
     let monotone: Bool
     /// ASCII byte -> id of that one-character token: [plain, with prefix, with suffix, with both]; -1 = none.
-    private let asciiIds: [Int32]
+    let asciiIds: [Int32]
 
     static let emptyKey = UInt64.max
 
@@ -173,6 +173,13 @@ final class BPEModel {
     /// offsets (relative to `bytes`) to `out`. `charLen(i)` boundaries come from UTF-8 decoding; invalid
     /// bytes count as one unknown character each.
     func encodeWord(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, _ s: Scratch, _ out: inout TokenSink) {
+        // Very long words in chunks, in bounded memory (LongWordEncoding.swift).
+        if end - start >= 2 * BPEModel.longWordChunk && encodeLongWord(bytes, start, end, s, &out) { return }
+        encodeWholeWord(bytes, start, end, s, &out)
+    }
+
+    /// `encodeWord` with the whole word in one merge loop.
+    func encodeWholeWord(_ bytes: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, _ s: Scratch, _ out: inout TokenSink) {
         if start >= end { return }
         if ignoreMerges {
             if let id = vocab[Array(bytes[start..<end])] {

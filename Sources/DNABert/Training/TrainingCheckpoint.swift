@@ -145,7 +145,8 @@ public enum TrainingCheckpoint {
     private static func writeContents(tmp: String, model: Model, tokenizer: Tokenizer?, optimizer: AdamW, state: TrainerState,
                                       reached: () throws -> Void) throws {
         try reached()                                                                           // 1
-        try Checkpoint.save(directory: tmp, config: model.config, layout: model.layout, parameters: UnsafeBufferPointer(model.parameters))
+        // Plain writes into this checkpoint's own temporary folder (Checkpoint.save would swap in a folder of its own).
+        try Checkpoint.writeFiles(into: tmp, config: model.config, layout: model.layout, parameters: UnsafeBufferPointer(model.parameters))
         try reached()                                                                           // 2
         if let t = tokenizer { try t.save(to: tmp + "/tokenizer.json") }
         var tensors: [(name: String, shape: [Int], data: UnsafeBufferPointer<Float>)] = []
