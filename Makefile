@@ -234,6 +234,9 @@ ASAN_SWIFT_LIBDIR = $(shell dirname $$(command -v swift))/../lib/swift/linux
 # empty = the whole Swift suite; e.g. ASAN_SWIFT_FILTER='BPETrainerTests|SafetensorsTests'
 ASAN_SWIFT_FILTER ?=
 ASAN_ENV = SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:handle_abort=1
+# the C tests also check for leaks (known, reported ones are listed in fuzz/lsan.supp)
+ASAN_ENV_C = SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:handle_abort=1 \
+  LSAN_OPTIONS=suppressions=$(CURDIR)/fuzz/lsan.supp:print_suppressions=0
 
 .PHONY: fuzz fuzz-smoke fuzz-build test-asan test-asan-c test-asan-swift asan-lib
 
@@ -258,12 +261,14 @@ test-asan-c: asan-lib
 	    -o $(ASAN_BUILD)/tests/test_$$t -L$(ASAN_BUILD)/release -ldnabert \
 	    -Wl,-rpath,$(ASAN_BUILD)/release -Wl,-rpath,$(ASAN_SWIFT_LIBDIR) -lpthread -lm || exit 1; \
 	done
-	$(ASAN_ENV) $(ASAN_BUILD)/tests/test_tokenizer $(SHARED)
-	$(ASAN_ENV) $(ASAN_BUILD)/tests/test_model Tests/DNABertTests/Fixtures/model
-	$(ASAN_ENV) $(ASAN_BUILD)/tests/test_pretrain $(SHARED)
-	$(ASAN_ENV) $(ASAN_BUILD)/tests/test_finetune examples/models/dnabert2-small-5genomes examples/data/tasks/coding_200
+	$(ASAN_ENV_C) $(ASAN_BUILD)/tests/test_tokenizer $(SHARED)
+	$(ASAN_ENV_C) $(ASAN_BUILD)/tests/test_model Tests/DNABertTests/Fixtures/model
+	$(ASAN_ENV_C) $(ASAN_BUILD)/tests/test_pretrain $(SHARED)
+	$(ASAN_ENV_C) $(ASAN_BUILD)/tests/test_finetune examples/models/dnabert2-small-5genomes examples/data/tasks/coding_200
 
 test-asan-swift:
-	@# dnabert-probe beside the test binary, as in test-swift (the checkpoint test kills it mid-write)
-	swift build -c release $(ASAN_SWIFT) --product dnabert-probe
-	$(ASAN_ENV) swift test -c release $(ASAN_SWIFT) $(if $(ASAN_SWIFT_FILTER),--filter '$(ASAN_SWIFT_FILTER)')
+	@# skipped: the SIGKILL checkpoint test needs dnabert-probe to reach step 2 within 20-300 ms kills, which an
+	@# ASan build on a loaded machine does not (a timing test, not a memory test; test-swift runs it)
+	@echo "test-asan-swift: skipping TrainingCheckpointTests.sigkillDuringSaves... (timing-bound under ASan; test-swift runs it)"
+	$(ASAN_ENV) swift test -c release $(ASAN_SWIFT) --skip sigkillDuringSavesNeverLeavesAnUnreadableLatestCheckpoint \
+	  $(if $(ASAN_SWIFT_FILTER),--filter '$(ASAN_SWIFT_FILTER)')

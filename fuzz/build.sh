@@ -6,7 +6,6 @@
 # -enable-testing (harnesses may use internal parse entry points through @testable import).
 set -eu
 cd "$(dirname "$0")/.."
-ROOT=$PWD
 OUT=${1:-.build-fuzz}
 SAN=${FUZZ_SANITIZE:-fuzzer,address}
 mkdir -p "$OUT/mods"
@@ -47,10 +46,11 @@ for h in fuzz/harnesses/*.swift; do
   bin="$OUT/fuzz-$name"
   if newer "$bin" "$h" fuzz/support/FuzzSupport.swift "$OUT/libDNABert.a"; then
     echo "fuzz: linking $bin"
+    rm -f "$bin"
     swiftc -parse-as-library -O -g -sanitize="$SAN" -use-ld=lld -module-name "Fuzz_$name" \
       -I "$OUT/mods" -I Sources/CZlib \
       "$PWD/fuzz/support/FuzzSupport.swift" "$PWD/$h" "$OUT/libDNABert.a" "$OUT/libDNABertAVX512.a" -lz \
-      -o "$bin" 2>&1 | grep -v "Cannot export local symbol '__asan" >&2 || true
+      -o "$bin" || true
     [ -x "$bin" ] || { echo "fuzz: linking $bin failed" >&2; exit 1; }
   fi
 done
