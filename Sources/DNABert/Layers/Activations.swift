@@ -3,7 +3,8 @@ import DNABertAVX512
 import Glibc
 #endif
 
-/// GELU (exact erf form, as DNABERT-2's `hidden_act: "gelu"`) and the GEGLU gate of its MLP.
+/// GELU (exact erf form, as DNABERT-2's `hidden_act: "gelu"`) and the GEGLU gate of its MLP, forwards and
+/// backwards (SIMD row kernels in Kernels/SIMDKernels.swift and SIMDBackwardKernels.swift).
 public enum Activations {
     /// In place: x = GELU(x) for `count` floats.
     public static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
@@ -38,7 +39,7 @@ public enum Activations {
     /// GEGLU backward: h = [a | b] per row (stride `ld`), out = GELU(a)·b. Writes dh = [dOut·b·GELU'(a) | dOut·GELU(a)]
     /// (row stride `lddh`). `dOut` has row stride `ldo`.
     public static func gegluBackward(h: UnsafePointer<Float>, ld: Int, rows: Int, inner: Int, dOut: UnsafePointer<Float>, ldo: Int,
-                             dh: UnsafeMutablePointer<Float>, lddh: Int) {
+                                     dh: UnsafeMutablePointer<Float>, lddh: Int) {
         switch SIMDPath.current {
         case .avx512: DNABertAVX512.SIMDBackwardKernels.gegluBackward(h, ld, rows, inner, dOut, ldo, dh, lddh)
         case .baseline: SIMDBackwardKernels.gegluBackward(h, ld, rows, inner, dOut, ldo, dh, lddh)

@@ -81,11 +81,8 @@ enum EncoderLayer {
         tick("fwd linear")
         Parallel.forEach(rowParts.count, threads: nt) { q in
             let r = rowParts[q], o = r.lowerBound * H
-            drop.attention.apply(act.s1 + o, ld: H, rows: r, cols: H, rowBase: r.lowerBound)
-            for i in o..<(o + r.count * H) { act.s1[i] += x[i] }
-            if act.a != act.s1 { (act.a + o).update(from: act.s1 + o, count: r.count * H) }
-            LayerNorm.forward(act.a + o, ld: H, rows: r.count, cols: H, weight: w.ln1W, bias: w.ln1B, eps: s.eps,
-                              mean: act.stats.map { $0 + r.lowerBound }, rstd: act.stats.map { $0 + T + r.lowerBound })
+            residualLayerNorm(act.s1 + o, residual: x + o, out: act.a + o, rows: r, cols: H, drop: drop.attention,
+                              weight: w.ln1W, bias: w.ln1B, eps: s.eps, stats: act.stats.map { ($0, $0 + T) })
         }
         tick("fwd other")
         // The MLP, in row chunks at inference to bound the [rows, 2I] buffer (one chunk when training).
@@ -110,16 +107,33 @@ enum EncoderLayer {
             adapt(.wo, act.g, act.ldg, rows: rn, act.s2 + r0 * H, H)
             tick("fwd linear")
             Parallel.forEach(parts.count, threads: nt) { q in
-                let r = parts[q], o = (r0 + r.lowerBound) * H, n = r.count * H
-                for i in o..<(o + n) { act.s2[i] += act.a[i] }
-                if out != act.s2 { (out + o).update(from: act.s2 + o, count: n) }
-                LayerNorm.forward(out + o, ld: H, rows: r.count, cols: H, weight: w.ln2W, bias: w.ln2B, eps: s.eps,
-                                  mean: act.stats.map { $0 + 2 * T + r0 + r.lowerBound },
-                                  rstd: act.stats.map { $0 + 3 * T + r0 + r.lowerBound })
+                let r = parts[q], o = (r0 + r.lowerBound) * H
+                residualLayerNorm(act.s2 + o, residual: act.a + o, out: out + o, rows: (r0 + r.lowerBound)..<(r0 + r.upperBound),
+                                  cols: H, drop: EncoderStack.noDropout, weight: w.ln2W, bias: w.ln2B, eps: s.eps,
+                                  stats: act.stats.map { ($0 + 2 * T, $0 + 3 * T) })
             }
             r0 += rn
         }
         tick("fwd other")
+    }
+
+    /// out = LayerNorm(drop(sum) + residual) for the given global rows (pointers at the first of them). Training
+    /// keeps the pre-LayerNorm sum in `sum` and saves mean/rstd in `stats` (indexed by global row); inference
+    /// (out == sum, no stats) fuses the residual add into the LayerNorm.
+    static func residualLayerNorm(_ sum: Buf, residual: UnsafePointer<Float>, out: Buf, rows: Range<Int>, cols H: Int,
+                                  drop: DropoutMask, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Double,
+                                  stats: (mean: Buf, rstd: Buf)?) {
+        if out == sum, stats == nil, !drop.active {
+            LayerNorm.addForward(out, ld: H, rows: rows.count, cols: H, addBias: nil, residual: residual, ldr: H,
+                                 weight: weight, bias: bias, eps: eps)
+            return
+        }
+        let n = rows.count * H
+        drop.apply(sum, ld: H, rows: rows, cols: H, rowBase: rows.lowerBound)
+        for i in 0..<n { sum[i] += residual[i] }
+        if out != sum { out.update(from: sum, count: n) }
+        LayerNorm.forward(out, ld: H, rows: rows.count, cols: H, weight: weight, bias: bias, eps: eps,
+                          mean: stats.map { $0.mean + rows.lowerBound }, rstd: stats.map { $0.rstd + rows.lowerBound })
     }
 
     /// ctx = softmax(q·kᵀ·scale − ALiBi)·v per sequence and head, never materialising the L × L matrix.

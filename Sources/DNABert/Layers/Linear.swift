@@ -44,6 +44,7 @@ public enum Linear {
         }
     }
 
+    /// Backward of `forward`: every parameter gradient is *accumulated* (+=) so that micro-batches add up.
     /// dX (= or += when `accumulateDX`) = dY·W;  dW += dYᵀ·X;  dB += Σ_rows dY.
     /// Parallel over rows for dX and over output features for dW/dB (no reductions across threads).
     /// A nil `dx`, `dW` or `dB` is not computed (frozen weights, or an input that needs no gradient).

@@ -30,8 +30,8 @@ struct LoRASlot {
     }
 }
 
-/// The LoRA products, forward beside backward, split over rows (activations) or over output columns (weight gradients) for the threads;
-/// every sgemm call is single-threaded on its share (see `BLAS`).
+/// The LoRA products, forward beside backward, split over rows (activations) or over output columns (weight
+/// gradients) for the threads; every sgemm call is single-threaded on its share (see `BLAS`).
 enum LoRAKernels {
     /// xd = x with the dropout mask (in `tmp`, which must then exist, when the mask is active; else x itself).
     @inline(__always)
