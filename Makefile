@@ -102,7 +102,7 @@ test-c: lib
 	$(BUILD)/tests/test_finetune examples/models/dnabert2-small-5genomes examples/data/tasks/coding_200
 
 test-python: python
-	cd bindings/python && $(PYTHON) -m pytest -q tests
+	cd bindings/python && $(PYTHON) -m pytest -q -rs tests
 
 test-r: r
 	cd bindings/R/tests && DNABERT_REPO=$(CURDIR) Rscript testthat.R
@@ -120,7 +120,7 @@ test-r-check: lib
 	env -u DNABERT_REPO _R_CHECK_FORCE_SUGGESTS_=true R CMD check --no-manual dnabert_*.tar.gz >check.log 2>&1 || { cat check.log; exit 1; }; \
 	grep -A3 -E "(WARNING|ERROR|NOTE)$$" dnabert.Rcheck/00check.log || true; tail -1 dnabert.Rcheck/00check.log; \
 	if grep -qE "^Status:.*(WARNING|ERROR)" dnabert.Rcheck/00check.log; then cat check.log; exit 1; fi; \
-	grep -E "\[ FAIL|SKIP" dnabert.Rcheck/tests/testthat.Rout || true; rm -rf $$d
+	sed -n '/Skipped tests/,/\[ FAIL/p' dnabert.Rcheck/tests/testthat.Rout; rm -rf $$d
 
 # The checks against the Python reference stack: the peft round trip (an adapter saved here loads with
 # PeftModel.from_pretrained and gives our logits) and Swift-written safetensors/checkpoints read by torch.
