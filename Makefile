@@ -80,8 +80,10 @@ test: deps lib cli python r test-swift test-c test-python test-r test-r-check te
 
 test-swift:
 	@# the same flags as lib/cli: only the tests and dnabert-probe (beside the test binary: the checkpoint
-	@# test kills it with SIGKILL mid-write) are compiled here
-	$(SWIFT_RELEASE) --build-tests
+	@# test kills it with SIGKILL mid-write) are compiled here (by product: --build-tests would also build
+	@# swift-argument-parser's own tools)
+	$(SWIFT_RELEASE) --product dnabert-probe
+	$(SWIFT_RELEASE) --product dnabertPackageTests
 	swift test $(SWIFT_FLAGS) --skip-build
 
 test-c: lib
@@ -125,7 +127,7 @@ test-r-check: lib
 # The checks against the Python reference stack: the peft round trip (an adapter saved here loads with
 # PeftModel.from_pretrained and gives our logits) and Swift-written safetensors/checkpoints read by torch.
 test-reference: deps-reference lib python
-	$(SWIFT_RELEASE) --build-tests
+	$(SWIFT_RELEASE) --product dnabertPackageTests
 	cd bindings/python && DNABERT_REQUIRE_REFERENCE=1 $(PYTHON) -m pytest -q tests/test_finetune.py -k peft
 	SWIFT_TEST_FLAGS="$(SWIFT_FLAGS) --skip-build" $(PYTHON) tools/reference/check_swift_safetensors.py
 
