@@ -86,8 +86,10 @@ test: deps lib cli python r test-swift test-c test-python test-r test-r-check te
 
 test-swift:
 	@# the same flags as lib/cli: only the tests and dnabert-probe (beside the test binary: the checkpoint
-	@# test kills it with SIGKILL mid-write) are compiled here
-	$(SWIFT_RELEASE) --build-tests
+	@# test kills it with SIGKILL mid-write) are compiled here (by product: --build-tests would also build
+	@# swift-argument-parser's own tools)
+	$(SWIFT_RELEASE) --product dnabert-probe
+	$(SWIFT_RELEASE) --product dnabertPackageTests
 	swift test $(SWIFT_FLAGS) --skip-build
 
 test-c: lib
@@ -125,7 +127,7 @@ test-c: lib
 	$(BUILD)/tests/test_hostile Tests/DNABertTests/Fixtures/model examples/data/dnabert2/tokenizer.json
 
 test-python: python
-	cd bindings/python && $(PYTHON) -m pytest -q tests
+	cd bindings/python && $(PYTHON) -m pytest -q -rs tests
 
 test-r: r
 	cd bindings/R/tests && DNABERT_REPO=$(CURDIR) Rscript testthat.R
@@ -143,12 +145,12 @@ test-r-check: lib
 	env -u DNABERT_REPO _R_CHECK_FORCE_SUGGESTS_=true R CMD check --no-manual dnabert_*.tar.gz >check.log 2>&1 || { cat check.log; exit 1; }; \
 	grep -A3 -E "(WARNING|ERROR|NOTE)$$" dnabert.Rcheck/00check.log || true; tail -1 dnabert.Rcheck/00check.log; \
 	if grep -qE "^Status:.*(WARNING|ERROR)" dnabert.Rcheck/00check.log; then cat check.log; exit 1; fi; \
-	grep -E "\[ FAIL|SKIP" dnabert.Rcheck/tests/testthat.Rout || true; rm -rf $$d
+	sed -n '/Skipped tests/,/\[ FAIL/p' dnabert.Rcheck/tests/testthat.Rout; rm -rf $$d
 
 # The checks against the Python reference stack: the peft round trip (an adapter saved here loads with
 # PeftModel.from_pretrained and gives our logits) and Swift-written safetensors/checkpoints read by torch.
 test-reference: deps-reference lib python
-	$(SWIFT_RELEASE) --build-tests
+	$(SWIFT_RELEASE) --product dnabertPackageTests
 	cd bindings/python && DNABERT_REQUIRE_REFERENCE=1 $(PYTHON) -m pytest -q tests/test_finetune.py -k peft
 	SWIFT_TEST_FLAGS="$(SWIFT_FLAGS) --skip-build" $(PYTHON) tools/reference/check_swift_safetensors.py
 

@@ -111,7 +111,7 @@ import Glibc
     /// One forward + backward of a single 400-token sequence (12 heads, steepest ALiBi slope 1/2, 16 × 32 tiles,
     /// one thread so that the order of sums is fixed) with distant-tile skipping on or off.
     static func forwardBackward(skipping: Bool, q: [Float], k: [Float], v: [Float], dOut: [Float], L: Int, heads: Int,
-                                d: Int) -> (out: [Float], lse: [Float], dq: [Float], dk: [Float], dv: [Float]) {
+                                d: Int, positions: [Float]? = nil) -> (out: [Float], lse: [Float], dq: [Float], dk: [Float], dv: [Float]) {
         let saved = FlashAttention.skipDistantTiles
         FlashAttention.skipDistantTiles = skipping
         defer { FlashAttention.skipDistantTiles = saved }
@@ -119,15 +119,16 @@ import Glibc
         var out = [Float](repeating: .nan, count: L * H), lse = [Float](repeating: .nan, count: L * heads)
         var dq = out, dk = out, dv = out
         let spans = [FlashAttention.Span(start: 0, count: L)]
+        let pos = positions ?? (0..<L).map { Float($0) }   // nil positions mean 0, 1, 2, …: the same thing
         out.withUnsafeMutableBufferPointer { o in lse.withUnsafeMutableBufferPointer { l in
             FlashAttention.forward(q: q, k: k, v: v, stride: H, out: o.baseAddress!, outStride: H, spans: spans,
-                                   positions: nil, heads: heads, headDim: d, slopes: slopes, scale: scale,
+                                   positions: pos, heads: heads, headDim: d, slopes: slopes, scale: scale,
                                    lse: l.baseAddress!, threads: 1, tileQ: 16, tileK: 32)
         } }
         dq.withUnsafeMutableBufferPointer { gq in dk.withUnsafeMutableBufferPointer { gk in dv.withUnsafeMutableBufferPointer { gv in
             FlashAttention.backward(q: q, k: k, v: v, stride: H, out: out, dOut: dOut, outStride: H, lse: lse,
                                     dq: gq.baseAddress!, dk: gk.baseAddress!, dv: gv.baseAddress!, dStride: H, spans: spans,
-                                    positions: nil, heads: heads, headDim: d, slopes: slopes, scale: scale, threads: 1,
+                                    positions: pos, heads: heads, headDim: d, slopes: slopes, scale: scale, threads: 1,
                                     tileQ: 16, tileK: 32)
         } } }
         return (out, lse, dq, dk, dv)
@@ -178,6 +179,20 @@ import Glibc
                 "backward read a skipped (query tile, key tile) pair")
         let denseBackwardNaN = headRows(gDense.dv, far).allSatisfy { $0.isNaN }
         #expect(denseBackwardNaN, "the dense backward must visit every pair")
+
+        // Padding: the 400 rows are the real tokens of a 520-position sequence with scattered padding (ALiBi uses
+        // the original positions, so the gaps widen the distances).
+        var prng = TestRandom(22)
+        var positions: [Float] = [], p = 0
+        while positions.count < L { if prng.int(4) != 0 { positions.append(Float(p)) }; p += 1 }
+        let pSkipPad = Self.forwardBackward(skipping: true, q: q, k: k, v: v, dOut: dOut, L: L, heads: heads, d: d, positions: positions)
+        let pDensePad = Self.forwardBackward(skipping: false, q: q, k: k, v: v, dOut: dOut, L: L, heads: heads, d: d, positions: positions)
+        within1ulp(pSkipPad.out, pDensePad.out, "output, padded")
+        within1ulp(pSkipPad.lse, pDensePad.lse, "log-sum-exp, padded")
+        within1ulp(pSkipPad.dq, pDensePad.dq, "dQ, padded")
+        within1ulp(pSkipPad.dk, pDensePad.dk, "dK, padded")
+        within1ulp(pSkipPad.dv, pDensePad.dv, "dV, padded")
+        #expect(pSkipPad.out != skip.out, "the positions must matter")
     }
 
     @Test func keyPaddingRightAndScattered() {

@@ -8,7 +8,7 @@ import pytest
 import dnabert
 from dnabert import DNABertError
 
-from conftest import DNABERT2_TOKENIZER, GENOMES
+from conftest import DNABERT2_TOKENIZER
 
 
 def test_version_and_library():
