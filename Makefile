@@ -263,9 +263,9 @@ test-asan-c: asan-lib
 	    -o $(ASAN_BUILD)/tests/test_$$t -L$(ASAN_BUILD)/release -ldnabert \
 	    -Wl,-rpath,$(ASAN_BUILD)/release -Wl,-rpath,$(ASAN_SWIFT_LIBDIR) -lpthread -lm || exit 1; \
 	done
-	$(ASAN_ENV_C) $(ASAN_BUILD)/tests/test_tokenizer $(SHARED)
+	$(ASAN_ENV_C) $(ASAN_BUILD)/tests/test_tokenizer examples
 	$(ASAN_ENV_C) $(ASAN_BUILD)/tests/test_model Tests/DNABertTests/Fixtures/model
-	$(ASAN_ENV_C) $(ASAN_BUILD)/tests/test_pretrain $(SHARED)
+	$(ASAN_ENV_C) $(ASAN_BUILD)/tests/test_pretrain examples
 	$(ASAN_ENV_C) $(ASAN_BUILD)/tests/test_finetune examples/models/dnabert2-small-5genomes examples/data/tasks/coding_200
 
 test-asan-swift:

@@ -43,11 +43,11 @@ public func dnabert_blas_benchmark(_ n: Int32, _ threads: Int32, _ gflops: Unsaf
         product()
         var best = Double.infinity
         var reps = 0
-        let start = monotonicSeconds()
-        while reps < 3 || monotonicSeconds() - start < 0.5 {
-            let t0 = monotonicSeconds()
+        let start = Clock.now()
+        while reps < 3 || Clock.now() - start < 0.5 {
+            let t0 = Clock.now()
             product()
-            best = min(best, monotonicSeconds() - t0)
+            best = min(best, Clock.now() - t0)
             reps += 1
         }
         out.pointee = 2.0 * Double(size) * Double(size) * Double(size) / max(best, 1e-9) / 1e9

@@ -208,10 +208,10 @@ public func dnabert_embed(_ m: OpaquePointer?, _ seqs: UnsafePointer<UnsafePoint
         var callback: ((Int, Int) -> Bool)? = nil
         if let fn = c.progress {
             let user = c.progress_user_data
-            let t0 = monotonicSeconds()
+            let t0 = Clock.now()
             callback = { done, total in
                 "embedding".withCString { stage in
-                    let el = monotonicSeconds() - t0
+                    let el = Clock.now() - t0
                     var pr = dnabert_progress(struct_size: UInt32(MemoryLayout<dnabert_progress>.size), stage: stage,
                                               current: Int64(done), total: Int64(total), elapsed_seconds: el,
                                               eta_seconds: done > 0 ? el / Double(done) * Double(total - done) : -1)

@@ -227,9 +227,3 @@ func byteBuffers(_ seqs: UnsafePointer<UnsafePointer<CChar>?>?, _ lens: UnsafePo
 /// A sensible upper bound on a caller-given count, to reject garbage sizes before allocating.
 let maxElements = Int(1) << 40
 
-/// Monotonic clock in seconds (progress reports).
-func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}

@@ -129,7 +129,7 @@ struct ModelCommand: ParsableCommand {
         func run() throws {
             var cfg = try ModelConfig.named(config)
             let tok = try tokenizer.map { try Tokenizer(contentsOfFile: $0) }
-            if let tok, ModelConfig.preset(config) != nil { cfg.vocabSize = max(cfg.vocabSize, tok.vocabSize) }
+            if let tok, ModelConfig.preset(config) != nil { cfg.vocabSize = max(cfg.vocabSize, tok.idLimit) }
             let m = try PretrainedModel.random(config: cfg, tokenizer: tok, seed: seed)
             try m.save(directory: output)
             eprint("wrote \(output): \(cfg.numLayers) layers, hidden \(cfg.hiddenSize), \(cfg.numHeads) heads, \(m.model.layout.total) parameters (random weights)")

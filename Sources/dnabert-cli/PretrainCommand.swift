@@ -68,7 +68,7 @@ struct PretrainCommand: ParsableCommand {
             guard let tokenizer else { throw ValidationError("--tokenizer is required with --config \(config)") }
             let tok = try Tokenizer(contentsOfFile: tokenizer)
             var cfg = try ModelConfig.named(config)
-            if ModelConfig.preset(config) != nil { cfg.vocabSize = tok.vocabSize }
+            if ModelConfig.preset(config) != nil { cfg.vocabSize = tok.idLimit }
             model = try PretrainedModel.random(config: cfg, tokenizer: tok, seed: seed)
         }
         var o = PretrainOptions()

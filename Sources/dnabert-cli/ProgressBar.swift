@@ -49,9 +49,5 @@ func formatSeconds(_ s: Double) -> String {
     return "\(m / 60)h\((m % 60) < 10 ? "0" : "")\(m % 60)m"
 }
 
-/// Monotonic seconds.
-func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}
+/// Monotonic seconds: the library's one clock.
+func now() -> Double { Clock.now() }

@@ -97,7 +97,7 @@ import Glibc
     func largeCheckpoint() throws {
         let p = try #require(getenv("DNABERT_LARGE_CHECKPOINT_DIR"))
         let dir = String(cString: p)
-        func now() -> Double { var t = timespec(); clock_gettime(CLOCK_MONOTONIC, &t); return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9 }
+        func now() -> Double { Clock.now() }
         let c = try ModelConfig.load(path: dir + "/config.json")
         let layout = ParameterLayout(config: c, mlmHead: true)
         #expect(layout.total == 117_074_176)

@@ -234,15 +234,9 @@ public final class FineTuner {
     public private(set) var best: (step: Int, value: Double, evaluation: FineTuneEvaluation)? = nil
     private var bestParameters: [Float]? = nil
     private var tokensSeen = 0
-    private let started = FineTuner.now()
+    private let started = Clock.now()
     /// The managed output folder (options.outputDirectory), if any.
     public let runFolder: FineTuneRunFolder?
-
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
 
     public init(classifier: SequenceClassifier, train: LabelledSequences, dev: LabelledSequences? = nil,
                 options: FineTuneOptions) throws {
@@ -326,7 +320,7 @@ public final class FineTuner {
 
     public var epoch: Double { Double(step) / Double(stepsPerEpoch) }
 
-    var elapsedSeconds: Double { FineTuner.now() - started }
+    var elapsedSeconds: Double { Clock.now() - started }
 
     /// One optimizer step (grad_accum micro-batches). The returned record has no dev figures.
     @discardableResult

@@ -25,11 +25,14 @@ final class ZipArchive {
     /// neither re-check nor re-inflate it. Guarded by `lock` (tensors may be copied in parallel).
     private var verified = Set<String>()
     private var inflated: [String: CheckedBuffer<UInt8>] = [:]
-    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let lock: UnsafeMutablePointer<pthread_mutex_t>
 
     init(path: String) throws {
-        pthread_mutex_init(lock, nil)
+        // The mutex is allocated only once the file is open: a throw before every stored property is set skips
+        // deinit (and would leak it); from here on a throw runs deinit, which frees it.
         file = try MappedFile(path: path)
+        lock = .allocate(capacity: 1)
+        pthread_mutex_init(lock, nil)
         try readCentralDirectory()
     }
 

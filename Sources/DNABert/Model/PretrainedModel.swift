@@ -32,8 +32,8 @@ public final class PretrainedModel: @unchecked Sendable {
         try Checkpoint.load(tensors: tensors, layout: model.layout, into: model.parameters)
         let tokPath = directory + "/tokenizer.json"
         let tokenizer = FileIO.exists(tokPath) ? try Tokenizer(contentsOfFile: tokPath) : nil
-        if let tokenizer, tokenizer.vocabSize > config.vocabSize {
-            throw DNABertError.format("'\(directory)': tokenizer.json has \(tokenizer.vocabSize) tokens but the model only \(config.vocabSize)")
+        if let tokenizer, tokenizer.idLimit > config.vocabSize {
+            throw DNABertError.format("'\(directory)': tokenizer.json has ids up to \(tokenizer.idLimit - 1) but the model only \(config.vocabSize) embeddings")
         }
         return PretrainedModel(model: model, tokenizer: tokenizer)
     }
@@ -42,8 +42,8 @@ public final class PretrainedModel: @unchecked Sendable {
     public static func random(config: ModelConfig, tokenizer: Tokenizer?, seed: UInt64) throws -> PretrainedModel {
         let model = try Model(config: config, mlmHead: true)
         model.initializeRandom(seed: seed)
-        if let tokenizer, tokenizer.vocabSize > config.vocabSize {
-            throw DNABertError.invalidArgument("the tokenizer has \(tokenizer.vocabSize) tokens but the config's vocab_size is \(config.vocabSize)")
+        if let tokenizer, tokenizer.idLimit > config.vocabSize {
+            throw DNABertError.invalidArgument("the tokenizer has ids up to \(tokenizer.idLimit - 1) but the config's vocab_size is \(config.vocabSize)")
         }
         return PretrainedModel(model: model, tokenizer: tokenizer)
     }

@@ -36,7 +36,7 @@ public enum BPETrainer {
                              progress: ((TrainProgress) -> Bool)? = nil) throws -> TrainedBPE {
         try validate(options)
         guard !files.isEmpty else { throw DNABertError.invalidArgument("BPE training needs at least one input file") }
-        let start = BPETrainer.now()
+        let start = Clock.now()
         var corpus: [UInt8] = []
         var total: Int64 = 0
         reading: for (i, f) in files.enumerated() {
@@ -53,7 +53,7 @@ public enum BPETrainer {
                 total += Int64(n)
             }
             if let progress {
-                let el = BPETrainer.now() - start
+                let el = Clock.now() - start
                 if !progress(TrainProgress(stage: "reading", current: Int64(i + 1), total: Int64(files.count),
                                            elapsedSeconds: el, etaSeconds: -1)) {
                     throw DNABertError.cancelled
@@ -81,7 +81,7 @@ public enum BPETrainer {
             if n > 0, let base = s.baseAddress { parts.append(UnsafeBufferPointer(start: base, count: n)) }
             total += Int64(n)
         }
-        return try trainCore(parts, options: options, progress: progress, start: BPETrainer.now())
+        return try trainCore(parts, options: options, progress: progress, start: Clock.now())
     }
 
     static func validate(_ o: BPETrainerOptions) throws {
@@ -98,12 +98,6 @@ public enum BPETrainer {
         if o.wordLength < 2 { throw DNABertError.invalidArgument("wordLength must be at least 2 bases, got \(o.wordLength)") }
         if o.threads < 0 { throw DNABertError.invalidArgument("threads must be >= 0 (0 = all cores), got \(o.threads)") }
         if o.maxBases < 0 { throw DNABertError.invalidArgument("maxBases must be >= 0 (0 = all), got \(o.maxBases)") }
-    }
-
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 
     /// The byte → symbol map for the policies and the bytes present: symbols are the alphabet's indices.
@@ -194,7 +188,7 @@ public enum BPETrainer {
         func report(_ stage: String, _ cur: Int64, _ total: Int64, _ eta: Double) throws {
             guard let progress else { return }
             if !progress(TrainProgress(stage: stage, current: cur, total: total,
-                                       elapsedSeconds: BPETrainer.now() - start, etaSeconds: eta)) {
+                                       elapsedSeconds: Clock.now() - start, etaSeconds: eta)) {
                 throw DNABertError.cancelled
             }
         }
@@ -346,7 +340,7 @@ public enum BPETrainer {
         let scratch = scratches[0]
         defer { for sc in scratches { sc.release() } }
         try report("merging", 0, Int64(targetMerges), -1)
-        let mergeStart = BPETrainer.now()
+        let mergeStart = Clock.now()
         var lastReport = mergeStart
 
         while merges.count < targetMerges {
@@ -455,7 +449,7 @@ public enum BPETrainer {
             scratch.rightTouched.removeAll(keepingCapacity: true)
 
             if progress != nil && (merges.count & 15) == 0 {
-                let t = BPETrainer.now()
+                let t = Clock.now()
                 if t - lastReport > 0.1 || merges.count == targetMerges {
                     lastReport = t
                     let done = Double(merges.count)

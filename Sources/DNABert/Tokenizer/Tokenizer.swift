@@ -59,6 +59,9 @@ public final class Tokenizer: @unchecked Sendable {
     let decoderJSON: JSONValue
     /// Like Hugging Face get_vocab_size(with_added_tokens: true).
     public let vocabSize: Int
+    /// One more than the largest id the tokenizer can emit. A tokenizer.json may leave gaps in its ids, so this can
+    /// exceed `vocabSize`; a model's embedding table must have at least this many rows.
+    public let idLimit: Int
     private let specialIds: Set<Int32>
     /// Longest word given to the BPE model in one piece (see `encodeFolded`).
     static let maxWordBytes = 1 << 30
@@ -81,6 +84,7 @@ public final class Tokenizer: @unchecked Sendable {
             if p.model.vocab[k] == nil && extra.insert(k).inserted { n += 1 }
         }
         vocabSize = n
+        idLimit = max(n, p.model.vocabR.count, (p.added.map { Int($0.id) }.max() ?? -1) + 1)
         specialIds = Set(p.added.filter { $0.special }.map { $0.id })
     }
 

@@ -49,9 +49,9 @@ public struct MLMMasking: Sendable {
         guard let mask = tokenizer.maskId else {
             throw DNABertError.invalidArgument("MLM masking: the tokenizer has no [MASK] token")
         }
-        var specials = Set((0..<Int32(tokenizer.vocabSize)).filter { tokenizer.isSpecial($0) })
+        var specials = Set((0..<Int32(tokenizer.idLimit)).filter { tokenizer.isSpecial($0) })
         for id in [tokenizer.padId, tokenizer.clsId, tokenizer.sepId, tokenizer.unkId] { if let i = id { specials.insert(i) } }
-        try self.init(vocabSize: tokenizer.vocabSize, maskId: mask, specialIds: specials, probability: probability,
+        try self.init(vocabSize: tokenizer.idLimit, maskId: mask, specialIds: specials, probability: probability,
                       maskFraction: maskFraction, randomFraction: randomFraction, atLeastOne: atLeastOne)
     }
 

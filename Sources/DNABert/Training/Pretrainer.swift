@@ -70,8 +70,8 @@ public final class Pretrainer {
             throw DNABertError.invalidArgument("pretrain: the model needs a tokenizer")
         }
         guard model.model.layout.hasMLMHead else { throw DNABertError.invalidArgument("pretrain: the model has no MLM head") }
-        guard tokenizer.vocabSize <= model.model.config.vocabSize else {
-            throw DNABertError.invalidArgument("pretrain: the tokenizer has \(tokenizer.vocabSize) tokens, the model \(model.model.config.vocabSize)")
+        guard tokenizer.idLimit <= model.model.config.vocabSize else {
+            throw DNABertError.invalidArgument("pretrain: the tokenizer has ids up to \(tokenizer.idLimit - 1), the model \(model.model.config.vocabSize) embeddings")
         }
         self.pretrained = model
         self.options = options
