@@ -150,9 +150,6 @@ class Model(Handle):
         unknown = sorted(set(kwargs) - ignored)
         if unknown:
             raise TypeError(f"Model.from_pretrained got unexpected keyword argument(s) {unknown}")
-        if not os.path.isdir(os.fspath(directory)):
-            raise FileNotFoundError(f"no model folder '{os.fspath(directory)}' (a local folder with config.json and "
-                                    "model.safetensors or pytorch_model.bin; the Hugging Face Hub is not reached)")
         h = ctypes.c_void_p()
         check(lib.dnabert_model_load(os.fsencode(directory), ctypes.byref(h)))
         m = cls(h.value)
