@@ -301,7 +301,8 @@ dnabert_merged_model <- function(clf) {
 
 # Sequences (named) for prediction: a character vector, a DNAStringSet, or a FASTA / CSV / TSV path.
 prediction_input <- function(x) {
-  if (is.character(x) && length(x) == 1L && !is.na(x) && (file.exists(path.expand(x)) || grepl("[./\\\\]", x))) {
+  if (is.character(x) && length(x) == 1L && !is.na(x) && nchar(x) < 4096L &&
+      (grepl("[./\\\\]", x) || file.exists(path.expand(x)))) {
     path <- path.expand(x)
     if (!file.exists(path) || dir.exists(path)) stop_arg("'sequences': no file '", x, "'")
     if (grepl("\\.(csv|tsv)(\\.gz)?$", path, ignore.case = TRUE)) {
