@@ -29,7 +29,7 @@ CFLAGS_STRICT = -std=c99 -Wall -Wextra -Werror -pedantic
 
 APT_PACKAGES = libopenblas-dev zlib1g-dev pkg-config r-base-core r-base-dev r-cran-testthat r-bioc-biostrings r-cran-knitr \
   r-cran-rmarkdown r-cran-jsonlite r-cran-withr pandoc
-PY_PACKAGES = numpy pytest tokenizers sentencepiece tqdm scikit-learn matplotlib nbclient nbformat ipykernel
+PY_PACKAGES = numpy pytest tokenizers sentencepiece tqdm scikit-learn matplotlib nbclient nbformat ipykernel pandas
 
 .PHONY: all deps deps-reference lib cli python r demo test test-swift test-c test-python test-r test-r-check \
   test-examples test-reference bench install clean
@@ -44,7 +44,7 @@ deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	@$(PYTHON) -c "import numpy, pytest, tokenizers, sentencepiece, tqdm, sklearn, matplotlib, nbclient, nbformat, ipykernel" 2>/dev/null || \
+	@$(PYTHON) -c "import numpy, pytest, tokenizers, sentencepiece, tqdm, sklearn, matplotlib, nbclient, nbformat, ipykernel, pandas" 2>/dev/null || \
 	  $(PYTHON) -m pip install -q $(PY_PACKAGES)
 
 # The pinned PyTorch/peft stack of the reference checks (large: PyPI's torch wheel pulls CUDA runtime wheels).

@@ -385,6 +385,8 @@ typedef struct dnabert_dataset dnabert_dataset;
 #define DNABERT_PROBLEM_SINGLE_LABEL 1 /* one class per sequence: cross-entropy */
 #define DNABERT_PROBLEM_MULTI_LABEL 2  /* any subset of the labels: binary cross-entropy */
 #define DNABERT_PROBLEM_REGRESSION 3   /* one real target: mean squared error */
+/* Their names, one spelling in the CLI, Python, R and config.json (Hugging Face's): "single_label_classification",
+ * "multi_label_classification", "regression". */
 /* `like` (may be NULL) gives the label mapping of a training set; problem_type is a DNABERT_PROBLEM_*. */
 DNABERT_API int dnabert_dataset_read(const char *path, const dnabert_dataset *like, int32_t problem_type, dnabert_dataset **out);
 /* n sequences (pointer + length each) with labels as NUL-terminated strings, as a CSV label field would be. */
@@ -505,6 +507,35 @@ DNABERT_API int dnabert_classifier_label_name(const dnabert_classifier *clf, int
  * NULL (n_threads = all cores). */
 DNABERT_API int dnabert_classifier_predict(const dnabert_classifier *clf, const char *const *seqs, const size_t *lens,
                                            size_t n, const dnabert_forward_params *params, float *out);
+/* Inputs longer than a classifier's max_length (appended in 0.2.0): dnabert_classifier_predict truncates them
+ * (as the classifier was trained); dnabert_classifier_predict_ex says how many were too long (a binding warns)
+ * and can instead score overlapping windows of max_length tokens (each with its own [CLS]/[SEP]) and pool them. */
+#define DNABERT_LONG_TRUNCATE 0        /* keep the first max_length tokens (counted in the report) */
+#define DNABERT_LONG_WINDOWS 1         /* sliding windows, scores pooled per sequence */
+#define DNABERT_WINDOW_POOL_MEAN 0     /* mean of the windows' probabilities / outputs */
+#define DNABERT_WINDOW_POOL_MAX 1      /* largest window probability per label (need not sum to 1) */
+typedef struct dnabert_predict_params {
+    uint32_t struct_size;       /* sizeof(dnabert_predict_params) */
+    int32_t n_threads;          /* 0 = all cores */
+    int32_t batch_size;         /* sequences (windows) per forward pass (32) */
+    int32_t max_length;         /* tokens per input incl. [CLS]/[SEP]; 0 (default) = the classifier's training length */
+    int32_t long_inputs;        /* DNABERT_LONG_TRUNCATE (default) or DNABERT_LONG_WINDOWS */
+    int32_t window_overlap;     /* tokens shared by consecutive windows; -1 (default) = a quarter of the window */
+    int32_t window_pooling;     /* DNABERT_WINDOW_POOL_MEAN (default) or DNABERT_WINDOW_POOL_MAX */
+} dnabert_predict_params;
+DNABERT_API dnabert_predict_params dnabert_predict_default_params(void);
+typedef struct dnabert_predict_report {
+    uint32_t struct_size;       /* set by the caller: sizeof(dnabert_predict_report) */
+    int64_t n_long;             /* inputs with more tokens than max_length (truncated, or scored by windows) */
+    int64_t n_windows;          /* windows scored per strand (= n when none was windowed) */
+    int32_t longest_tokens;     /* tokens of the longest input, [CLS]/[SEP] included */
+    int32_t max_length;         /* the token length used */
+} dnabert_predict_report;
+/* As dnabert_classifier_predict, with params (may be NULL: the defaults) and a report (may be NULL). A
+ * strand-symmetric classifier averages both strands' pooled scores. */
+DNABERT_API int dnabert_classifier_predict_ex(const dnabert_classifier *clf, const char *const *seqs, const size_t *lens,
+                                              size_t n, const dnabert_predict_params *params, float *out,
+                                              dnabert_predict_report *report);
 /* Logits (batch × num_labels) of right-padded token ids, without dropout (forward strand only, also for a
  * reverse_complement classifier: token ids cannot be reverse-complemented). */
 DNABERT_API int dnabert_classifier_logits(const dnabert_classifier *clf, const int32_t *ids, const int32_t *attention_mask,
@@ -531,7 +562,10 @@ DNABERT_API int dnabert_classifier_read_dataset(const dnabert_classifier *clf, c
 DNABERT_API int dnabert_classifier_dataset_from_arrays(const dnabert_classifier *clf, const char *const *seqs,
                                                        const size_t *lens, const char *const *labels, size_t n,
                                                        dnabert_dataset **out);
-/* A standalone model (BertForSequenceClassification layout) with the LoRA adapters merged into the weights. */
+/* A standalone model (BertForSequenceClassification layout) with the LoRA adapters merged into the weights. It keeps
+ * the classifier's pooling, strand symmetry, label names, problem type and max length: dnabert_model_save writes
+ * them as dnabert_classifier.json (and id2label/problem_type into config.json), so dnabert_classifier_load(NULL, dir)
+ * gives the same probabilities. */
 DNABERT_API int dnabert_classifier_merged_model(const dnabert_classifier *clf, dnabert_model **out);
 DNABERT_API void dnabert_classifier_free(dnabert_classifier *clf);
 

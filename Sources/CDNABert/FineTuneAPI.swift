@@ -445,3 +445,62 @@ public func dnabert_classifier_merged_model(_ h: OpaquePointer?, _ out: UnsafeMu
 
 @_cdecl("dnabert_classifier_free")
 public func dnabert_classifier_free(_ h: OpaquePointer?) { HandleRegistry.shared.free(h, as: SequenceClassifier.self) }
+
+// ---- prediction with a policy for long inputs (0.2.0) ----
+
+@_cdecl("dnabert_predict_default_params")
+public func dnabert_predict_default_params() -> dnabert_predict_params {
+    dnabert_predict_params(struct_size: structSize(dnabert_predict_params.self), n_threads: 0, batch_size: 32, max_length: 0,
+                           long_inputs: DNABERT_LONG_TRUNCATE, window_overlap: -1, window_pooling: DNABERT_WINDOW_POOL_MEAN)
+}
+
+func predictOptions(_ p: UnsafePointer<dnabert_predict_params>?) throws -> PredictOptions {
+    let c = try readParams(p, defaults: dnabert_predict_default_params(), name: "params")
+    var o = PredictOptions()
+    guard c.n_threads >= 0 else { throw DNABertError.invalidArgument("params.n_threads must be >= 0, got \(c.n_threads)") }
+    guard c.batch_size > 0 else { throw DNABertError.invalidArgument("params.batch_size must be positive, got \(c.batch_size)") }
+    guard c.max_length >= 0 else { throw DNABertError.invalidArgument("params.max_length must be >= 0 (0 = the classifier's), got \(c.max_length)") }
+    guard let long = LongInputPolicy(rawValue: c.long_inputs) else {
+        throw DNABertError.invalidArgument("params.long_inputs must be DNABERT_LONG_TRUNCATE or DNABERT_LONG_WINDOWS, got \(c.long_inputs)")
+    }
+    guard let pool = WindowPooling(rawValue: c.window_pooling) else {
+        throw DNABertError.invalidArgument("params.window_pooling must be DNABERT_WINDOW_POOL_MEAN or DNABERT_WINDOW_POOL_MAX, got \(c.window_pooling)")
+    }
+    guard c.window_overlap >= -1 else { throw DNABertError.invalidArgument("params.window_overlap must be >= 0 (or -1 = a quarter of the window), got \(c.window_overlap)") }
+    o.threads = Int(c.n_threads)
+    o.batchSize = Int(c.batch_size)
+    o.maxLength = Int(c.max_length)
+    o.longInputs = long
+    o.overlap = Int(c.window_overlap)
+    o.windowPooling = pool
+    return o
+}
+
+@_cdecl("dnabert_classifier_predict_ex")
+public func dnabert_classifier_predict_ex(_ h: OpaquePointer?, _ seqs: UnsafePointer<UnsafePointer<CChar>?>?, _ lens: UnsafePointer<Int>?,
+                                          _ n: Int, _ params: UnsafePointer<dnabert_predict_params>?,
+                                          _ out: UnsafeMutablePointer<Float>?, _ report: UnsafeMutablePointer<dnabert_predict_report>?) -> Int32 {
+    guarded("dnabert_classifier_predict_ex") {
+        let c = try classifier(h)
+        guard n >= 0, n < maxElements else { throw DNABertError.invalidArgument("n is out of range") }
+        let o = try predictOptions(params)
+        let sample = dnabert_predict_report(struct_size: structSize(dnabert_predict_report.self), n_long: 0, n_windows: 0,
+                                            longest_tokens: 0, max_length: 0)
+        try checkResult(report, sample: sample, name: "report")
+        let bufs = try byteBuffers(seqs, lens, n)
+        var s: [String] = []
+        s.reserveCapacity(n)
+        for (i, b) in bufs.enumerated() {
+            guard let str = String(validating: b, as: UTF8.self) else { throw DNABertError.invalidArgument("seqs[\(i)] is not valid UTF-8") }
+            s.append(str)
+        }
+        let out = n == 0 ? nil : try require(out, "out")
+        let (scores, r) = try c.predict(s, options: o)
+        if let out { scores.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: scores.count) } }
+        if report != nil {
+            try writeResult(dnabert_predict_report(struct_size: sample.struct_size, n_long: Int64(r.longInputs), n_windows: Int64(r.windows),
+                                                   longest_tokens: Int32(clamping: r.longestTokens), max_length: Int32(clamping: r.maxLength)),
+                            to: report, name: "report")
+        }
+    }
+}

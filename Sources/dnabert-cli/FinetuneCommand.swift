@@ -185,15 +185,46 @@ struct PredictCommand: ParsableCommand {
     var batchSize = 32
     @Option(name: .long, help: "Worker threads (0 = all cores).")
     var threads = 0
+    @Option(name: .long, help: "Tokens per input incl. [CLS]/[SEP] (default: the classifier's training length).")
+    var maxLength: Int?
+    @Option(name: .long, help: "Inputs longer than the max length: truncate (keep the first tokens, with a warning) or windows (score overlapping windows and pool).")
+    var longInputs = "truncate"
+    @Option(name: .long, help: "Tokens shared by consecutive windows (default: a quarter of the window).")
+    var windowOverlap: Int?
+    @Option(name: .long, help: "Pooling of the windows' scores: mean or max.")
+    var windowPooling = "mean"
     @Argument(help: "Input FASTA/FASTQ/CSV.")
     var input: String
+
+    func validate() throws {
+        if !["truncate", "windows"].contains(longInputs) { throw ValidationError("--long-inputs must be truncate or windows") }
+        if !["mean", "max"].contains(windowPooling) { throw ValidationError("--window-pooling must be mean or max") }
+        if let m = maxLength, m < 3 { throw ValidationError("--max-length must be at least 3") }
+        if let o = windowOverlap, o < 0 { throw ValidationError("--window-overlap must be >= 0") }
+    }
 
     func run() throws {
         let base = try model.map { try PretrainedModel.load(directory: $0) }
         let clf = try SequenceClassifier.load(directory: adapter, base: base)
         let schema = try LabelSchema(problemType: clf.head.problemType, numLabels: clf.head.numLabels, labelNames: clf.labelNames)
         let data = try LabelledSequences.readInputs(path: input, schema: schema)
-        let scores = try clf.predict(data.sequences, batchSize: batchSize, threads: threads)
+        var po = PredictOptions()
+        po.batchSize = batchSize
+        po.threads = threads
+        po.maxLength = maxLength ?? 0
+        po.longInputs = longInputs == "windows" ? .windows : .truncate
+        po.overlap = windowOverlap ?? -1
+        po.windowPooling = windowPooling == "max" ? .max : .mean
+        let (scores, report) = try clf.predict(data.sequences, options: po)
+        if report.longInputs > 0 {
+            if po.longInputs == .truncate {
+                eprint("warning: \(report.longInputs) of \(data.count) sequences are longer than the classifier's \(report.maxLength) tokens "
+                       + "(longest \(report.longestTokens)) and were truncated to their first \(report.maxLength) tokens; "
+                       + "use --long-inputs windows to score them by sliding windows")
+            } else {
+                eprint("\(report.longInputs) sequences longer than \(report.maxLength) tokens scored by \(report.windows) windows in all (\(windowPooling) of the windows' scores)")
+            }
+        }
         if let output {
             try PredictionsCSV.write(path: output, ids: data.ids, sequences: withSequence ? data.sequences : nil, schema: schema,
                                      scores: scores, truth: data.hasLabels ? data : nil)
@@ -204,7 +235,10 @@ struct PredictCommand: ParsableCommand {
             fflush(stdout)
         }
         if data.hasLabels {
-            let e = try clf.evaluate(data, batchSize: batchSize, threads: threads)
+            // Metrics of the scores just written (windows included); the loss only when nothing was windowed.
+            let e = report.longInputs > 0 && po.longInputs == .windows
+                ? try FineTuner.evaluation(scores: scores, data, numLabels: clf.head.numLabels)
+                : try clf.evaluate(data, batchSize: batchSize, threads: threads)
             eprint("\(data.count) labelled sequences: " + FinetuneCommand.metricLine(e))
         } else {
             eprint("\(data.count) sequences predicted" + (output.map { " → \($0)" } ?? ""))

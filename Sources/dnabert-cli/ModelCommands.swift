@@ -7,7 +7,12 @@ import Glibc
 struct EmbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "embed",
-        abstract: "Embed FASTA records with a model: one TSV row per record (name, then the embedding).")
+        abstract: "Embed FASTA records with a model: one TSV row per record (name, then the embedding).",
+        discussion: """
+        Input: FASTA/FASTQ (plain or gzip), or CSV/TSV with a `sequence` column (ids from an `id`/`name` column, \
+        else the row number). The output file is written under a temporary name and renamed when the command \
+        succeeds: a failed run leaves no partial file.
+        """)
 
     @Option(name: .long, help: "Model folder (config.json, model.safetensors or pytorch_model.bin, tokenizer.json).")
     var model: String
@@ -27,7 +32,7 @@ struct EmbedCommand: ParsableCommand {
     var output: String?
     @Flag(name: .shortAndLong, help: "No progress output.")
     var quiet = false
-    @Argument(help: "FASTA files (plain or gzip).")
+    @Argument(help: "FASTA/FASTQ files (plain or gzip) or CSV/TSV files with a sequence column.")
     var files: [String]
 
     func validate() throws {
@@ -65,6 +70,16 @@ struct EmbedCommand: ParsableCommand {
             pending.removeAll(keepingCapacity: true)
         }
         for file in files {
+            guard try LabelledSequences.sniffFASTA(path: file) else {
+                // Not FASTA/FASTQ: a CSV/TSV with a `sequence` column (ids from its id/name column), never one
+                // record made of the table's text.
+                let table = try LabelledSequences.readInputs(path: file)
+                for (id, seq) in zip(table.ids, table.sequences) {
+                    pending.append(FASTARecord(name: id, description: "", sequence: Array(seq.utf8)))
+                    if pending.count >= chunk { try flush() }
+                }
+                continue
+            }
             let reader = try FASTAReader(path: file)
             while let rec = try reader.next() {
                 pending.append(rec)

@@ -198,26 +198,43 @@ struct TokenizerCommand: ParsableCommand {
 }
 
 /// Standard output or a file, written through a buffer.
+/// Where a command's text output goes: standard output, or a file written under a temporary name beside it and
+/// renamed over it only by `close()` (after the command succeeded). A failed run (an error, Ctrl-C) leaves the
+/// previous file as it was and no half-written or header-only file behind.
 final class OutputFile {
-    private let fp: UnsafeMutablePointer<FILE>
-    private let owned: Bool
+    private let writer: AtomicFileWriter?
+    private var buffer: [UInt8] = []
 
     init(path: String?) throws {
         if let path, path != "-" {
-            guard let f = fopen(path, "w") else { throw CLIError("cannot open '\(path)' for writing: \(String(cString: strerror(errno)))") }
-            fp = f
-            owned = true
+            do { writer = try AtomicFileWriter(path: path) } catch let e as DNABertError {
+                throw CLIError("cannot open '\(path)' for writing: \(e.message)")
+            }
         } else {
-            fp = stdout
-            owned = false
+            writer = nil
         }
+        buffer.reserveCapacity(1 << 16)
     }
 
     func write(_ s: String) throws {
-        guard fputs(s, fp) >= 0 else { throw CLIError("write failed: \(String(cString: strerror(errno)))") }
+        buffer.append(contentsOf: s.utf8)
+        if buffer.count >= 1 << 16 { try flush() }
     }
 
+    private func flush() throws {
+        if buffer.isEmpty { return }
+        if let writer {
+            try writer.write(buffer)
+        } else {
+            let n = buffer.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count, stdout) }
+            guard n == buffer.count else { throw CLIError("write failed: \(String(cString: strerror(errno)))") }
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Finishes the output: flushes, and for a file renames the temporary file over the target.
     func close() throws {
-        if owned { guard fclose(fp) == 0 else { throw CLIError("closing output failed") } } else { fflush(fp) }
+        try flush()
+        if let writer { try writer.commit() } else { fflush(stdout) }
     }
 }

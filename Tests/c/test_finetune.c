@@ -228,6 +228,54 @@ int main(int argc, char **argv) {
     }
     CHECK(worst < 2e-6, "predict = softmax(logits): max diff %g", worst);
 
+    /* dnabert_classifier_predict_ex: the defaults equal dnabert_classifier_predict; a long input is counted
+     * (truncation) or scored by windows (a different, still normalised score); bad parameters are errors. */
+    {
+        dnabert_predict_params pp = dnabert_predict_default_params();
+        CHECK(pp.struct_size == sizeof pp && pp.batch_size == 32 && pp.max_length == 0 &&
+                  pp.long_inputs == DNABERT_LONG_TRUNCATE && pp.window_overlap == -1 &&
+                  pp.window_pooling == DNABERT_WINDOW_POOL_MEAN, "predict defaults");
+        dnabert_predict_report rep = { .struct_size = sizeof rep };
+        float px[NP * 2];
+        CHECK(dnabert_classifier_predict_ex(clf, (const char *const *)tseqs, lens, NP, NULL, px, &rep) == DNABERT_OK &&
+                  memcmp(px, prob, sizeof px) == 0, "predict_ex(NULL params) = predict");
+        CHECK(rep.n_long == 0 && rep.n_windows == NP && rep.max_length == ci.max_length &&
+                  rep.longest_tokens <= ci.max_length, "report of short inputs: long %lld windows %lld max %d",
+              (long long)rep.n_long, (long long)rep.n_windows, rep.max_length);
+        size_t total = 0;
+        for (size_t i = 0; i < 6; i++) total += lens[i];
+        char *longseq = malloc(total + 1);
+        longseq[0] = 0;
+        for (size_t i = 0; i < 6; i++) strcat(longseq, tseqs[i]);
+        const char *two[2] = { tseqs[7], longseq };
+        size_t two_lens[2] = { lens[7], total };
+        float t[4], w[4];
+        CHECK(dnabert_classifier_predict_ex(clf, two, two_lens, 2, &pp, t, &rep) == DNABERT_OK && rep.n_long == 1 &&
+                  rep.n_windows == 2 && rep.longest_tokens > ci.max_length, "a long input is counted when truncated");
+        pp.long_inputs = DNABERT_LONG_WINDOWS;
+        CHECK(dnabert_classifier_predict_ex(clf, two, two_lens, 2, &pp, w, &rep) == DNABERT_OK && rep.n_long == 1 &&
+                  rep.n_windows > 2, "windows: %lld windows", (long long)rep.n_windows);
+        CHECK(fabs((double)w[0] - t[0]) < 1e-6 && fabs((double)w[2] + w[3] - 1.0) < 1e-5 && fabs((double)w[2] - t[2]) > 1e-7,
+              "a short input scores alike; the long one is pooled over its windows (%g vs %g)", (double)w[2], (double)t[2]);
+        dnabert_predict_params bad = pp;
+        bad.long_inputs = 7;
+        CHECK_CODE(dnabert_classifier_predict_ex(clf, two, two_lens, 2, &bad, w, NULL), DNABERT_ERR_INVALID_ARGUMENT, "long_inputs 7");
+        bad = pp;
+        bad.window_pooling = -2;
+        CHECK_CODE(dnabert_classifier_predict_ex(clf, two, two_lens, 2, &bad, w, NULL), DNABERT_ERR_INVALID_ARGUMENT, "pooling -2");
+        bad = pp;
+        bad.window_overlap = 100000;
+        CHECK_CODE(dnabert_classifier_predict_ex(clf, two, two_lens, 2, &bad, w, NULL), DNABERT_ERR_INVALID_ARGUMENT, "overlap");
+        bad = pp;
+        bad.struct_size = 3;
+        CHECK_CODE(dnabert_classifier_predict_ex(clf, two, two_lens, 2, &bad, w, NULL), DNABERT_ERR_INVALID_ARGUMENT, "struct_size 3");
+        dnabert_predict_report badrep = { .struct_size = 5 };
+        CHECK_CODE(dnabert_classifier_predict_ex(clf, two, two_lens, 2, &pp, w, &badrep), DNABERT_ERR_INVALID_ARGUMENT, "report size 5");
+        CHECK_CODE(dnabert_classifier_predict_ex(clf, two, two_lens, 2, &pp, NULL, NULL), DNABERT_ERR_INVALID_ARGUMENT, "out NULL");
+        CHECK_CODE(dnabert_classifier_predict_ex(NULL, two, two_lens, 2, &pp, w, NULL), DNABERT_ERR_INVALID_ARGUMENT, "clf NULL");
+        free(longseq);
+    }
+
     /* evaluate: n, accuracy recomputed from its scores and the independently read labels */
     dnabert_eval_result ev = { .struct_size = sizeof ev };
     float *scores = malloc(400 * 2 * sizeof *scores);

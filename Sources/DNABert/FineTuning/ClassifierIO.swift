@@ -53,14 +53,18 @@ extension SequenceClassifier {
             }
         }
         try merge(into: m)
-        return PretrainedModel(model: m, tokenizer: base.tokenizer)
+        // The folder must reload as this classifier: pooling, strand symmetry, labels, problem type and max
+        // length travel with the model (dnabert_classifier.json, mode "full").
+        return PretrainedModel(model: m, tokenizer: base.tokenizer, classifierMetadata: extrasJSON(mode: "full"))
     }
 
-    var extrasJSON: JSONValue {
+    var extrasJSON: JSONValue { extrasJSON(mode: lora == nil ? "full" : "lora") }
+
+    func extrasJSON(mode: String) -> JSONValue {
         var m: [(String, JSONValue)] = [
             ("format", .string("dnabert-classifier")),
             ("version", .int(1)),
-            ("mode", .string(lora == nil ? "full" : "lora")),
+            ("mode", .string(mode)),
             ("num_labels", .int(Int64(head.numLabels))),
             ("problem_type", .string(head.problemType.rawValue)),
             ("pooling", .string(head.pooling == .cls ? "cls" : "mean")),
@@ -92,7 +96,7 @@ extension SequenceClassifier {
             let cfg: JSONValue = .object([
                 ("alpha_pattern", .object([])),
                 ("auto_mapping", .null),
-                ("base_model_name_or_path", baseModelName.map { .string($0) } ?? .null),
+                ("base_model_name_or_path", (baseModelName ?? base.sourceDirectory).map { .string($0) } ?? .null),
                 ("bias", .string("none")),
                 ("fan_in_fan_out", .bool(false)),
                 ("inference_mode", .bool(true)),

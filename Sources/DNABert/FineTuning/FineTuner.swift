@@ -362,8 +362,16 @@ public final class FineTuner {
         guard schema.problemType == clf.head.problemType, schema.numLabels == clf.head.numLabels else {
             throw DNABertError.invalidArgument("evaluate: the data is \(schema.problemType.rawValue) with \(schema.numLabels) labels, the classifier \(clf.head.problemType.rawValue) with \(clf.head.numLabels)")
         }
-        let C = clf.head.numLabels
         let (scores, lossSum) = try scoresAndLoss(clf, enc, batchSize: batchSize, threads: threads, padId: padId, withLoss: true)
+        return try evaluation(scores: scores, data, numLabels: clf.head.numLabels, loss: lossSum / Double(max(enc.count, 1)))
+    }
+
+    /// Metrics of given scores (N × numLabels, as `predict` returns them) against labelled data.
+    public static func evaluation(scores: [Float], _ data: LabelledSequences, numLabels C: Int, loss: Double = .nan) throws -> FineTuneEvaluation {
+        guard data.hasLabels, let schema = data.schema else { throw DNABertError.invalidArgument("evaluate: the data has no labels") }
+        guard scores.count == data.count * C else {
+            throw DNABertError.invalidArgument("evaluate: \(scores.count) scores for \(data.count) sequences × \(C) labels")
+        }
         var metrics: [(String, Double)] = []
         var confusion: [[Int]] = []
         switch schema.problemType {
@@ -374,7 +382,7 @@ public final class FineTuner {
             confusion = m.confusion
         case .multiLabel:
             let flat = try Metrics.decide(problemType: .multiLabel, scores: scores, numLabels: C)
-            let p = (0..<enc.count).map { i in (0..<C).map { flat[i * C + $0] == 1 } }
+            let p = (0..<data.count).map { i in (0..<C).map { flat[i * C + $0] == 1 } }
             let t = try Metrics.indicators(data.multiLabels, numLabels: C)
             metrics = try Metrics.multiLabel(predicted: p, truth: t).dictionary
         case .regression:
@@ -382,7 +390,7 @@ public final class FineTuner {
         }
         // One spelling for MCC across the APIs ("mcc"; GUE's scripts say matthews_correlation).
         metrics = metrics.map { (MetricNames.canonical($0.0), $0.1) }
-        return FineTuneEvaluation(loss: lossSum / Double(max(enc.count, 1)), metrics: metrics, scores: scores, confusion: confusion)
+        return FineTuneEvaluation(loss: loss, metrics: metrics, scores: scores, confusion: confusion)
     }
 
     /// Scores (probabilities / outputs) in the original order, batches sorted by length; and the summed loss.
@@ -509,16 +517,18 @@ extension SequenceClassifier {
     }
 
     /// Scores for raw sequences: N × numLabels probabilities (softmax / sigmoid) or regression outputs.
-    /// Sequences are upper-cased and truncated to `maxLength` tokens (or `maxLength` here when given).
+    /// Sequences are upper-cased and truncated to `maxLength` tokens (or `maxLength` here when given); see
+    /// `predict(_:options:)` for sliding windows over longer inputs and the count of truncated ones.
     public func predict(_ sequences: [String], batchSize: Int = 32, maxLength: Int? = nil, threads: Int = 0) throws -> [Float] {
-        guard let tokenizer = base.tokenizer else { throw DNABertError.invalidArgument("predict: the base model has no tokenizer") }
-        guard batchSize > 0 else { throw DNABertError.invalidArgument("predict: batch size must be positive") }
-        let ml = maxLength ?? (self.maxLength > 0 ? self.maxLength : 512)
-        guard ml >= 3 else { throw DNABertError.invalidArgument("predict: max length must be at least 3, got \(ml)") }
-        if sequences.isEmpty { return [] }
-        let enc = EncodedExamples(sequences: sequences, tokenizer: tokenizer, maxLength: ml, bothStrands: reverseComplement, threads: threads)
-        let pad = tokenizer.id(forToken: "[PAD]") ?? 0
-        return try FineTuner.scoresAndLoss(self, enc, batchSize: batchSize, threads: threads, padId: pad, withLoss: false).0
+        // One path for every caller (ClassifierPredict.swift): truncation here, windows on request there.
+        var o = PredictOptions()
+        o.batchSize = batchSize
+        if let maxLength {
+            guard maxLength >= 3 else { throw DNABertError.invalidArgument("predict: max length must be at least 3, got \(maxLength)") }
+            o.maxLength = maxLength
+        }
+        o.threads = threads
+        return try predict(sequences, options: o).scores
     }
 
     /// Loss and metrics on labelled data (see `FineTuner.evaluate`).

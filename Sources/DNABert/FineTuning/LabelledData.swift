@@ -153,7 +153,7 @@ public struct LabelledSequences: Sendable {
     }
 
     /// True when the first non-blank byte (after a UTF-8 BOM, after gunzip) is '>' or '@'.
-    static func sniffFASTA(path: String) throws -> Bool {
+    public static func sniffFASTA(path: String) throws -> Bool {
         let stream = try ByteStream(path: path)
         let cap = 1 << 16
         let buf = UnsafeMutablePointer<UInt8>.allocate(capacity: cap)

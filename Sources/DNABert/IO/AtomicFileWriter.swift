@@ -10,13 +10,13 @@ import Glibc
 /// processes saving the same path never share one. A target that exists must be a regular file: saving onto a
 /// device node, FIFO, socket or folder is refused; a symbolic link is followed and the file it points to is
 /// replaced (the link stays a link).
-final class AtomicFileWriter {
-    let path: String
+public final class AtomicFileWriter {
+    public let path: String
     private let tmp: String
     private var fd: Int32
     private var committed = false
 
-    init(path requested: String) throws {
+    public init(path requested: String) throws {
         path = try FileIO.resolveSaveTarget(requested, expect: S_IFREG)
         var fd: Int32 = -1
         var name = ""
@@ -30,7 +30,7 @@ final class AtomicFileWriter {
         tmp = name
     }
 
-    func write(_ bytes: UnsafeRawBufferPointer) throws {
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard let base = bytes.baseAddress else { return }
         var off = 0
         while off < bytes.count {
@@ -43,9 +43,9 @@ final class AtomicFileWriter {
         }
     }
 
-    func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
+    public func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
 
-    func commit() throws {
+    public func commit() throws {
         guard fsync(fd) == 0 else { throw DNABertError.io("cannot sync '\(tmp)': \(FileIO.errnoString())") }
         close(fd)
         fd = -1

@@ -1,12 +1,24 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A model folder as users have them: `config.json` + weights (`model.safetensors` or the published
 /// `pytorch_model.bin`) + `tokenizer.json`. The tokenizer is optional (raw-id inference needs none).
 public final class PretrainedModel: @unchecked Sendable {
     public let model: Model
     public let tokenizer: Tokenizer?
+    /// For a classification model (a merged or fully fine-tuned classifier): its `dnabert_classifier.json`
+    /// (pooling, strand symmetry, label names, problem type, max length), which config.json has no field for.
+    /// Saved and loaded with the folder, so the folder reloads as the same classifier (same probabilities).
+    public let classifierMetadata: JSONValue?
+    /// The folder this model was loaded from (absolute), if any: a LoRA classifier saved on it records it as the
+    /// adapter's `base_model_name_or_path`, so the adapter can find its base again.
+    public internal(set) var sourceDirectory: String? = nil
 
-    public init(model: Model, tokenizer: Tokenizer?) {
+    public init(model: Model, tokenizer: Tokenizer?, classifierMetadata: JSONValue? = nil) {
         self.model = model
         self.tokenizer = tokenizer
+        self.classifierMetadata = model.layout.hasClassifier ? classifierMetadata : nil
     }
 
     /// Loads a model folder, choosing the layout (MLM head, pooler, classifier) from the tensors present.
@@ -35,7 +47,18 @@ public final class PretrainedModel: @unchecked Sendable {
         if let tokenizer, tokenizer.idLimit > config.vocabSize {
             throw DNABertError.format("'\(directory)': tokenizer.json has ids up to \(tokenizer.idLimit - 1) but the model only \(config.vocabSize) embeddings")
         }
-        return PretrainedModel(model: model, tokenizer: tokenizer)
+        var metadata: JSONValue? = nil
+        let extrasPath = directory + "/" + SequenceClassifier.extrasName
+        if model.layout.hasClassifier && FileIO.exists(extrasPath) {
+            metadata = try SequenceClassifier.parseJSONFile(extrasPath)
+            guard case .object = metadata! else { throw DNABertError.format("'\(extrasPath)': not a JSON object") }
+        }
+        let loaded = PretrainedModel(model: model, tokenizer: tokenizer, classifierMetadata: metadata)
+        if let r = realpath(directory, nil) {
+            loaded.sourceDirectory = String(cString: r)
+            free(r)
+        }
+        return loaded
     }
 
     /// A model with random weights (normal(0, initializer_range)), e.g. to pretrain from scratch or to benchmark.
@@ -61,5 +84,27 @@ public final class PretrainedModel: @unchecked Sendable {
         try Checkpoint.writeFiles(into: directory, config: model.config, layout: model.layout,
                                   parameters: UnsafeBufferPointer(model.parameters))
         if let tokenizer { try tokenizer.save(to: directory + "/tokenizer.json") }
+        if let classifierMetadata {
+            try FileIO.writeAtomically(directory + "/" + SequenceClassifier.extrasName,
+                                       string: JSON.serialize(classifierMetadata, indent: 2) + "\n")
+            // What Hugging Face reads from config.json too: label names (id2label/label2id) and problem_type.
+            if case .object(var entries) = model.config.jsonValue() {
+                let n = model.config.numLabels
+                if case .array(let names)? = classifierMetadata["label_names"], names.count == n {
+                    let strs = names.compactMap { v -> String? in if case .string(let s) = v { return s }; return nil }
+                    if strs.count == n && Set(strs).count == n {
+                        for (i, e) in entries.enumerated() {
+                            if e.0 == "id2label" { entries[i].1 = .object(strs.enumerated().map { ("\($0.offset)", .string($0.element)) }) }
+                            if e.0 == "label2id" { entries[i].1 = .object(strs.enumerated().map { ($0.element, .int(Int64($0.offset))) }) }
+                        }
+                    }
+                }
+                if case .string(let p)? = classifierMetadata["problem_type"] {
+                    entries.append(("problem_type", .string(p)))
+                    entries.sort { $0.0 < $1.0 }
+                }
+                try FileIO.writeAtomically(directory + "/config.json", string: JSON.serialize(.object(entries), indent: 2) + "\n")
+            }
+        }
     }
 }

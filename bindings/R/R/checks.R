@@ -34,6 +34,11 @@ as_sequences <- function(x, name = "x") {
   if (is.null(x)) {
     stop_arg("'", name, "' must be a character vector or a Biostrings DNAStringSet, not NULL")
   }
+  # A single string naming a file (or shaped like a path) is read as FASTA/CSV/TSV, never tokenized as DNA.
+  if (is.character(x) && length(x) == 1L && !is.na(x) && nchar(x) < 4096L &&
+      (grepl("[./\\\\]", x) || file.exists(path.expand(x)))) {
+    return(prediction_input(x))
+  }
   if (methods::is(x, "XStringSet") || methods::is(x, "XString")) {
     x <- as.character(x)
   } else if (is.factor(x)) {

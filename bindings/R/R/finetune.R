@@ -12,7 +12,10 @@ finetune_history_columns <- c("step", "epoch", "loss", "learning_rate", "grad_no
 
 lora_target_names <- c("Wqkv", "attention.output.dense", "gated_layers", "wo")
 select_by_names <- c("loss", "accuracy", "f1", "mcc", "precision", "recall", "pearson", "spearman", "r2")
-problem_type_codes <- c(auto = 0L, single_label = 1L, multi_label = 2L, regression = 3L)
+# One spelling across the CLI, Python, R and config.json: Hugging Face's (single_label_classification,
+# multi_label_classification, regression); the short forms are accepted on input.
+problem_type_codes <- c(auto = 0L, single_label_classification = 1L, multi_label_classification = 2L, regression = 3L,
+                        single_label = 1L, multi_label = 2L)
 
 new_classifier <- function(ptr, base, source) {
   structure(list(ptr = ptr, base = base, source = source, history = NULL, test = NULL), class = "dnabert_classifier")
@@ -156,7 +159,8 @@ finetune_recorder <- function(progress) {
 #' @param warmup warm-up steps (\code{NULL} = min(50, 10\% of the steps)).
 #' @param dropout hidden and classifier dropout (\code{NULL} = the model configuration's).
 #' @param grad_accum micro-batches per optimizer step.
-#' @param problem_type \code{"auto"} (inferred from the labels), \code{"single_label"}, \code{"multi_label"} or
+#' @param problem_type \code{"auto"} (inferred from the labels), \code{"single_label_classification"},
+#'   \code{"multi_label_classification"} (short forms \code{"single_label"}, \code{"multi_label"}) or
 #'   \code{"regression"}.
 #' @return a \code{dnabert_classifier} with \code{$history} (a data.frame, one row per step) and \code{$test}
 #'   (named test metrics, or \code{NULL}).
@@ -287,9 +291,18 @@ dnabert_classifier_load <- function(model, dir) {
   new_classifier(ptr, model, normalizePath(dir, mustWork = FALSE))
 }
 
+#' A standalone model (a BertForSequenceClassification folder once saved with dnabert_save_model()) with the
+#' LoRA adapters merged into the weights. It keeps the classifier's pooling, strand symmetry, label names,
+#' problem type and max length, so dnabert_classifier_load(NULL, dir) on the saved folder predicts the same.
+dnabert_merged_model <- function(clf) {
+  ptr <- classifier_ptr(clf)
+  new_model(.Call(dnabert_r_classifier_merged_model, ptr), "merged classifier")
+}
+
 # Sequences (named) for prediction: a character vector, a DNAStringSet, or a FASTA / CSV / TSV path.
 prediction_input <- function(x) {
-  if (is.character(x) && length(x) == 1L && !is.na(x) && (file.exists(path.expand(x)) || grepl("[./\\\\]", x))) {
+  if (is.character(x) && length(x) == 1L && !is.na(x) && nchar(x) < 4096L &&
+      (grepl("[./\\\\]", x) || file.exists(path.expand(x)))) {
     path <- path.expand(x)
     if (!file.exists(path) || dir.exists(path)) stop_arg("'sequences': no file '", x, "'")
     if (grepl("\\.(csv|tsv)(\\.gz)?$", path, ignore.case = TRUE)) {
@@ -337,14 +350,28 @@ read_fasta <- function(path) {
 #'   (the class name when the classifier has names, else the class index; multi-label: the labels with probability
 #'   >= 0.5 joined by ";"), and \code{prob_<label>} columns (class probabilities that sum to 1, or label
 #'   probabilities for multi-label). Regression: \code{id} and \code{prediction}.
-dnabert_predict <- function(clf, sequences, type = c("label", "prob"), threads = 0L) {
+dnabert_predict <- function(clf, sequences, type = c("label", "prob"), threads = 0L,
+                            long_inputs = c("truncate", "windows"), window_overlap = NULL,
+                            window_pooling = c("mean", "max")) {
   ptr <- classifier_ptr(clf)
   type <- match.arg(type)
+  long_inputs <- match.arg(long_inputs)
+  window_pooling <- match.arg(window_pooling)
   threads <- check_int(threads, "threads", min = 0L)
+  overlap <- if (is.null(window_overlap)) -1L else check_int(window_overlap, "window_overlap", min = 0L)
   if (missing(sequences) || is.null(sequences)) stop_arg("'sequences' must not be NULL")
   x <- prediction_input(sequences)
   info <- dnabert_classifier_info(clf)
-  scores <- .Call(dnabert_r_classifier_predict, ptr, unname(x), threads)
+  scores <- .Call(dnabert_r_classifier_predict, ptr, unname(x), threads,
+                  if (long_inputs == "windows") 1L else 0L, overlap, if (window_pooling == "max") 1L else 0L)
+  n_long <- attr(scores, "n_long")
+  if (!is.null(n_long) && n_long > 0 && long_inputs == "truncate") {
+    warning(n_long, " of ", length(x), " sequences are longer than the classifier's ", attr(scores, "max_length"),
+            " tokens (longest ", attr(scores, "longest_tokens"), ") and were truncated to their first ",
+            attr(scores, "max_length"), " tokens; use long_inputs = \"windows\" to score them by sliding windows",
+            call. = FALSE)
+  }
+  attributes(scores) <- list(dim = dim(scores))
   ids <- if (!is.null(names(x)) && all(nzchar(names(x)))) names(x) else seq_along(x)
   if (info$problem_type == "regression") {
     return(data.frame(id = ids, prediction = scores[, 1L], stringsAsFactors = FALSE))
@@ -354,7 +381,7 @@ dnabert_predict <- function(clf, sequences, type = c("label", "prob"), threads =
   out <- data.frame(id = ids, stringsAsFactors = FALSE)
   if (type == "label") {
     # the library's label decision (argmax / >= 0.5), shared with the CLI and the Python bindings
-    if (info$problem_type == "multi_label") {
+    if (info$problem_type == "multi_label_classification") {
       decided <- .Call(dnabert_r_decide_labels, 2L, scores)
       out$label <- apply(decided == 1L, 1L, function(r) paste(labels[r], collapse = ";"))
     } else {

@@ -9,6 +9,7 @@
 void dnabert_r_save_error(int status, char *msg, size_t cap);
 void dnabert_r_fail(int status);
 SEXP dnabert_r_new_tokenizer_ptr(void);
+SEXP dnabert_r_new_model_ptr(void);
 const dnabert_tokenizer *dnabert_r_tokenizer(SEXP ptr);
 
 /* Progress bridge (progress.c). */
@@ -96,7 +97,9 @@ SEXP dnabert_r_classifier_free(SEXP ptr);
 SEXP dnabert_r_classifier_is_valid(SEXP ptr);
 SEXP dnabert_r_classifier_info(SEXP ptr);
 SEXP dnabert_r_decide_labels(SEXP problem, SEXP scores);
-SEXP dnabert_r_classifier_predict(SEXP ptr, SEXP x, SEXP threads);
+SEXP dnabert_r_classifier_predict(SEXP ptr, SEXP x, SEXP threads, SEXP long_inputs, SEXP overlap, SEXP pooling);
 SEXP dnabert_r_classifier_evaluate(SEXP ptr, SEXP data, SEXP threads);
+
+SEXP dnabert_r_classifier_merged_model(SEXP ptr);
 
 #endif

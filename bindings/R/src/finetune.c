@@ -395,7 +395,7 @@ SEXP dnabert_r_classifier_info(SEXP ptr) {
     SEXP labels = PROTECT(Rf_allocVector(STRSXP, l.info.num_labels));
     for (int32_t i = 0; i < l.info.num_labels; i++) SET_STRING_ELT(labels, i, Rf_mkCharCE(l.names[i], CE_UTF8));
     free_labels(&l);
-    const char *problems[] = {"auto", "single_label", "multi_label", "regression"};
+    const char *problems[] = {"auto", "single_label_classification", "multi_label_classification", "regression"};
     int pt = l.info.problem_type >= 0 && l.info.problem_type <= 3 ? l.info.problem_type : 0;
     const char *rn[] = {"num_labels", "problem_type", "pooling", "lora_r", "lora_alpha", "trainable_parameters",
                         "max_length", "has_label_names", "reverse_complement", "labels"};
@@ -417,12 +417,20 @@ SEXP dnabert_r_classifier_info(SEXP ptr) {
     return res;
 }
 
-/* Scores of the sequences as an R matrix [n, num_labels]. */
-SEXP dnabert_r_classifier_predict(SEXP ptr, SEXP x, SEXP threads) {
+/* Scores of the sequences as an R matrix [n, num_labels], with attributes n_long (inputs longer than the
+ * classifier's max_length), max_length and longest_tokens. long_inputs: 0 truncate, 1 windows; overlap: tokens
+ * shared by windows (-1 = a quarter of the window); pooling: 0 mean, 1 max of the windows' scores. */
+SEXP dnabert_r_classifier_predict(SEXP ptr, SEXP x, SEXP threads, SEXP long_inputs, SEXP overlap, SEXP pooling) {
     const dnabert_classifier *c = classifier_of(ptr);
     if (TYPEOF(x) != STRSXP) Rf_error("'sequences' must be a character vector");
-    dnabert_forward_params fp = dnabert_forward_default_params();
-    fp.n_threads = threads_arg(threads);
+    dnabert_predict_params pp = dnabert_predict_default_params();
+    pp.n_threads = threads_arg(threads);
+    if (TYPEOF(long_inputs) != INTSXP || XLENGTH(long_inputs) != 1 || TYPEOF(overlap) != INTSXP || XLENGTH(overlap) != 1 ||
+        TYPEOF(pooling) != INTSXP || XLENGTH(pooling) != 1)
+        Rf_error("long_inputs, overlap and pooling must be single integers");
+    pp.long_inputs = INTEGER(long_inputs)[0];
+    pp.window_overlap = INTEGER(overlap)[0];
+    pp.window_pooling = INTEGER(pooling)[0];
     dnabert_classifier_info info = { .struct_size = sizeof info };
     CHECK(dnabert_classifier_get_info(c, &info));
     R_xlen_t n = XLENGTH(x);
@@ -438,13 +446,28 @@ SEXP dnabert_r_classifier_predict(SEXP ptr, SEXP x, SEXP threads) {
         lens[i] = (size_t)LENGTH(s);
     }
     float *out = (float *)R_alloc((size_t)(n > 0 ? n : 1) * (size_t)k, sizeof(float));
-    if (n > 0) CHECK(dnabert_classifier_predict(c, seqs, lens, (size_t)n, &fp, out));
+    dnabert_predict_report rep = { .struct_size = sizeof rep };
+    if (n > 0) CHECK(dnabert_classifier_predict_ex(c, seqs, lens, (size_t)n, &pp, out, &rep));
     SEXP m = PROTECT(Rf_allocMatrix(REALSXP, (int)n, k));
     double *r = REAL(m);
     for (R_xlen_t i = 0; i < n; i++)
         for (int32_t j = 0; j < k; j++) r[(R_xlen_t)j * n + i] = (double)out[(size_t)i * (size_t)k + (size_t)j];
+    Rf_setAttrib(m, Rf_install("n_long"), Rf_ScalarReal((double)rep.n_long));
+    Rf_setAttrib(m, Rf_install("max_length"), Rf_ScalarInteger(rep.max_length));
+    Rf_setAttrib(m, Rf_install("longest_tokens"), Rf_ScalarInteger(rep.longest_tokens));
     UNPROTECT(1);
     return m;
+}
+
+/* A standalone model with the adapters merged (keeps pooling, strand symmetry, labels, problem type, max length). */
+SEXP dnabert_r_classifier_merged_model(SEXP ptr) {
+    const dnabert_classifier *c = classifier_of(ptr);
+    SEXP out = PROTECT(dnabert_r_new_model_ptr());
+    dnabert_model *m = NULL;
+    CHECK(dnabert_classifier_merged_model(c, &m));
+    R_SetExternalPtrAddr(out, m);
+    UNPROTECT(1);
+    return out;
 }
 
 /* Metrics on labelled data (a path or list(sequences, labels)), read with the classifier's label mapping. */

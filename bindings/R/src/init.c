@@ -44,7 +44,8 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(dnabert_r_classifier_is_valid, 1),
     ENTRY(dnabert_r_classifier_info, 1),
     ENTRY(dnabert_r_decide_labels, 2),
-    ENTRY(dnabert_r_classifier_predict, 3),
+    ENTRY(dnabert_r_classifier_predict, 6),
+    ENTRY(dnabert_r_classifier_merged_model, 1),
     ENTRY(dnabert_r_classifier_evaluate, 3),
     {NULL, NULL, 0}};
 

@@ -47,6 +47,8 @@ static SEXP new_model_ptr(void) {
     return ptr;
 }
 
+SEXP dnabert_r_new_model_ptr(void) { return new_model_ptr(); }
+
 static const dnabert_model *model_of(SEXP ptr) {
     if (TYPEOF(ptr) != EXTPTRSXP || R_ExternalPtrTag(ptr) != model_tag()) Rf_error("not a dnabert model handle");
     const dnabert_model *m = (const dnabert_model *)R_ExternalPtrAddr(ptr);

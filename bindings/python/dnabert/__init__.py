@@ -9,13 +9,15 @@
     clf.predict(["ACGT..."]); clf.test_metrics; clf.save("runs/clf")
 """
 from ._lib import DNABertError, lib as _lib_handle, lib_path as library_path
-from .finetune import Classifier, Dataset, FineTuner, decide_labels, finetune
+from ._inputs import read_fasta
+from .finetune import Classifier, Dataset, FineTuner, LongInputWarning, decide_labels, finetune
 from .model import Model, blas_benchmark, blas_info, convert_pytorch
 from .pretrain import Trainer, pretrain
 from .tokenizer import BatchEncoding, Tokenizer
 
 __all__ = ["DNABertError", "Tokenizer", "BatchEncoding", "Model", "Trainer", "pretrain", "blas_info", "blas_benchmark",
-           "convert_pytorch", "Dataset", "Classifier", "FineTuner", "finetune", "decide_labels", "version", "library_path"]
+           "convert_pytorch", "Dataset", "Classifier", "FineTuner", "finetune", "decide_labels", "version", "library_path",
+           "read_fasta", "LongInputWarning"]
 
 
 def version():

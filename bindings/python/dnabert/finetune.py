@@ -17,12 +17,15 @@ import ctypes
 import json
 import math
 import os
+import warnings
 
 import numpy as np
 
 from . import _lib
 from ._lib import DNABertError, Handle, check, lib
+from ._progress import make_bar
 from .model import ForwardParams, Model
+from ._inputs import frame_labels, frame_sequences, is_dataframe, sequence_input
 from .tokenizer import _as_bytes
 
 _P = ctypes.c_void_p
@@ -90,6 +93,37 @@ class ClassifierInfo(ctypes.Structure):
                 ("max_length", ctypes.c_int32), ("has_label_names", ctypes.c_int32), ("reverse_complement", ctypes.c_int32)]
 
 
+class PredictParams(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_uint32), ("n_threads", ctypes.c_int32), ("batch_size", ctypes.c_int32),
+                ("max_length", ctypes.c_int32), ("long_inputs", ctypes.c_int32), ("window_overlap", ctypes.c_int32),
+                ("window_pooling", ctypes.c_int32)]
+
+
+class PredictReport(ctypes.Structure):
+    _fields_ = [("struct_size", ctypes.c_uint32), ("n_long", ctypes.c_int64), ("n_windows", ctypes.c_int64),
+                ("longest_tokens", ctypes.c_int32), ("max_length", ctypes.c_int32)]
+
+
+class LongInputWarning(UserWarning):
+    """Inputs longer than a classifier's max_length were truncated (see predict_proba's long_inputs)."""
+
+
+_LONG_INPUTS = {"truncate": 0, "windows": 1}
+_WINDOW_POOLING = {"mean": 0, "max": 1}
+
+
+def _warn_level():
+    """stacklevel pointing at the user's call (outside this package)."""
+    import inspect
+    here = os.path.dirname(os.path.abspath(__file__))
+    level = 1
+    for frame in inspect.stack()[1:]:
+        level += 1
+        if not os.path.abspath(frame.filename).startswith(here):
+            return level - 1
+    return 2
+
+
 class EvalResult(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_uint32), ("n", ctypes.c_int64), ("loss", ctypes.c_double), ("accuracy", ctypes.c_double),
                 ("f1", ctypes.c_double), ("mcc", ctypes.c_double), ("precision", ctypes.c_double),
@@ -130,6 +164,9 @@ _lib.declare({
     "dnabert_decide_labels": ([ctypes.c_int32, c_float_p, ctypes.c_size_t, ctypes.c_int32, c_int32_p], ctypes.c_int),
     "dnabert_classifier_merged_model": ([_P, ctypes.POINTER(_P)], ctypes.c_int),
     "dnabert_classifier_free": ([_P], None),
+    "dnabert_predict_default_params": ([], PredictParams),
+    "dnabert_classifier_predict_ex": ([_P, c_char_pp, c_size_p, ctypes.c_size_t, ctypes.POINTER(PredictParams), c_float_p,
+                                       ctypes.POINTER(PredictReport)], ctypes.c_int),
 })
 
 if ctypes.sizeof(FinetuneParams) != lib.dnabert_finetune_default_params().struct_size:   # pragma: no cover
@@ -146,8 +183,9 @@ def _problem_code(problem_type):
         key = problem_type.lower() if isinstance(problem_type, str) else None
         if key in _PROBLEM_CODES:
             return _PROBLEM_CODES[key]
-    raise ValueError(f"problem_type must be one of 'auto', 'single_label', 'multi_label', 'regression' "
-                     f"(or the Hugging Face spellings), got {problem_type!r}")
+    raise ValueError(f"problem_type must be one of 'auto', 'single_label_classification', "
+                     f"'multi_label_classification', 'regression' (short forms 'single_label', 'multi_label'), "
+                     f"got {problem_type!r}")
 
 
 def _read_name(fn, handle, index):
@@ -162,13 +200,9 @@ def _read_name(fn, handle, index):
 
 
 def _sequence_list(sequences, what="sequences"):
-    """Sequences as a list of bytes; a single str is one sequence."""
-    if isinstance(sequences, (str, bytes, bytearray)):
-        sequences = [sequences]
-    try:
-        items = list(sequences)
-    except TypeError:
-        raise TypeError(f"{what} must be a list of DNA strings, got {type(sequences).__name__}") from None
+    """Sequences as a list of bytes; a single str is one sequence; a path is read as a FASTA/FASTQ/CSV file (never
+    tokenized as letters); a DataFrame gives its `sequence` column."""
+    items = sequence_input(sequences, what)
     return [_as_bytes(s, f"{what}[{i}]") for i, s in enumerate(items)]
 
 
@@ -270,9 +304,15 @@ class Dataset(Handle):
     _kind = "dataset"
     _free_name = "dnabert_dataset_free"
 
-    def __init__(self, source, labels=None, like=None, problem_type="auto"):
+    def __init__(self, source, labels=None, like=None, problem_type="auto", sequence_column="sequence",
+                 label_column="label"):
         if like is not None and not isinstance(like, Dataset):
             raise TypeError(f"like must be a Dataset, got {type(like).__name__}")
+        if is_dataframe(source):
+            if labels is not None:
+                raise TypeError("a DataFrame carries its labels: give its label_column, not labels=")
+            source, labels = (frame_sequences(source, sequence_column, "data"),
+                              frame_labels(source, label_column, "data"))
         code = _problem_code(problem_type)
         like_h = like._handle() if like is not None else None
         h = ctypes.c_void_p()
@@ -332,10 +372,12 @@ class Dataset(Handle):
         super().__init__(h.value)
 
     @classmethod
-    def _for_classifier(cls, clf, data):
-        """A path or (sequences, labels) read with a classifier's label mapping (by the library)."""
+    def _for_classifier(cls, clf, data, sequence_column="sequence", label_column="label"):
+        """A path, a DataFrame or (sequences, labels) read with a classifier's label mapping (by the library)."""
         h = ctypes.c_void_p()
         self = cls.__new__(cls)
+        if is_dataframe(data):
+            data = (frame_sequences(data, sequence_column, "data"), frame_labels(data, label_column, "data"))
         if isinstance(data, (str, bytes, os.PathLike)):
             path = os.fsencode(data)
             check(lib.dnabert_classifier_read_dataset(clf._handle(), path, ctypes.byref(h)))
@@ -416,20 +458,22 @@ class Dataset(Handle):
         return f"<dnabert.Dataset n={self.n} {self.problem_type} num_labels={self.num_labels}{lab}>"
 
 
-def _as_dataset(data, like=None, what="data"):
-    """A Dataset from a path, a Dataset (checked against `like`) or (sequences, labels)."""
+def _as_dataset(data, like=None, what="data", sequence_column="sequence", label_column="label"):
+    """A Dataset from a path, a Dataset (checked against `like`), a pandas DataFrame or (sequences, labels)."""
     if isinstance(data, Dataset):
         if like is not None:
             _check_same_schema(data, like, what)
         return data
+    if is_dataframe(data):
+        return Dataset(data, like=like, sequence_column=sequence_column, label_column=label_column)
     if isinstance(data, (str, bytes, os.PathLike)):
         return Dataset(data, like=like)
     if isinstance(data, tuple) and len(data) == 2:
         return Dataset(data[0], data[1], like=like)
     if isinstance(data, list) and len(data) == 2 and not isinstance(data[0], (str, bytes)):
         return Dataset(data[0], data[1], like=like)
-    raise TypeError(f"{what} must be a CSV path, a dnabert.Dataset or a (sequences, labels) tuple, "
-                    f"got {type(data).__name__}")
+    raise TypeError(f"{what} must be a CSV path, a dnabert.Dataset, a pandas DataFrame or a (sequences, labels) "
+                    f"tuple, got {type(data).__name__}")
 
 
 def _check_same_schema(data, like, what):
@@ -454,6 +498,7 @@ class Classifier(Handle):
         self._like = like             # the training Dataset (label mapping for evaluate)
         self.history = []             # per-step metrics when it came from finetune()
         self.test_metrics = None
+        self.last_predict_report = None   # the last predict_proba's lengths (n_long, n_windows, ...)
 
     @classmethod
     def load(cls, model, directory):
@@ -469,6 +514,59 @@ class Classifier(Handle):
         check(lib.dnabert_classifier_load(model._handle() if model is not None else None, os.fsencode(directory),
                                           ctypes.byref(h)))
         return cls(h.value, base=model)
+
+    @classmethod
+    def from_pretrained(cls, directory, model=None):
+        """Hugging Face's habit: load a classifier folder. A LoRA adapter finds its base model through
+        adapter_config.json's base_model_name_or_path when that is a local model folder (absolute, or relative to
+        the working folder or to the adapter); give `model` (a Model or a folder) otherwise. A full model folder
+        (a merged or fully fine-tuned classifier) needs no base."""
+        directory = os.fspath(directory)
+        if not os.path.isdir(directory):
+            raise FileNotFoundError(f"no classifier folder '{directory}'")
+        if model is None:
+            mode = None
+            extras = os.path.join(directory, "dnabert_classifier.json")
+            if os.path.isfile(extras):
+                try:
+                    mode = json.load(open(extras)).get("mode")
+                except (OSError, ValueError, AttributeError):
+                    mode = None
+            cfg = os.path.join(directory, "adapter_config.json")
+            if mode != "full" and os.path.isfile(cfg):
+                try:
+                    base = json.load(open(cfg)).get("base_model_name_or_path")
+                except (OSError, ValueError, AttributeError) as e:
+                    raise DNABertError(f"'{cfg}': {e}", -3) from None
+                found = None
+                if isinstance(base, str) and base:
+                    for c in (base, os.path.join(directory, base)):
+                        if os.path.isfile(os.path.join(c, "config.json")):
+                            found = c
+                            break
+                if found is None:
+                    raise DNABertError(f"'{directory}' is a LoRA adapter whose base_model_name_or_path ({base!r}) is "
+                                       "not a local model folder: pass the base as model=", -8)
+                model = found
+        return cls.load(model, directory)
+
+    def save_pretrained(self, directory):
+        """Hugging Face's name for save()."""
+        self.save(directory)
+
+    def __call__(self, input_ids=None, attention_mask=None, token_type_ids=None, threads=0, **kwargs):
+        """Hugging Face's form: `clf(**tok(seqs, padding=True))` → a ModelOutput with `.logits` [B, num_labels]
+        (forward strand only; predict_proba averages both strands of a strand-symmetric classifier)."""
+        from .model import ModelOutput, _is_torch, _numpy, _to_torch
+        if input_ids is None:
+            raise TypeError("Classifier(...) needs input_ids (token ids); for sequences use predict_proba")
+        if kwargs.get("labels") is not None:
+            raise NotImplementedError("labels= (a training loss) is not computed here; use finetune / evaluate")
+        torch_in = _is_torch(input_ids)
+        if token_type_ids is not None and np.any(_numpy(token_type_ids) != 0):
+            raise ValueError("token_type_ids must be all 0: DNABERT-2 encodes one segment")
+        lg = self.logits(_numpy(input_ids), _numpy(attention_mask), threads)
+        return ModelOutput(logits=_to_torch(lg) if torch_in else lg)
 
     # ---- description ----
     def _info(self):
@@ -516,9 +614,16 @@ class Classifier(Handle):
                 f"pooling={i['pooling']} trainable={i['trainable_parameters']:,} max_length={i['max_length']}>")
 
     # ---- inference ----
-    def predict_proba(self, sequences, threads=0):
+    def predict_proba(self, sequences, threads=0, long_inputs="truncate", window_overlap=None, window_pooling="mean",
+                      max_length=None, batch_size=32):
         """Class probabilities [N, num_labels] (softmax), label probabilities (sigmoid, multi-label) or
-        regression outputs [N, 1], float32. Sequences are upper-cased and truncated to the training length."""
+        regression outputs [N, 1], float32. Sequences are upper-cased.
+
+        sequences: DNA strings, a DataFrame (its `sequence` column) or the path of a FASTA/FASTQ/CSV file (read).
+        Inputs with more tokens than the classifier's max_length (its training length, or max_length here):
+        long_inputs="truncate" keeps their first max_length tokens and warns once per call;
+        long_inputs="windows" scores overlapping windows (window_overlap tokens shared, default a quarter of the
+        window) and pools them by window_pooling ("mean" of the windows' probabilities, or "max" per label)."""
         data = _sequence_list(sequences)
         k = self.num_labels
         out = np.empty((len(data), k), dtype=np.float32)
@@ -527,9 +632,27 @@ class Classifier(Handle):
         for i, s in enumerate(data):
             if not s:
                 raise ValueError(f"sequences[{i}] is empty")
+        if long_inputs not in _LONG_INPUTS:
+            raise ValueError(f"long_inputs must be 'truncate' or 'windows', got {long_inputs!r}")
+        if window_pooling not in _WINDOW_POOLING:
+            raise ValueError(f"window_pooling must be 'mean' or 'max', got {window_pooling!r}")
+        p = lib.dnabert_predict_default_params()
+        p.n_threads = _int("threads", threads, 0)
+        p.batch_size = _int("batch_size", batch_size, 1)
+        p.max_length = 0 if max_length is None else _int("max_length", max_length, 3)
+        p.long_inputs = _LONG_INPUTS[long_inputs]
+        p.window_overlap = -1 if window_overlap is None else _int("window_overlap", window_overlap, 0)
+        p.window_pooling = _WINDOW_POOLING[window_pooling]
+        report = _sized(PredictReport)
         seqs, lens = _c_sequences(data)
-        check(lib.dnabert_classifier_predict(self._handle(), seqs, lens, len(data), _threads(threads),
-                                             out.ctypes.data_as(c_float_p)))
+        check(lib.dnabert_classifier_predict_ex(self._handle(), seqs, lens, len(data), ctypes.byref(p),
+                                                out.ctypes.data_as(c_float_p), ctypes.byref(report)))
+        self.last_predict_report = {k: getattr(report, k) for k, _ in PredictReport._fields_[1:]}
+        if report.n_long > 0 and long_inputs == "truncate":
+            warnings.warn(f"{report.n_long} of {len(data)} sequences are longer than the classifier's "
+                          f"{report.max_length} tokens (longest {report.longest_tokens}) and were truncated to their "
+                          f"first {report.max_length} tokens; pass long_inputs='windows' to score them by sliding "
+                          "windows", LongInputWarning, stacklevel=_warn_level())
         return out
 
     def _labels_of(self, scores):
@@ -546,10 +669,11 @@ class Classifier(Handle):
             return np.array([names[j] for j in idx], dtype=str)
         return idx.astype(np.int64)
 
-    def predict(self, sequences, threads=0):
+    def predict(self, sequences, threads=0, **kwargs):
         """Labels: class names (numpy str array) when the training labels were names, else class indices
-        (int64); multi-label: a list of label lists (probability >= 0.5); regression: float64 predictions."""
-        return self._labels_of(self.predict_proba(sequences, threads))
+        (int64); multi-label: a list of label lists (probability >= 0.5); regression: float64 predictions.
+        Inputs and keyword arguments (long_inputs="windows", ...) as predict_proba."""
+        return self._labels_of(self.predict_proba(sequences, threads, **kwargs))
 
     def logits(self, ids, attention_mask=None, threads=0):
         """Logits [B, num_labels] of right-padded token ids (as the tokenizer's encode_batch gives), no dropout."""
@@ -561,11 +685,16 @@ class Classifier(Handle):
                                             _threads(threads), out.ctypes.data_as(c_float_p)))
         return out
 
-    def _dataset(self, data):
+    def _dataset(self, data, sequence_column="sequence", label_column="label"):
         """Evaluation data with this classifier's label mapping: the training Dataset's when known, else the
         library's (dnabert_classifier_read_dataset / dnabert_classifier_dataset_from_arrays)."""
+        if isinstance(data, (str, os.PathLike)) and not os.path.isfile(data):
+            raise FileNotFoundError(f"evaluation data: no such file '{os.fspath(data)}'")
         if self._like is not None and getattr(self._like, "_h", None):
-            return _as_dataset(data, like=self._like, what="evaluation data")
+            return _as_dataset(data, like=self._like, what="evaluation data", sequence_column=sequence_column,
+                               label_column=label_column)
+        if is_dataframe(data):
+            return Dataset._for_classifier(self, data, sequence_column, label_column)
         if isinstance(data, Dataset):
             i = self._info()
             if (data.num_labels, data.label_names) != (int(i.num_labels), self.label_names):
@@ -574,11 +703,12 @@ class Classifier(Handle):
             return data
         return Dataset._for_classifier(self, data)
 
-    def evaluate(self, data, threads=0, return_scores=False):
-        """Loss and metrics on labelled data (a CSV path, a Dataset, or (sequences, labels)): n, loss, accuracy,
-        f1, mcc, precision, recall (macro, as scikit-learn) for classification; pearson, spearman, mse, r2 for
-        regression. With return_scores=True returns (metrics, scores [N, num_labels])."""
-        ds = self._dataset(data)
+    def evaluate(self, data, threads=0, return_scores=False, sequence_column="sequence", label_column="label"):
+        """Loss and metrics on labelled data (a CSV/TSV path, a Dataset, a pandas DataFrame with sequence and label
+        columns, or (sequences, labels)): n, loss, accuracy, f1, mcc, precision, recall (macro, as scikit-learn)
+        for classification; pearson, spearman, mse, r2 for regression. With return_scores=True returns
+        (metrics, scores [N, num_labels])."""
+        ds = self._dataset(data, sequence_column, label_column)
         r = _sized(EvalResult)
         scores = np.empty((ds.n, self.num_labels), dtype=np.float32) if return_scores else None
         check(lib.dnabert_classifier_evaluate(self._handle(), ds._handle(), _threads(threads), ctypes.byref(r),
@@ -602,6 +732,33 @@ class Classifier(Handle):
 
 
 # ---- training -------------------------------------------------------------------------------------
+
+# Hugging Face TrainingArguments / peft LoraConfig spellings → ours.
+_HF_NAMES = {"learning_rate": "lr", "num_train_epochs": "epochs", "per_device_train_batch_size": "batch_size",
+             "train_batch_size": "batch_size", "gradient_accumulation_steps": "grad_accum", "output_dir": "out",
+             "eval_steps": "eval_every", "metric_for_best_model": "select_by", "r": "lora_r",
+             "target_modules": "lora_targets", "hidden_dropout_prob": "dropout"}
+
+
+def _hf_arguments(fn):
+    """Accepts the Hugging Face spellings (learning_rate=, num_train_epochs=, ...) beside ours; both at once is
+    an error. metric_for_best_model may carry HF's "eval_" prefix."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        for hf, ours in _HF_NAMES.items():
+            if hf in kwargs:
+                if ours in kwargs:
+                    raise TypeError(f"give {ours}= or {hf}= (its Hugging Face name), not both")
+                v = kwargs.pop(hf)
+                if hf == "metric_for_best_model" and isinstance(v, str):
+                    v = v[5:] if v.startswith("eval_") else v
+                    v = "mcc" if v == "matthews_correlation" else v
+                kwargs[ours] = v
+        return fn(*args, **kwargs)
+    return wrapper
+
 
 def _targets(lora_targets):
     if isinstance(lora_targets, str):
@@ -687,12 +844,14 @@ class FineTuner(Handle):
     _kind = "finetuner"
     _free_name = "dnabert_finetuner_free"
 
-    def __init__(self, model, train, dev=None, **params):
+    @_hf_arguments
+    def __init__(self, model, train, dev=None, sequence_column="sequence", label_column="label", **params):
         if not isinstance(model, Model):
             raise TypeError(f"model must be a dnabert.Model, got {type(model).__name__}")
         p = _make_params(**params)
-        train = _as_dataset(train, what="train")
-        dev = _as_dataset(dev, like=train, what="dev") if dev is not None else None
+        cols = dict(sequence_column=sequence_column, label_column=label_column)
+        train = _as_dataset(train, what="train", **cols)
+        dev = _as_dataset(dev, like=train, what="dev", **cols) if dev is not None else None
         h = ctypes.c_void_p()
         check(lib.dnabert_finetuner_create(model._handle(), train._handle(), dev._handle() if dev is not None else None,
                                            ctypes.byref(p), ctypes.byref(h)))
@@ -727,11 +886,7 @@ class FineTuner(Handle):
         the best parameters so far are kept). Returns the metric history (list of dicts)."""
         bar = None
         if progress is None or progress is True:
-            try:
-                import tqdm
-                bar = tqdm.tqdm(desc="finetune", unit="step")
-            except ImportError:
-                bar = None
+            bar = make_bar("finetune", unit="step")   # tqdm.auto, or a plain log line off a terminal
         state = {"interrupted": False, "stopped": False, "error": None}
         post = {}
 
@@ -792,11 +947,13 @@ class FineTuner(Handle):
         return self._classifier
 
 
+@_hf_arguments
 def finetune(model, train, dev=None, test=None, lora_r=8, lora_alpha=32, lora_dropout=0.05,
              lora_targets=("Wqkv", "attention.output.dense"), full=False, pooling="cls", epochs=3, max_steps=0,
              batch_size=32, grad_accum=1, lr=None, warmup_steps=None, eval_every=0, max_length=0,
              class_weights=False, dropout=None, max_grad_norm=1.0, weight_decay=0.01, select_by="loss", seed=0,
-             threads=0, reverse_complement=False, out=None, progress=True):
+             threads=0, reverse_complement=False, out=None, progress=True, sequence_column="sequence",
+             label_column="label"):
     """Fine-tune `model` for sequence classification and return the Classifier.
 
     model: a Model or a model folder. train/dev/test: CSV paths (`sequence,label`), Datasets or
@@ -809,6 +966,11 @@ def finetune(model, train, dev=None, test=None, lora_r=8, lora_alpha=32, lora_dr
     reverse_complement=True for strand-symmetric tasks (sequences from either strand): each training example
     is reverse-complemented with probability 1/2 when drawn and the classifier scores a sequence by the mean of
     both strands' probabilities; not for strand-specific tasks (oriented promoters, splice sites).
+
+    Hugging Face spellings work too: learning_rate, num_train_epochs, per_device_train_batch_size,
+    gradient_accumulation_steps, output_dir, eval_steps, metric_for_best_model (TrainingArguments) and r,
+    target_modules (peft's LoraConfig). train/dev/test may be pandas DataFrames (columns sequence_column and
+    label_column, default "sequence" and "label").
 
     The classifier gets `.history` (one dict per step: loss, learning_rate, dev_* when evaluated, ...) and, with
     test, `.test_metrics`. With out, saves the classifier there with metrics.jsonl (one line per step) and
@@ -823,9 +985,10 @@ def finetune(model, train, dev=None, test=None, lora_r=8, lora_alpha=32, lora_dr
                   max_length=max_length, class_weights=class_weights, dropout=dropout, max_grad_norm=max_grad_norm,
                   weight_decay=weight_decay, select_by=select_by, seed=seed, threads=threads,
                   reverse_complement=reverse_complement, out=out)
-    train = _as_dataset(train, what="train")
-    dev = _as_dataset(dev, like=train, what="dev") if dev is not None else None
-    test = _as_dataset(test, like=train, what="test") if test is not None else None
+    cols = dict(sequence_column=sequence_column, label_column=label_column)
+    train = _as_dataset(train, what="train", **cols)
+    dev = _as_dataset(dev, like=train, what="dev", **cols) if dev is not None else None
+    test = _as_dataset(test, like=train, what="test", **cols) if test is not None else None
     # With out, the library manages the folder (metrics.jsonl each step, the best classifier saved after each
     # improving dev evaluation, the kept classifier and loss.svg at the end, test files): a killed run leaves
     # its best classifier.

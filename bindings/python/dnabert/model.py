@@ -8,6 +8,7 @@ import numpy as np
 from . import _lib
 from ._lib import DNABertError, Handle, check, lib
 from ._progress import ProgressReporter
+from ._inputs import sequence_input
 from .tokenizer import Tokenizer, _as_bytes
 
 PROGRESS_FN = _lib.PROGRESS_FN
@@ -84,18 +85,76 @@ def convert_pytorch(bin_path, safetensors_path):
     check(lib.dnabert_convert_pytorch(os.fsencode(bin_path), os.fsencode(safetensors_path)))
 
 
+class Config(dict):
+    """config.json as a dict whose keys also read as attributes (Hugging Face's `model.config.hidden_size`)."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"the config has no '{name}'") from None
+
+    def to_dict(self):
+        return dict(self)
+
+
+class ModelOutput(dict):
+    """Hugging Face's output object: fields as keys and attributes, and by position (`out[0]` is the first)."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, slice)):
+            return tuple(self.values())[key]
+        return dict.__getitem__(self, key)
+
+    def to_tuple(self):
+        return tuple(self.values())
+
+
+def _is_torch(x):
+    return type(x).__module__.startswith("torch")
+
+
+def _numpy(x):
+    """A torch tensor (or anything array-like) as numpy; None stays None."""
+    if x is None:
+        return None
+    if _is_torch(x):
+        return x.detach().cpu().numpy()
+    return x
+
+
+def _to_torch(a):
+    import torch
+    return torch.from_numpy(np.ascontiguousarray(a))
+
+
 class Model(Handle):
     """A DNABERT-2 encoder (config + weights + optional tokenizer). Thread-safe for inference."""
 
     _kind = "model"
     _free_name = "dnabert_model_free"
+    name_or_path = None        # the folder it was loaded from (from_pretrained)
 
     @classmethod
-    def from_pretrained(cls, directory):
-        """Load a model folder: config.json + model.safetensors or pytorch_model.bin (+ tokenizer.json)."""
+    def from_pretrained(cls, directory, **kwargs):
+        """Load a model folder: config.json + model.safetensors or pytorch_model.bin (+ tokenizer.json).
+        Hugging Face keyword arguments that do not apply on the CPU (trust_remote_code, torch_dtype="float32",
+        device_map="cpu", local_files_only) are accepted and ignored."""
+        ignored = {"trust_remote_code", "torch_dtype", "dtype", "device_map", "local_files_only", "low_cpu_mem_usage"}
+        unknown = sorted(set(kwargs) - ignored)
+        if unknown:
+            raise TypeError(f"Model.from_pretrained got unexpected keyword argument(s) {unknown}")
         h = ctypes.c_void_p()
         check(lib.dnabert_model_load(os.fsencode(directory), ctypes.byref(h)))
-        return cls(h.value)
+        m = cls(h.value)
+        m.name_or_path = os.fspath(directory)
+        return m
 
     @classmethod
     def from_config(cls, config, tokenizer=None, seed=0):
@@ -122,14 +181,25 @@ class Model(Handle):
 
     @property
     def config(self):
-        """The model's config.json as a dict."""
+        """The model's config.json as a dict that also reads as attributes (`model.config.hidden_size`)."""
         n = ctypes.c_size_t()
         status = lib.dnabert_model_config_json(self._handle(), None, 0, ctypes.byref(n))
         if status not in (0, -4):
             check(status)
         buf = ctypes.create_string_buffer(n.value + 1)
         check(lib.dnabert_model_config_json(self._handle(), buf, len(buf), ctypes.byref(n)))
-        return json.loads(buf.raw[:n.value].decode())
+        return Config(json.loads(buf.raw[:n.value].decode()))
+
+    def num_parameters(self, only_trainable=False, exclude_embeddings=False):
+        """Number of parameters (as Hugging Face's): all of them (the library's inference model has no frozen
+        part, so only_trainable changes nothing), or without the embedding tables (words and token types)."""
+        i = self.info
+        n = int(i["num_parameters"])
+        if exclude_embeddings:
+            c = self.config
+            n -= int(c.get("vocab_size", i["vocab_size"])) * i["hidden_size"]
+            n -= int(c.get("type_vocab_size", 2)) * i["hidden_size"]
+        return n
 
     @property
     def hidden_size(self):
@@ -178,9 +248,43 @@ class Model(Handle):
         p.n_threads = int(threads)
         return p
 
-    def forward(self, ids, attention_mask=None, threads=0, output_hidden_states=False):
+    def forward(self, ids=None, attention_mask=None, threads=0, output_hidden_states=False, *, input_ids=None,
+                token_type_ids=None, return_dict=None, **kwargs):
         """Last hidden state [B, L, hidden] (float32; zeros at padding). With output_hidden_states=True returns
-        [num_layers + 1, B, L, hidden]: the embedding output then every layer."""
+        [num_layers + 1, B, L, hidden]: the embedding output then every layer.
+
+        Hugging Face form: `model(input_ids=..., attention_mask=...)` or `model(**tok(seqs, padding=True))` returns
+        a ModelOutput: `.last_hidden_state` (also `out[0]`), `.hidden_states` (a tuple, with
+        output_hidden_states=True). torch tensors in → torch tensors out. token_type_ids must be all 0 (DNABERT-2
+        has one segment)."""
+        hf = input_ids is not None or return_dict is True
+        if input_ids is not None:
+            if ids is not None:
+                raise TypeError("give the token ids once: ids or input_ids")
+            ids = input_ids
+        if ids is None:
+            raise TypeError("forward() needs the token ids (input_ids=...)")
+        unknown = sorted(k for k in kwargs if k not in ("output_attentions", "position_ids", "head_mask"))
+        if unknown:
+            raise TypeError(f"forward() got unexpected keyword argument(s) {unknown}")
+        for k in ("position_ids", "head_mask"):
+            if kwargs.get(k) is not None:
+                raise NotImplementedError(f"{k} is not supported (ALiBi positions; no head masking)")
+        if kwargs.get("output_attentions"):
+            raise NotImplementedError("output_attentions: use model.attention_map(ids, layer=...) (one layer at a time)")
+        torch_in = _is_torch(ids)
+        ids, attention_mask = _numpy(ids), _numpy(attention_mask)
+        if token_type_ids is not None and np.any(_numpy(token_type_ids) != 0):
+            raise ValueError("token_type_ids must be all 0: DNABERT-2 encodes one segment")
+        out = self._forward(ids, attention_mask, threads, output_hidden_states)
+        if not hf:
+            return out
+        wrap = _to_torch if torch_in else (lambda a: a)
+        if output_hidden_states:
+            return ModelOutput(last_hidden_state=wrap(out[-1]), hidden_states=tuple(wrap(h) for h in out))
+        return ModelOutput(last_hidden_state=wrap(out))
+
+    def _forward(self, ids, attention_mask, threads, output_hidden_states):
         ids, mask = self._inputs(ids, attention_mask)
         B, L = ids.shape
         H = self.hidden_size
@@ -225,12 +329,14 @@ class Model(Handle):
               progress=None):
         """One embedding per sequence, [N, hidden] float32, tokenized with the model's tokenizer.
 
+        sequences: a DNA string, a list of them, a pandas DataFrame (its `sequence` column), or the path of a
+        FASTA/FASTQ file (plain or gzip) or of a CSV/TSV with a `sequence` column, which is read (one row per record).
+
         pooling: "mean" (the sequence's tokens, [CLS]/[SEP]/padding excluded) or "cls".
         Sequences longer than max_length tokens are embedded by overlapping windows (overlap tokens shared),
         stitched back: each token's state is averaged over the windows that contain it.
         """
-        if isinstance(sequences, (str, bytes)):
-            sequences = [sequences]
+        sequences = sequence_input(sequences)   # a path is read as FASTA/FASTQ/CSV, never embedded as letters
         if pooling not in _POOLING:
             raise ValueError(f"pooling must be 'mean' or 'cls', got {pooling!r}")
         data = [_as_bytes(s) for s in sequences]

@@ -6,6 +6,7 @@ import os
 
 from . import _lib
 from ._lib import DNABertError, Handle, check, lib
+from ._progress import make_bar
 from .model import Model
 from .tokenizer import Tokenizer
 
@@ -128,11 +129,7 @@ class Trainer(Handle):
         called with each step's metrics (return False to stop after a checkpoint). Returns the metric history."""
         bar = None
         if progress is None or progress is True:
-            try:
-                import tqdm
-                bar = tqdm.tqdm(desc="pretrain", unit="step")
-            except ImportError:
-                bar = None
+            bar = make_bar("pretrain", unit="step")   # tqdm.auto, or a plain log line off a terminal
         state = {"interrupted": False}
 
         def on_step(_user, mp):

@@ -36,13 +36,36 @@ def _byte_to_char_offsets(text, offsets):
 
 
 class BatchEncoding(dict):
-    """Padded batch: `input_ids` and `attention_mask`, int32 arrays of shape [N, L]; also attributes."""
+    """Encoded batch (as Hugging Face's): `input_ids`, `attention_mask` (and `token_type_ids` from `tok(...)`), as
+    keys and attributes; `model(**batch)` takes it as it is."""
 
     def __getattr__(self, name):
         try:
             return self[name]
         except KeyError:
             raise AttributeError(name) from None
+
+    def to(self, device):
+        """Moves torch tensors to `device` (Hugging Face's habit); numpy arrays and lists stay as they are."""
+        return BatchEncoding({k: (v.to(device) if hasattr(v, "to") and not isinstance(v, np.ndarray) else v)
+                              for k, v in self.items()})
+
+
+def _as_tensor(rows, return_tensors, what="input_ids"):
+    """Rows of equal length as "np" (int64, as Hugging Face) or "pt" (torch.long); ragged rows are refused."""
+    if len({len(r) for r in rows}) > 1:
+        raise ValueError(f"cannot make a tensor of {what} of different lengths: pass padding=True (or "
+                         "padding='max_length' with max_length) with return_tensors")
+    arr = np.array([list(map(int, r)) for r in rows], dtype=np.int64).reshape(len(rows), -1)
+    if return_tensors == "np":
+        return arr
+    if return_tensors == "pt":
+        try:
+            import torch
+        except ImportError:
+            raise ImportError("return_tensors='pt' needs PyTorch (pip install torch); use return_tensors='np'") from None
+        return torch.from_numpy(arr)
+    raise ValueError(f"return_tensors must be None, 'np' or 'pt', got {return_tensors!r}")
 
 
 class Tokenizer(Handle):
@@ -271,10 +294,176 @@ class Tokenizer(Handle):
         ids[mask.astype(bool)] = flat[:int(starts[-1])]
         return BatchEncoding(input_ids=ids, attention_mask=mask)
 
-    def __call__(self, sequences, **kwargs):
-        if isinstance(sequences, (str, bytes)):
-            return self.encode(sequences, **kwargs)
-        return self.encode_batch(sequences, **kwargs)
+    def __call__(self, text, text_pair=None, add_special_tokens=True, padding=False, truncation=None, max_length=None,
+                 return_tensors=None, return_token_type_ids=None, return_attention_mask=None, return_length=False,
+                 uppercase=False, threads=0, **kwargs):
+        """Hugging Face's tokenizer call: `tok(seqs, padding=True, truncation=True, max_length=128,
+        return_tensors="pt")` → a BatchEncoding with input_ids and attention_mask (token_type_ids, all 0, with
+        return_token_type_ids=True), as transformers' PreTrainedTokenizerFast on the same tokenizer.json.
+
+        text: one sequence (then unbatched lists, or [1, L] tensors) or a list. padding: False / "do_not_pad",
+        True / "longest", "max_length". truncation: True / "longest_first" / "only_first" keeps the first
+        max_length tokens (special tokens included; max_length None → model_max_length); None truncates when
+        max_length is given without padding (as Hugging Face does); False never. return_tensors: None (Python
+        lists), "np" (int64 arrays) or "pt" (torch tensors). Pairs of sequences are not supported."""
+        if text_pair is not None:
+            raise NotImplementedError("sequence pairs are not supported (DNABERT-2 encodes one sequence at a time)")
+        unknown = sorted(k for k in kwargs if k not in ("verbose", "is_split_into_words", "pad_to_multiple_of"))
+        if unknown:
+            raise TypeError(f"Tokenizer.__call__ got unexpected keyword argument(s) {unknown}")
+        if kwargs.get("is_split_into_words"):
+            raise NotImplementedError("is_split_into_words is not supported")
+        single = isinstance(text, (str, bytes, bytearray))
+        seqs = [text] if single else list(text)
+        if padding in (True, "longest"):
+            pad_mode = "longest"
+        elif padding in (False, None, "do_not_pad"):
+            pad_mode = None
+        elif padding == "max_length":
+            pad_mode = "max_length"
+        else:
+            raise ValueError(f"padding must be True, False, 'longest', 'max_length' or 'do_not_pad', got {padding!r}")
+        if truncation in (True, "longest_first", "only_first"):
+            trunc = True
+        elif truncation in (False, "do_not_truncate"):
+            trunc = False
+        elif truncation is None:
+            trunc = max_length is not None and pad_mode is None
+        else:
+            raise ValueError(f"truncation must be True, False, 'longest_first', 'only_first' or 'do_not_truncate', "
+                             f"got {truncation!r}")
+        limit = max_length if max_length is not None else self.model_max_length
+        if pad_mode == "max_length" and limit is None:
+            raise ValueError("padding='max_length' needs max_length (or a tokenizer with model_max_length)")
+        rows = self.encode_batch(seqs, add_special_tokens=add_special_tokens,
+                                 max_length=limit if trunc and limit is not None else None, uppercase=uppercase,
+                                 threads=threads)
+        rows = [r.tolist() for r in rows]
+        lengths = [len(r) for r in rows]
+        masks = [[1] * n for n in lengths]
+        if pad_mode is not None:
+            width = max(lengths, default=0) if pad_mode == "longest" else int(limit)
+            multiple = kwargs.get("pad_to_multiple_of")
+            if multiple:
+                width = -(-width // int(multiple)) * int(multiple)
+            pad = self.pad_token_id
+            if pad is None:
+                raise DNABertError("the tokenizer defines no [PAD] token, so it cannot pad", -1)
+            rows = [r + [pad] * max(0, width - len(r)) for r in rows]       # longer rows stay (as HF's)
+            masks = [m + [0] * max(0, width - len(m)) for m in masks]
+        out = BatchEncoding()
+        fields = [("input_ids", rows)]
+        if return_token_type_ids:   # transformers 5's PreTrainedTokenizerFast leaves them out unless asked
+            fields.append(("token_type_ids", [[0] * len(r) for r in rows]))
+        if return_attention_mask is not False:
+            fields.append(("attention_mask", masks))
+        for k, v in fields:
+            if return_tensors is not None:
+                out[k] = _as_tensor(v, return_tensors, k)
+            else:
+                out[k] = v[0] if single else v
+        if return_length:
+            out["length"] = (_as_tensor([[n] for n in lengths], return_tensors).reshape(-1) if return_tensors
+                             else (lengths[0] if single else lengths))
+        return out
+
+    # ---- Hugging Face names ------------------------------------------------------------------------
+    model_max_length = None   # set by from_pretrained from tokenizer_config.json; None = no limit
+
+    @classmethod
+    def from_pretrained(cls, path):
+        """Load a model or tokenizer folder (its tokenizer.json; model_max_length from tokenizer_config.json when
+        present) or a tokenizer.json file, as Hugging Face's AutoTokenizer.from_pretrained(folder)."""
+        path = os.fspath(path)
+        if os.path.isdir(path):
+            file = os.path.join(path, "tokenizer.json")
+            if not os.path.isfile(file):
+                raise FileNotFoundError(f"'{path}' has no tokenizer.json")
+        elif os.path.isfile(path):
+            file = path
+        else:
+            raise FileNotFoundError(f"no tokenizer folder or file '{path}' (a local folder with tokenizer.json; "
+                                    "the Hugging Face Hub is not reached)")
+        tok = cls.from_file(file)
+        cfg = os.path.join(os.path.dirname(file), "tokenizer_config.json")
+        if os.path.isfile(cfg):
+            import json
+            try:
+                m = json.load(open(cfg)).get("model_max_length")
+            except (OSError, ValueError):
+                m = None
+            if isinstance(m, int) and 0 < m < 1 << 30:
+                tok.model_max_length = m
+        return tok
+
+    def _special(self, name):
+        return self.special_ids.get(name)
+
+    @property
+    def pad_token_id(self):
+        return self._special("pad")
+
+    @property
+    def cls_token_id(self):
+        return self._special("cls")
+
+    @property
+    def sep_token_id(self):
+        return self._special("sep")
+
+    @property
+    def unk_token_id(self):
+        return self._special("unk")
+
+    @property
+    def mask_token_id(self):
+        return self._special("mask")
+
+    bos_token_id = cls_token_id
+    eos_token_id = sep_token_id
+
+    def _special_token(self, name):
+        i = self._special(name)
+        return None if i is None else self.id_to_token(i)
+
+    pad_token = property(lambda self: self._special_token("pad"))
+    cls_token = property(lambda self: self._special_token("cls"))
+    sep_token = property(lambda self: self._special_token("sep"))
+    unk_token = property(lambda self: self._special_token("unk"))
+    mask_token = property(lambda self: self._special_token("mask"))
+
+    @property
+    def all_special_ids(self):
+        return sorted(set(self.special_ids.values()))
+
+    @property
+    def all_special_tokens(self):
+        return [self.id_to_token(i) for i in self.all_special_ids]
+
+    def convert_ids_to_tokens(self, ids, skip_special_tokens=False):
+        """Token strings of ids (one id → one string)."""
+        if isinstance(ids, (int, np.integer)):
+            return self.id_to_token(int(ids))
+        special = set(self.all_special_ids) if skip_special_tokens else set()
+        return [self.id_to_token(int(i)) for i in np.asarray(ids).reshape(-1).tolist() if int(i) not in special]
+
+    def convert_tokens_to_ids(self, tokens):
+        """Ids of token strings; a token outside the vocabulary gives the unknown token's id."""
+        if isinstance(tokens, str):
+            i = self.token_to_id(tokens)
+            return self.unk_token_id if i is None else i
+        return [self.convert_tokens_to_ids(t) for t in tokens]
+
+    def tokenize(self, text, add_special_tokens=False, uppercase=False):
+        """Token strings of one sequence (without [CLS]/[SEP] unless add_special_tokens, as Hugging Face)."""
+        return self.convert_ids_to_tokens(self.encode(text, add_special_tokens=add_special_tokens, uppercase=uppercase))
+
+    def batch_decode(self, sequences, skip_special_tokens=False, **kwargs):
+        """Hugging Face's batch_decode: one string per row (token strings concatenated, as `decode`); padding
+        and the other special tokens are dropped with skip_special_tokens=True."""
+        if hasattr(sequences, "detach"):
+            sequences = sequences.detach().cpu().numpy()
+        return [self.decode(ids, skip_special_tokens=skip_special_tokens) for ids in sequences]
 
     # ---- decoding -----------------------------------------------------------------------------
     def decode(self, ids, skip_special_tokens=True):

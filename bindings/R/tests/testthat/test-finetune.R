@@ -72,7 +72,7 @@ test_that("a short LoRA fine-tune on the coding task learns (dev accuracy clearl
   expect_lt(mean(utils::tail(h$loss, 8)), mean(utils::head(h$loss, 8)))
   info <- dnabert_classifier_info(clf)
   expect_equal(info$num_labels, 2L)
-  expect_equal(info$problem_type, "single_label")
+  expect_equal(info$problem_type, "single_label_classification")
   expect_equal(info$lora_r, 8L)
   # LoRA on Wqkv (256 -> 768) and attention.output.dense (256 -> 256) in 4 layers, plus the head
   # (pooler 256x256 + 256, classifier 2x256 + 2)
@@ -209,7 +209,7 @@ test_that("multi-label: label sets from a list, predictions and the loaded class
   sets <- lapply(seq_len(48), function(i) if (i %% 3 == 0) c(0, 2) else if (i %% 3 == 1) 1 else integer())
   clf <- dnabert_finetune(base_model(), list(train$sequence, sets), max_steps = 2, batch_size = 16, progress = FALSE)
   info <- dnabert_classifier_info(clf)
-  expect_equal(info$problem_type, "multi_label")
+  expect_equal(info$problem_type, "multi_label_classification")
   expect_equal(info$num_labels, 3L)
   p <- dnabert_predict(clf, train$sequence)
   probs <- as.matrix(p[, c("prob_0", "prob_1", "prob_2")])
@@ -339,4 +339,47 @@ test_that("hostile input gives R errors, never a crash", {
   restored <- readRDS(rds)
   expect_error(dnabert_predict(restored, "ACGT"), "no longer valid")
   expect_true(is_dnabert_classifier(clf))
+})
+
+test_that("a merged classifier folder keeps pooling, strand symmetry, labels and max length (issue 13)", {
+  train <- read_task("train")[1:96, ]
+  train$label <- ifelse(train$label == 1L, "coding", "noncoding")
+  # mean pooling + both strands: the case that reloaded with MCC 0 when the merged folder forgot them
+  clf <- dnabert_finetune(base_model(), train, max_steps = 3, lr = 5e-3, pooling = "mean",
+                          reverse_complement = TRUE, lora_targets = c("Wqkv", "attention.output.dense", "gated_layers", "wo"),
+                          progress = FALSE)
+  seqs <- read_task("test")$sequence[1:60]
+  expected <- dnabert_predict(clf, seqs, type = "prob")
+  dir <- tempfile("merged")
+  dnabert_save_model(dnabert_merged_model(clf), dir)
+  back <- dnabert_classifier_load(NULL, dir)
+  i <- dnabert_classifier_info(back)
+  expect_equal(i$pooling, "mean")
+  expect_true(i$reverse_complement)
+  expect_equal(i$labels, c("coding", "noncoding"))
+  expect_equal(i$max_length, dnabert_classifier_info(clf)$max_length)
+  got <- dnabert_predict(back, seqs, type = "prob")
+  expect_lte(max(abs(as.matrix(got[, -1]) - as.matrix(expected[, -1]))), 1e-5)
+})
+
+test_that("inputs longer than max_length warn (truncation) or are scored by windows", {
+  train <- read_task("train")[1:64, ]
+  clf <- dnabert_finetune(base_model(), train, max_steps = 1, progress = FALSE)
+  long <- paste(read_task("test")$sequence[1:6], collapse = "")
+  short <- read_task("test")$sequence[7]
+  expect_warning(p1 <- dnabert_predict(clf, c(long, short), type = "prob"), "1 of 2 sequences are longer")
+  expect_silent(p2 <- dnabert_predict(clf, c(long, short), type = "prob", long_inputs = "windows"))
+  expect_equal(p1[2, ], p2[2, ], tolerance = 1e-6, ignore_attr = TRUE)   # the short one: the same either way
+  expect_false(isTRUE(all.equal(p1[1, -1], p2[1, -1])))                  # the long one: every window counts
+  expect_equal(sum(unlist(p2[1, -1])), 1, tolerance = 1e-5)
+})
+
+test_that("a path is read as a file by dnabert_embed, never embedded as letters", {
+  m <- base_model()
+  fa <- tempfile(fileext = ".fa")
+  writeLines(c(">a", "ACGTACGTTTGACCA", ">b", "GGGCCCATATATGCA"), fa)
+  e <- dnabert_embed(m, fa)
+  expect_equal(rownames(e), c("a", "b"))
+  expect_equal(unname(e), unname(dnabert_embed(m, c("ACGTACGTTTGACCA", "GGGCCCATATATGCA"))), tolerance = 1e-6)
+  expect_error(dnabert_embed(m, "no/such/reads.fa"), "no file")
 })
