@@ -542,6 +542,35 @@ DNABERT_API void dnabert_classifier_free(dnabert_classifier *clf);
 DNABERT_API int dnabert_decide_labels(int32_t problem_type, const float *scores, size_t n, int32_t num_labels,
                                       int32_t *out);
 
+
+/* ---- FASTA / FASTQ records (appended in 0.2.0) ------------------------------------------------------ */
+/* A streaming reader of FASTA or FASTQ files, plain or gzip (detected from the content, not the name), so a
+ * program can feed the library without its own parser or zlib. Rules: any line ending; blank lines ignored;
+ * whitespace inside sequence lines dropped; multi-line FASTQ allowed; sequence data before the first header
+ * is one record with an empty name; bytes are returned as in the file (no case folding). Memory is bounded by
+ * a 1 MiB input buffer plus the current record, whatever the file size.
+ * One reader is used by one thread at a time (calls on one reader are serialised by a lock); separate readers
+ * are independent. */
+typedef struct dnabert_fasta_reader dnabert_fasta_reader;
+typedef struct dnabert_fasta_record {
+    uint32_t struct_size;       /* set by the caller: sizeof(dnabert_fasta_record) */
+    const char *name;           /* first word after '>' or '@' (NUL-terminated, also name_len bytes) */
+    size_t name_len;
+    const char *description;    /* rest of the header line, trimmed ("" when none) */
+    size_t description_len;
+    const char *sequence;       /* residues (NUL-terminated) */
+    size_t sequence_len;
+    const char *quality;        /* FASTQ quality string, sequence_len bytes; "" (quality_len 0) for FASTA */
+    size_t quality_len;
+} dnabert_fasta_record;
+/* Open a file (DNABERT_ERR_IO if it cannot be opened). */
+DNABERT_API int dnabert_fasta_open(const char *path, dnabert_fasta_reader **out);
+/* The next record: *got = 1 and *record filled, or *got = 0 at the end of the file. The record's pointers
+ * belong to the reader and stay valid until the next dnabert_fasta_next or dnabert_fasta_close on it: copy what
+ * you keep. A malformed file gives DNABERT_ERR_FORMAT, a corrupt gzip stream DNABERT_ERR_FORMAT or _IO. */
+DNABERT_API int dnabert_fasta_next(dnabert_fasta_reader *reader, dnabert_fasta_record *record, int32_t *got);
+DNABERT_API void dnabert_fasta_close(dnabert_fasta_reader *reader);
+
 /* ---- renamed in 0.2.0: the old names, for source compatibility ---------------------------------------- */
 #ifndef DNABERT_NO_DEPRECATED
 typedef dnabert_bpe_train_params dnabert_train_params;      /* tokenizer training (BPE) parameters */
