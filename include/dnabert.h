@@ -410,8 +410,9 @@ typedef struct dnabert_finetune_params {
     double lora_alpha;          /* scaling alpha / r (32) */
     double lora_dropout;        /* dropout on the adapters' input (0.05) */
     const char *lora_targets;   /* comma-separated: Wqkv, attention.output.dense, gated_layers, wo;
-                                   NULL = "Wqkv,attention.output.dense" */
-    int32_t pooling;            /* DNABERT_POOL_CLS (default: tanh(pooler([CLS])) as DNABERT-2) or DNABERT_POOL_MEAN */
+                                   NULL (default since 0.2.0) = all four */
+    int32_t pooling;            /* DNABERT_POOL_MEAN (default since 0.2.0) or DNABERT_POOL_CLS (tanh(pooler([CLS])),
+                                   DNABERT-2's) */
     double epochs;              /* passes over the training data (3) */
     int32_t max_steps;          /* > 0: this many optimizer steps instead of epochs (0) */
     int32_t batch_size;         /* sequences per micro-batch (32) */
@@ -421,7 +422,7 @@ typedef struct dnabert_finetune_params {
     int32_t max_length;         /* tokens incl. [CLS]/[SEP]; 0 (default) = longest training sequence, <= 512 */
     int32_t n_threads;          /* 0 = all cores */
     int32_t use_class_weights;  /* 1: single-label loss weighted by inverse class frequency (0) */
-    double learning_rate;       /* peak; 0 (default) = 5e-4 with LoRA, 3e-5 full (DNABERT-2's) */
+    double learning_rate;       /* peak; 0 (default) = 1e-3 with LoRA, 3e-5 full (DNABERT-2's) */
     double dropout;             /* hidden and classifier dropout; < 0 (default) = the config's (0.1) */
     double max_grad_norm;       /* global-norm clipping, 0 = none (1.0) */
     double weight_decay;        /* AdamW (0.01; betas 0.9/0.999, eps 1e-8) */
@@ -430,7 +431,10 @@ typedef struct dnabert_finetune_params {
     uint64_t seed;              /* adapters/head init, shuffling, dropout (0) */
     int32_t reverse_complement; /* 1: strand-symmetric task (sequences from either strand): each training example is
                                    reverse-complemented with probability 1/2 when drawn, and the classifier scores by
-                                   the mean of both strands' probabilities. Not for strand-specific tasks (0) */
+                                   the mean of both strands' probabilities. Not for strand-specific tasks. 0: off;
+                                   -1 (default): auto, on when the training sequences' 3-mer counts are strand-
+                                   symmetric (sum |n(w) - n(revcomp w)| / total < 0.05: sequences from a random
+                                   strand), off for oriented windows; dnabert_classifier_get_info reports the choice */
     /* appended in 0.2.0 */
     const char *out_dir;        /* NULL (default) or an output folder (created if needed) that the run manages:
                                    metrics.jsonl (one line per step, the keys of pretraining's metrics.jsonl, dev
