@@ -74,10 +74,10 @@ test_that("a short LoRA fine-tune on the coding task learns (dev accuracy clearl
   expect_equal(info$num_labels, 2L)
   expect_equal(info$problem_type, "single_label")
   expect_equal(info$lora_r, 8L)
-  # LoRA on Wqkv (256 -> 768) and attention.output.dense (256 -> 256) in 4 layers, plus the head
-  # (pooler 256x256 + 256, classifier 2x256 + 2)
-  lora <- 4 * (8 * 256 + 768 * 8 + 8 * 256 + 256 * 8)
-  expect_equal(info$trainable_parameters, lora + 256 * 256 + 256 + 2 * 256 + 2)
+  # the defaults: LoRA on all four linears, Wqkv (256 -> 768), attention.output.dense (256 -> 256), gated_layers
+  # (256 -> 2048), wo (1024 -> 256), in 4 layers, plus the classifier 2x256 + 2 (mean pooling: no pooler)
+  lora <- 4 * (8 * 256 + 768 * 8 + 8 * 256 + 256 * 8 + 8 * 256 + 2048 * 8 + 8 * 1024 + 256 * 8)
+  expect_equal(info$trainable_parameters, lora + 2 * 256 + 2)
   expect_output(print(clf), "LoRA r = 8")
 })
 
@@ -155,7 +155,8 @@ test_that("reverse_complement: a sequence and its reverse complement score alike
   clf2 <- dnabert_classifier_load(base_model(), dir)
   expect_true(dnabert_classifier_info(clf2)$reverse_complement)
   expect_identical(dnabert_predict(clf2, seqs), dnabert_predict(clf, seqs))
-  expect_false(dnabert_classifier_info(trained()$clf)$reverse_complement)
+  # the default (NA) is automatic: coding_200 (windows from a random strand) is fine-tuned strand-symmetric
+  expect_true(dnabert_classifier_info(trained()$clf)$reverse_complement)
   expect_error(dnabert_finetune(base_model(), train, max_steps = 1, reverse_complement = "yes", progress = FALSE),
                "reverse_complement")
 })
