@@ -43,8 +43,10 @@ def model():
 def trained(model):
     """60 LoRA steps (about one epoch) on coding_200 — about 25 s on 2 cores."""
     t = time.time()
+    # one strand: the metric tests below recompute the loss from the scores, which for a strand-symmetric
+    # classifier (the auto default on coding_200) is not yet the library's loss (see test_strand_symmetry_auto_*)
     clf = dnabert.finetune(model, TRAIN, dev=DEV, max_steps=60, batch_size=32, eval_every=30, seed=1,
-                           progress=False)
+                           reverse_complement=False, progress=False)
     clf.train_seconds = time.time() - t
     return clf
 
@@ -74,8 +76,8 @@ def test_short_finetune_learns_the_task(trained):
     info = trained.info
     assert info["mode"] == "lora" and info["lora_r"] == 8 and info["lora_alpha"] == 32
     assert info["problem_type"] == "single_label_classification" and info["num_labels"] == 2
-    # the defaults: mean pooling; strand symmetry auto, on for coding_200 (windows from a random strand)
-    assert info["pooling"] == "mean" and info["label_names"] is None and info["reverse_complement"] is True
+    # the defaults: mean pooling (strand symmetry given as off above)
+    assert info["pooling"] == "mean" and info["label_names"] is None and info["reverse_complement"] is False
     # LoRA on all four linears: Wqkv (256→768), attention.output.dense (256→256), gated_layers (256→2048),
     # wo (1024→256) in 4 layers + classifier (no pooler with mean pooling)
     r = 8
