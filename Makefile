@@ -61,6 +61,7 @@ lib:
 	ln -sf $(LIBFILE) $(BUILD)/lib/$(SONAME)
 	ln -sf $(SONAME) $(LIB)
 	cp include/dnabert.h $(BUILD)/include/
+	cp include/dnabert.hpp $(BUILD)/include/
 	@sed -e 's|@PREFIX@|$(BUILD)|' -e 's|@VERSION@|$(VERSION)|' dnabert.pc.in > $(BUILD)/lib/pkgconfig/dnabert.pc
 	@if ldd $(LIB) | grep -qi swift; then echo "error: libdnabert.so depends on the Swift runtime"; exit 1; fi
 
@@ -125,6 +126,21 @@ test-c: lib
 	gcc $(CFLAGS_STRICT) -I$(BUILD)/include Tests/c/test_hostile.c -o $(BUILD)/tests/test_hostile \
 	  -L$(BUILD)/lib -ldnabert -Wl,-rpath,$(BUILD)/lib -lpthread -lz
 	$(BUILD)/tests/test_hostile Tests/DNABertTests/Fixtures/model examples/data/dnabert2/tokenizer.json
+	@# the FASTA/FASTQ reader: error paths, then every record of plain and gzip files against an independent
+	@# Python parser (Tests/c/fasta_reference.py)
+	gcc $(CFLAGS_STRICT) -I$(BUILD)/include -ITests/c Tests/c/test_fasta.c -o $(BUILD)/tests/test_fasta \
+	  -L$(BUILD)/lib -ldnabert -Wl,-rpath,$(BUILD)/lib
+	$(BUILD)/tests/test_fasta checks Tests/c/fasta
+	@mkdir -p $(BUILD)/tests/fasta
+	for f in Tests/c/fasta/*; do gzip -c $$f > $(BUILD)/tests/fasta/$$(basename $$f).gz; done
+	for f in Tests/c/fasta/* $(BUILD)/tests/fasta/*.gz examples/data/hpylori_sjm180.fasta.gz; do \
+	  $(BUILD)/tests/test_fasta dump $$f > $(BUILD)/tests/fasta/got.tsv && \
+	  $(PYTHON) Tests/c/fasta_reference.py $$f > $(BUILD)/tests/fasta/expected.tsv && \
+	  cmp $(BUILD)/tests/fasta/got.tsv $(BUILD)/tests/fasta/expected.tsv || { echo "FASTA reader differs on $$f"; exit 1; }; done
+	@# the header-only C++ wrapper, as C++17 and C++20 (std::span overloads)
+	for std in c++17 c++20; do \
+	  g++ -std=$$std -Wall -Wextra -Werror -pedantic -Iinclude Tests/c/test_cpp.cpp -o $(BUILD)/tests/test_cpp_$$std \
+	    -L$(BUILD)/lib -ldnabert -Wl,-rpath,$(BUILD)/lib && $(BUILD)/tests/test_cpp_$$std || exit 1; done
 
 test-python: python
 	cd bindings/python && $(PYTHON) -m pytest -q -rs tests
@@ -215,6 +231,7 @@ install: lib cli
 	ln -sf $(LIBFILE) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libdnabert.so
 	install -m 644 include/dnabert.h $(DESTDIR)$(PREFIX)/include/dnabert.h
+	install -m 644 include/dnabert.hpp $(DESTDIR)$(PREFIX)/include/dnabert.hpp
 	install -m 755 $(CLI) $(DESTDIR)$(PREFIX)/bin/dnabert
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' dnabert.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/dnabert.pc
 

@@ -412,8 +412,9 @@ typedef struct dnabert_finetune_params {
     double lora_alpha;          /* scaling alpha / r (32) */
     double lora_dropout;        /* dropout on the adapters' input (0.05) */
     const char *lora_targets;   /* comma-separated: Wqkv, attention.output.dense, gated_layers, wo;
-                                   NULL = "Wqkv,attention.output.dense" */
-    int32_t pooling;            /* DNABERT_POOL_CLS (default: tanh(pooler([CLS])) as DNABERT-2) or DNABERT_POOL_MEAN */
+                                   NULL (default since 0.2.0) = all four */
+    int32_t pooling;            /* DNABERT_POOL_MEAN (default since 0.2.0) or DNABERT_POOL_CLS (tanh(pooler([CLS])),
+                                   DNABERT-2's) */
     double epochs;              /* passes over the training data (3) */
     int32_t max_steps;          /* > 0: this many optimizer steps instead of epochs (0) */
     int32_t batch_size;         /* sequences per micro-batch (32) */
@@ -423,7 +424,7 @@ typedef struct dnabert_finetune_params {
     int32_t max_length;         /* tokens incl. [CLS]/[SEP]; 0 (default) = longest training sequence, <= 512 */
     int32_t n_threads;          /* 0 = all cores */
     int32_t use_class_weights;  /* 1: single-label loss weighted by inverse class frequency (0) */
-    double learning_rate;       /* peak; 0 (default) = 5e-4 with LoRA, 3e-5 full (DNABERT-2's) */
+    double learning_rate;       /* peak; 0 (default) = 1e-3 with LoRA, 3e-5 full (DNABERT-2's) */
     double dropout;             /* hidden and classifier dropout; < 0 (default) = the config's (0.1) */
     double max_grad_norm;       /* global-norm clipping, 0 = none (1.0) */
     double weight_decay;        /* AdamW (0.01; betas 0.9/0.999, eps 1e-8) */
@@ -432,7 +433,10 @@ typedef struct dnabert_finetune_params {
     uint64_t seed;              /* adapters/head init, shuffling, dropout (0) */
     int32_t reverse_complement; /* 1: strand-symmetric task (sequences from either strand): each training example is
                                    reverse-complemented with probability 1/2 when drawn, and the classifier scores by
-                                   the mean of both strands' probabilities. Not for strand-specific tasks (0) */
+                                   the mean of both strands' probabilities. Not for strand-specific tasks. 0: off;
+                                   -1 (default): auto, on when the training sequences' 3-mer counts are strand-
+                                   symmetric (sum |n(w) - n(revcomp w)| / total < 0.05: sequences from a random
+                                   strand), off for oriented windows; dnabert_classifier_get_info reports the choice */
     /* appended in 0.2.0 */
     const char *out_dir;        /* NULL (default) or an output folder (created if needed) that the run manages:
                                    metrics.jsonl (one line per step, the keys of pretraining's metrics.jsonl, dev
@@ -575,6 +579,35 @@ DNABERT_API void dnabert_classifier_free(dnabert_classifier *clf);
  * no decision (DNABERT_ERR_INVALID_ARGUMENT). A NaN score is an error. */
 DNABERT_API int dnabert_decide_labels(int32_t problem_type, const float *scores, size_t n, int32_t num_labels,
                                       int32_t *out);
+
+
+/* ---- FASTA / FASTQ records (appended in 0.2.0) ------------------------------------------------------ */
+/* A streaming reader of FASTA or FASTQ files, plain or gzip (detected from the content, not the name), so a
+ * program can feed the library without its own parser or zlib. Rules: any line ending; blank lines ignored;
+ * whitespace inside sequence lines dropped; multi-line FASTQ allowed; sequence data before the first header
+ * is one record with an empty name; bytes are returned as in the file (no case folding). Memory is bounded by
+ * a 1 MiB input buffer plus the current record, whatever the file size.
+ * One reader is used by one thread at a time (calls on one reader are serialised by a lock); separate readers
+ * are independent. */
+typedef struct dnabert_fasta_reader dnabert_fasta_reader;
+typedef struct dnabert_fasta_record {
+    uint32_t struct_size;       /* set by the caller: sizeof(dnabert_fasta_record) */
+    const char *name;           /* first word after '>' or '@' (NUL-terminated, also name_len bytes) */
+    size_t name_len;
+    const char *description;    /* rest of the header line, trimmed ("" when none) */
+    size_t description_len;
+    const char *sequence;       /* residues (NUL-terminated) */
+    size_t sequence_len;
+    const char *quality;        /* FASTQ quality string, sequence_len bytes; "" (quality_len 0) for FASTA */
+    size_t quality_len;
+} dnabert_fasta_record;
+/* Open a file (DNABERT_ERR_IO if it cannot be opened). */
+DNABERT_API int dnabert_fasta_open(const char *path, dnabert_fasta_reader **out);
+/* The next record: *got = 1 and *record filled, or *got = 0 at the end of the file. The record's pointers
+ * belong to the reader and stay valid until the next dnabert_fasta_next or dnabert_fasta_close on it: copy what
+ * you keep. A malformed file gives DNABERT_ERR_FORMAT, a corrupt gzip stream DNABERT_ERR_FORMAT or _IO. */
+DNABERT_API int dnabert_fasta_next(dnabert_fasta_reader *reader, dnabert_fasta_record *record, int32_t *got);
+DNABERT_API void dnabert_fasta_close(dnabert_fasta_reader *reader);
 
 /* ---- renamed in 0.2.0: the old names, for source compatibility ---------------------------------------- */
 #ifndef DNABERT_NO_DEPRECATED

@@ -125,10 +125,10 @@ public func dnabert_finetune_default_params() -> dnabert_finetune_params {
     let o = FineTuneOptions(), l = LoRAConfig()
     return dnabert_finetune_params(
         struct_size: UInt32(MemoryLayout<dnabert_finetune_params>.size), lora_r: Int32(l.r), lora_alpha: l.alpha,
-        lora_dropout: l.dropout, lora_targets: nil, pooling: DNABERT_POOL_CLS, epochs: o.epochs, max_steps: 0,
+        lora_dropout: l.dropout, lora_targets: nil, pooling: DNABERT_POOL_MEAN, epochs: o.epochs, max_steps: 0,
         batch_size: Int32(o.batchSize), grad_accum: Int32(o.gradAccum), warmup_steps: -1, eval_every: 0, max_length: 0,
         n_threads: 0, use_class_weights: 0, learning_rate: 0, dropout: -1, max_grad_norm: o.maxGradNorm,
-        weight_decay: o.optimizer.weightDecay, select_by: nil, seed: 0, reverse_complement: 0, out_dir: nil)
+        weight_decay: o.optimizer.weightDecay, select_by: nil, seed: 0, reverse_complement: -1, out_dir: nil)
 }
 
 struct FineTuneSetup {
@@ -156,16 +156,16 @@ func finetuneSetup(_ p: UnsafePointer<dnabert_finetune_params>?) throws -> FineT
     o.optimizer.weightDecay = c.weight_decay
     if let s = c.select_by { o.selectBy = try string(s, "params.select_by") }
     o.seed = c.seed
-    guard c.reverse_complement == 0 || c.reverse_complement == 1 else {
-        throw DNABertError.invalidArgument("params.reverse_complement must be 0 or 1, got \(c.reverse_complement)")
+    guard c.reverse_complement >= -1 && c.reverse_complement <= 1 else {
+        throw DNABertError.invalidArgument("params.reverse_complement must be -1 (auto), 0 or 1, got \(c.reverse_complement)")
     }
-    o.reverseComplement = c.reverse_complement == 1
+    o.reverseComplement = c.reverse_complement < 0 ? nil : c.reverse_complement == 1
     if let d = c.out_dir { o.outputDirectory = try string(d, "params.out_dir") }
     try o.validate()
     var lora: LoRAConfig? = nil
     guard c.lora_r >= 0 else { throw DNABertError.invalidArgument("params.lora_r must be >= 0 (0 = full fine-tuning)") }
     if c.lora_r > 0 {
-        var l = LoRAConfig(r: Int(c.lora_r), alpha: c.lora_alpha, dropout: c.lora_dropout)
+        var l = LoRAConfig(r: Int(c.lora_r), alpha: c.lora_alpha, dropout: c.lora_dropout, targets: LoRATarget.allCases)
         if let t = c.lora_targets {
             let names = try string(t, "params.lora_targets").split(separator: ",").map(String.init)
             l.targets = try names.map { try LoRATarget(name: $0) }

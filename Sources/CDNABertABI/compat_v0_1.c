@@ -70,6 +70,11 @@ v01_finetune_params dnabert_v01_finetune_default_params(void);
 v01_finetune_params dnabert_v01_finetune_default_params(void) {
     dnabert_finetune_params p = dnabert_finetune_default_params();
     p.struct_size = (uint32_t)V01_FINETUNE_PARAMS_SIZE;
+    /* a 0.1.0 program keeps the 0.1.0 defaults of the fields whose defaults changed in 0.2.0 (the learning rate
+       stays 0 = the library's choice, which a 0.1.0 caller may turn into full fine-tuning's by lora_r = 0) */
+    p.lora_targets = "Wqkv,attention.output.dense";
+    p.pooling = DNABERT_POOL_CLS;
+    p.reverse_complement = 0;
     v01_finetune_params o;
     memcpy(&o, &p, sizeof o);
     return o;

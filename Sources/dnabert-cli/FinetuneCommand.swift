@@ -35,11 +35,11 @@ struct FinetuneCommand: ParsableCommand {
     @Option(name: .long, help: "LoRA dropout.")
     var loraDropout = 0.05
     @Option(name: .long, help: "Comma-separated LoRA targets: Wqkv, attention.output.dense, gated_layers, wo.")
-    var loraTargets = "Wqkv,attention.output.dense"
+    var loraTargets = "Wqkv,attention.output.dense,gated_layers,wo"
     @Flag(name: .long, help: "Full fine-tuning (every weight trains) instead of LoRA.")
     var full = false
-    @Option(name: .long, help: "Pooling: cls (DNABERT-2's pooler) or mean.")
-    var pooling = "cls"
+    @Option(name: .long, help: "Pooling: mean or cls (DNABERT-2's pooler).")
+    var pooling = "mean"
     @Option(name: .long, help: "single_label_classification, multi_label_classification or regression (default: inferred).")
     var problemType: String?
     @Option(name: .long, help: "Passes over the training data.")
@@ -63,8 +63,10 @@ struct FinetuneCommand: ParsableCommand {
     @Flag(name: .long, help: "Weight the loss by inverse class frequency.")
     var classWeights = false
     @Flag(name: .long, help: ArgumentHelp("Strand-symmetric task (sequences from either strand): train on a random strand of each example and score by the mean of both strands' probabilities.",
-                                          discussion: "Not for strand-specific tasks (oriented promoters, splice sites, start codons)."))
+                                          discussion: "Not for strand-specific tasks (oriented promoters, splice sites, start codons). Default: auto, on when the training sequences' 3-mer counts are strand-symmetric (sequences from a random strand); see --no-reverse-complement."))
     var reverseComplement = false
+    @Flag(name: .long, help: "Never strand-symmetric (overrides the automatic choice).")
+    var noReverseComplement = false
     @Option(name: .long, help: "Hidden and classifier dropout (default: the config's).")
     var dropout: Double?
     @Option(name: .long, help: "Weight decay.")
@@ -91,7 +93,10 @@ struct FinetuneCommand: ParsableCommand {
         o.epochs = epochs; o.maxSteps = maxSteps; o.batchSize = batchSize; o.gradAccum = gradAccum
         o.learningRate = lr ?? 0; o.warmupSteps = warmup ?? -1; o.evalEvery = evalEvery; o.maxLength = maxLength
         o.selectBy = selectBy; o.threads = threads; o.seed = seed; o.optimizer.weightDecay = weightDecay
-        o.reverseComplement = reverseComplement
+        if reverseComplement && noReverseComplement {
+            throw ValidationError("--reverse-complement and --no-reverse-complement exclude each other")
+        }
+        o.reverseComplement = reverseComplement ? true : (noReverseComplement ? false : nil)
         // The run manages OUT (metrics.jsonl, the best classifier after each improving dev evaluation, the kept
         // classifier and loss.svg at the end, test files): the same core code as the C API, Python and R.
         o.outputDirectory = out
@@ -117,7 +122,7 @@ struct FinetuneCommand: ParsableCommand {
                    + "\(clf.trainableCount) trainable parameters; \(schema.problemType.rawValue), \(schema.numLabels) labels; "
                    + "\(trainData.count) training sequences (\(ft.stepsPerEpoch) steps/epoch, max \(clf.maxLength) tokens), "
                    + "\(ft.totalSteps) steps, lr \(ft.learningRate)"
-                   + (o.reverseComplement ? "; both strands (reverse-complement augmentation and averaging)" : ""))
+                   + (ft.classifier.reverseComplement ? "; both strands (reverse-complement augmentation and averaging)" : ""))
         }
         let bar = ProgressBar(quiet: quiet)
         var devLines: [String] = []

@@ -159,7 +159,34 @@ int main(int argc, char **argv) {
     /* ---- a few LoRA steps ---- */
     dnabert_finetune_params p = dnabert_finetune_default_params();
     CHECK(p.struct_size == sizeof p && p.lora_r == 8 && p.lora_alpha == 32 && p.batch_size == 32 &&
-              p.pooling == DNABERT_POOL_CLS && p.reverse_complement == 0, "default params");
+              p.pooling == DNABERT_POOL_MEAN && p.reverse_complement == -1 && p.lora_targets == NULL &&
+              p.learning_rate == 0, "default params");
+    {
+        /* the defaults on coding_200 (windows from a random strand): strand symmetry chosen automatically, LoRA on
+           all four linears (4 layers, hidden 256, intermediate 1024: Wqkv 256->768, attention.output.dense
+           256->256, gated_layers 256->2048, wo 1024->256), mean pooling (no pooler), lr 1e-3 */
+        dnabert_finetune_params d = dnabert_finetune_default_params();
+        d.max_steps = 1;
+        dnabert_finetuner *fd = NULL;
+        CHECK(dnabert_finetuner_create(model, train, dev, &d, &fd) == DNABERT_OK && fd, "finetuner with the defaults");
+        dnabert_finetuner_info di = { .struct_size = sizeof di };
+        dnabert_classifier *cd = NULL;
+        dnabert_classifier_info cdi = { .struct_size = sizeof cdi };
+        int64_t all4 = 4 * (8 * 256 + 768 * 8 + 8 * 256 + 256 * 8 + 8 * 256 + 2048 * 8 + 8 * 1024 + 256 * 8) + 2 * 256 + 2;
+        CHECK(dnabert_finetuner_get_info(fd, &di) == DNABERT_OK && di.learning_rate == 1e-3 &&
+                  di.trainable_parameters == all4, "default lr %g, trainable %lld (expected %lld)", di.learning_rate,
+              (long long)di.trainable_parameters, (long long)all4);
+        CHECK(dnabert_finetuner_classifier(fd, &cd) == DNABERT_OK && dnabert_classifier_get_info(cd, &cdi) == DNABERT_OK &&
+                  cdi.reverse_complement == 1 && cdi.pooling == DNABERT_POOL_MEAN, "auto strand symmetry on random-strand data");
+        dnabert_classifier_free(cd);
+        dnabert_finetuner_free(fd);
+        d.reverse_complement = 2;
+        CHECK_CODE(dnabert_finetuner_create(model, train, dev, &d, &fd), DNABERT_ERR_INVALID_ARGUMENT, "reverse_complement 2");
+    }
+    /* the rest of this test: the pre-0.2 settings, explicitly */
+    p.pooling = DNABERT_POOL_CLS;
+    p.reverse_complement = 0;
+    p.lora_targets = "Wqkv,attention.output.dense";
     p.max_steps = 6;
     p.eval_every = 3;
     p.seed = 2;
@@ -167,7 +194,7 @@ int main(int argc, char **argv) {
     CHECK(dnabert_finetuner_create(model, train, dev, &p, &ft) == DNABERT_OK && ft, "finetuner");
     dnabert_finetuner_info fi = { .struct_size = sizeof fi };
     CHECK(dnabert_finetuner_get_info(ft, &fi) == DNABERT_OK && fi.step == 0 && fi.total_steps == 6 &&
-              fi.steps_per_epoch == 63 && fi.best_step == -1 && fi.learning_rate == 5e-4 && fi.max_length > 3 &&
+              fi.steps_per_epoch == 63 && fi.best_step == -1 && fi.learning_rate == 1e-3 && fi.max_length > 3 &&
               fi.max_length <= 512, "finetuner info: steps/epoch %lld lr %g max_length %d", (long long)fi.steps_per_epoch,
           fi.learning_rate, fi.max_length);
     /* LoRA r=8 on Wqkv and attention.output.dense of 4 layers (hidden 256), the pooler and a 2-class head */
@@ -464,7 +491,8 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < NR; i++) free(rc[i]);
         dnabert_classifier_free(rclf);
         dnabert_finetuner_free(rft);
-        /* a caller built against the header before reverse_complement existed: the field is not read */
+        /* a caller built against the header before reverse_complement existed: the field is not read, it keeps
+           its default (auto since 0.2.0), which turns strand symmetry on for coding_200 (a random strand) */
         q = dnabert_finetune_default_params();
         q.max_steps = 1;
         q.reverse_complement = 77;
@@ -472,7 +500,7 @@ int main(int argc, char **argv) {
         rft = NULL;
         CHECK(dnabert_finetuner_create(model, train, NULL, &q, &rft) == DNABERT_OK, "older struct_size accepted");
         CHECK(dnabert_finetuner_classifier(rft, &rclf) == DNABERT_OK && dnabert_classifier_get_info(rclf, &ri) == DNABERT_OK &&
-                  ri.reverse_complement == 0, "older struct: one strand");
+                  ri.reverse_complement == 1, "older struct: the default (auto) applies");
         dnabert_classifier_free(rclf);
         dnabert_finetuner_free(rft);
     }

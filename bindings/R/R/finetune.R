@@ -135,7 +135,7 @@ finetune_recorder <- function(progress) {
 #' @param lora_r,lora_alpha,lora_dropout,lora_targets LoRA rank, alpha (scaling alpha / r), dropout on the adapters'
 #'   input and the adapted modules (\code{"Wqkv"}, \code{"attention.output.dense"}, \code{"gated_layers"}, \code{"wo"}).
 #' @param full \code{TRUE}: fine-tune every encoder weight instead of LoRA adapters.
-#' @param pooling \code{"cls"} (DNABERT-2's pooler on \code{[CLS]}) or \code{"mean"}.
+#' @param pooling \code{"mean"} (default) or \code{"cls"} (DNABERT-2's pooler on \code{[CLS]}).
 #' @param epochs,max_steps passes over the training data, or (\code{max_steps > 0}) this many optimizer steps.
 #' @param batch_size sequences per step.
 #' @param lr peak learning rate; \code{NULL}: 5e-4 with LoRA, 3e-5 full.
@@ -144,6 +144,8 @@ finetune_recorder <- function(progress) {
 #' @param reverse_complement \code{TRUE} for strand-symmetric tasks (sequences from either strand): each training
 #'   example is reverse-complemented with probability 1/2 when drawn, and the classifier scores a sequence by the
 #'   mean of both strands' probabilities. Not for strand-specific tasks (oriented promoters, splice sites).
+#'   \code{NA} (default): automatic, on when the training sequences' 3-mer counts are strand-symmetric (sequences
+#'   from a random strand), off otherwise (see the README, "Defaults").
 #' @param select_by dev metric that picks the kept parameters: \code{"loss"} (lowest) or accuracy, f1, mcc,
 #'   precision, recall, pearson, spearman, r2 (highest).
 #' @param seed seed of the adapters/head, shuffling and dropout.
@@ -165,11 +167,11 @@ finetune_recorder <- function(progress) {
 #' @return a \code{dnabert_classifier} with \code{$history} (a data.frame, one row per step) and \code{$test}
 #'   (named test metrics, or \code{NULL}).
 dnabert_finetune <- function(model, train, dev = NULL, test = NULL, lora_r = 8, lora_alpha = 32, lora_dropout = 0.05,
-                             lora_targets = c("Wqkv", "attention.output.dense"), full = FALSE, pooling = "cls",
+                             lora_targets = c("Wqkv", "attention.output.dense", "gated_layers", "wo"), full = FALSE, pooling = "mean",
                              epochs = 3, max_steps = 0, batch_size = 32, lr = NULL, max_length = 0,
                              class_weights = FALSE, select_by = "loss", seed = 0, threads = 0, out = NULL,
                              progress = interactive(), eval_every = 0, warmup = NULL, dropout = NULL,
-                             grad_accum = 1, problem_type = "auto", reverse_complement = FALSE) {
+                             grad_accum = 1, problem_type = "auto", reverse_complement = NA) {
   ptr <- model_ptr(model)
   if (missing(train)) stop_arg("'train' (the labelled training sequences) is missing")
   tr <- as_labelled(train, "train")
@@ -177,7 +179,8 @@ dnabert_finetune <- function(model, train, dev = NULL, test = NULL, lora_r = 8, 
   te <- if (is.null(test)) NULL else as_labelled(test, "test")
   check_flag(full, "full")
   check_flag(class_weights, "class_weights")
-  check_flag(reverse_complement, "reverse_complement")
+  rc_auto <- length(reverse_complement) == 1L && is.na(reverse_complement)
+  if (!rc_auto) check_flag(reverse_complement, "reverse_complement")
   if (!is.character(pooling) || length(pooling) != 1L || !(pooling %in% c("cls", "mean"))) {
     stop_arg("'pooling' must be \"cls\" or \"mean\"")
   }
@@ -206,7 +209,7 @@ dnabert_finetune <- function(model, train, dev = NULL, test = NULL, lora_r = 8, 
     threads = check_int(threads, "threads", min = 0L),
     class_weights = as.integer(class_weights),
     problem_type = problem_type_codes[[problem_type]],
-    reverse_complement = as.integer(reverse_complement)
+    reverse_complement = if (rc_auto) -1L else as.integer(reverse_complement)
   )
   if (ints[["max_length"]] > 512L) stop_arg("'max_length' must be at most 512 tokens")
   dbls <- c(

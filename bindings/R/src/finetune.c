@@ -285,7 +285,7 @@ SEXP dnabert_r_finetune(SEXP model, SEXP train, SEXP dev, SEXP test, SEXP ints, 
     p.n_threads = iv[8];
     p.use_class_weights = iv[9] ? 1 : 0;
     int32_t problem = iv[10];
-    p.reverse_complement = iv[11] ? 1 : 0;
+    p.reverse_complement = iv[11] < 0 ? -1 : (iv[11] ? 1 : 0); /* -1: auto */
     p.lora_alpha = dv[0];
     p.lora_dropout = dv[1];
     p.epochs = dv[2];

@@ -792,10 +792,10 @@ def _float(name, v):
     return v
 
 
-def _make_params(lora_r=8, lora_alpha=32, lora_dropout=0.05, lora_targets=("Wqkv", "attention.output.dense"),
-                 full=False, pooling="cls", epochs=3, max_steps=0, batch_size=32, grad_accum=1, lr=None,
+def _make_params(lora_r=8, lora_alpha=32, lora_dropout=0.05, lora_targets=("Wqkv", "attention.output.dense", "gated_layers", "wo"),
+                 full=False, pooling="mean", epochs=3, max_steps=0, batch_size=32, grad_accum=1, lr=None,
                  warmup_steps=None, eval_every=0, max_length=0, class_weights=False, dropout=None, max_grad_norm=1.0,
-                 weight_decay=0.01, select_by="loss", seed=0, threads=0, reverse_complement=False, out=None):
+                 weight_decay=0.01, select_by="loss", seed=0, threads=0, reverse_complement=None, out=None):
     p = lib.dnabert_finetune_default_params()
     p.lora_r = 0 if full else _int("lora_r", lora_r, 0)
     p.lora_alpha = _float("lora_alpha", lora_alpha)
@@ -814,9 +814,9 @@ def _make_params(lora_r=8, lora_alpha=32, lora_dropout=0.05, lora_targets=("Wqkv
     p.eval_every = _int("eval_every", eval_every, 0)
     p.max_length = _int("max_length", max_length, 0)
     p.use_class_weights = 1 if class_weights else 0
-    if not isinstance(reverse_complement, (bool, np.bool_)):
-        raise TypeError(f"reverse_complement must be True or False, got {type(reverse_complement).__name__}")
-    p.reverse_complement = 1 if reverse_complement else 0
+    if reverse_complement is not None and not isinstance(reverse_complement, (bool, np.bool_)):
+        raise TypeError(f"reverse_complement must be None (auto), True or False, got {type(reverse_complement).__name__}")
+    p.reverse_complement = -1 if reverse_complement is None else (1 if reverse_complement else 0)
     p.dropout = -1.0 if dropout is None else _float("dropout", dropout)
     p.max_grad_norm = _float("max_grad_norm", max_grad_norm)
     p.weight_decay = _float("weight_decay", weight_decay)
@@ -949,23 +949,25 @@ class FineTuner(Handle):
 
 @_hf_arguments
 def finetune(model, train, dev=None, test=None, lora_r=8, lora_alpha=32, lora_dropout=0.05,
-             lora_targets=("Wqkv", "attention.output.dense"), full=False, pooling="cls", epochs=3, max_steps=0,
+             lora_targets=("Wqkv", "attention.output.dense", "gated_layers", "wo"), full=False, pooling="mean", epochs=3, max_steps=0,
              batch_size=32, grad_accum=1, lr=None, warmup_steps=None, eval_every=0, max_length=0,
              class_weights=False, dropout=None, max_grad_norm=1.0, weight_decay=0.01, select_by="loss", seed=0,
-             threads=0, reverse_complement=False, out=None, progress=True, sequence_column="sequence",
+             threads=0, reverse_complement=None, out=None, progress=True, sequence_column="sequence",
              label_column="label"):
     """Fine-tune `model` for sequence classification and return the Classifier.
 
     model: a Model or a model folder. train/dev/test: CSV paths (`sequence,label`), Datasets or
     (sequences, labels); dev/test are read like train. LoRA (rank lora_r, scaling lora_alpha / lora_r, adapters on
     lora_targets among Wqkv, attention.output.dense, gated_layers, wo) unless full=True or lora_r=0 (every encoder
-    weight trains). pooling "cls" (DNABERT-2's pooler on [CLS]) or "mean". epochs (fractional allowed) or
-    max_steps > 0; lr None = 5e-4 with LoRA, 3e-5 full; warmup_steps None = min(50, 10% of the steps);
+    weight trains; default: all four). pooling "mean" (default) or "cls" (DNABERT-2's pooler on [CLS]). epochs (fractional allowed) or
+    max_steps > 0; lr None = 1e-3 with LoRA, 3e-5 full; warmup_steps None = min(50, 10% of the steps);
     eval_every 0 = the dev set once per epoch (and at the end); the best dev parameters by select_by ("loss" or
     accuracy, f1, mcc, ... ) are kept. max_length 0 = the longest training sequence's tokens (<= 512).
     reverse_complement=True for strand-symmetric tasks (sequences from either strand): each training example
     is reverse-complemented with probability 1/2 when drawn and the classifier scores a sequence by the mean of
-    both strands' probabilities; not for strand-specific tasks (oriented promoters, splice sites).
+    both strands' probabilities; not for strand-specific tasks (oriented promoters, splice sites). None (default):
+    auto, on when the training sequences' 3-mer counts are strand-symmetric (sequences from a random strand; see the
+    README, "Defaults"), off otherwise; the choice is in the classifier's info()["reverse_complement"].
 
     Hugging Face spellings work too: learning_rate, num_train_epochs, per_device_train_batch_size,
     gradient_accumulation_steps, output_dir, eval_steps, metric_for_best_model (TrainingArguments) and r,

@@ -43,8 +43,10 @@ def model():
 def trained(model):
     """60 LoRA steps (about one epoch) on coding_200 — about 25 s on 2 cores."""
     t = time.time()
+    # one strand: the metric tests below recompute the loss from the scores, which for a strand-symmetric
+    # classifier (the auto default on coding_200) is not yet the library's loss (see test_strand_symmetry_auto_*)
     clf = dnabert.finetune(model, TRAIN, dev=DEV, max_steps=60, batch_size=32, eval_every=30, seed=1,
-                           progress=False)
+                           reverse_complement=False, progress=False)
     clf.train_seconds = time.time() - t
     return clf
 
@@ -74,11 +76,13 @@ def test_short_finetune_learns_the_task(trained):
     info = trained.info
     assert info["mode"] == "lora" and info["lora_r"] == 8 and info["lora_alpha"] == 32
     assert info["problem_type"] == "single_label_classification" and info["num_labels"] == 2
-    assert info["pooling"] == "cls" and info["label_names"] is None
-    # LoRA on Wqkv (256→768) and attention.output.dense (256→256) in 4 layers + pooler + classifier
+    # the defaults: mean pooling (strand symmetry given as off above)
+    assert info["pooling"] == "mean" and info["label_names"] is None and info["reverse_complement"] is False
+    # LoRA on all four linears: Wqkv (256→768), attention.output.dense (256→256), gated_layers (256→2048),
+    # wo (1024→256) in 4 layers + classifier (no pooler with mean pooling)
     r = 8
-    lora = 4 * (r * 256 + 768 * r + r * 256 + 256 * r)
-    assert info["trainable_parameters"] == lora + 256 * 256 + 256 + 2 * 256 + 2
+    lora = 4 * (r * 256 + 768 * r + r * 256 + 256 * r + r * 256 + 2048 * r + r * 1024 + 256 * r)
+    assert info["trainable_parameters"] == lora + 2 * 256 + 2
     assert "LoRA r=8" in repr(trained)
 
 
@@ -478,3 +482,20 @@ def test_closed_handles_raise(model, small_data, tmp_path):
     before = c2.predict_proba(seqs[:3])
     base.close()
     np.testing.assert_array_equal(c2.predict_proba(seqs[:3]), before)
+
+
+def test_strand_symmetry_auto_follows_the_training_strands(model):
+    """The default reverse_complement=None chooses by the training sequences' strand symmetry: oriented windows
+    (every one on the same strand, a fixed start codon) → off; the same windows together with their reverse
+    complements (each 3-mer then exactly as frequent as its reverse complement) → on; an explicit value wins."""
+    rng = np.random.default_rng(5)
+    core = ["".join(rng.choice(list("ACGT"), 40)) for _ in range(32)]
+    oriented = ["ATGGCGGCGAAA" + c for c in core]
+    labels = [i % 2 for i in range(32)]
+    mixed, mixed_labels = oriented + [reverse_complement(s) for s in oriented], labels + labels
+    kw = dict(max_steps=1, batch_size=16, progress=False)
+    assert dnabert.finetune(model, (oriented, labels), **kw).info["reverse_complement"] is False
+    assert dnabert.finetune(model, (mixed, mixed_labels), **kw).info["reverse_complement"] is True
+    assert dnabert.finetune(model, (mixed, mixed_labels), reverse_complement=False,
+                            **kw).info["reverse_complement"] is False
+    assert dnabert.finetune(model, (oriented, labels), reverse_complement=True, **kw).info["reverse_complement"] is True
