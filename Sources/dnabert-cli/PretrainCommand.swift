@@ -53,6 +53,8 @@ struct PretrainCommand: ParsableCommand {
     var seed: UInt64 = 0
     @Flag(name: .shortAndLong, help: "No progress bar.")
     var quiet = false
+    @Flag(name: .long, help: "Data-parallel over MPI: launch as `mpirun -np N dnabert pretrain --distributed ...` (N ranks × --grad-accum micro-batches per step; rank 0 writes).")
+    var distributed = false
     @Argument(help: "FASTA files (plain or gzip).")
     var files: [String]
 
@@ -79,9 +81,21 @@ struct PretrainCommand: ParsableCommand {
         o.data.validationWindows = validationWindows
         o.data.dropWindowsWithN = !keepN
         o.data.reverseComplement = !noReverseComplement
-        let trainer = try Pretrainer(model: model, files: files, out: out, options: o, resume: resume)
+        o.distributed = distributed
+        let comm = distributed ? try Communicator.world() : .single
+        // Distributed: an error on one rank ends every rank (MPI_Abort) instead of leaving them in a collective.
+        do { try train(model: model, options: o, comm: comm) } catch {
+            if comm.size > 1 { comm.abort("\(error)") }
+            throw error
+        }
+    }
+
+    func train(model: PretrainedModel, options o: PretrainOptions, comm: Communicator) throws {
+        let quiet = self.quiet || !comm.isRoot
+        let trainer = try Pretrainer(model: model, files: files, out: out, options: o, resume: resume, communicator: comm)
         let c = model.model.config
         if !quiet {
+            if comm.size > 1 { eprint("data-parallel over \(comm.size) ranks (global batch \(comm.size) × \(gradAccum) micro-batches)") }
             eprint("pretraining \(c.numLayers) layers × \(c.hiddenSize) hidden (\(model.model.layout.total) parameters), "
                    + "\(steps) steps of \(batchSize * gradAccum) × \(seqLen) tokens" + (trainer.step > 0 ? ", resuming at step \(trainer.step)" : ""))
         }
@@ -94,7 +108,7 @@ struct PretrainCommand: ParsableCommand {
                        eta: p.etaSeconds, detail: detail)
             return true
         }
-        try FileIO.writeAtomically(out + "/loss.svg", string: LossCurveSVG.render(history))
+        if comm.isRoot { try FileIO.writeAtomically(out + "/loss.svg", string: LossCurveSVG.render(history)) }
         if !quiet, let last = history.last {
             eprint("\ndone: loss \(format2(last.loss))" + (last.validationLoss.map { ", validation loss \(format2($0))" } ?? "")
                    + (last.validationAccuracy.map { ", masked-token accuracy \(format2($0 * 100))%" } ?? "")
