@@ -16,6 +16,9 @@ public final class Communicator: @unchecked Sendable {
     /// True when the collectives go through MPI.
     public let usesMPI: Bool
     public var isRoot: Bool { rank == 0 }
+    /// Set when an error was raised on every rank alike (different settings, a failure `agree`d on): the ranks
+    /// can then end normally with that error, with no need to abort the others.
+    public private(set) var failedOnAllRanks = false
 
     public static let single = Communicator(rank: 0, size: 1, usesMPI: false)
 
@@ -112,6 +115,7 @@ public final class Communicator: @unchecked Sendable {
         let h = Self.fnv(Array(description.utf8))
         let r = try range(h)
         if r.min != r.max {
+            failedOnAllRanks = true
             throw DNABertError.invalidArgument("distributed \(what): the \(size) ranks were started with different arguments (files, seeds, options or initial weights differ); give every rank the same command line")
         }
     }
@@ -119,6 +123,7 @@ public final class Communicator: @unchecked Sendable {
     /// Raises on every rank when `error` is set on any rank (errors of rank-local work such as rank 0's writes).
     public func agree(_ error: Error?, what: String) throws {
         let failed = try any(error != nil)
+        if failed && size > 1 { failedOnAllRanks = true }
         if let error { throw error }
         if failed { throw DNABertError.io("distributed: \(what) failed on another rank (see its message)") }
     }
@@ -156,6 +161,16 @@ public final class Communicator: @unchecked Sendable {
     static func fnv(_ bytes: [UInt8]) -> UInt64 {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
         for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+        return h
+    }
+
+    /// A deterministic fingerprint of token-id rows (Swift's hashValue is seeded per process).
+    public static func fingerprint(_ rows: [[Int32]]) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for r in rows {
+            h = (h ^ UInt64(r.count)) &* 0x100_0000_01B3
+            for v in r { h = (h ^ UInt64(UInt32(bitPattern: v))) &* 0x100_0000_01B3 }
+        }
         return h
     }
 

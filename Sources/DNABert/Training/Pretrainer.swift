@@ -69,7 +69,7 @@ public final class Pretrainer {
     private let started = Clock.now()
     /// The ranks of a distributed run (`.single` otherwise); files are written and progress printed on rank 0.
     public let comm: Communicator
-    let reducer: GradientReducer
+    public let reducer: GradientReducer
     /// Micro-batches per optimizer step over all ranks.
     public var globalMicroBatches: Int { comm.size * options.gradAccum }
     /// Token ids of this step's micro-batches as drawn, in global order (every rank draws all of them): tests

@@ -55,7 +55,8 @@ class FinetuneParams(ctypes.Structure):
                 ("max_length", ctypes.c_int32), ("n_threads", ctypes.c_int32), ("use_class_weights", ctypes.c_int32),
                 ("learning_rate", ctypes.c_double), ("dropout", ctypes.c_double), ("max_grad_norm", ctypes.c_double),
                 ("weight_decay", ctypes.c_double), ("select_by", ctypes.c_char_p), ("seed", ctypes.c_uint64),
-                ("reverse_complement", ctypes.c_int32), ("out_dir", ctypes.c_char_p)]
+                ("reverse_complement", ctypes.c_int32), ("out_dir", ctypes.c_char_p),
+                ("distributed", ctypes.c_int32)]
 
 
 class FinetuneMetrics(ctypes.Structure):
@@ -638,7 +639,8 @@ def _float(name, v):
 def _make_params(lora_r=8, lora_alpha=32, lora_dropout=0.05, lora_targets=("Wqkv", "attention.output.dense"),
                  full=False, pooling="cls", epochs=3, max_steps=0, batch_size=32, grad_accum=1, lr=None,
                  warmup_steps=None, eval_every=0, max_length=0, class_weights=False, dropout=None, max_grad_norm=1.0,
-                 weight_decay=0.01, select_by="loss", seed=0, threads=0, reverse_complement=False, out=None):
+                 weight_decay=0.01, select_by="loss", seed=0, threads=0, reverse_complement=False, out=None,
+                 distributed=False):
     p = lib.dnabert_finetune_default_params()
     p.lora_r = 0 if full else _int("lora_r", lora_r, 0)
     p.lora_alpha = _float("lora_alpha", lora_alpha)
@@ -674,6 +676,7 @@ def _make_params(lora_r=8, lora_alpha=32, lora_dropout=0.05, lora_targets=("Wqkv
             raise TypeError(f"out must be a directory path, got {type(out).__name__}")
         p._out = os.fsencode(out)
         p.out_dir = p._out
+    p.distributed = 1 if distributed else 0
     return p
 
 
@@ -796,7 +799,7 @@ def finetune(model, train, dev=None, test=None, lora_r=8, lora_alpha=32, lora_dr
              lora_targets=("Wqkv", "attention.output.dense"), full=False, pooling="cls", epochs=3, max_steps=0,
              batch_size=32, grad_accum=1, lr=None, warmup_steps=None, eval_every=0, max_length=0,
              class_weights=False, dropout=None, max_grad_norm=1.0, weight_decay=0.01, select_by="loss", seed=0,
-             threads=0, reverse_complement=False, out=None, progress=True):
+             threads=0, reverse_complement=False, out=None, progress=True, distributed=False):
     """Fine-tune `model` for sequence classification and return the Classifier.
 
     model: a Model or a model folder. train/dev/test: CSV paths (`sequence,label`), Datasets or
@@ -814,6 +817,8 @@ def finetune(model, train, dev=None, test=None, lora_r=8, lora_alpha=32, lora_dr
     test, `.test_metrics`. With out, saves the classifier there with metrics.jsonl (one line per step) and
     test_metrics.json. progress: True = a tqdm bar (loss, dev MCC), False = none, or a function of each step's
     metrics (return False to stop early).
+    distributed=True: data-parallel over MPI, run as `mpirun -np N python script.py` (every rank the same call;
+    micro-batch k of a step on rank k mod N; dev evaluation sharded; rank 0 writes out).
     """
     if isinstance(model, (str, os.PathLike)):
         model = Model.from_pretrained(model)
@@ -822,7 +827,7 @@ def finetune(model, train, dev=None, test=None, lora_r=8, lora_alpha=32, lora_dr
                   grad_accum=grad_accum, lr=lr, warmup_steps=warmup_steps, eval_every=eval_every,
                   max_length=max_length, class_weights=class_weights, dropout=dropout, max_grad_norm=max_grad_norm,
                   weight_decay=weight_decay, select_by=select_by, seed=seed, threads=threads,
-                  reverse_complement=reverse_complement, out=out)
+                  reverse_complement=reverse_complement, out=out, distributed=distributed)
     train = _as_dataset(train, what="train")
     dev = _as_dataset(dev, like=train, what="dev") if dev is not None else None
     test = _as_dataset(test, like=train, what="test") if test is not None else None
