@@ -322,3 +322,26 @@ def test_python_embed_distributed_is_bit_identical(tmp_path):
     for rank in (0, 1):
         two = np.load(tmp_path / f"two.{rank}.npy")
         assert two.dtype == one.dtype and np.array_equal(two, one)
+
+
+R_SCRIPT = r"""
+args <- commandArgs(trailingOnly = TRUE)
+library(dnabert)
+m <- dnabert_pretrain("tiny", tokenizer = args[4], files = args[5], out = args[1], steps = 6L, batch_size = 4L,
+                      seq_len = 64L, seed = 3, eval_every = 3L, checkpoint_every = 3L, validation_windows = 16L,
+                      threads = 1L, grad_accum = as.integer(args[3]), distributed = args[2] == "1", progress = FALSE)
+"""
+
+
+def test_r_distributed_equals_grad_accum(tmp_path):
+    rlib = os.environ.get("DNABERT_R_LIBS", os.path.join(REPO, "build", "Rlib"))
+    if shutil.which("Rscript") is None or not os.path.exists(os.path.join(rlib, "dnabert")):
+        pytest.skip(f"the dnabert R package is not installed in {rlib} (DNABERT_R_LIBS)")
+    script = tmp_path / "train.R"
+    script.write_text(R_SCRIPT)
+    env = {"R_LIBS": rlib, "DNABERT_HOME": os.path.join(REPO, "build")}
+    r = run(mpirun(2, "Rscript", str(script), str(tmp_path / "two"), "1", "1", TOKENIZER, GENOME), env=env)
+    assert r.returncode == 0, r.stderr
+    r = run(["Rscript", str(script), str(tmp_path / "one"), "0", "2", TOKENIZER, GENOME], env=env)
+    assert r.returncode == 0, r.stderr
+    assert_close_losses(metrics(tmp_path / "two"), metrics(tmp_path / "one"))
