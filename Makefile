@@ -29,10 +29,12 @@ CFLAGS_STRICT = -std=c99 -Wall -Wextra -Werror -pedantic
 
 APT_PACKAGES = libopenblas-dev zlib1g-dev pkg-config r-base-core r-base-dev r-cran-testthat r-bioc-biostrings r-cran-knitr \
   r-cran-rmarkdown r-cran-jsonlite r-cran-withr pandoc
+# Open MPI for the data-parallel tests (issue 15); the library loads it at run time only for --distributed runs
+APT_PACKAGES += libopenmpi-dev openmpi-bin
 PY_PACKAGES = numpy pytest tokenizers sentencepiece tqdm scikit-learn matplotlib nbclient nbformat ipykernel pandas
 
 .PHONY: all deps deps-reference lib cli python r demo test test-swift test-c test-python test-r test-r-check \
-  test-examples test-reference bench install clean
+  test-examples test-reference bench install clean test-distributed
 
 all: lib cli
 
@@ -82,7 +84,7 @@ demo: deps lib cli python
 	$(PYTHON) examples/python/demo.py
 
 # ---- tests ------------------------------------------------------------------------------------
-test: deps lib cli python r test-swift test-c test-python test-r test-r-check test-examples
+test: deps lib cli python r test-swift test-c test-python test-r test-r-check test-examples test-distributed
 	@echo "all test suites passed"
 
 test-swift:
@@ -92,6 +94,12 @@ test-swift:
 	$(SWIFT_RELEASE) --product dnabert-probe
 	$(SWIFT_RELEASE) --product dnabertPackageTests
 	swift test $(SWIFT_FLAGS) --skip-build
+
+# Data-parallel runs over Open MPI on loopback (2-3 ranks): equivalence with gradient accumulation, a killed rank,
+# resume on another rank count, bit-identical embeddings, bad input (Tests/distributed).
+test-distributed: lib cli
+	@if ldd $(LIB) | grep -qi mpi; then echo "error: libdnabert.so links MPI (it must load it at run time only)"; exit 1; fi
+	DNABERT_CLI=$(CLI) $(PYTHON) -m pytest -q Tests/distributed
 
 test-c: lib
 	@mkdir -p $(BUILD)/tests

@@ -309,6 +309,10 @@ typedef struct dnabert_embed_params {
     int32_t n_threads;    /* 0 = all cores */
     dnabert_progress_fn progress; /* NULL or a callback (units: sequences) */
     void *progress_user_data;
+    /* appended in 0.2 (issue 15): */
+    int32_t distributed;  /* 1: this process is one rank of `mpirun -np N ...`; every rank calls dnabert_embed with
+                             the same sequences, sequence i is embedded on rank i mod N and every rank receives all
+                             n rows, identical to a one-process call (0) */
 } dnabert_embed_params;
 DNABERT_API dnabert_embed_params dnabert_embed_default_params(void);
 
@@ -341,6 +345,14 @@ typedef struct dnabert_pretrain_params {
     double max_grad_norm;       /* global-norm clipping, 0 = none (1.0) */
     double beta1, beta2, eps, weight_decay; /* AdamW (0.9, 0.98, 1e-6, 1e-5: DNABERT-2's) */
     uint64_t seed;              /* data, masks, dropout (0) */
+    /* appended in 0.2 (a caller's older struct_size keeps the default): */
+    int32_t distributed;        /* 1: data-parallel over MPI, the process being one rank of `mpirun -np N ...`
+                                   (Open MPI's libmpi.so.40 is loaded at run time, DNABERT_ERR_UNSUPPORTED when
+                                   missing; without a launcher a single rank with a warning). Every rank creates
+                                   the trainer with the same arguments and calls step/run/evaluate/save the same
+                                   number of times (they are collective); micro-batch k of a step runs on rank
+                                   k mod N, so N ranks x grad_accum g equal one process with grad_accum N*g; rank 0
+                                   alone writes files. (0) */
 } dnabert_pretrain_params;
 DNABERT_API dnabert_pretrain_params dnabert_pretrain_default_params(void);
 
@@ -444,6 +456,9 @@ typedef struct dnabert_finetune_params {
                                    that improves on the best so far (so a killed run leaves its best classifier),
                                    and at the end of dnabert_finetuner_run the kept classifier, loss.svg; see also
                                    dnabert_finetuner_test */
+    int32_t distributed;        /* appended in 0.2 (issue 15): 1 = data-parallel over MPI, the process being one
+                                   rank of `mpirun -np N ...` (see dnabert_pretrain_params.distributed); micro-batch
+                                   k of a step on rank k mod N, dev evaluation sharded, rank 0 writes out_dir (0) */
 } dnabert_finetune_params;
 DNABERT_API dnabert_finetune_params dnabert_finetune_default_params(void);
 

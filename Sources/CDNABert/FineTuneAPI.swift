@@ -128,7 +128,7 @@ public func dnabert_finetune_default_params() -> dnabert_finetune_params {
         lora_dropout: l.dropout, lora_targets: nil, pooling: DNABERT_POOL_MEAN, epochs: o.epochs, max_steps: 0,
         batch_size: Int32(o.batchSize), grad_accum: Int32(o.gradAccum), warmup_steps: -1, eval_every: 0, max_length: 0,
         n_threads: 0, use_class_weights: 0, learning_rate: 0, dropout: -1, max_grad_norm: o.maxGradNorm,
-        weight_decay: o.optimizer.weightDecay, select_by: nil, seed: 0, reverse_complement: -1, out_dir: nil)
+        weight_decay: o.optimizer.weightDecay, select_by: nil, seed: 0, reverse_complement: -1, out_dir: nil, distributed: 0)
 }
 
 struct FineTuneSetup {
@@ -156,6 +156,7 @@ func finetuneSetup(_ p: UnsafePointer<dnabert_finetune_params>?) throws -> FineT
     o.optimizer.weightDecay = c.weight_decay
     if let s = c.select_by { o.selectBy = try string(s, "params.select_by") }
     o.seed = c.seed
+    o.distributed = c.distributed != 0
     guard c.reverse_complement >= -1 && c.reverse_complement <= 1 else {
         throw DNABertError.invalidArgument("params.reverse_complement must be -1 (auto), 0 or 1, got \(c.reverse_complement)")
     }

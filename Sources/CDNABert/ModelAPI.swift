@@ -182,7 +182,8 @@ public func dnabert_embed_default_params() -> dnabert_embed_params {
     let d = EmbedOptions()
     return dnabert_embed_params(struct_size: UInt32(MemoryLayout<dnabert_embed_params>.size), pooling: d.pooling.rawValue,
                                 max_length: Int32(d.maxLength), overlap: Int32(d.overlap), batch_size: Int32(d.batchSize),
-                                uppercase: d.uppercase ? 1 : 0, n_threads: 0, progress: nil, progress_user_data: nil)
+                                uppercase: d.uppercase ? 1 : 0, n_threads: 0, progress: nil, progress_user_data: nil,
+                                distributed: 0)
 }
 
 @_cdecl("dnabert_embed")
@@ -219,7 +220,15 @@ public func dnabert_embed(_ m: OpaquePointer?, _ seqs: UnsafePointer<UnsafePoint
                 }
             }
         }
-        copy(try p.embed(buffers, options: o, progress: callback), to: out)
+        if c.distributed != 0 {
+            let comm = try Communicator.world()
+            guard let all = try DistributedEmbedding.embed(p, buffers, options: o, comm: comm, allRanks: true, progress: callback) else {
+                throw DNABertError(.internal, "distributed embedding returned no rows")
+            }
+            copy(all, to: out)
+        } else {
+            copy(try p.embed(buffers, options: o, progress: callback), to: out)
+        }
     }
 }
 

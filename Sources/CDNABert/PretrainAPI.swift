@@ -13,7 +13,7 @@ public func dnabert_pretrain_default_params() -> dnabert_pretrain_params {
         validation_windows: Int32(o.data.validationWindows), drop_windows_with_n: o.data.dropWindowsWithN ? 1 : 0,
         reverse_complement: o.data.reverseComplement ? 1 : 0, resume: 0, n_threads: 0, learning_rate: o.learningRate,
         dropout: -1, max_grad_norm: o.maxGradNorm, beta1: o.optimizer.beta1, beta2: o.optimizer.beta2, eps: o.optimizer.eps,
-        weight_decay: o.optimizer.weightDecay, seed: 0)
+        weight_decay: o.optimizer.weightDecay, seed: 0, distributed: 0)
 }
 
 func pretrainOptions(_ p: UnsafePointer<dnabert_pretrain_params>?) throws -> (PretrainOptions, resume: Bool) {
@@ -33,6 +33,7 @@ func pretrainOptions(_ p: UnsafePointer<dnabert_pretrain_params>?) throws -> (Pr
     o.maxGradNorm = c.max_grad_norm
     o.optimizer = AdamWConfig(beta1: c.beta1, beta2: c.beta2, eps: c.eps, weightDecay: c.weight_decay)
     o.seed = c.seed
+    o.distributed = c.distributed != 0
     try o.validate()
     return (o, c.resume != 0)
 }

@@ -77,8 +77,20 @@ struct FinetuneCommand: ParsableCommand {
     var seed: UInt64 = 0
     @Flag(name: .shortAndLong, help: "No progress bar.")
     var quiet = false
+    @Flag(name: .long, help: "Data-parallel over MPI: `mpirun -np N dnabert finetune --distributed ...` (N ranks × --grad-accum micro-batches per step; dev evaluation sharded; rank 0 writes).")
+    var distributed = false
 
     func run() throws {
+        let comm = distributed ? try Communicator.world() : .single
+        // Distributed: an error on one rank ends every rank (MPI_Abort) instead of leaving them in a collective.
+        do { try finetune(comm: comm) } catch {
+            if comm.size > 1 && !comm.failedOnAllRanks { comm.abort("\(error)") }
+            throw error
+        }
+    }
+
+    func finetune(comm: Communicator) throws {
+        let quiet = self.quiet || !comm.isRoot
         let base = try PretrainedModel.load(directory: model)
         let problem: ProblemType? = try problemType.map {
             guard let p = ProblemType(rawValue: $0) else {
@@ -97,6 +109,7 @@ struct FinetuneCommand: ParsableCommand {
             throw ValidationError("--reverse-complement and --no-reverse-complement exclude each other")
         }
         o.reverseComplement = reverseComplement ? true : (noReverseComplement ? false : nil)
+        o.distributed = distributed
         // The run manages OUT (metrics.jsonl, the best classifier after each improving dev evaluation, the kept
         // classifier and loss.svg at the end, test files): the same core code as the C API, Python and R.
         o.outputDirectory = out
@@ -144,6 +157,7 @@ struct FinetuneCommand: ParsableCommand {
         }
         // Metrics table.
         var rows: [(String, FineTuneEvaluation)] = []
+        guard comm.isRoot else { return }
         if let devData { rows.append(("dev", try clf.evaluate(devData, threads: threads))) }
         if let testData { rows.append(("test", try ft.test(testData))) }
         if !rows.isEmpty {

@@ -32,6 +32,8 @@ struct EmbedCommand: ParsableCommand {
     var output: String?
     @Flag(name: .shortAndLong, help: "No progress output.")
     var quiet = false
+    @Flag(name: .long, help: "Share the records out over MPI ranks (`mpirun -np N dnabert embed --distributed ...`); rank 0 writes the output, in input order.")
+    var distributed = false
     @Argument(help: "FASTA/FASTQ files (plain or gzip) or CSV/TSV files with a sequence column.")
     var files: [String]
 
@@ -49,9 +51,19 @@ struct EmbedCommand: ParsableCommand {
         o.overlap = overlap
         o.batchSize = batchSize
         o.threads = threads
-        let out = try OutputFile(path: output)
+        let comm = distributed ? try Communicator.world() : .single
+        do { try embed(m, o, comm: comm) } catch {
+            if comm.size > 1 && !comm.failedOnAllRanks { comm.abort("\(error)") }
+            throw error
+        }
+    }
+
+    func embed(_ m: PretrainedModel, _ o: EmbedOptions, comm: Communicator) throws {
+        // Every rank reads the input; rank 0 alone opens the output.
+        let out: OutputFile? = comm.isRoot ? try OutputFile(path: output) : nil
+        let quiet = self.quiet || !comm.isRoot
         let H = m.model.config.hiddenSize
-        try out.write("name\t" + (0..<H).map { "dim\($0)" }.joined(separator: "\t") + "\n")
+        try out?.write("name\t" + (0..<H).map { "dim\($0)" }.joined(separator: "\t") + "\n")
         let bar = ProgressBar(quiet: quiet)
         let t0 = now()
         var done = 0
@@ -59,11 +71,12 @@ struct EmbedCommand: ParsableCommand {
         func flush() throws {
             if pending.isEmpty { return }
             let seqs = pending.map { $0.sequence }
-            let emb = try withBuffers(seqs) { try m.embed($0, options: o) }
-            for (i, r) in pending.enumerated() {
-                var line = r.name
-                for h in 0..<H { line += "\t" + String(emb[i * H + h]) }
-                try out.write(line + "\n")
+            if let emb = try withBuffers(seqs, { try DistributedEmbedding.embed(m, $0, options: o, comm: comm) }), let out {
+                for (i, r) in pending.enumerated() {
+                    var line = r.name
+                    for h in 0..<H { line += "\t" + String(emb[i * H + h]) }
+                    try out.write(line + "\n")
+                }
             }
             done += pending.count
             bar.update(stage: "embedding", current: Int64(done), total: -1, elapsed: now() - t0, eta: -1)
@@ -88,7 +101,7 @@ struct EmbedCommand: ParsableCommand {
         }
         try flush()
         bar.finish()
-        try out.close()
+        try out?.close()
         if !quiet { eprint("embedded \(done) records in \(formatSeconds(now() - t0))") }
     }
 }

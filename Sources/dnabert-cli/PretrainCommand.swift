@@ -1,5 +1,8 @@
 import ArgumentParser
 import DNABert
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct PretrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -53,6 +56,8 @@ struct PretrainCommand: ParsableCommand {
     var seed: UInt64 = 0
     @Flag(name: .shortAndLong, help: "No progress bar.")
     var quiet = false
+    @Flag(name: .long, help: "Data-parallel over MPI: launch as `mpirun -np N dnabert pretrain --distributed ...` (N ranks × --grad-accum micro-batches per step; rank 0 writes).")
+    var distributed = false
     @Argument(help: "FASTA files (plain or gzip).")
     var files: [String]
 
@@ -79,9 +84,21 @@ struct PretrainCommand: ParsableCommand {
         o.data.validationWindows = validationWindows
         o.data.dropWindowsWithN = !keepN
         o.data.reverseComplement = !noReverseComplement
-        let trainer = try Pretrainer(model: model, files: files, out: out, options: o, resume: resume)
+        o.distributed = distributed
+        let comm = distributed ? try Communicator.world() : .single
+        // Distributed: an error on one rank ends every rank (MPI_Abort) instead of leaving them in a collective.
+        do { try train(model: model, options: o, comm: comm) } catch {
+            if comm.size > 1 && !comm.failedOnAllRanks { comm.abort("\(error)") }
+            throw error
+        }
+    }
+
+    func train(model: PretrainedModel, options o: PretrainOptions, comm: Communicator) throws {
+        let quiet = self.quiet || !comm.isRoot
+        let trainer = try Pretrainer(model: model, files: files, out: out, options: o, resume: resume, communicator: comm)
         let c = model.model.config
         if !quiet {
+            if comm.size > 1 { eprint("data-parallel over \(comm.size) ranks (global batch \(comm.size) × \(gradAccum) micro-batches)") }
             eprint("pretraining \(c.numLayers) layers × \(c.hiddenSize) hidden (\(model.model.layout.total) parameters), "
                    + "\(steps) steps of \(batchSize * gradAccum) × \(seqLen) tokens" + (trainer.step > 0 ? ", resuming at step \(trainer.step)" : ""))
         }
@@ -94,12 +111,35 @@ struct PretrainCommand: ParsableCommand {
                        eta: p.etaSeconds, detail: detail)
             return true
         }
-        try FileIO.writeAtomically(out + "/loss.svg", string: LossCurveSVG.render(history))
+        if comm.isRoot { try FileIO.writeAtomically(out + "/loss.svg", string: LossCurveSVG.render(history)) }
+        if comm.size > 1, getenv("DNABERT_MPI_STATS") != nil { try reportCommunication(trainer, comm: comm) }
         if !quiet, let last = history.last {
             eprint("\ndone: loss \(format2(last.loss))" + (last.validationLoss.map { ", validation loss \(format2($0))" } ?? "")
                    + (last.validationAccuracy.map { ", masked-token accuracy \(format2($0 * 100))%" } ?? "")
                    + " → \(out)/model, \(out)/metrics.jsonl, \(out)/loss.svg")
         }
+    }
+}
+
+/// DNABERT_MPI_STATS (bench/bench_distributed.py): the gradient allreduce's time during the run (started during
+/// the backward, and the part waited for after it) and a blocking allreduce of the same buffer timed alone.
+func reportCommunication(_ trainer: Pretrainer, comm: Communicator) throws {
+    let n = trainer.pretrained.model.layout.total
+    let buf = UnsafeMutableBufferPointer<Float>.allocate(capacity: n)
+    defer { buf.deallocate() }
+    buf.update(repeating: 1)
+    try comm.barrier()
+    try comm.sum(buf)
+    let reps = 5
+    try comm.barrier()
+    let t0 = Clock.now()
+    for _ in 0..<reps { try comm.sum(buf) }
+    let alone = (Clock.now() - t0) / Double(reps)
+    let steps = max(1, trainer.history.count)
+    if comm.isRoot {
+        eprint("mpi-stats: ranks \(comm.size) gradient_bytes \(n * 4) allreduce_alone_s \(alone) "
+               + "overlapped_comm_s_per_step \(trainer.reducer.communicationSeconds / Double(steps)) "
+               + "waited_s_per_step \(trainer.reducer.waitSeconds / Double(steps)) steps \(steps)")
     }
 }
 

@@ -89,6 +89,9 @@ public struct FineTuneOptions: Sendable {
     public var outputDirectory: String? = nil
     /// The base model's name or path, recorded in a saved adapter's adapter_config.json.
     public var baseModelName: String? = nil
+    /// Data-parallel over MPI (`mpirun -np N`): micro-batch k of a step runs on rank k mod N (N ranks × gradAccum
+    /// g compute what one process computes with gradAccum N·g); dev evaluation is sharded; rank 0 writes.
+    public var distributed = false
     public init() {}
 
     public func validate() throws {
@@ -237,12 +240,17 @@ public final class FineTuner {
     private var bestParameters: [Float]? = nil
     private var tokensSeen = 0
     private let started = Clock.now()
-    /// The managed output folder (options.outputDirectory), if any.
+    /// The managed output folder (options.outputDirectory), if any; only on rank 0 of a distributed run.
     public let runFolder: FineTuneRunFolder?
+    /// The ranks of a distributed run (`.single` otherwise).
+    public let comm: Communicator
+    /// Micro-batches per optimizer step over all ranks.
+    public var globalMicroBatches: Int { comm.size * options.gradAccum }
 
     public init(classifier: SequenceClassifier, train: LabelledSequences, dev: LabelledSequences? = nil,
-                options: FineTuneOptions) throws {
+                options: FineTuneOptions, communicator: Communicator? = nil) throws {
         try options.validate()
+        comm = try communicator ?? (options.distributed ? Communicator.world() : .single)
         guard let tokenizer = classifier.base.tokenizer else {
             throw DNABertError.invalidArgument("fine-tune: the base model has no tokenizer")
         }
@@ -279,14 +287,22 @@ public final class FineTuner {
         self.dev = dev.map { EncodedExamples($0, tokenizer: tokenizer, maxLength: maxLen, bothStrands: both, threads: options.threads) }
         devData = dev
         padId = tokenizer.id(forToken: "[PAD]") ?? 0
-        let perStep = options.batchSize * options.gradAccum
+        let perStep = options.batchSize * options.gradAccum * comm.size
         stepsPerEpoch = max(1, (train.count + perStep - 1) / perStep)
         totalSteps = options.maxSteps > 0 ? options.maxSteps : max(1, Int((Double(stepsPerEpoch) * options.epochs).rounded(.up)))
         learningRate = options.learningRate > 0 ? options.learningRate : (classifier.lora == nil ? 3e-5 : 1e-3)
         let warm = options.warmupSteps >= 0 ? options.warmupSteps : min(50, totalSteps / 10)
         schedule = try LRSchedule(peak: learningRate, warmupSteps: warm, totalSteps: totalSteps)
         optimizer = try AdamW(layout: classifier.layout, config: options.optimizer)
-        let folder = try options.outputDirectory.map { try FineTuneRunFolder(directory: $0, baseModelName: options.baseModelName) }
+        try comm.requireSameSettings("\(options)|\(train.count)|\(Communicator.fingerprint(self.train.ids))|\(dev?.count ?? -1)|"
+            + "\(Communicator.checksum(UnsafeBufferPointer(classifier.parameters)))|"
+            + "\(Communicator.checksum(UnsafeBufferPointer(classifier.base.model.parameters)))", what: "fine-tuning")
+        var folder: FineTuneRunFolder? = nil, failure: Error? = nil
+        if comm.isRoot {
+            do { folder = try options.outputDirectory.map { try FineTuneRunFolder(directory: $0, baseModelName: options.baseModelName) } }
+            catch { failure = error }
+        }
+        try comm.agree(failure, what: "creating the output folder")
         let n = max(classifier.layout.total, 1)
         var raw: UnsafeMutableRawPointer? = nil
         guard posix_memalign(&raw, 64, n * 4) == 0, let p = raw else {
@@ -329,13 +345,26 @@ public final class FineTuner {
     public func trainStep() throws -> FineTuneProgress {
         guard step < totalSteps else { throw DNABertError.invalidArgument("fine-tune: all \(totalSteps) steps are done") }
         if let g = grad.baseAddress { memset(g, 0, grad.count * 4) }
-        var loss = 0.0
-        for _ in 0..<options.gradAccum {
+        var loss = 0.0, tokens = 0
+        // Distributed: every rank draws all G micro-batches (the order does not depend on the rank count) and
+        // computes those with k mod ranks = rank; dropout masks follow the global micro-batch index.
+        let G = globalMicroBatches
+        for k in 0..<G {
             let b = nextBatch()
-            let r = try classifier.lossAndGradient(b, into: grad, threads: options.threads, scale: 1 / Double(options.gradAccum))
-            loss += r.loss / Double(options.gradAccum)
-            tokensSeen += b.attentionMask.reduce(0) { $0 + Int($1) }
+            guard k % comm.size == comm.rank else { continue }
+            classifier.calls = UInt64(step * G + k)
+            let r = try classifier.lossAndGradient(b, into: grad, threads: options.threads, scale: 1 / Double(G))
+            loss += r.loss / Double(G)
+            tokens += b.attentionMask.reduce(0) { $0 + Int($1) }
         }
+        classifier.calls = UInt64((step + 1) * G)
+        if comm.size > 1 {
+            try comm.sum(grad)
+            var f = [loss, Double(tokens)]
+            try comm.sum(&f)
+            loss = f[0]; tokens = Int(f[1])
+        }
+        tokensSeen += tokens
         let norm = options.maxGradNorm > 0
             ? try GradClip.clip(grad, maxNorm: options.maxGradNorm, threads: options.threads)
             : GradClip.globalNorm(UnsafeBufferPointer(grad), threads: options.threads)
@@ -359,12 +388,13 @@ public final class FineTuner {
     }
 
     static func evaluate(_ clf: SequenceClassifier, _ enc: EncodedExamples, _ data: LabelledSequences, batchSize: Int,
-                         threads: Int, padId: Int32) throws -> FineTuneEvaluation {
+                         threads: Int, padId: Int32, comm: Communicator = .single) throws -> FineTuneEvaluation {
         guard data.hasLabels, let schema = data.schema else { throw DNABertError.invalidArgument("evaluate: the data has no labels") }
         guard schema.problemType == clf.head.problemType, schema.numLabels == clf.head.numLabels else {
             throw DNABertError.invalidArgument("evaluate: the data is \(schema.problemType.rawValue) with \(schema.numLabels) labels, the classifier \(clf.head.problemType.rawValue) with \(clf.head.numLabels)")
         }
-        let (scores, lossSum) = try scoresAndLoss(clf, enc, batchSize: batchSize, threads: threads, padId: padId, withLoss: true)
+        let (scores, lossSum) = try scoresAndLoss(clf, enc, batchSize: batchSize, threads: threads, padId: padId, withLoss: true,
+                                                  comm: comm)
         return try evaluation(scores: scores, data, numLabels: clf.head.numLabels, loss: lossSum / Double(max(enc.count, 1)))
     }
 
@@ -397,23 +427,27 @@ public final class FineTuner {
 
     /// Scores (probabilities / outputs) in the original order, batches sorted by length; and the summed loss.
     /// With reverse-complement encodings: the mean of both strands' scores, and the mean of their losses.
+    /// Distributed (`comm`): batch j on rank j mod ranks; scores (zero where another rank computed, so the sum is
+    /// exact) and losses are summed over the ranks.
     static func scoresAndLoss(_ clf: SequenceClassifier, _ enc: EncodedExamples, batchSize: Int, threads: Int, padId: Int32,
-                              withLoss: Bool) throws -> ([Float], Double) {
+                              withLoss: Bool, comm: Communicator = .single) throws -> ([Float], Double) {
         if let rc = enc.reversed {
             var forward = enc
             forward.rcIds = nil
-            let (a, la) = try scoresAndLoss(clf, forward, batchSize: batchSize, threads: threads, padId: padId, withLoss: withLoss)
-            let (b, lb) = try scoresAndLoss(clf, rc, batchSize: batchSize, threads: threads, padId: padId, withLoss: withLoss)
+            let (a, la) = try scoresAndLoss(clf, forward, batchSize: batchSize, threads: threads, padId: padId, withLoss: withLoss, comm: comm)
+            let (b, lb) = try scoresAndLoss(clf, rc, batchSize: batchSize, threads: threads, padId: padId, withLoss: withLoss, comm: comm)
             return (zip(a, b).map { ($0 + $1) / 2 }, (la + lb) / 2)
         }
         let C = clf.head.numLabels
         let sorted = (0..<enc.count).sorted { enc.ids[$0].count < enc.ids[$1].count }
         var scores = [Float](repeating: 0, count: enc.count * C)
         var lossSum = 0.0
-        var at = 0
+        var at = 0, j = -1
         while at < sorted.count {
             let end = min(sorted.count, at + batchSize)
             let idx = sorted[at..<end]
+            j += 1
+            guard j % comm.size == comm.rank else { at = end; continue }
             let b = enc.batch(idx, padId: padId)
             var lg: [Float]
             if withLoss && !enc.labels.isEmpty {
@@ -433,6 +467,12 @@ public final class FineTuner {
             }
             at = end
         }
+        if comm.size > 1 {
+            try scores.withUnsafeMutableBufferPointer { try comm.sum($0) }
+            var l = [lossSum]
+            try comm.sum(&l)
+            lossSum = l[0]
+        }
         return (scores, lossSum)
     }
 
@@ -444,7 +484,8 @@ public final class FineTuner {
         let every = options.evalEvery > 0 ? options.evalEvery : stepsPerEpoch
         var newBest = false
         if let dev, let devData, last || step % every == 0 {
-            let e = try FineTuner.evaluate(classifier, dev, devData, batchSize: max(options.batchSize, 32), threads: options.threads, padId: padId)
+            let e = try FineTuner.evaluate(classifier, dev, devData, batchSize: max(options.batchSize, 32), threads: options.threads, padId: padId,
+                                           comm: comm)
             p.dev = e
             p.progress.validationLoss = e.loss
             p.progress.validationAccuracy = e.value("accuracy")
@@ -458,7 +499,9 @@ public final class FineTuner {
             }
         }
         history.append(p)
-        try runFolder?.record(p, newBest: newBest, classifier: classifier)
+        var failure: Error? = nil
+        do { try runFolder?.record(p, newBest: newBest, classifier: classifier) } catch { failure = error }
+        try comm.agree(failure, what: "writing the run folder")
         return p
     }
 
@@ -468,14 +511,16 @@ public final class FineTuner {
     public func run(progress: ((FineTuneProgress) -> Bool)? = nil) throws -> [FineTuneProgress] {
         while step < totalSteps {
             let p = try advance()
-            if let progress, !progress(p) {
+            if let progress, try comm.any(!progress(p)) {
                 restoreBest()
                 throw DNABertError.cancelled
             }
         }
         restoreBest()
         classifier.releaseScratch()
-        try runFolder?.finish(classifier: classifier, history: history.map(\.progress))
+        var failure: Error? = nil
+        do { try runFolder?.finish(classifier: classifier, history: history.map(\.progress)) } catch { failure = error }
+        try comm.agree(failure, what: "saving the classifier")
         return history
     }
 

@@ -20,6 +20,9 @@ final class EncoderStack {
     let scratch: ScratchSlots
     /// Phase timer of the owner (nil: none).
     var tick: ((String?) -> Void)?
+    /// Called by `backward` when layer l's gradients are complete (l = -1: the embeddings'): a data-parallel
+    /// run starts that bucket's allreduce (Distributed/GradientReducer).
+    var layerBackwardDone: ((Int) throws -> Void)?
 
     private var T = 0
     private var saved = false
@@ -141,10 +144,12 @@ final class EncoderStack {
             // Layer 0's input gradient is only needed when the embeddings train.
             EncoderLayer.backward(dx: dx, x: xs[l], w.layers[l], g.layers[l], acts[l], shape, pb, drop: drop, scratch: b,
                                   needInputGradient: l > 0 || embTrains, threads: nt, tick: tk)
+            try layerBackwardDone?(l)
         }
         guard embTrains else { return }
         Embeddings.backward(dx: dx, ids: pb.ids, w.embeddings, g.embeddings, hidden: H, sum: embSum, mean: embMean,
                             rstd: embRstd, drop: mask(-1, 0), sink: sink, threads: nt)
+        try layerBackwardDone?(-1)
         t("bwd embeddings/other")
     }
 }

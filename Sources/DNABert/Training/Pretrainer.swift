@@ -25,6 +25,11 @@ public struct PretrainOptions: Sendable {
     public var checkpointEvery = 500
     public var keepCheckpoints = 3
     public var data = PretrainingDataOptions()
+    /// Data-parallel over MPI (launched with `mpirun -np N`): micro-batch k of step s (global index s·G + k,
+    /// G = ranks × gradAccum) runs on rank k mod ranks, so the run equals one process with gradAccum G.
+    public var distributed = false
+    /// Distributed: compare a checksum of the weights across ranks every this many steps (0 = never).
+    public var checksumEvery = 50
     public init() {}
 
     public func validate() throws {
@@ -56,16 +61,27 @@ public final class Pretrainer {
     let trainable: Trainable
     let grad: UnsafeMutableBufferPointer<Float>
     let validation: [MLMBatch]
-    let metrics: MetricsWriter
+    let metrics: MetricsWriter?
     public private(set) var step = 0
     public private(set) var history: [TrainingProgress] = []
     private var elapsedBefore = 0.0
     private var tokensSeen = 0
     private let started = Clock.now()
+    /// The ranks of a distributed run (`.single` otherwise); files are written and progress printed on rank 0.
+    public let comm: Communicator
+    public let reducer: GradientReducer
+    /// Micro-batches per optimizer step over all ranks.
+    public var globalMicroBatches: Int { comm.size * options.gradAccum }
+    /// Token ids of this step's micro-batches as drawn, in global order (every rank draws all of them): tests
+    /// compare the data order of runs with different rank counts.
+    public private(set) var lastStepIds: [[Int32]] = []
 
     /// `resume`: continue from the newest complete checkpoint in `out` when there is one.
-    public init(model: PretrainedModel, files: [String], out: String, options: PretrainOptions, resume: Bool = false) throws {
+    /// `communicator`: the ranks of a distributed run; nil = `Communicator.world()` when `options.distributed`.
+    public init(model: PretrainedModel, files: [String], out: String, options: PretrainOptions, resume: Bool = false,
+                communicator: Communicator? = nil) throws {
         try options.validate()
+        comm = try communicator ?? (options.distributed ? Communicator.world() : .single)
         guard let tokenizer = model.tokenizer else {
             throw DNABertError.invalidArgument("pretrain: the model needs a tokenizer")
         }
@@ -84,10 +100,16 @@ public final class Pretrainer {
                                   totalSteps: options.steps)
         trainable = try Trainable(model: model.model, dropout: options.dropout, seed: options.seed)
         grad = .allocate(capacity: max(model.model.layout.total, 1))
+        reducer = GradientReducer(comm: comm, grad: grad, layout: model.model.layout)
         validation = try data.validationBatches(batchSize: options.batchSize)
-        if mkdir(out, 0o755) != 0 && errno != EEXIST {
-            throw DNABertError.io("cannot create '\(out)': \(String(cString: strerror(errno)))")
+        // Every rank must run the same computation: refuse different files, seeds, options or initial weights.
+        try comm.requireSameSettings("\(files)|\(out)|\(resume)|\(options)|\(data.state.fingerprint)|"
+            + "\(Communicator.checksum(UnsafeBufferPointer(model.model.parameters)))", what: "pretraining")
+        var failure: Error? = nil
+        if comm.isRoot && mkdir(out, 0o755) != 0 && errno != EEXIST {
+            failure = DNABertError.io("cannot create '\(out)': \(String(cString: strerror(errno)))")
         }
+        try comm.agree(failure, what: "creating the output folder")
         if resume, let dir = try TrainingCheckpoint.latest(out: out) {
             let state = try TrainingCheckpoint.load(directory: dir, model: model.model, optimizer: optimizer)
             guard state.schedule == schedule else {
@@ -102,31 +124,84 @@ public final class Pretrainer {
         }
         // A resumed run rewrites the metrics from the checkpoint's history: rows written after that checkpoint
         // belong to steps that will be run again.
-        metrics = try MetricsWriter(path: out + "/metrics.jsonl", truncate: true)
-        for p in history { try metrics.write(p) }
+        if comm.isRoot {
+            do {
+                let m = try MetricsWriter(path: out + "/metrics.jsonl", truncate: true)
+                for p in history { try m.write(p) }
+                metrics = m
+            } catch { metrics = nil; failure = error }
+        } else {
+            metrics = nil
+        }
+        try comm.agree(failure, what: "opening metrics.jsonl")
     }
 
     deinit {
         grad.deallocate()
-        metrics.close()
+        metrics?.close()
     }
 
     public var elapsedSeconds: Double { elapsedBefore + Clock.now() - started }
 
     /// Phase 1: the gradient of `gradAccum` micro-batches, averaged, in `grad`. Returns loss, correct, counted, tokens.
+    /// Distributed: every rank draws all G = ranks × gradAccum micro-batches of the step from the global stream
+    /// (so the order does not depend on the rank count) and computes those with k mod ranks = rank; the gradient
+    /// buckets are all-reduced while the last local backward runs, and the figures are summed over the ranks.
     func accumulateGradient() throws -> (loss: Double, correct: Int, counted: Int, tokens: Int) {
         grad.update(repeating: 0)
         var loss = 0.0, correct = 0, counted = 0, tokens = 0
-        let scale = 1.0 / Double(options.gradAccum)
-        for _ in 0..<options.gradAccum {
+        let G = globalMicroBatches
+        let scale = 1.0 / Double(G)
+        lastStepIds = []
+        reducer.reset()
+        for k in 0..<G {
+            // The dropout masks follow the global micro-batch index, as in one process.
+            let index = data.state.batches
             let b = try data.nextBatch(options.batchSize)
+            lastStepIds.append(b.ids)
+            guard k % comm.size == comm.rank else { continue }
+            trainable.calls = UInt64(index)
+            traceBatch(step: step, index: index, ids: b.ids)
+            trainable.reducer = k + comm.size >= G ? reducer : nil
+            defer { trainable.reducer = nil }
             let r = try trainable.lossAndGradient(b, into: grad, threads: options.threads, scale: scale)
             loss += r.loss * scale
             correct += r.correct
             counted += r.counted
             tokens += b.attentionMask.reduce(0) { $0 + Int($1) }
         }
+        trainable.calls = UInt64(data.state.batches)
+        if comm.size > 1 {
+            try reducer.finish()
+            var figures = [loss, Double(correct), Double(counted), Double(tokens)]
+            try comm.sum(&figures)
+            return (figures[0], Int(figures[1]), Int(figures[2]), Int(figures[3]))
+        }
         return (loss, correct, counted, tokens)
+    }
+
+    /// Diagnostics for the data-order tests: with DNABERT_TRACE_BATCHES=path, each rank appends
+    /// "step global-index hash-of-token-ids" for every micro-batch it computes to path.rank<r>.
+    private lazy var traceFile: UnsafeMutablePointer<FILE>? = {
+        guard let p = getenv("DNABERT_TRACE_BATCHES") else { return nil }
+        return fopen(String(cString: p) + ".rank\(comm.rank)", "a")
+    }()
+
+    private func traceBatch(step: Int, index: Int, ids: [Int32]) {
+        guard let f = traceFile else { return }
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for v in ids { h = (h ^ UInt64(UInt32(bitPattern: v))) &* 0x100_0000_01B3 }
+        fputs("\(step) \(index) \(String(h, radix: 16))\n", f)
+        fflush(f)
+    }
+
+    /// Distributed: stops every rank with an error when the weights differ across ranks.
+    func checkWeightsAgree() throws {
+        guard comm.size > 1 else { return }
+        let r = try comm.range(Communicator.checksum(UnsafeBufferPointer(pretrained.model.parameters)))
+        if r.min != r.max {
+            throw DNABertError(.internal, "distributed pretraining: the weights differ across ranks at step \(step) (checksums \(String(r.min, radix: 16)) … \(String(r.max, radix: 16))); the ranks ran different computations")
+        }
     }
 
     /// One optimizer step. Returns its progress record (without validation figures).
@@ -146,6 +221,7 @@ public final class Pretrainer {
                              threads: options.threads)
         step += 1
         tokensSeen += g.tokens
+        if options.checksumEvery > 0 && (step % options.checksumEvery == 0 || step == options.steps) { try checkWeightsAgree() }
         // Cumulative tokens over elapsed time: tokens/s and ETA are run averages.
         return TrainingProgress(step: step, totalSteps: options.steps, loss: g.loss, learningRate: lr, gradNorm: norm,
                                 tokens: tokensSeen, elapsedSeconds: elapsedSeconds)
@@ -158,7 +234,8 @@ public final class Pretrainer {
         var total = 0.0, correct = 0, counted = 0
         var fo = ForwardOptions()
         fo.threads = options.threads
-        for b in validation {
+        // Distributed: batch i on rank i mod ranks; the sums are reduced.
+        for (i, b) in validation.enumerated() where i % comm.size == comm.rank {
             var logits = try b.ids.withUnsafeBufferPointer { ids in
                 try b.attentionMask.withUnsafeBufferPointer { am in
                     try m.mlmLogits(ids: ids, batch: b.batch, length: b.length, attentionMask: am, options: fo)
@@ -173,13 +250,28 @@ public final class Pretrainer {
             correct += ce.correct
             counted += targets.count
         }
+        if comm.size > 1 {
+            var s = [total, Double(correct), Double(counted)]
+            try comm.sum(&s)
+            total = s[0]; correct = Int(s[1]); counted = Int(s[2])
+        }
         guard counted > 0 else { return (.nan, .nan) }
         return (total / Double(counted), Double(correct) / Double(counted))
     }
 
     /// Writes a checkpoint of the current step into `out/checkpoint-<step>` (keeping the newest few).
+    /// Distributed: rank 0 writes, every rank returns the folder (or every rank throws).
     @discardableResult
     public func saveCheckpoint() throws -> String {
+        var result = "", failure: Error? = nil
+        if comm.isRoot {
+            do { result = try writeCheckpoint() } catch { failure = error }
+        }
+        try comm.agree(failure, what: "writing the checkpoint")
+        return comm.isRoot ? result : out + "/checkpoint-\(step)"
+    }
+
+    private func writeCheckpoint() throws -> String {
         let state = TrainerState(step: step, schedule: schedule, optimizer: options.optimizer, data: data.state,
                                  history: history, extra: .object([("dropout_calls", .int(Int64(trainable.calls)))]))
         return try TrainingCheckpoint.save(out: out, model: pretrained.model, tokenizer: pretrained.tokenizer,
@@ -198,12 +290,17 @@ public final class Pretrainer {
             p.validationAccuracy = v.accuracy
         }
         history.append(p)
-        try metrics.write(p)
+        var failure: Error? = nil
+        do { try metrics?.write(p) } catch { failure = error }
+        try comm.agree(failure, what: "writing metrics.jsonl")
         if last || stopping || (options.checkpointEvery > 0 && step % options.checkpointEvery == 0) {
-            metrics.sync()
+            metrics?.sync()
             try saveCheckpoint()
         }
-        if last { try pretrained.save(directory: out + "/model") }
+        if last {
+            if comm.isRoot { do { try pretrained.save(directory: out + "/model") } catch { failure = error } }
+            try comm.agree(failure, what: "saving the model")
+        }
         return p
     }
 
@@ -214,7 +311,8 @@ public final class Pretrainer {
     public func run(progress: ((TrainingProgress) -> Bool)? = nil) throws -> [TrainingProgress] {
         while step < options.steps {
             let p = try advance()
-            if let progress, !progress(p) {
+            // Distributed: the callback runs on every rank; one rank's stop stops all.
+            if let progress, try comm.any(!progress(p)) {
                 if step < options.steps && !(options.checkpointEvery > 0 && step % options.checkpointEvery == 0) {
                     try saveCheckpoint()
                 }

@@ -18,11 +18,14 @@ public final class Trainable {
     /// Incremented on each call: fresh dropout masks per micro-batch. Save and restore it with a checkpoint
     /// for a resumed run to draw the same masks as an uninterrupted one.
     public var calls: UInt64 = 0
+    /// Set by a data-parallel trainer for the backward whose buckets it all-reduces while the backward runs.
+    public var reducer: GradientReducer?
     /// Activations and gradients of the last step, kept for the next one (`releaseScratch()` frees them).
     let scratch = ScratchSlots()
     lazy var encoder: EncoderStack = {
         let p = EncoderStack(config: model.config, scratch: scratch)
         p.tick = { [unowned self] in self.tick($0) }
+        p.layerBackwardDone = { [unowned self] l in try self.reducer?.ready(l < 0 ? .embeddings : .layer(l)) }
         return p
     }()
 
@@ -112,6 +115,8 @@ public final class Trainable {
         let dv = try ws.floats(M * H, "MLM hidden gradient"), dxm = try ws.floats(M * H, "MLM input gradient")
         MLMHead.backward(dLogits: logits, rows: M, x: xm, z: z, u: u, v: v, stats: stats, head, headGrads, hidden: H, vocab: V,
                          dv: dv, dx: dxm, threads: nt)
+        // The head's own gradients are complete (its tied decoder adds into the embeddings, reduced last).
+        try reducer?.ready(.head)
         let dx = try ws.floats(T * H, "hidden gradient")
         dx.initialize(repeating: 0, count: T * H)
         for (i, r) in tRows.enumerated() {

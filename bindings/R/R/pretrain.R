@@ -103,7 +103,8 @@ dnabert_pretrain <- function(config = "small", tokenizer = NULL, files, out, ste
                              seq_len = 128L, lr = 5e-4, warmup = NULL, dropout = NULL, max_grad_norm = 1,
                              eval_every = 100L, checkpoint_every = 500L, keep_checkpoints = 3L,
                              validation_windows = 256L, drop_windows_with_n = TRUE, reverse_complement = TRUE,
-                             resume = FALSE, threads = 0L, seed = 0, progress = interactive(), grad_accum = 1L) {
+                             resume = FALSE, threads = 0L, seed = 0, progress = interactive(), grad_accum = 1L,
+                             distributed = FALSE) {
   if (missing(files) || is.null(files) || !is.character(files) || length(files) == 0L || anyNA(files)) {
     stop_arg("'files' must be a character vector of FASTA paths (plain or gzip)")
   }
@@ -122,7 +123,8 @@ dnabert_pretrain <- function(config = "small", tokenizer = NULL, files, out, ste
     drop_windows_with_n = as.integer(check_flag(drop_windows_with_n, "drop_windows_with_n")),
     reverse_complement = as.integer(check_flag(reverse_complement, "reverse_complement")),
     resume = as.integer(check_flag(resume, "resume")),
-    threads = check_int(threads, "threads", min = 0L)
+    threads = check_int(threads, "threads", min = 0L),
+    distributed = as.integer(check_flag(distributed, "distributed"))
   )
   dbls <- c(check_number(lr, "lr"), if (is.null(dropout)) -1 else check_number(dropout, "dropout", min = 0),
             check_number(max_grad_norm, "max_grad_norm", min = 0))

@@ -80,9 +80,9 @@ SEXP dnabert_r_pretrain(SEXP model, SEXP files, SEXP out, SEXP ints, SEXP dbls, 
     if (TYPEOF(files) != STRSXP || XLENGTH(files) < 1) Rf_error("'files' must be a non-empty character vector");
     if (TYPEOF(out) != STRSXP || XLENGTH(out) != 1 || STRING_ELT(out, 0) == NA_STRING)
         Rf_error("'out' must be a single non-NA string");
-    if (TYPEOF(ints) != INTSXP || XLENGTH(ints) != 13) Rf_error("internal: 13 integer parameters expected");
+    if (TYPEOF(ints) != INTSXP || XLENGTH(ints) != 14) Rf_error("internal: 14 integer parameters expected");
     if (TYPEOF(dbls) != REALSXP || XLENGTH(dbls) != 3) Rf_error("internal: 3 double parameters expected");
-    for (int i = 0; i < 13; i++)
+    for (int i = 0; i < 14; i++)
         if (INTEGER(ints)[i] == NA_INTEGER) Rf_error("internal: NA integer parameter %d", i + 1);
     if (TYPEOF(seed) != REALSXP || XLENGTH(seed) != 1 || !R_FINITE(REAL(seed)[0]) || REAL(seed)[0] < 0 ||
         REAL(seed)[0] > 9007199254740992.0 || REAL(seed)[0] != floor(REAL(seed)[0]))
@@ -104,6 +104,7 @@ SEXP dnabert_r_pretrain(SEXP model, SEXP files, SEXP out, SEXP ints, SEXP dbls, 
     p.reverse_complement = iv[10] ? 1 : 0;
     p.resume = iv[11] ? 1 : 0;
     p.n_threads = iv[12];
+    p.distributed = iv[13] ? 1 : 0;
     p.learning_rate = REAL(dbls)[0];
     p.dropout = REAL(dbls)[1];
     p.max_grad_norm = REAL(dbls)[2];

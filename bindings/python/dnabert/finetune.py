@@ -58,7 +58,8 @@ class FinetuneParams(ctypes.Structure):
                 ("max_length", ctypes.c_int32), ("n_threads", ctypes.c_int32), ("use_class_weights", ctypes.c_int32),
                 ("learning_rate", ctypes.c_double), ("dropout", ctypes.c_double), ("max_grad_norm", ctypes.c_double),
                 ("weight_decay", ctypes.c_double), ("select_by", ctypes.c_char_p), ("seed", ctypes.c_uint64),
-                ("reverse_complement", ctypes.c_int32), ("out_dir", ctypes.c_char_p)]
+                ("reverse_complement", ctypes.c_int32), ("out_dir", ctypes.c_char_p),
+                ("distributed", ctypes.c_int32)]
 
 
 class FinetuneMetrics(ctypes.Structure):
@@ -795,7 +796,8 @@ def _float(name, v):
 def _make_params(lora_r=8, lora_alpha=32, lora_dropout=0.05, lora_targets=("Wqkv", "attention.output.dense", "gated_layers", "wo"),
                  full=False, pooling="mean", epochs=3, max_steps=0, batch_size=32, grad_accum=1, lr=None,
                  warmup_steps=None, eval_every=0, max_length=0, class_weights=False, dropout=None, max_grad_norm=1.0,
-                 weight_decay=0.01, select_by="loss", seed=0, threads=0, reverse_complement=None, out=None):
+                 weight_decay=0.01, select_by="loss", seed=0, threads=0, reverse_complement=None, out=None,
+                 distributed=False):
     p = lib.dnabert_finetune_default_params()
     p.lora_r = 0 if full else _int("lora_r", lora_r, 0)
     p.lora_alpha = _float("lora_alpha", lora_alpha)
@@ -831,6 +833,7 @@ def _make_params(lora_r=8, lora_alpha=32, lora_dropout=0.05, lora_targets=("Wqkv
             raise TypeError(f"out must be a directory path, got {type(out).__name__}")
         p._out = os.fsencode(out)
         p.out_dir = p._out
+    p.distributed = 1 if distributed else 0
     return p
 
 
@@ -953,7 +956,7 @@ def finetune(model, train, dev=None, test=None, lora_r=8, lora_alpha=32, lora_dr
              batch_size=32, grad_accum=1, lr=None, warmup_steps=None, eval_every=0, max_length=0,
              class_weights=False, dropout=None, max_grad_norm=1.0, weight_decay=0.01, select_by="loss", seed=0,
              threads=0, reverse_complement=None, out=None, progress=True, sequence_column="sequence",
-             label_column="label"):
+             label_column="label", distributed=False):
     """Fine-tune `model` for sequence classification and return the Classifier.
 
     model: a Model or a model folder. train/dev/test: CSV paths (`sequence,label`), Datasets or
@@ -978,6 +981,8 @@ def finetune(model, train, dev=None, test=None, lora_r=8, lora_alpha=32, lora_dr
     test, `.test_metrics`. With out, saves the classifier there with metrics.jsonl (one line per step) and
     test_metrics.json. progress: True = a tqdm bar (loss, dev MCC), False = none, or a function of each step's
     metrics (return False to stop early).
+    distributed=True: data-parallel over MPI, run as `mpirun -np N python script.py` (every rank the same call;
+    micro-batch k of a step on rank k mod N; dev evaluation sharded; rank 0 writes out).
     """
     if isinstance(model, (str, os.PathLike)):
         model = Model.from_pretrained(model)
@@ -986,7 +991,7 @@ def finetune(model, train, dev=None, test=None, lora_r=8, lora_alpha=32, lora_dr
                   grad_accum=grad_accum, lr=lr, warmup_steps=warmup_steps, eval_every=eval_every,
                   max_length=max_length, class_weights=class_weights, dropout=dropout, max_grad_norm=max_grad_norm,
                   weight_decay=weight_decay, select_by=select_by, seed=seed, threads=threads,
-                  reverse_complement=reverse_complement, out=out)
+                  reverse_complement=reverse_complement, out=out, distributed=distributed)
     cols = dict(sequence_column=sequence_column, label_column=label_column)
     train = _as_dataset(train, what="train", **cols)
     dev = _as_dataset(dev, like=train, what="dev", **cols) if dev is not None else None

@@ -28,7 +28,8 @@ class ForwardParams(ctypes.Structure):
 class EmbedParams(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_uint32), ("pooling", ctypes.c_int32), ("max_length", ctypes.c_int32),
                 ("overlap", ctypes.c_int32), ("batch_size", ctypes.c_int32), ("uppercase", ctypes.c_int32),
-                ("n_threads", ctypes.c_int32), ("progress", PROGRESS_FN), ("progress_user_data", ctypes.c_void_p)]
+                ("n_threads", ctypes.c_int32), ("progress", PROGRESS_FN), ("progress_user_data", ctypes.c_void_p),
+                ("distributed", ctypes.c_int32)]
 
 
 
@@ -326,7 +327,7 @@ class Model(Handle):
 
     # ---- sequences in, embeddings out ----
     def embed(self, sequences, pooling="mean", max_length=512, overlap=64, batch_size=16, uppercase=True, threads=0,
-              progress=None):
+              progress=None, distributed=False):
         """One embedding per sequence, [N, hidden] float32, tokenized with the model's tokenizer.
 
         sequences: a DNA string, a list of them, a pandas DataFrame (its `sequence` column), or the path of a
@@ -351,6 +352,9 @@ class Model(Handle):
         p.batch_size = int(batch_size)
         p.uppercase = 1 if uppercase else 0
         p.n_threads = int(threads)
+        # distributed=True: one rank of `mpirun -np N python ...`; every rank passes the same sequences, each embeds
+        # every N-th and all ranks get all rows, identical to one process.
+        p.distributed = 1 if distributed else 0
         reporter = ProgressReporter(progress if progress is not None else (False if n < 64 else None), "embed")
         p.progress = reporter.callback
         seqs = (ctypes.c_char_p * n)(*data)

@@ -20,7 +20,7 @@ class PretrainParams(ctypes.Structure):
                 ("resume", ctypes.c_int32), ("n_threads", ctypes.c_int32), ("learning_rate", ctypes.c_double),
                 ("dropout", ctypes.c_double), ("max_grad_norm", ctypes.c_double), ("beta1", ctypes.c_double),
                 ("beta2", ctypes.c_double), ("eps", ctypes.c_double), ("weight_decay", ctypes.c_double),
-                ("seed", ctypes.c_uint64)]
+                ("seed", ctypes.c_uint64), ("distributed", ctypes.c_int32)]
 
 
 class PretrainMetrics(ctypes.Structure):
@@ -61,7 +61,8 @@ PRESETS = {
 
 
 def _params(steps, batch_size, grad_accum, seq_len, lr, warmup, dropout, max_grad_norm, eval_every, checkpoint_every,
-            keep_checkpoints, validation_windows, drop_windows_with_n, reverse_complement, resume, threads, seed):
+            keep_checkpoints, validation_windows, drop_windows_with_n, reverse_complement, resume, threads, seed,
+            distributed=False):
     p = lib.dnabert_pretrain_default_params()
     p.steps, p.batch_size, p.grad_accum, p.seq_len = int(steps), int(batch_size), int(grad_accum), int(seq_len)
     p.learning_rate = float(lr)
@@ -75,6 +76,7 @@ def _params(steps, batch_size, grad_accum, seq_len, lr, warmup, dropout, max_gra
     p.resume = 1 if resume else 0
     p.n_threads = int(threads)
     p.seed = int(seed)
+    p.distributed = 1 if distributed else 0
     return p
 
 
@@ -88,7 +90,7 @@ class Trainer(Handle):
     def __init__(self, model, files, out_dir, steps=1000, batch_size=32, grad_accum=1, seq_len=128, lr=5e-4,
                  warmup=None, dropout=None, max_grad_norm=1.0, eval_every=100, checkpoint_every=500,
                  keep_checkpoints=3, validation_windows=256, drop_windows_with_n=True, reverse_complement=True,
-                 resume=False, threads=0, seed=0):
+                 resume=False, threads=0, seed=0, distributed=False):
         if isinstance(files, (str, bytes, os.PathLike)):
             files = [files]
         paths = [os.fsencode(f) for f in files]
@@ -96,7 +98,7 @@ class Trainer(Handle):
             raise ValueError("no input files")
         p = _params(steps, batch_size, grad_accum, seq_len, lr, warmup, dropout, max_grad_norm, eval_every,
                     checkpoint_every, keep_checkpoints, validation_windows, drop_windows_with_n, reverse_complement,
-                    resume, threads, seed)
+                    resume, threads, seed, distributed)
         arr = (ctypes.c_char_p * len(paths))(*paths)
         h = ctypes.c_void_p()
         check(lib.dnabert_trainer_create(model._handle(), arr, len(paths), os.fsencode(out_dir), ctypes.byref(p),
@@ -171,7 +173,10 @@ def pretrain(config, tokenizer, files, out, steps=1000, batch_size=32, seq_len=1
     config: "tiny", "small", "base" (DNABERT-2-117M), a dict or config.json path, or a Model to continue training.
     tokenizer: a Tokenizer or a tokenizer.json path (ignored when config is a Model with a tokenizer).
     Other keyword arguments: grad_accum, warmup, dropout, max_grad_norm, eval_every, checkpoint_every,
-    keep_checkpoints, validation_windows, drop_windows_with_n, reverse_complement, threads.
+    keep_checkpoints, validation_windows, drop_windows_with_n, reverse_complement, threads, distributed.
+
+    distributed=True: data-parallel over MPI, run as `mpirun -np N python train.py` (every rank runs the same
+    script; micro-batch k of a step on rank k mod N; rank 0 alone writes files; Open MPI is loaded at run time).
     """
     if isinstance(tokenizer, (str, os.PathLike)):
         tokenizer = Tokenizer.from_file(tokenizer)
