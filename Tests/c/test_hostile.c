@@ -189,7 +189,7 @@ static void test_bpe_train_lone_bases(void) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *seqs[1] = {cases[i]};
         size_t lens[1] = {strlen(cases[i])};
-        dnabert_train_params p = dnabert_train_default_params();
+        dnabert_bpe_train_params p = dnabert_bpe_train_default_params();
         p.vocab_size = 16;
         p.min_frequency = 1;
         dnabert_tokenizer *t = NULL;
@@ -230,7 +230,8 @@ static void test_fork(void) {
     if (!fork_model) return;
     dnabert_model_info info;
     memset(&info, 0, sizeof info);
-    dnabert_model_get_info(fork_model, &info);
+    info.struct_size = sizeof info;
+    CHECK(dnabert_model_get_info(fork_model, &info) == DNABERT_OK, "model info: %s", dnabert_last_error());
     fork_hidden = info.hidden_size;
     /* The library is loaded and a model too, but no forward (no BLAS) has run yet: children must not hang. */
     for (int k = 0; k < 3; k++) {
