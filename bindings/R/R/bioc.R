@@ -129,6 +129,7 @@ bp_map <- function(x, BPPARAM, fun) {
 
 # A model usable in this process: a BiocParallel worker that is a new R process (SnowParam) receives the model
 # without its library handle; it loads the model again from its folder.
+# (Only called in a worker process: in the caller's process a freed model stays an error.)
 usable_model <- function(model) {
   if (is_dnabert_model(model)) return(model)
   if (!is.null(model$source) && dir.exists(model$source)) return(dnabert_model(model$source))

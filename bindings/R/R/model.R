@@ -241,8 +241,10 @@ dnabert_embed <- function(model, x, pooling = c("mean", "cls"), max_length = 512
   seq_names <- names(x)
   if (!is.null(BPPARAM)) fn <- NULL   # a progress callback cannot run in another process
   pool <- if (pooling == "mean") 0L else 1L
+  caller <- Sys.getpid()
   out <- bp_map(unname(x), BPPARAM, function(chunk) {
-    m <- usable_model(model)
+    # in this process the model is used as given (a freed model is an error); a worker process reloads it
+    m <- if (Sys.getpid() == caller) model else usable_model(model)
     .Call(dnabert_r_embed, m$ptr, chunk, pool, max_length, overlap, batch_size, uppercase, threads, fn)
   })
   rownames(out) <- seq_names
