@@ -28,7 +28,8 @@ export DNABERT_HOME = $(BUILD)
 CFLAGS_STRICT = -std=c99 -Wall -Wextra -Werror -pedantic
 
 APT_PACKAGES = libopenblas-dev zlib1g-dev pkg-config r-base-core r-base-dev r-cran-testthat r-bioc-biostrings r-cran-knitr \
-  r-cran-rmarkdown r-cran-jsonlite r-cran-withr pandoc
+  r-cran-rmarkdown r-cran-jsonlite r-cran-withr pandoc \
+  r-bioc-genomicranges r-bioc-rsamtools r-bioc-biocparallel r-bioc-bsgenome r-bioc-s4vectors r-bioc-iranges
 # Open MPI for the data-parallel tests (issue 15); the library loads it at run time only for --distributed runs
 APT_PACKAGES += libopenmpi-dev openmpi-bin
 PY_PACKAGES = numpy pytest tokenizers sentencepiece tqdm scikit-learn matplotlib nbclient nbformat ipykernel pandas

@@ -15,20 +15,30 @@
 #'   `substr(x, start[k], end[k])`, so `end - start + 1` is its length in bases). Tokens that cover no
 #'   bases (`[CLS]`, `[SEP]`, padding) have `NA`.
 #' @param threads worker threads for encoding many sequences, 0 = all cores.
+#' @param genome where the DNA of a `GRanges` `x` is read (a BSgenome, an `Rsamtools::FaFile` or its path, a
+#'   named DNAStringSet); minus-strand regions are reverse-complemented. `x` may also be a data.frame or S4
+#'   `DataFrame` with a `sequence` column (keyed by its row names).
 #' @return
 #' * `padding = FALSE, offsets = FALSE`: a list of integer vectors, named like `x`.
 #' * `padding = FALSE, offsets = TRUE`: a list (named like `x`) of data frames with integer columns
 #'   `id`, `start`, `end`, one row per token.
+#' * `padding = FALSE, offsets = "IRanges"`: an `IRangesList` (named like `x`), one range per token that
+#'   covers bases, with the token `id` and its position `token` in the encoding in `mcols`.
 #' * `padding = TRUE`: a list with integer matrices `ids` and `attention_mask` (1 for a real token, 0 for
 #'   padding), rows named like `x`; with `offsets = TRUE` also integer matrices `start` and `end`.
 dnabert_encode <- function(tok, x, add_special_tokens = TRUE, max_length = NULL, padding = FALSE,
-                           uppercase = FALSE, offsets = FALSE, threads = 0L) {
+                           uppercase = FALSE, offsets = FALSE, threads = 0L, genome = NULL) {
   ptr <- tokenizer_ptr(tok)
-  x <- as_sequences(x)
+  x <- input_sequences(x, genome)
   check_flag(add_special_tokens, "add_special_tokens")
   check_flag(padding, "padding")
   check_flag(uppercase, "uppercase")
-  check_flag(offsets, "offsets")
+  as_ranges <- identical(offsets, "IRanges")
+  if (as_ranges) {
+    if (padding) stop_arg("offsets = \"IRanges\" needs padding = FALSE")
+    offsets <- TRUE
+  }
+  if (!(isTRUE(offsets) || isFALSE(offsets))) stop_arg("'offsets' must be TRUE, FALSE or \"IRanges\"")
   max_length <- if (is.null(max_length)) 0L else check_int(max_length, "max_length", min = 1L)
   threads <- check_int(threads, "threads", min = 0L)
   seq_names <- names(x)
@@ -44,6 +54,7 @@ dnabert_encode <- function(tok, x, add_special_tokens = TRUE, max_length = NULL,
       })
     }
     names(res) <- seq_names
+    if (as_ranges) return(offsets_as_iranges(res))
     return(res)
   }
 

@@ -60,20 +60,25 @@ label_strings <- function(labels, name) {
 # Labelled data for the library: a path (CSV/TSV with a header `sequence,label`) or list(sequences, labels).
 # Accepts a path, a data.frame with `sequence` and `label` columns, list(sequences, labels) where sequences is
 # a character vector or a Biostrings DNAStringSet, or a DNAStringSet with a `label` metadata column.
-as_labelled <- function(x, name) {
+as_labelled <- function(x, name, genome = NULL) {
   if (is.null(x)) stop_arg("'", name, "' must not be NULL")
+  if (is_granges(x)) {
+    labels <- S4Vectors::mcols(x)$label
+    if (is.null(labels)) stop_arg("'", name, "' is a GRanges without a 'label' metadata column (mcols(x)$label)")
+    x <- list(region_sequences(x, genome, name), labels)
+  }
   if (is.character(x) && length(x) == 1L && !is.na(x)) {
     path <- path.expand(x)
     if (!file.exists(path) || dir.exists(path)) stop_arg("'", name, "': no file '", x, "'")
     return(path)
   }
-  if (is.data.frame(x)) {
+  if (is_table(x)) {
     if (!all(c("sequence", "label") %in% names(x))) {
       stop_arg("'", name, "' as a data.frame needs columns 'sequence' and 'label' (it has ",
                paste(names(x), collapse = ", "), ")")
     }
-    seqs <- as_sequences(x$sequence, paste0(name, "$sequence"))
-    labels <- x$label
+    seqs <- as_sequences(x[["sequence"]], paste0(name, "$sequence"))
+    labels <- x[["label"]]
   } else if (methods::is(x, "XStringSet")) {
     mc <- tryCatch(as.data.frame(methods::slot(x, "elementMetadata")), error = function(e) NULL)
     if (is.null(mc) || !("label" %in% names(mc))) {
@@ -164,6 +169,9 @@ finetune_recorder <- function(progress) {
 #' @param problem_type \code{"auto"} (inferred from the labels), \code{"single_label_classification"},
 #'   \code{"multi_label_classification"} (short forms \code{"single_label"}, \code{"multi_label"}) or
 #'   \code{"regression"}.
+#' @param genome where the DNA of \code{GRanges} data is read (a BSgenome, an \code{Rsamtools::FaFile} or its path,
+#'   a named DNAStringSet): \code{train}, \code{dev}, \code{test} may be GRanges with a \code{label} metadata column;
+#'   minus-strand regions are reverse-complemented. Data frames may also be S4Vectors \code{DataFrame}s.
 #' @return a \code{dnabert_classifier} with \code{$history} (a data.frame, one row per step) and \code{$test}
 #'   (named test metrics, or \code{NULL}).
 dnabert_finetune <- function(model, train, dev = NULL, test = NULL, lora_r = 8, lora_alpha = 32, lora_dropout = 0.05,
@@ -171,12 +179,12 @@ dnabert_finetune <- function(model, train, dev = NULL, test = NULL, lora_r = 8, 
                              epochs = 3, max_steps = 0, batch_size = 32, lr = NULL, max_length = 0,
                              class_weights = FALSE, select_by = "loss", seed = 0, threads = 0, out = NULL,
                              progress = interactive(), eval_every = 0, warmup = NULL, dropout = NULL,
-                             grad_accum = 1, problem_type = "auto", reverse_complement = NA) {
+                             grad_accum = 1, problem_type = "auto", reverse_complement = NA, genome = NULL) {
   ptr <- model_ptr(model)
   if (missing(train)) stop_arg("'train' (the labelled training sequences) is missing")
-  tr <- as_labelled(train, "train")
-  dv <- if (is.null(dev)) NULL else as_labelled(dev, "dev")
-  te <- if (is.null(test)) NULL else as_labelled(test, "test")
+  tr <- as_labelled(train, "train", genome)
+  dv <- if (is.null(dev)) NULL else as_labelled(dev, "dev", genome)
+  te <- if (is.null(test)) NULL else as_labelled(test, "test", genome)
   check_flag(full, "full")
   check_flag(class_weights, "class_weights")
   rc_auto <- length(reverse_complement) == 1L && is.na(reverse_complement)
@@ -303,7 +311,7 @@ dnabert_merged_model <- function(clf) {
 }
 
 # Sequences (named) for prediction: a character vector, a DNAStringSet, or a FASTA / CSV / TSV path.
-prediction_input <- function(x) {
+prediction_input <- function(x, genome = NULL) {
   if (is.character(x) && length(x) == 1L && !is.na(x) && nchar(x) < 4096L &&
       (grepl("[./\\\\]", x) || file.exists(path.expand(x)))) {
     path <- path.expand(x)
@@ -318,11 +326,7 @@ prediction_input <- function(x) {
     }
     return(read_fasta(path))
   }
-  if (is.data.frame(x)) {
-    if (!("sequence" %in% names(x))) stop_arg("'sequences' as a data.frame needs a 'sequence' column")
-    return(as_sequences(x$sequence, "sequences$sequence"))
-  }
-  as_sequences(x, "sequences")
+  input_sequences(x, genome, "sequences")
 }
 
 # A FASTA file (plain or gzip) as a named character vector.
@@ -344,40 +348,71 @@ read_fasta <- function(path) {
 #' Predict with a classifier.
 #'
 #' @param clf a classifier from \code{dnabert_finetune()} or \code{dnabert_classifier_load()}.
-#' @param sequences a character vector, a Biostrings \code{DNAStringSet}, a data.frame with a \code{sequence}
-#'   column, or a FASTA (plain/gzip) / CSV / TSV path (with a \code{sequence} column, ids from an \code{id} column).
+#' @param sequences a character vector, a Biostrings \code{DNAStringSet}, a data.frame or S4 \code{DataFrame} with a
+#'   \code{sequence} column (rows keyed by row names or an \code{id} column), a \code{GRanges} of regions read from
+#'   \code{genome} (minus strand reverse-complemented), or a FASTA (plain/gzip) / CSV / TSV path (with a
+#'   \code{sequence} column, ids from an \code{id} column).
+#' @param genome for \code{GRanges}: a BSgenome, an \code{Rsamtools::FaFile} or its path, or a named DNAStringSet.
+#' @param BPPARAM a BiocParallel back-end (e.g. \code{MulticoreParam(4)}) to split the sequences over workers; each
+#'   uses \code{threads} threads (default 1 when \code{BPPARAM} is given).
 #' @param type \code{"label"}: the predicted label and the probability columns; \code{"prob"}: only the
 #'   probabilities.
 #' @param threads worker threads, 0 = all cores.
 #' @return a data.frame, one row per sequence: \code{id} (the sequence's name, else its position), \code{label}
 #'   (the class name when the classifier has names, else the class index; multi-label: the labels with probability
 #'   >= 0.5 joined by ";"), and \code{prob_<label>} columns (class probabilities that sum to 1, or label
-#'   probabilities for multi-label). Regression: \code{id} and \code{prediction}.
+#'   probabilities for multi-label). Regression: \code{id} and \code{prediction}. Rows are named by the ids when
+#'   these are unique names. For a \code{GRanges} input: the same \code{GRanges} with these columns (without
+#'   \code{id}) appended to its \code{mcols} (replacing columns of the same name, such as a true \code{label}).
 dnabert_predict <- function(clf, sequences, type = c("label", "prob"), threads = 0L,
                             long_inputs = c("truncate", "windows"), window_overlap = NULL,
-                            window_pooling = c("mean", "max")) {
+                            window_pooling = c("mean", "max"), genome = NULL, BPPARAM = NULL) {
   ptr <- classifier_ptr(clf)
   type <- match.arg(type)
   long_inputs <- match.arg(long_inputs)
   window_pooling <- match.arg(window_pooling)
-  threads <- check_int(threads, "threads", min = 0L)
+  threads <- if (missing(threads) && !is.null(BPPARAM)) 1L else check_int(threads, "threads", min = 0L)
   overlap <- if (is.null(window_overlap)) -1L else check_int(window_overlap, "window_overlap", min = 0L)
   if (missing(sequences) || is.null(sequences)) stop_arg("'sequences' must not be NULL")
-  x <- prediction_input(sequences)
+  x <- prediction_input(sequences, genome)
   info <- dnabert_classifier_info(clf)
-  scores <- .Call(dnabert_r_classifier_predict, ptr, unname(x), threads,
-                  if (long_inputs == "windows") 1L else 0L, overlap, if (window_pooling == "max") 1L else 0L)
-  n_long <- attr(scores, "n_long")
-  if (!is.null(n_long) && n_long > 0 && long_inputs == "truncate") {
-    warning(n_long, " of ", length(x), " sequences are longer than the classifier's ", attr(scores, "max_length"),
-            " tokens (longest ", attr(scores, "longest_tokens"), ") and were truncated to their first ",
-            attr(scores, "max_length"), " tokens; use long_inputs = \"windows\" to score them by sliding windows",
+  # one part per BiocParallel worker (one part without BPPARAM); each part reports its too-long inputs
+  parts <- bp_parts(unname(x), BPPARAM, function(chunk) {
+    s <- .Call(dnabert_r_classifier_predict, ptr, chunk, threads,
+               if (long_inputs == "windows") 1L else 0L, overlap, if (window_pooling == "max") 1L else 0L)
+    n_long <- attr(s, "n_long")
+    part <- list(n_long = if (is.null(n_long)) 0 else n_long, max_length = attr(s, "max_length"),
+                 longest = attr(s, "longest_tokens"))
+    attributes(s) <- list(dim = dim(s))
+    part$scores <- s
+    part
+  })
+  scores <- do.call(rbind, lapply(parts, `[[`, "scores"))
+  n_long <- sum(vapply(parts, function(p) as.numeric(p$n_long), 0))
+  if (n_long > 0 && long_inputs == "truncate") {
+    max_len <- parts[[1L]]$max_length
+    longest <- max(unlist(lapply(parts, `[[`, "longest")), 0)
+    warning(n_long, " of ", length(x), " sequences are longer than the classifier's ", max_len,
+            " tokens (longest ", longest, ") and were truncated to their first ",
+            max_len, " tokens; use long_inputs = \"windows\" to score them by sliding windows",
             call. = FALSE)
   }
-  attributes(scores) <- list(dim = dim(scores))
   ids <- if (!is.null(names(x)) && all(nzchar(names(x)))) names(x) else seq_along(x)
+  keyed <- function(out) {
+    if (is_granges(sequences)) {
+      # the regions, with the scores appended to their metadata columns
+      # (a metadata column of the same name, e.g. the true `label`, is replaced)
+      gr <- sequences
+      mc <- S4Vectors::mcols(gr)
+      for (col in names(out)[-1L]) mc[[col]] <- out[[col]]
+      S4Vectors::mcols(gr) <- mc
+      return(gr)
+    }
+    if (is.character(ids) && !anyDuplicated(ids)) rownames(out) <- ids
+    out
+  }
   if (info$problem_type == "regression") {
-    return(data.frame(id = ids, prediction = scores[, 1L], stringsAsFactors = FALSE))
+    return(keyed(data.frame(id = ids, prediction = scores[, 1L], stringsAsFactors = FALSE)))
   }
   labels <- info$labels
   colnames(scores) <- paste0("prob_", labels)
@@ -392,17 +427,17 @@ dnabert_predict <- function(clf, sequences, type = c("label", "prob"), threads =
       out$label <- if (info$has_label_names) labels[best] else best - 1L
     }
   }
-  cbind(out, as.data.frame(scores, optional = TRUE))
+  keyed(cbind(out, as.data.frame(scores, optional = TRUE)))
 }
 
 #' Metrics of a classifier on labelled data (a CSV/TSV path, a data.frame with sequence and label columns,
 #' list(sequences, labels) or a DNAStringSet with a label metadata column): a named numeric vector: accuracy,
 #' f1, mcc, precision, recall (macro averages), loss, n; regression: pearson, spearman, mse, r2, loss, n.
-dnabert_evaluate <- function(clf, data, threads = 0L) {
+dnabert_evaluate <- function(clf, data, threads = 0L, genome = NULL) {
   ptr <- classifier_ptr(clf)
   threads <- check_int(threads, "threads", min = 0L)
   if (missing(data)) stop_arg("'data' (labelled sequences) is missing")
-  d <- as_labelled(data, "data")
+  d <- as_labelled(data, "data", genome)
   v <- .Call(dnabert_r_classifier_evaluate, ptr, d, threads)
   metrics_for(v, dnabert_classifier_info(clf)$problem_type)
 }

@@ -207,10 +207,17 @@ dnabert_attention <- function(model, ids, attention_mask = NULL, layer = 1L, thr
 # ---- embeddings ----------------------------------------------------------------------------------------
 
 #' One embedding per sequence: a numeric matrix [N, hidden], rows named like x.
+#'
+#' `x`: a character vector, a Biostrings DNAStringSet, a data.frame / S4 DataFrame with a `sequence` column
+#' (rows keyed by its row names or `id` column), or a GRanges of regions whose DNA is read from `genome` (a
+#' BSgenome, an Rsamtools::FaFile or its path, a named DNAStringSet; minus strand reverse-complemented; rows
+#' keyed by names(x), else "chr:start-end:strand"). `BPPARAM`: a BiocParallel back-end to split the sequences
+#' over workers (each then uses `threads` threads; the default is 1 per worker when BPPARAM is given).
 dnabert_embed <- function(model, x, pooling = c("mean", "cls"), max_length = 512L, overlap = 64L,
-                          batch_size = 16L, uppercase = TRUE, threads = 0L, progress = interactive()) {
-  ptr <- model_ptr(model)
-  x <- as_sequences(x)
+                          batch_size = 16L, uppercase = TRUE, threads = 0L, progress = interactive(),
+                          genome = NULL, BPPARAM = NULL) {
+  model_ptr(model)
+  x <- input_sequences(x, genome)
   pooling <- match.arg(pooling)
   max_length <- check_int(max_length, "max_length", min = 3L)
   # Not given: 64 tokens, or a quarter of the window for short windows (so that any max_length works alone).
@@ -220,7 +227,7 @@ dnabert_embed <- function(model, x, pooling = c("mean", "cls"), max_length = 512
   }
   batch_size <- check_int(batch_size, "batch_size", min = 1L)
   check_flag(uppercase, "uppercase")
-  threads <- check_int(threads, "threads", min = 0L)
+  threads <- if (missing(threads) && !is.null(BPPARAM)) 1L else check_int(threads, "threads", min = 0L)
   fn <- NULL
   if (is.function(progress)) {
     fn <- progress
@@ -232,8 +239,14 @@ dnabert_embed <- function(model, x, pooling = c("mean", "cls"), max_length = 512
     stop_arg("'progress' must be TRUE, FALSE or a function(stage, current, total, elapsed, eta)")
   }
   seq_names <- names(x)
-  out <- .Call(dnabert_r_embed, ptr, unname(x), if (pooling == "mean") 0L else 1L, max_length, overlap,
-               batch_size, uppercase, threads, fn)
+  if (!is.null(BPPARAM)) fn <- NULL   # a progress callback cannot run in another process
+  pool <- if (pooling == "mean") 0L else 1L
+  caller <- Sys.getpid()
+  out <- bp_map(unname(x), BPPARAM, function(chunk) {
+    # in this process the model is used as given (a freed model is an error); a worker process reloads it
+    m <- if (Sys.getpid() == caller) model else usable_model(model)
+    .Call(dnabert_r_embed, m$ptr, chunk, pool, max_length, overlap, batch_size, uppercase, threads, fn)
+  })
   rownames(out) <- seq_names
   out
 }

@@ -2,19 +2,9 @@
 # saves the classifier atomically after each improving dev evaluation, before that step's metrics.jsonl line. A child
 # Rscript is SIGKILLed once metrics.jsonl holds four dev evaluations (an event, not a wall-clock budget).
 
-# the repository file `...`, searched upwards from the working directory (as test-finetune.R does)
-kill_repo_file <- function(...) {
-  rel <- file.path(...)
-  dir <- normalizePath(getwd(), mustWork = FALSE)
-  for (k in 0:8) {
-    p <- file.path(dir, rel)
-    if (file.exists(p)) return(normalizePath(p))
-    parent <- dirname(dir)
-    if (identical(parent, dir)) break
-    dir <- parent
-  }
-  stop("'", rel, "' not found above ", getwd(), " (run the tests from the repository checkout)", call. = FALSE)
-}
+# The repository's files (DNABERT_REPO, else above the working folder); without them the test is skipped with the
+# reason (helper-data.R's repo_file), so that R CMD check outside the repository passes.
+kill_repo_file <- function(...) repo_file(...)
 
 dev_losses <- function(path) {
   if (!file.exists(path)) return(numeric())
