@@ -40,7 +40,9 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
-        .target(name: "DNABert", dependencies: ["CZlib", "DNABertAVX512", "CForkGuard"], swiftSettings: optimise),
+        .target(name: "DNABert", dependencies: ["CZlib", "DNABertAVX512", "CForkGuard", "CInt8Kernels"], swiftSettings: optimise),
+        // Int8 GEMM kernels (portable C + AVX-512 VNNI behind a run-time CPU check; see int8_kernels.h).
+        .target(name: "CInt8Kernels", path: "Sources/CInt8Kernels", cSettings: [.unsafeFlags(["-O3"])]),
         // A pthread_atfork handler installed at load time: lets Parallel keep a forked child's forking thread
         // out of parallel regions (see Sources/CForkGuard/fork_guard.c).
         .target(name: "CForkGuard", path: "Sources/CForkGuard"),
