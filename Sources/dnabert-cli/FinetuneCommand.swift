@@ -75,9 +75,11 @@ struct FinetuneCommand: ParsableCommand {
     var seed: UInt64 = 0
     @Flag(name: .shortAndLong, help: "No progress bar.")
     var quiet = false
+    @Option(name: .long, help: "Base model precision: fp32, or int8 (QLoRA-style: LoRA and head in float32 on a frozen int8 base).")
+    var precision: String?
 
     func run() throws {
-        let base = try PretrainedModel.load(directory: model)
+        let base = try PretrainedModel.load(directory: model, precision: precision)
         let problem: ProblemType? = try problemType.map {
             guard let p = ProblemType(rawValue: $0) else {
                 throw ValidationError("--problem-type must be single_label_classification, multi_label_classification or regression")
@@ -187,9 +189,12 @@ struct PredictCommand: ParsableCommand {
     var threads = 0
     @Argument(help: "Input FASTA/FASTQ/CSV.")
     var input: String
+    @Option(name: .long, help: "Base model precision: fp32 or int8 (default: as stored; needs --model).")
+    var precision: String?
 
     func run() throws {
-        let base = try model.map { try PretrainedModel.load(directory: $0) }
+        if precision != nil && model == nil { throw ValidationError("--precision applies to the base model: give --model too") }
+        let base = try model.map { try PretrainedModel.load(directory: $0, precision: precision) }
         let clf = try SequenceClassifier.load(directory: adapter, base: base)
         let schema = try LabelSchema(problemType: clf.head.problemType, numLabels: clf.head.numLabels, labelNames: clf.labelNames)
         let data = try LabelledSequences.readInputs(path: input, schema: schema)

@@ -27,6 +27,8 @@ struct EmbedCommand: ParsableCommand {
     var output: String?
     @Flag(name: .shortAndLong, help: "No progress output.")
     var quiet = false
+    @Option(name: .long, help: "Arithmetic of the encoder's linears: fp32 or int8 (default: as stored).")
+    var precision: String?
     @Argument(help: "FASTA files (plain or gzip).")
     var files: [String]
 
@@ -37,7 +39,7 @@ struct EmbedCommand: ParsableCommand {
     }
 
     func run() throws {
-        let m = try PretrainedModel.load(directory: model)
+        let m = try PretrainedModel.load(directory: model, precision: precision)
         var o = EmbedOptions()
         o.pooling = pooling == "mean" ? .mean : .cls
         o.maxLength = maxLength
@@ -112,7 +114,7 @@ struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
         abstract: "Create and inspect model folders (config.json + model.safetensors + tokenizer.json).",
-        subcommands: [Create.self, Info.self])
+        subcommands: [Create.self, Info.self, Quantize.self])
 
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "A new model with random weights (to pretrain, or to test a pipeline).")
@@ -149,6 +151,7 @@ struct ModelCommand: ParsableCommand {
             print("parameters: \(l.total)")
             print("heads: MLM \(l.hasMLMHead ? "yes" : "no"), pooler \(l.hasPooler ? "yes" : "no"), classifier \(l.hasClassifier ? "\(c.numLabels) labels" : "no")")
             print("tokenizer: \(m.tokenizer.map { "\($0.vocabSize) tokens" } ?? "none")")
+            print("precision: \(m.model.precision.rawValue)")
         }
     }
 }

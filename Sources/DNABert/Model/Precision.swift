@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Arithmetic precision of a model's encoder linears (the four per layer: Wqkv, attention output, gated
 /// layers, wo). LayerNorm, softmax, GELU, residuals, attention and the heads stay float32 at every precision.
 public enum Precision: String, CaseIterable, Sendable {
@@ -132,7 +136,10 @@ extension Model {
         guard target == .int8 else { return m }
         let H = config.hiddenSize, I = config.intermediateSize
         var jobs: [(Int, LoRATarget)] = []
-        for l in 0..<config.numLayers { for t in LoRATarget.allCases { jobs.append((l, t)) } }
+        // DNABERT_INT8_KEEP_FP32=<targets> (comma-separated LoRA target names, e.g. "wo") keeps those linears in
+        // float32: a diagnostic for locating quantization error, not a supported option.
+        let keep = Set((getenv("DNABERT_INT8_KEEP_FP32").map { String(cString: $0) } ?? "").split(separator: ",").map(String.init))
+        for l in 0..<config.numLayers { for t in LoRATarget.allCases where !keep.contains(t.rawValue) { jobs.append((l, t)) } }
         var out = [Int8Matrix?](repeating: nil, count: jobs.count)
         var failure: Error? = nil
         out.withUnsafeMutableBufferPointer { ob in
