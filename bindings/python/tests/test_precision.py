@@ -361,3 +361,22 @@ def test_classifier_agreement_and_qlora(fp32, int8, tmp_path):
     assert cfg.get("peft_type") == "LORA"
     back = dnabert.Classifier.load(fp32, str(tmp_path / "qlora"))
     assert np.mean(np.asarray(back.predict(tseqs)) == pq) >= 0.99
+
+
+def test_cli_precision_option(int8, tmp_path):
+    from conftest import find_cli
+    cli = find_cli()
+    if cli is None:
+        pytest.skip("the dnabert CLI is not built (set DNABERT_CLI or build build/bin/dnabert)")
+    seqs = genome_windows(5, 300, seed=11)
+    fa = tmp_path / "s.fa"
+    fa.write_text("".join(f">s{i}\n{s}\n" for i, s in enumerate(seqs)))
+    out = tmp_path / "e.tsv"
+    subprocess.run([cli, "embed", "--model", MODEL, "--precision", "int8", "-q", "-o", str(out), str(fa)], check=True, timeout=300)
+    rows = [line.split("\t") for line in out.read_text().splitlines()[1:]]
+    got = np.array([[float(v) for v in r[1:]] for r in rows], dtype=np.float32)
+    np.testing.assert_allclose(got, int8.embed(seqs), rtol=1e-4, atol=1e-5)
+    bad = subprocess.run([cli, "embed", "--model", MODEL, "--precision", "int4", "-q", str(fa)], capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "unknown precision" in bad.stderr
+    subprocess.run([cli, "model", "quantize", "-o", str(tmp_path / "q"), MODEL], check=True, timeout=300, capture_output=True)
+    assert dnabert.Model.from_pretrained(str(tmp_path / "q")).precision == "int8"

@@ -10,7 +10,9 @@ shipped_model_dir <- function() {
 genome_windows <- function(n, width) {
   f <- file.path(dirname(dirname(shipped_model_dir())), "data", "saureus_n315.fasta.gz")
   if (!file.exists(f)) return(NULL)
-  lines <- readLines(gzfile(f))
+  con <- gzfile(f)
+  on.exit(close(con))
+  lines <- readLines(con)
   s <- paste(lines[!startsWith(lines, ">")], collapse = "")
   starts <- seq(1, nchar(s) - width, length.out = n)
   substring(s, starts, starts + width - 1)
