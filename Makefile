@@ -118,6 +118,10 @@ test-c: lib
 	gcc $(CFLAGS_STRICT) -I$(BUILD)/include Tests/c/test_finetune.c -o $(BUILD)/tests/test_finetune \
 	  -L$(BUILD)/lib -ldnabert -Wl,-rpath,$(BUILD)/lib -lm
 	$(BUILD)/tests/test_finetune examples/models/dnabert2-small-5genomes examples/data/tasks/coding_200
+	gcc $(CFLAGS_STRICT) -I$(BUILD)/include Tests/c/test_precision.c -o $(BUILD)/tests/test_precision \
+	  -L$(BUILD)/lib -ldnabert -Wl,-rpath,$(BUILD)/lib -lm
+	$(BUILD)/tests/test_precision examples/models/dnabert2-small-5genomes
+	DNABERT_INT8_KERNEL=generic $(BUILD)/tests/test_precision examples/models/dnabert2-small-5genomes
 	@# the ABI: struct_size rules with the current header; a 0.1.0 caller (old header, linked as 0.1.0 programs
 	@# were: against an unversioned libdnabert.so) against this library, canaries after every result struct
 	gcc $(CFLAGS_STRICT) -I$(BUILD)/include -ITests/c Tests/c/test_abi.c -o $(BUILD)/tests/test_abi \

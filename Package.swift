@@ -40,9 +40,11 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
-        .target(name: "DNABert", dependencies: ["CZlib", "DNABertAVX512", "CForkGuard", "CMPIShim"], swiftSettings: optimise),
+        .target(name: "DNABert", dependencies: ["CZlib", "DNABertAVX512", "CForkGuard", "CMPIShim", "CInt8Kernels"], swiftSettings: optimise),
         // Open MPI bound at run time (dlopen of libmpi.so.40) for data-parallel runs; nothing links MPI.
         .target(name: "CMPIShim", path: "Sources/CMPIShim", linkerSettings: [.linkedLibrary("dl")]),
+        // Int8 GEMM kernels (portable C + AVX-512 VNNI behind a run-time CPU check; see int8_kernels.h).
+        .target(name: "CInt8Kernels", path: "Sources/CInt8Kernels", cSettings: [.unsafeFlags(["-O3"])]),
         // A pthread_atfork handler installed at load time: lets Parallel keep a forked child's forking thread
         // out of parallel regions (see Sources/CForkGuard/fork_guard.c).
         .target(name: "CForkGuard", path: "Sources/CForkGuard"),

@@ -257,8 +257,31 @@ typedef struct dnabert_model_info {
     int32_t vocab_size, hidden_size, num_layers, num_heads, intermediate_size, num_labels;
     int32_t has_mlm_head, has_pooler, has_tokenizer;
     int64_t num_parameters;
+    int32_t precision;          /* appended (int8): DNABERT_PRECISION_FP32 or DNABERT_PRECISION_INT8 */
 } dnabert_model_info;
 DNABERT_API int dnabert_model_get_info(const dnabert_model *model, dnabert_model_info *out);
+
+/* Reduced precision. DNABERT_PRECISION_INT8: the four linears of each encoder layer run with int8 weights (one
+ * scale per output channel, symmetric) and int8 activations quantized per row at run time, accumulating in
+ * int32 (AVX-512 VNNI when the CPU has it, else a portable path giving the same numbers, slower; the environment
+ * variable DNABERT_INT8_KERNEL=generic forces the portable path). LayerNorm, softmax, GELU, residuals, attention
+ * and the heads stay float32. Every inference call works on a quantized model; dnabert_model_save writes the
+ * int8 layout (README "Reduced precision") and dnabert_model_load reads it back. */
+enum { DNABERT_PRECISION_FP32 = 0, DNABERT_PRECISION_INT8 = 1 };
+
+/* A new model handle at `precision` (free with dnabert_model_free). DNABERT_ERR_INVALID_ARGUMENT for an unknown
+ * precision or a model that is already int8 (quantize the float32 model; int8 -> fp32 is not supported).
+ * Thread-safe with respect to inference on `model`. */
+DNABERT_API int dnabert_model_quantize(const dnabert_model *model, int32_t precision, dnabert_model **out);
+
+/* The int8 kernel in use: "avx512vnni" or "generic" (static string). */
+DNABERT_API const char *dnabert_int8_kernel(void);
+
+/* For tests and benchmarks: y = x W^T (+ bias) through the library's int8 linear (W [out, in] quantized per
+ * output channel, x [rows, in] per row), `repeats` times; the best wall time in *seconds (may be NULL). */
+DNABERT_API int dnabert_int8_linear(const float *x, size_t rows, size_t in_features, const float *w,
+                                    size_t out_features, const float *bias, int32_t n_threads, int32_t repeats,
+                                    float *y, double *seconds);
 
 /* The model's config.json text into buf (size query as for dnabert_tokenizer_to_json). */
 DNABERT_API int dnabert_model_config_json(const dnabert_model *model, char *buf, size_t cap, size_t *len);

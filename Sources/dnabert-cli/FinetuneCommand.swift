@@ -79,6 +79,8 @@ struct FinetuneCommand: ParsableCommand {
     var quiet = false
     @Flag(name: .long, help: "Data-parallel over MPI: `mpirun -np N dnabert finetune --distributed ...` (N ranks × --grad-accum micro-batches per step; dev evaluation sharded; rank 0 writes).")
     var distributed = false
+    @Option(name: .long, help: "Base model precision: fp32, or int8 (QLoRA-style: LoRA and head in float32 on a frozen int8 base).")
+    var precision: String?
 
     func run() throws {
         let comm = distributed ? try Communicator.world() : .single
@@ -91,7 +93,7 @@ struct FinetuneCommand: ParsableCommand {
 
     func finetune(comm: Communicator) throws {
         let quiet = self.quiet || !comm.isRoot
-        let base = try PretrainedModel.load(directory: model)
+        let base = try PretrainedModel.load(directory: model, precision: precision)
         let problem: ProblemType? = try problemType.map {
             guard let p = ProblemType(rawValue: $0) else {
                 throw ValidationError("--problem-type must be single_label_classification, multi_label_classification or regression")
@@ -214,6 +216,8 @@ struct PredictCommand: ParsableCommand {
     var windowPooling = "mean"
     @Argument(help: "Input FASTA/FASTQ/CSV.")
     var input: String
+    @Option(name: .long, help: "Base model precision: fp32 or int8 (default: as stored; needs --model).")
+    var precision: String?
 
     func validate() throws {
         if !["truncate", "windows"].contains(longInputs) { throw ValidationError("--long-inputs must be truncate or windows") }
@@ -223,7 +227,8 @@ struct PredictCommand: ParsableCommand {
     }
 
     func run() throws {
-        let base = try model.map { try PretrainedModel.load(directory: $0) }
+        if precision != nil && model == nil { throw ValidationError("--precision applies to the base model: give --model too") }
+        let base = try model.map { try PretrainedModel.load(directory: $0, precision: precision) }
         let clf = try SequenceClassifier.load(directory: adapter, base: base)
         let schema = try LabelSchema(problemType: clf.head.problemType, numLabels: clf.head.numLabels, labelNames: clf.labelNames)
         let data = try LabelledSequences.readInputs(path: input, schema: schema)

@@ -34,6 +34,8 @@ struct EmbedCommand: ParsableCommand {
     var quiet = false
     @Flag(name: .long, help: "Share the records out over MPI ranks (`mpirun -np N dnabert embed --distributed ...`); rank 0 writes the output, in input order.")
     var distributed = false
+    @Option(name: .long, help: "Arithmetic of the encoder's linears: fp32 or int8 (default: as stored).")
+    var precision: String?
     @Argument(help: "FASTA/FASTQ files (plain or gzip) or CSV/TSV files with a sequence column.")
     var files: [String]
 
@@ -44,7 +46,7 @@ struct EmbedCommand: ParsableCommand {
     }
 
     func run() throws {
-        let m = try PretrainedModel.load(directory: model)
+        let m = try PretrainedModel.load(directory: model, precision: precision)
         var o = EmbedOptions()
         o.pooling = pooling == "mean" ? .mean : .cls
         o.maxLength = maxLength
@@ -140,7 +142,7 @@ struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
         abstract: "Create and inspect model folders (config.json + model.safetensors + tokenizer.json).",
-        subcommands: [Create.self, Info.self])
+        subcommands: [Create.self, Info.self, Quantize.self])
 
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "A new model with random weights (to pretrain, or to test a pipeline).")
@@ -177,6 +179,7 @@ struct ModelCommand: ParsableCommand {
             print("parameters: \(l.total)")
             print("heads: MLM \(l.hasMLMHead ? "yes" : "no"), pooler \(l.hasPooler ? "yes" : "no"), classifier \(l.hasClassifier ? "\(c.numLabels) labels" : "no")")
             print("tokenizer: \(m.tokenizer.map { "\($0.vocabSize) tokens" } ?? "none")")
+            print("precision: \(m.model.precision.rawValue)")
         }
     }
 }

@@ -164,6 +164,13 @@ public final class SequenceClassifier: @unchecked Sendable {
                                  adapter: { l, t in
                                      self.adapterOffsets(l, t).map { LoRAAdapter(a: pb + $0.a, b: pb + $0.b, rank: r, scale: scale) }
                                  })
+        // QLoRA: linears of an int8 base that stay frozen run through their int8 forms (the float buffer of the
+        // base holds the dequantized weights, which the input-gradient backward reads).
+        for l in 0..<config.numLayers {
+            for t in LoRATarget.allCases where lay[Int8Checkpoint.weightName(layer: l, t)] == nil {
+                weights.layers[l].int8[t.index] = model.weights.layers[l].int8[t.index]
+            }
+        }
         headWeights = ClassifierHeadWeights { lay[$0].map { pb + $0.offset } }
     }
 

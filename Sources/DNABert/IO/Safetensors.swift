@@ -175,7 +175,22 @@ public enum Safetensors {
         }
     }
 
-    private static func write(path: String, header entries: [(name: String, shape: [Int], count: Int)], metadata: [String: String],
+    /// Writes tensors of any dtype given as raw little-endian bytes (e.g. an int8 checkpoint), atomically.
+    public static func write(path: String, raw tensors: [(name: String, dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer)],
+                             metadata: [String: String] = [:]) throws {
+        for t in tensors {
+            guard let n = ShapeMath.elementCount(t.shape), n * t.dtype.size == t.bytes.count else {
+                throw DNABertError.invalidArgument("safetensors write '\(path)': tensor '\(t.name)' has shape \(ShapeMath.describe(t.shape)) but \(t.bytes.count) bytes of \(t.dtype.rawValue)")
+            }
+        }
+        try write(path: path, header: tensors.map { ($0.name, $0.shape, $0.bytes.count / $0.dtype.size) }, dtypes: tensors.map(\.dtype),
+                  metadata: metadata) { i, w in
+            try w.write(tensors[i].bytes)
+        }
+    }
+
+    private static func write(path: String, header entries: [(name: String, shape: [Int], count: Int)], dtypes: [DType]? = nil,
+                              metadata: [String: String],
                               body: (Int, AtomicFileWriter) throws -> Void) throws {
         var members: [(String, JSONValue)] = []
         if !metadata.isEmpty {
@@ -183,7 +198,8 @@ public enum Safetensors {
         }
         var names = Set<String>()
         var offset = 0
-        for t in entries {
+        for (ti, t) in entries.enumerated() {
+            let dtype = dtypes?[ti] ?? .f32
             guard t.name != "__metadata__" else { throw DNABertError.invalidArgument("safetensors write '\(path)': '__metadata__' is not a valid tensor name") }
             guard names.insert(t.name).inserted else {
                 throw DNABertError.invalidArgument("safetensors write '\(path)': duplicate tensor name '\(t.name)'")
@@ -191,9 +207,9 @@ public enum Safetensors {
             guard let count = ShapeMath.elementCount(t.shape), count == t.count else {
                 throw DNABertError.invalidArgument("safetensors write '\(path)': tensor '\(t.name)' has shape \(ShapeMath.describe(t.shape)) but \(t.count) values")
             }
-            let end = offset + 4 * count
+            let end = offset + dtype.size * count
             members.append((t.name, .object([
-                ("dtype", .string("F32")),
+                ("dtype", .string(dtype.rawValue)),
                 ("shape", .array(t.shape.map { .int(Int64($0)) })),
                 ("data_offsets", .array([.int(Int64(offset)), .int(Int64(end))])),
             ])))

@@ -70,13 +70,13 @@ enum EncoderLayer {
         }
         tick("fwd other")
         Linear.forward(x: x, ldx: H, rows: T, inFeatures: H, weight: w.wqkv, outFeatures: 3 * H, bias: w.bqkv,
-                       y: act.qkv, ldy: 3 * H, threads: nt)
+                       y: act.qkv, ldy: 3 * H, threads: nt, quantized: w.int8[0])
         adapt(.wqkv, x, H, rows: T, act.qkv, 3 * H)
         tick("fwd linear")
         attention(act, s, pb, threads: nt)
         tick("fwd attention")
         Linear.forward(x: act.ctx, ldx: H, rows: T, inFeatures: H, weight: w.attnOut, outFeatures: H, bias: w.attnOutB,
-                       y: act.s1, ldy: H, threads: nt)
+                       y: act.s1, ldy: H, threads: nt, quantized: w.int8[1])
         adapt(.attentionOutput, act.ctx, H, rows: T, act.s1, H)
         tick("fwd linear")
         Parallel.forEach(rowParts.count, threads: nt) { q in
@@ -90,7 +90,7 @@ enum EncoderLayer {
         while r0 < T {
             let rn = min(act.mlpRows, T - r0)
             Linear.forward(x: act.a + r0 * H, ldx: H, rows: rn, inFeatures: H, weight: w.gated, outFeatures: 2 * I,
-                           bias: nil, y: act.hh, ldy: 2 * I, threads: nt)
+                           bias: nil, y: act.hh, ldy: 2 * I, threads: nt, quantized: w.int8[2])
             adapt(.gatedLayers, act.a + r0 * H, H, rows: rn, act.hh, 2 * I)
             tick("fwd linear")
             let parts = Parallel.ranges(rn, parts: min(nt, max(1, rn / 8)))
@@ -103,7 +103,7 @@ enum EncoderLayer {
             }
             tick("fwd other")
             Linear.forward(x: act.g, ldx: act.ldg, rows: rn, inFeatures: I, weight: w.wo, outFeatures: H, bias: w.woB,
-                           y: act.s2 + r0 * H, ldy: H, threads: nt)
+                           y: act.s2 + r0 * H, ldy: H, threads: nt, quantized: w.int8[3])
             adapt(.wo, act.g, act.ldg, rows: rn, act.s2 + r0 * H, H)
             tick("fwd linear")
             Parallel.forEach(parts.count, threads: nt) { q in

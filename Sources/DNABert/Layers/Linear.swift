@@ -6,8 +6,13 @@
 public enum Linear {
     public static func forward(x: UnsafePointer<Float>, ldx: Int, rows: Int, inFeatures: Int,
                                weight: UnsafePointer<Float>, outFeatures: Int, bias: UnsafePointer<Float>?,
-                               y: UnsafeMutablePointer<Float>, ldy: Int, threads: Int) {
+                               y: UnsafeMutablePointer<Float>, ldy: Int, threads: Int, quantized: Int8Matrix? = nil) {
         if rows <= 0 || outFeatures <= 0 { return }
+        // The int8 variant of this layer (a quantized model): same contract, weight read from `quantized`.
+        if let q = quantized {
+            forwardInt8(x: x, ldx: ldx, rows: rows, inFeatures: inFeatures, weight: q, bias: bias, y: y, ldy: ldy, threads: threads)
+            return
+        }
         let t = Parallel.threads(threads)
         let byRows = rows >= 192 * t || outFeatures < 64 * t
         let parts = byRows ? min(t, max(1, rows / 16)) : min(t, max(1, outFeatures / 16))

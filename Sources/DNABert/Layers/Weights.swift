@@ -35,6 +35,9 @@ struct EmbeddingGrads {
 struct LayerWeights {
     let wqkv, bqkv, attnOut, attnOutB, ln1W, ln1B, gated, wo, woB, ln2W, ln2B: Buf
     var adapters: [LoRAAdapter?] = [nil, nil, nil, nil]
+    /// Int8 forms of the four linears (indexed by `LoRATarget.index`) in an int8 model, nil at float32.
+    /// The float buffers above then hold the dequantized weights (used by the input-gradient backward).
+    var int8: [Int8Matrix?] = [nil, nil, nil, nil]
 
     init(layer l: Int, _ t: (String) -> Buf) {
         let p = "bert.encoder.layer.\(l)."

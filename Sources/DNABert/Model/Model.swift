@@ -12,7 +12,10 @@ public final class Model: @unchecked Sendable {
     /// All parameters, laid out by `layout` (64-byte aligned).
     public let parameters: UnsafeMutableBufferPointer<Float>
     /// The encoder's and heads' tensors in `parameters`, resolved once.
-    let weights: EncoderWeights
+    /// (A `var` only so that `quantized(to:)` can attach the int8 forms of the linears to a fresh copy.)
+    var weights: EncoderWeights
+    /// Arithmetic of the encoder's four linears per layer (`quantized(to:)`, or an int8 checkpoint).
+    public internal(set) var precision: Precision = .fp32
     let mlmHeadWeights: MLMHeadWeights?
     let classifierHeadWeights: ClassifierHeadWeights
 

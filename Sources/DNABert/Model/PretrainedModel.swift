@@ -25,7 +25,10 @@ public final class PretrainedModel: @unchecked Sendable {
     public static func load(directory: String) throws -> PretrainedModel {
         var config = try ModelConfig.load(path: directory + "/config.json")
         // Lazy tensors: values are copied straight from the mapped file into the flat buffer.
-        let tensors = try Checkpoint.openWeights(directory: directory)
+        let allTensors = try Checkpoint.openWeights(directory: directory)
+        // An int8 checkpoint (see Int8Checkpoint): the scale tensors are read apart from the layout's tensors.
+        let int8 = Int8Checkpoint.isInt8(allTensors)
+        let tensors = int8 ? allTensors.filter { !$0.name.hasSuffix(Int8Checkpoint.scaleSuffix) } : allTensors
         var parts = Checkpoint.detectParts(names: tensors.map(\.name))
         if parts.classifierLabels < 0 {
             guard let c = tensors.first(where: { Checkpoint.canonicalName($0.name) == "classifier.weight" }),
@@ -41,7 +44,11 @@ public final class PretrainedModel: @unchecked Sendable {
                                                                          classifier: parts.classifierLabels > 0))
         let model = try Model(config: config, mlmHead: parts.mlmHead, pooler: parts.pooler,
                               classifier: parts.classifierLabels > 0)
-        try Checkpoint.load(tensors: tensors, layout: model.layout, into: model.parameters)
+        if int8 {
+            try Int8Checkpoint.load(tensors: allTensors, into: model, directory: directory)
+        } else {
+            try Checkpoint.load(tensors: tensors, layout: model.layout, into: model.parameters)
+        }
         let tokPath = directory + "/tokenizer.json"
         let tokenizer = FileIO.exists(tokPath) ? try Tokenizer(contentsOfFile: tokPath) : nil
         if let tokenizer, tokenizer.idLimit > config.vocabSize {
@@ -81,6 +88,11 @@ public final class PretrainedModel: @unchecked Sendable {
 
     /// Writes the model's files into an existing (staging) folder.
     func writeFiles(into directory: String) throws {
+        if model.precision == .int8 {
+            try Int8Checkpoint.writeFiles(into: directory, model: model)
+            if let tokenizer { try tokenizer.save(to: directory + "/tokenizer.json") }
+            return
+        }
         try Checkpoint.writeFiles(into: directory, config: model.config, layout: model.layout,
                                   parameters: UnsafeBufferPointer(model.parameters))
         if let tokenizer { try tokenizer.save(to: directory + "/tokenizer.json") }

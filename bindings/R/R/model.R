@@ -32,9 +32,16 @@ dnabert_convert <- function(bin, safetensors) {
 
 #' Load a model folder: config.json + model.safetensors (or pytorch_model.bin) + tokenizer.json (optional,
 #' needed by dnabert_embed()).
-dnabert_model <- function(dir) {
+#' precision: NULL (as stored), "fp32" or "int8" (quantizes a float32 checkpoint after loading; see
+#' dnabert_quantize()).
+dnabert_model <- function(dir, precision = NULL) {
   check_string(dir, "dir")
-  new_model(.Call(dnabert_r_model_load, dir), normalizePath(dir, mustWork = FALSE))
+  want <- if (is.null(precision)) NULL else precision_code(precision)
+  m <- new_model(.Call(dnabert_r_model_load, dir), normalizePath(dir, mustWork = FALSE))
+  if (is.null(want) || identical(want, precision_code(dnabert_model_info(m)$precision))) return(m)
+  q <- dnabert_quantize(m, precision)
+  dnabert_free_model(m)
+  q
 }
 
 #' A model with random weights (normal(0, initializer_range)) for a configuration.
@@ -353,4 +360,24 @@ to_json_object <- function(x) {
   }
   if (is.null(names(x)) || any(!nzchar(names(x)))) stop_arg("'config' as a list must be fully named")
   enc(x)
+}
+
+# ---- reduced precision ---------------------------------------------------------------------------------
+
+precision_code <- function(precision) {
+  codes <- c(fp32 = 0L, float32 = 0L, int8 = 1L)
+  if (!is.character(precision) || length(precision) != 1L || is.na(precision) || !(tolower(precision) %in% names(codes))) {
+    stop_arg("unknown precision ", if (is.character(precision) && length(precision) == 1L) paste0("'", precision, "'") else "value",
+             " (expected one of: fp32, int8)")
+  }
+  codes[[tolower(precision)]]
+}
+
+#' A copy of the model at `precision` ("int8": the encoder's linears with int8 weights, one scale per output
+#' channel, and int8 activations quantized per row at run time; "fp32": a plain copy). An int8 model cannot be
+#' quantized again. dnabert_save_model() writes the int8 layout and dnabert_model() reads it back.
+dnabert_quantize <- function(model, precision = "int8") {
+  ptr <- model_ptr(model)
+  code <- precision_code(precision)
+  new_model(.Call(dnabert_r_model_quantize, ptr, code), model$source)
 }

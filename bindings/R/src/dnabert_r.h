@@ -82,6 +82,7 @@ SEXP dnabert_r_model_info(SEXP ptr);
 SEXP dnabert_r_model_config_json(SEXP ptr);
 SEXP dnabert_r_model_tokenizer(SEXP ptr);
 SEXP dnabert_r_model_run(SEXP ptr, SEXP what, SEXP ids, SEXP mask, SEXP layer, SEXP threads);
+SEXP dnabert_r_model_quantize(SEXP ptr, SEXP code);
 SEXP dnabert_r_embed(SEXP ptr, SEXP x, SEXP pooling, SEXP max_length, SEXP overlap, SEXP batch_size,
                      SEXP uppercase, SEXP threads, SEXP progress);
 

@@ -160,8 +160,8 @@ static dnabert_model_info info_of(const dnabert_model *m) {
 SEXP dnabert_r_model_info(SEXP ptr) {
     dnabert_model_info i = info_of(model_of(ptr));
     const char *names[] = {"vocab_size", "hidden_size", "num_layers", "num_heads", "intermediate_size",
-                           "num_labels", "has_mlm_head", "has_pooler", "has_tokenizer", "num_parameters"};
-    const int n = 10;
+                           "num_labels", "has_mlm_head", "has_pooler", "has_tokenizer", "num_parameters", "precision"};
+    const int n = 11;
     SEXP out = PROTECT(Rf_allocVector(VECSXP, n));
     SEXP nm = PROTECT(Rf_allocVector(STRSXP, n));
     int ints[6] = {i.vocab_size, i.hidden_size, i.num_layers, i.num_heads, i.intermediate_size, i.num_labels};
@@ -170,6 +170,7 @@ SEXP dnabert_r_model_info(SEXP ptr) {
     SET_VECTOR_ELT(out, 7, Rf_ScalarLogical(i.has_pooler != 0));
     SET_VECTOR_ELT(out, 8, Rf_ScalarLogical(i.has_tokenizer != 0));
     SET_VECTOR_ELT(out, 9, Rf_ScalarReal((double)i.num_parameters));
+    SET_VECTOR_ELT(out, 10, Rf_mkString(i.precision == DNABERT_PRECISION_INT8 ? "int8" : "fp32"));
     for (int k = 0; k < n; k++) SET_STRING_ELT(nm, k, Rf_mkChar(names[k]));
     Rf_setAttrib(out, R_NamesSymbol, nm);
     UNPROTECT(2);
@@ -373,4 +374,16 @@ SEXP dnabert_r_embed(SEXP ptr, SEXP x, SEXP pooling, SEXP max_length, SEXP overl
     SEXP res = n > 0 ? row_major_to_array(out, d, 2) : Rf_allocMatrix(REALSXP, 0, (int)H);
     UNPROTECT(1);
     return res;
+}
+
+/* A new model handle at precision `code` (DNABERT_PRECISION_*). */
+SEXP dnabert_r_model_quantize(SEXP ptr, SEXP code) {
+    const dnabert_model *m = model_of(ptr);
+    if (TYPEOF(code) != INTSXP || XLENGTH(code) != 1 || INTEGER(code)[0] == NA_INTEGER) Rf_error("'precision' must be a precision code");
+    SEXP out = PROTECT(new_model_ptr());
+    dnabert_model *q = NULL;
+    CHECK(dnabert_model_quantize(m, INTEGER(code)[0], &q));
+    R_SetExternalPtrAddr(out, q);
+    UNPROTECT(1);
+    return out;
 }

@@ -18,7 +18,7 @@ class ModelInfo(ctypes.Structure):
     _fields_ = [("struct_size", ctypes.c_uint32), ("vocab_size", ctypes.c_int32), ("hidden_size", ctypes.c_int32), ("num_layers", ctypes.c_int32),
                 ("num_heads", ctypes.c_int32), ("intermediate_size", ctypes.c_int32), ("num_labels", ctypes.c_int32),
                 ("has_mlm_head", ctypes.c_int32), ("has_pooler", ctypes.c_int32), ("has_tokenizer", ctypes.c_int32),
-                ("num_parameters", ctypes.c_int64)]
+                ("num_parameters", ctypes.c_int64), ("precision", ctypes.c_int32)]
 
 
 class ForwardParams(ctypes.Structure):
@@ -60,7 +60,47 @@ _lib.declare({
     "dnabert_embed": ([_P, c_char_pp, c_size_p, ctypes.c_size_t, ctypes.POINTER(EmbedParams), c_float_p],
                       ctypes.c_int),
     "dnabert_convert_pytorch": ([ctypes.c_char_p, ctypes.c_char_p], ctypes.c_int),
+    "dnabert_model_quantize": ([_P, ctypes.c_int32, ctypes.POINTER(_P)], ctypes.c_int),
+    "dnabert_int8_kernel": ([], ctypes.c_char_p),
+    "dnabert_int8_linear": ([c_float_p, ctypes.c_size_t, ctypes.c_size_t, c_float_p, ctypes.c_size_t, c_float_p,
+                             ctypes.c_int32, ctypes.c_int32, c_float_p, ctypes.POINTER(ctypes.c_double)], ctypes.c_int),
 })
+
+# Precision names (see README "Reduced precision") and their DNABERT_PRECISION_* codes.
+_PRECISIONS = {"fp32": 0, "float32": 0, "int8": 1}
+_PRECISION_NAMES = {0: "fp32", 1: "int8"}
+
+
+def _precision_code(precision):
+    key = str(precision).lower() if isinstance(precision, str) else None
+    if key not in _PRECISIONS:
+        raise DNABertError(f"unknown precision {precision!r} (expected one of: fp32, int8)", -1)
+    return _PRECISIONS[key]
+
+
+def int8_kernel():
+    """The int8 GEMM kernel in use: 'avx512vnni' or 'generic' (DNABERT_INT8_KERNEL=generic forces the latter)."""
+    return lib.dnabert_int8_kernel().decode()
+
+
+def int8_linear(x, w, bias=None, threads=0, repeats=1, return_seconds=False):
+    """y = x·Wᵀ (+ bias) through the library's int8 linear (W quantized per output channel, x per row at run time).
+    For tests and benchmarks; with return_seconds, also the best wall time of `repeats` runs."""
+    x = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
+    w = np.ascontiguousarray(np.asarray(w, dtype=np.float32))
+    if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[1]:
+        raise ValueError(f"x must be [rows, in] and w [out, in], got {x.shape} and {w.shape}")
+    b = None
+    if bias is not None:
+        b = np.ascontiguousarray(np.asarray(bias, dtype=np.float32))
+        if b.shape != (w.shape[0],):
+            raise ValueError(f"bias must have shape ({w.shape[0]},), got {b.shape}")
+    y = np.empty((x.shape[0], w.shape[0]), dtype=np.float32)
+    t = ctypes.c_double()
+    fp = lambda a: a.ctypes.data_as(c_float_p)  # noqa: E731
+    check(lib.dnabert_int8_linear(fp(x), x.shape[0], x.shape[1], fp(w), w.shape[0], fp(b) if b is not None else None,
+                                  int(threads), int(repeats), fp(y), ctypes.byref(t)))
+    return (y, t.value) if return_seconds else y
 
 _POOLING = {"mean": 0, "cls": 1}
 
@@ -143,19 +183,39 @@ class Model(Handle):
     name_or_path = None        # the folder it was loaded from (from_pretrained)
 
     @classmethod
-    def from_pretrained(cls, directory, **kwargs):
+    def from_pretrained(cls, directory, precision=None, **kwargs):
         """Load a model folder: config.json + model.safetensors or pytorch_model.bin (+ tokenizer.json).
+        `precision` ("fp32" or "int8"; None = as stored) quantizes a float32 checkpoint after loading; an int8
+        checkpoint loads as int8 (asking it for "fp32" raises DNABertError).
         Hugging Face keyword arguments that do not apply on the CPU (trust_remote_code, torch_dtype="float32",
         device_map="cpu", local_files_only) are accepted and ignored."""
         ignored = {"trust_remote_code", "torch_dtype", "dtype", "device_map", "local_files_only", "low_cpu_mem_usage"}
         unknown = sorted(set(kwargs) - ignored)
         if unknown:
             raise TypeError(f"Model.from_pretrained got unexpected keyword argument(s) {unknown}")
+        want = None if precision is None else _precision_code(precision)
         h = ctypes.c_void_p()
         check(lib.dnabert_model_load(os.fsencode(directory), ctypes.byref(h)))
         m = cls(h.value)
         m.name_or_path = os.fspath(directory)
-        return m
+        if want is None or want == m.info["precision"]:
+            return m
+        with m:
+            q = m.quantize(precision)
+        q.name_or_path = os.fspath(directory)
+        return q
+
+    @property
+    def precision(self):
+        """'fp32' or 'int8'."""
+        return _PRECISION_NAMES.get(self.info["precision"], "unknown")
+
+    def quantize(self, precision="int8"):
+        """A new Model at `precision` (this one is unchanged). Raises DNABertError for an unknown name or a model
+        that is already int8."""
+        h = ctypes.c_void_p()
+        check(lib.dnabert_model_quantize(self._handle(), _precision_code(precision), ctypes.byref(h)))
+        return type(self)(h.value)
 
     @classmethod
     def from_config(cls, config, tokenizer=None, seed=0):

@@ -1,0 +1,53 @@
+import CDNABertABI
+import DNABert
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// C exports for reduced precision: quantizing a model, and the int8 linear alone (for tests and benchmarks).
+
+@_cdecl("dnabert_model_quantize")
+public func dnabert_model_quantize(_ m: OpaquePointer?, _ precision: Int32, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guarded("dnabert_model_quantize") {
+        out?.pointee = nil
+        let p = try HandleRegistry.shared.object(m, as: PretrainedModel.self, name: "model")
+        let out = try require(out, "out")
+        let target = try Precision(code: precision)
+        out.pointee = HandleRegistry.shared.box(PretrainedModel(model: try p.model.quantized(to: target), tokenizer: p.tokenizer))
+    }
+}
+
+@_cdecl("dnabert_int8_kernel")
+public func dnabert_int8_kernel() -> UnsafePointer<CChar> {
+    Int8Kernel.current == .avx512vnni ? UnsafePointer(strdupStatic.vnni) : UnsafePointer(strdupStatic.generic)
+}
+
+/// Static C strings for `dnabert_int8_kernel` (never freed).
+private enum strdupStatic {
+    static let vnni: UnsafeMutablePointer<CChar> = strdup("avx512vnni")!
+    static let generic: UnsafeMutablePointer<CChar> = strdup("generic")!
+}
+
+@_cdecl("dnabert_int8_linear")
+public func dnabert_int8_linear(_ x: UnsafePointer<Float>?, _ rows: Int, _ inFeatures: Int, _ w: UnsafePointer<Float>?,
+                                _ outFeatures: Int, _ bias: UnsafePointer<Float>?, _ threads: Int32, _ repeats: Int32,
+                                _ y: UnsafeMutablePointer<Float>?, _ seconds: UnsafeMutablePointer<Double>?) -> Int32 {
+    guarded("dnabert_int8_linear") {
+        let x = try require(x, "x"), w = try require(w, "w"), y = try require(y, "y")
+        guard rows >= 1, rows <= 1 << 20, inFeatures >= 1, inFeatures <= 1 << 16, outFeatures >= 1, outFeatures <= 1 << 16 else {
+            throw DNABertError.invalidArgument("int8 linear: rows must be in 1...2^20 and features in 1...65536 (got \(rows), \(inFeatures), \(outFeatures))")
+        }
+        guard threads >= 0, threads <= 1024, repeats >= 1, repeats <= 10_000 else {
+            throw DNABertError.invalidArgument("int8 linear: threads must be in 0...1024 and repeats in 1...10000")
+        }
+        let q = try Int8Matrix(quantizing: w, out: outFeatures, in: inFeatures)
+        var best = Double.infinity
+        for _ in 0..<Int(repeats) {
+            let t0 = Clock.now()
+            Linear.forward(x: x, ldx: inFeatures, rows: rows, inFeatures: inFeatures, weight: w, outFeatures: outFeatures,
+                           bias: bias, y: y, ldy: outFeatures, threads: Int(threads), quantized: q)
+            best = min(best, Clock.now() - t0)
+        }
+        seconds?.pointee = best
+    }
+}

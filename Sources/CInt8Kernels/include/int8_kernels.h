@@ -1,0 +1,51 @@
+/* Int8 GEMM kernels of dnabert (internal, not part of the public C ABI).
+ *
+ * y[r, n] = sx[r] * sw[n] * Σ_k xq[r, k] · wq[n, k]  (+ bias[n])
+ * with weights symmetric int8 (one scale per output channel) and activations quantized per row at run time.
+ * Activations are stored as u8 with a zero point of 128 so that VNNI's vpdpbusd (u8 × s8 → s32) applies;
+ * the kernel subtracts 128 · Σ_k wq[n, k] (precomputed per output channel) from the int32 accumulator.
+ *
+ * Packed weight layout (built once at quantize/load time): N padded to a multiple of 16, K to a multiple of 4;
+ * for each block of 16 output channels, for each group of 4 k, 16 × 4 bytes (channel-major within the group):
+ *   packed[((n / 16) * (Kp / 4) + k / 4) * 64 + (n % 16) * 4 + k % 4] = wq[n, k]
+ * Padding bytes are 0.
+ */
+#ifndef DNABERT_INT8_KERNELS_H
+#define DNABERT_INT8_KERNELS_H
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Kernel families. */
+enum { DNABERT_I8_GENERIC = 0, DNABERT_I8_AVX512VNNI = 1 };
+
+/* 1 if the CPU (and OS, for the zmm state) supports AVX-512 F/BW + VNNI. */
+int dnabert_i8_cpu_has_avx512vnni(void);
+
+/* Quantizes `rows` rows of x (row stride ldx floats, k values each) symmetrically per row:
+ * scale = max|x| / 127, q = clamp(rint(x * (127 / max|x|)), -127, 127) (scale 0 and q 0 for an all-zero row).
+ * Writes q + 128 as u8 (row stride ldq bytes; bytes k..<ldq set to 128) and scales[r]. */
+void dnabert_i8_quantize_rows_u8(const float *x, size_t ldx, size_t rows, size_t k, uint8_t *q, size_t ldq,
+                                 float *scales, int kernel);
+
+/* The same quantization written as signed int8 (row stride ldq, padding 0) — used for weights. */
+void dnabert_i8_quantize_rows_s8(const float *x, size_t ldx, size_t rows, size_t k, int8_t *q, size_t ldq,
+                                 float *scales);
+
+/* Packs row-major wq [n, ldq] (k valid columns) into the layout above; `packed` holds npad * kpad bytes with
+ * npad = round_up(n, 16), kpad = round_up(k, 4). Also writes colsum[n] = Σ_k wq[n, k] (npad entries, 0 padding). */
+void dnabert_i8_pack_weights(const int8_t *wq, size_t ldq, size_t n, size_t k, int8_t *packed, int32_t *colsum);
+
+/* y[r, c0..c1) for r in 0..<rows: xq is u8 [rows, kpad] (row stride kpad), sx its scales; packed/colsum/sw as
+ * above (for all npad channels); c0 must be a multiple of 16. bias may be NULL. y has row stride ldy. */
+void dnabert_i8_gemm(const uint8_t *xq, const float *sx, size_t rows, size_t kpad,
+                     const int8_t *packed, const int32_t *colsum, const float *sw, const float *bias,
+                     size_t c0, size_t c1, float *y, size_t ldy, int kernel);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,112 @@
+import CInt8Kernels
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Which int8 GEMM kernel runs: AVX-512 VNNI when the CPU has it, otherwise the portable C path (same int32
+/// sums, bitwise-equal outputs, much slower). `DNABERT_INT8_KERNEL=generic` forces the portable path.
+public enum Int8Kernel: String, Sendable {
+    case generic, avx512vnni
+
+    public static let current: Int8Kernel = {
+        if let e = getenv("DNABERT_INT8_KERNEL"), String(cString: e) == "generic" { return .generic }
+        return dnabert_i8_cpu_has_avx512vnni() != 0 ? .avx512vnni : .generic
+    }()
+
+    var code: Int32 { self == .avx512vnni ? Int32(DNABERT_I8_AVX512VNNI) : Int32(DNABERT_I8_GENERIC) }
+}
+
+/// A weight matrix W [out, in] quantized symmetrically to int8 with one scale per output channel
+/// (scale = max|W[n,:]| / 127), packed once into the VNNI kernel's blocked layout (see int8_kernels.h)
+/// with the per-channel sums the u8 zero-point correction needs.
+public final class Int8Matrix: @unchecked Sendable {
+    public let outFeatures: Int, inFeatures: Int
+    let kpad: Int, npad: Int
+    let packed: UnsafeMutablePointer<Int8>
+    let colsum: UnsafeMutablePointer<Int32>
+    /// [npad] per-channel scales (0 beyond outFeatures).
+    let scales: UnsafeMutablePointer<Float>
+
+    private init(out n: Int, in k: Int) throws {
+        outFeatures = n; inFeatures = k
+        kpad = (k + 3) / 4 * 4; npad = (n + 15) / 16 * 16
+        var raw: UnsafeMutableRawPointer? = nil
+        guard posix_memalign(&raw, 64, max(npad * kpad, 64)) == 0, let p = raw else {
+            throw DNABertError(.outOfMemory, "int8: cannot allocate a packed \(n) × \(k) weight")
+        }
+        packed = p.bindMemory(to: Int8.self, capacity: npad * kpad)
+        colsum = .allocate(capacity: npad)
+        scales = .allocate(capacity: npad)
+        scales.initialize(repeating: 0, count: npad)
+    }
+
+    deinit { free(packed); colsum.deallocate(); scales.deallocate() }
+
+    /// Quantizes a float weight W [out, in] (row-major).
+    public convenience init(quantizing w: UnsafePointer<Float>, out n: Int, in k: Int) throws {
+        try self.init(out: n, in: k)
+        let q = UnsafeMutablePointer<Int8>.allocate(capacity: n * kpad)
+        defer { q.deallocate() }
+        dnabert_i8_quantize_rows_s8(w, k, n, k, q, kpad, scales)
+        dnabert_i8_pack_weights(q, kpad, n, k, packed, colsum)
+    }
+
+    /// From stored int8 values q [out, in] and scales [out] (a saved int8 checkpoint).
+    public convenience init(values q: UnsafePointer<Int8>, scales s: UnsafePointer<Float>, out n: Int, in k: Int) throws {
+        try self.init(out: n, in: k)
+        scales.update(from: s, count: n)
+        dnabert_i8_pack_weights(q, k, n, k, packed, colsum)
+    }
+
+    /// The int8 value of W[n, k] (from the packed layout).
+    @inline(__always) public func value(_ n: Int, _ k: Int) -> Int8 {
+        packed[((n / 16) * (kpad / 4) + k / 4) * 64 + (n % 16) * 4 + k % 4]
+    }
+
+    public func scale(_ n: Int) -> Float { scales[n] }
+
+    /// Writes the row-major int8 values [out, in].
+    public func unpack(into q: UnsafeMutablePointer<Int8>) {
+        for n in 0..<outFeatures { for k in 0..<inFeatures { q[n * inFeatures + k] = value(n, k) } }
+    }
+
+    /// Writes the dequantized weight q · scale [out, in].
+    public func dequantize(into w: UnsafeMutablePointer<Float>) {
+        for n in 0..<outFeatures {
+            let s = scales[n]
+            for k in 0..<inFeatures { w[n * inFeatures + k] = Float(value(n, k)) * s }
+        }
+    }
+}
+
+extension Linear {
+    /// y = x·Wᵀ (+ bias) with W int8: each row of x is quantized to int8 with its own scale just before the
+    /// product, the int32 sums are dequantized to float32. Split across threads like the float path (rows
+    /// for long inputs, 16-channel column blocks for short ones).
+    static func forwardInt8(x: UnsafePointer<Float>, ldx: Int, rows: Int, inFeatures: Int, weight q: Int8Matrix,
+                            bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, ldy: Int, threads: Int) {
+        if rows <= 0 || q.outFeatures <= 0 { return }
+        let t = Parallel.threads(threads), kernel = Int8Kernel.current.code, kp = q.kpad, n = q.outFeatures
+        let xq = UnsafeMutablePointer<UInt8>.allocate(capacity: rows * kp)
+        let sx = UnsafeMutablePointer<Float>.allocate(capacity: rows)
+        defer { xq.deallocate(); sx.deallocate() }
+        let qParts = min(t, max(1, rows / 8))
+        Parallel.forEach(qParts, threads: qParts) { p in
+            let r0 = rows * p / qParts, r1 = rows * (p + 1) / qParts
+            dnabert_i8_quantize_rows_u8(x + r0 * ldx, ldx, r1 - r0, inFeatures, xq + r0 * kp, kp, sx + r0, kernel)
+        }
+        let byRows = rows >= 64 * t || n < 64 * t
+        let parts = byRows ? min(t, max(1, rows / 4)) : min(t, max(1, n / 16))
+        Parallel.forEach(parts, threads: parts) { p in
+            if byRows {
+                let r0 = rows * p / parts, r1 = rows * (p + 1) / parts
+                dnabert_i8_gemm(xq + r0 * kp, sx + r0, r1 - r0, kp, q.packed, q.colsum, q.scales, bias, 0, n,
+                                y + r0 * ldy, ldy, kernel)
+            } else {
+                let blocks = (n + 15) / 16
+                let c0 = min(n, blocks * p / parts * 16), c1 = min(n, blocks * (p + 1) / parts * 16)
+                dnabert_i8_gemm(xq, sx, rows, kp, q.packed, q.colsum, q.scales, bias, c0, c1, y, ldy, kernel)
+            }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Arithmetic precision of a model's encoder linears (the four per layer: Wqkv, attention output, gated
+/// layers, wo). LayerNorm, softmax, GELU, residuals, attention and the heads stay float32 at every precision.
+public enum Precision: String, CaseIterable, Sendable {
+    /// Float32 everywhere (the checkpoint as trained).
+    case fp32
+    /// Weights int8 with one scale per output channel, activations quantized per row at run time,
+    /// int32 accumulation (AVX-512 VNNI when present), dequantized to float32.
+    case int8
+
+    /// Parses a user-facing name: "fp32" (or "float32"), "int8". Anything else is `.invalidArgument`.
+    public init(name: String) throws {
+        switch name.lowercased() {
+        case "fp32", "float32": self = .fp32
+        case "int8": self = .int8
+        default:
+            throw DNABertError.invalidArgument("unknown precision '\(name)' (expected one of: fp32, int8)")
+        }
+    }
+
+    /// The C ABI's DNABERT_PRECISION_* value.
+    public var code: Int32 { self == .fp32 ? 0 : 1 }
+
+    public init(code: Int32) throws {
+        switch code {
+        case 0: self = .fp32
+        case 1: self = .int8
+        default: throw DNABertError.invalidArgument("unknown precision code \(code) (expected DNABERT_PRECISION_FP32 = 0 or DNABERT_PRECISION_INT8 = 1)")
+        }
+    }
+}
+
+/// The int8 checkpoint layout (see README "Reduced precision"): `model.safetensors` holds every float tensor
+/// as F32 under its usual name, except the four linears of each layer, stored as `<name>` I8 [out, in] plus
+/// `<name>_scale` F32 [out] (W ≈ I8 · scale per row); metadata `dnabert_precision = int8`.
+enum Int8Checkpoint {
+    static let scaleSuffix = "_scale"
+    static let metadataKey = "dnabert_precision"
+
+    /// Names of the quantized weights, in (layer, target) order.
+    static func weightName(layer l: Int, _ t: LoRATarget) -> String { LoRAConfig.moduleName(layer: l, target: t) + ".weight" }
+
+    static func isInt8(_ tensors: [LazyTensor]) -> Bool { tensors.contains { $0.name.hasSuffix(".weight" + scaleSuffix) } }
+
+    /// Loads an int8 checkpoint's tensors into `model` (allocated for the layout of the non-scale tensors):
+    /// the float buffer gets the dequantized weights, the layers their packed int8 forms.
+    static func load(tensors: [LazyTensor], into model: Model, directory: String) throws {
+        let scales = Dictionary(tensors.filter { $0.name.hasSuffix(scaleSuffix) }.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let weightsOnly = tensors.filter { !$0.name.hasSuffix(scaleSuffix) }
+        let byName = Dictionary(weightsOnly.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        try Checkpoint.load(tensors: weightsOnly, layout: model.layout, into: model.parameters)
+        var used = 0
+        for l in 0..<model.config.numLayers {
+            for t in LoRATarget.allCases {
+                let name = weightName(layer: l, t)
+                guard let w = byName[name], w.dtype == .i8, w.shape.count == 2 else {
+                    throw DNABertError.format("'\(directory)': int8 checkpoint: '\(name)' is not an I8 matrix")
+                }
+                guard let s = scales[name + scaleSuffix], s.shape == [w.shape[0]] else {
+                    throw DNABertError.format("'\(directory)': int8 checkpoint: '\(name)\(scaleSuffix)' is missing or not of shape [\(w.shape[0])]")
+                }
+                used += 1
+                let n = w.shape[0], k = w.shape[1]
+                var sv = [Float](repeating: 0, count: n)
+                try sv.withUnsafeMutableBufferPointer { try s.copy(into: $0) }
+                guard sv.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+                    throw DNABertError.format("'\(directory)': int8 checkpoint: '\(name)\(scaleSuffix)' has a negative or non-finite scale")
+                }
+                let f = model.ptr(name)   // holds the I8 values converted to float (exact)
+                var q = [Int8](repeating: 0, count: n * k)
+                for i in 0..<(n * k) { q[i] = Int8(f[i]) }
+                let m = try q.withUnsafeBufferPointer { qb in
+                    try sv.withUnsafeBufferPointer { try Int8Matrix(values: qb.baseAddress!, scales: $0.baseAddress!, out: n, in: k) }
+                }
+                m.dequantize(into: f)
+                model.weights.layers[l].int8[t.index] = m
+            }
+        }
+        guard used == scales.count else {
+            let extra = scales.keys.filter { k in !(0..<model.config.numLayers).contains { l in LoRATarget.allCases.contains { weightName(layer: l, $0) + scaleSuffix == k } } }
+            throw DNABertError.format("'\(directory)': int8 checkpoint: unexpected scale tensors \(extra.sorted().prefix(3))")
+        }
+        model.precision = .int8
+    }
+
+    /// Writes config.json and the int8 model.safetensors into an existing (staging) folder.
+    static func writeFiles(into directory: String, model: Model) throws {
+        let layout = model.layout, base = model.parameters.baseAddress!
+        var cfg = model.config
+        if !layout.hasClassifier { cfg.numLabels = 0 }
+        var quantized: [String: Int8Matrix] = [:]
+        for (l, lw) in model.weights.layers.enumerated() {
+            for t in LoRATarget.allCases { if let m = lw.int8[t.index] { quantized[weightName(layer: l, t)] = m } }
+        }
+        // Owned byte buffers for the int8 values and scales, alive until the file is written.
+        var storage: [UnsafeMutableRawBufferPointer] = []
+        defer { for s in storage { s.deallocate() } }
+        var tensors: [(name: String, dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer)] = []
+        for v in layout.views {
+            if let m = quantized[v.name] {
+                let q = UnsafeMutableRawBufferPointer.allocate(byteCount: v.count, alignment: 64)
+                storage.append(q)
+                m.unpack(into: q.baseAddress!.bindMemory(to: Int8.self, capacity: v.count))
+                let s = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 * m.outFeatures, alignment: 64)
+                storage.append(s)
+                s.baseAddress!.bindMemory(to: Float.self, capacity: m.outFeatures).update(from: m.scales, count: m.outFeatures)
+                tensors.append((v.name, .i8, v.shape, UnsafeRawBufferPointer(q)))
+                tensors.append((v.name + scaleSuffix, .f32, [m.outFeatures], UnsafeRawBufferPointer(s)))
+            } else {
+                let bytes = UnsafeRawBufferPointer(start: base + v.offset, count: 4 * v.count)
+                tensors.append((v.name, .f32, v.shape, bytes))
+                if v.name == "bert.embeddings.word_embeddings.weight" && layout.hasMLMHead {
+                    tensors.append(("cls.predictions.decoder.weight", .f32, v.shape, bytes))
+                }
+            }
+        }
+        try Safetensors.write(path: directory + "/model.safetensors", raw: tensors, metadata: ["format": "pt", metadataKey: "int8"])
+        try FileIO.writeAtomically(directory + "/config.json", string: JSON.serialize(cfg.jsonValue(), indent: 2) + "\n")
+    }
+}
+
+extension Model {
+    /// A copy of this model at `precision`. To int8: each layer's four linears are quantized (symmetric, one
+    /// scale per output channel) and packed for the int8 kernel; the copy's float buffer holds the dequantized
+    /// weights. Quantizing an int8 model again, or back to fp32, is refused (`.invalidArgument`): load the float32
+    /// checkpoint instead. fp32 → fp32 is a plain copy.
+    public func quantized(to target: Precision) throws -> Model {
+        if precision == .int8 {
+            throw DNABertError.invalidArgument("quantize: the model is already int8 (quantizing twice, or back to fp32, is not supported; load the float32 checkpoint)")
+        }
+        let m = try Model(config: config, mlmHead: layout.hasMLMHead, pooler: layout.hasPooler, classifier: layout.hasClassifier)
+        m.parameters.baseAddress!.update(from: parameters.baseAddress!, count: layout.total)
+        guard target == .int8 else { return m }
+        let H = config.hiddenSize, I = config.intermediateSize
+        var jobs: [(Int, LoRATarget)] = []
+        // DNABERT_INT8_KEEP_FP32=<targets> (comma-separated LoRA target names, e.g. "wo") keeps those linears in
+        // float32: a diagnostic for locating quantization error, not a supported option.
+        let keep = Set((getenv("DNABERT_INT8_KEEP_FP32").map { String(cString: $0) } ?? "").split(separator: ",").map(String.init))
+        for l in 0..<config.numLayers { for t in LoRATarget.allCases where !keep.contains(t.rawValue) { jobs.append((l, t)) } }
+        var out = [Int8Matrix?](repeating: nil, count: jobs.count)
+        var failure: Error? = nil
+        out.withUnsafeMutableBufferPointer { ob in
+            Parallel.forEach(jobs.count, threads: 0) { j in
+                let (l, t) = jobs[j]
+                let (n, k) = (t == .wqkv ? 3 * H : t == .gatedLayers ? 2 * I : H, t == .wo ? I : H)
+                let w = m.ptr(Int8Checkpoint.weightName(layer: l, t))
+                do {
+                    let q = try Int8Matrix(quantizing: w, out: n, in: k)
+                    q.dequantize(into: w)
+                    ob[j] = q
+                } catch { failure = error }
+            }
+        }
+        if let failure { throw failure }
+        for (j, (l, t)) in jobs.enumerated() { m.weights.layers[l].int8[t.index] = out[j] }
+        m.precision = .int8
+        return m
+    }
+}

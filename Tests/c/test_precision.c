@@ -1,0 +1,54 @@
+/* Int8 from C: dnabert_model_quantize, the precision field of dnabert_model_info (and a caller built before it
+ * was appended), bad precision codes, double quantization, and an int8 forward close to the float32 one
+ * (cosine computed here). Usage: test_precision MODEL_DIR */
+#include <dnabert.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#define CHECK(cond) do { if (!(cond)) { fprintf(stderr, "FAILED %s:%d: %s (%s)\n", __FILE__, __LINE__, #cond, dnabert_last_error()); return 1; } } while (0)
+
+int main(int argc, char **argv) {
+    CHECK(argc == 2);
+    dnabert_model *m = NULL, *q = NULL, *qq = NULL;
+    CHECK(dnabert_model_load(argv[1], &m) == DNABERT_OK);
+    CHECK(dnabert_model_quantize(m, 7, &q) == DNABERT_ERR_INVALID_ARGUMENT && q == NULL);
+    CHECK(strstr(dnabert_last_error(), "unknown precision") != NULL);
+    CHECK(dnabert_model_quantize(NULL, DNABERT_PRECISION_INT8, &q) == DNABERT_ERR_INVALID_ARGUMENT);
+    CHECK(dnabert_model_quantize(m, DNABERT_PRECISION_INT8, NULL) == DNABERT_ERR_INVALID_ARGUMENT);
+    CHECK(dnabert_model_quantize(m, DNABERT_PRECISION_INT8, &q) == DNABERT_OK && q != NULL);
+    CHECK(dnabert_model_quantize(q, DNABERT_PRECISION_INT8, &qq) == DNABERT_ERR_INVALID_ARGUMENT && qq == NULL);
+    CHECK(strstr(dnabert_last_error(), "already int8") != NULL);
+
+    dnabert_model_info info;
+    memset(&info, 0, sizeof info);
+    info.struct_size = sizeof info;
+    CHECK(dnabert_model_get_info(q, &info) == DNABERT_OK && info.precision == DNABERT_PRECISION_INT8);
+    CHECK(dnabert_model_get_info(m, &info) == DNABERT_OK && info.precision == DNABERT_PRECISION_FP32);
+    dnabert_model_info old;                       /* a caller compiled before `precision` was appended */
+    memset(&old, 0, sizeof old);
+    old.struct_size = (uint32_t)offsetof(dnabert_model_info, precision);
+    old.precision = 42;
+    CHECK(dnabert_model_get_info(q, &old) == DNABERT_OK && old.precision == 42 && old.hidden_size == info.hidden_size);
+
+    enum { L = 48 };
+    int32_t ids[L];
+    for (int i = 0; i < L; i++) ids[i] = i == 0 ? 1 : i == L - 1 ? 2 : 5 + (i * 37) % 4000;
+    static float a[L * 1024], b[L * 1024];
+    CHECK(info.hidden_size <= 1024);
+    CHECK(dnabert_forward(m, ids, NULL, 1, L, NULL, a) == DNABERT_OK);
+    CHECK(dnabert_forward(q, ids, NULL, 1, L, NULL, b) == DNABERT_OK);
+    double dot = 0, na = 0, nb = 0, diff = 0;
+    for (int i = 0; i < L * info.hidden_size; i++) {
+        dot += (double)a[i] * b[i]; na += (double)a[i] * a[i]; nb += (double)b[i] * b[i];
+        diff += fabs((double)a[i] - b[i]);
+    }
+    double cosine = dot / sqrt(na * nb);
+    printf("int8 kernel %s: hidden-state cosine to float32 %.6f\n", dnabert_int8_kernel(), cosine);
+    CHECK(cosine > 0.999 && diff > 0);
+    dnabert_model_free(q);
+    dnabert_model_free(m);
+    printf("test_precision: all passed\n");
+    return 0;
+}
