@@ -81,6 +81,31 @@ v01_finetune_params dnabert_v01_finetune_default_params(void) {
 }
 DNABERT_V01(dnabert_v01_finetune_default_params, dnabert_finetune_default_params)
 
+/* dnabert_pretrain_params and dnabert_embed_params grew `distributed` in 0.2 (data-parallel over MPI). */
+#define V01_PRETRAIN_PARAMS_SIZE offsetof(dnabert_pretrain_params, distributed)
+typedef struct { unsigned char bytes[V01_PRETRAIN_PARAMS_SIZE]; } v01_pretrain_params;
+v01_pretrain_params dnabert_v01_pretrain_default_params(void);
+v01_pretrain_params dnabert_v01_pretrain_default_params(void) {
+    dnabert_pretrain_params p = dnabert_pretrain_default_params();
+    p.struct_size = (uint32_t)V01_PRETRAIN_PARAMS_SIZE;
+    v01_pretrain_params o;
+    memcpy(&o, &p, sizeof o);
+    return o;
+}
+DNABERT_V01(dnabert_v01_pretrain_default_params, dnabert_pretrain_default_params)
+
+#define V01_EMBED_PARAMS_SIZE offsetof(dnabert_embed_params, distributed)
+typedef struct { unsigned char bytes[V01_EMBED_PARAMS_SIZE]; } v01_embed_params;
+v01_embed_params dnabert_v01_embed_default_params(void);
+v01_embed_params dnabert_v01_embed_default_params(void) {
+    dnabert_embed_params p = dnabert_embed_default_params();
+    p.struct_size = (uint32_t)V01_EMBED_PARAMS_SIZE;
+    v01_embed_params o;
+    memcpy(&o, &p, sizeof o);
+    return o;
+}
+DNABERT_V01(dnabert_v01_embed_default_params, dnabert_embed_default_params)
+
 int dnabert_v01_tokenizer_special_ids(const dnabert_tokenizer *tok, v01_special_ids *out);
 int dnabert_v01_tokenizer_special_ids(const dnabert_tokenizer *tok, v01_special_ids *out) {
     dnabert_special_ids s;
