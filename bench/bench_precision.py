@@ -25,19 +25,24 @@ float32 parts of an int8 model are counted at their FLOPs, so the int8 fraction 
 
 Usage: python3 bench/bench_precision.py [--threads 2] [--shapes 1x128,8x128,1x512,1x2048,1x8192] [--rounds 2]
                                         [--reps 2] [--cases torch,ort-fp32,ort-int8,dnabert-fp32,dnabert-int8]
-                                        [--no-peak]
+                                        [--no-peak] [--qlora-steps 4]
+The last row is a LoRA fine-tuning step (117M, 8x128, r 8 on Wqkv and the attention output; the float32 step of
+bench/bench_finetune_step.py) on the float32 base and on the int8 base (QLoRA-style), in two alternating children.
 OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are removed from the children's environment (the library picks its kernel).
 """
 import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_forward  # noqa: E402  (the reference PyTorch model and the FLOP count)
+import bench_finetune_step  # noqa: E402  (the float32 LoRA step child, reused for the QLoRA row)
+from bench_train_step import PRESETS, TOKENIZER, VOCAB, Child, child_env  # noqa: E402
 
 H, I, NH, NL, V = bench_forward.H, bench_forward.I, bench_forward.NH, bench_forward.NL, bench_forward.V
 flops = bench_forward.flops
@@ -240,13 +245,6 @@ int main(int argc, char **argv) {
 """
 
 
-def child_env():
-    env = dict(os.environ)
-    env.pop("OPENBLAS_CORETYPE", None)
-    env.pop("OPENBLAS_L2_SIZE", None)
-    return env
-
-
 def run_child(code, argv):
     r = subprocess.run([sys.executable, "-c", code] + [str(a) for a in argv], env=child_env(),
                        capture_output=True, text=True)
@@ -271,6 +269,38 @@ def cpu_peaks(tmp, threads):
     return out
 
 
+# The float32 LoRA step of bench_finetune_step.py; with args["int8"] the model is quantized before the finetuner is
+# created (QLoRA-style: frozen int8 base, float32 adapters and head).
+_FT = "ft = ctypes.c_void_p()\ncheck(lib.dnabert_finetuner_create(model,"
+assert bench_finetune_step.CHILD_DNABERT.count(_FT) == 1
+CHILD_STEP = bench_finetune_step.CHILD_DNABERT.replace(_FT, """if args.get("int8"):
+    q = ctypes.c_void_p()
+    check(lib.dnabert_model_quantize(model, 1, ctypes.byref(q)))   # DNABERT_PRECISION_INT8
+    model = q
+""" + _FT)
+
+
+def qlora_step(threads, steps):
+    """Best and median seconds of a LoRA step (117M, 8x128, r 8) on the float32 and on the int8 base,
+    the two children alternating step by step after one warm-up step each."""
+    common = dict(config=PRESETS["base"], vocab=VOCAB, B=8, L=128, threads=threads, sgemm_n=1024, mode="lora",
+                  tokenizer=TOKENIZER)
+    env = child_env()
+    sides = {"fp32": Child(CHILD_STEP, dict(common, int8=False), env)}
+    try:
+        sides["int8"] = Child(CHILD_STEP, dict(common, int8=True), env)
+        t = {"fp32": [], "int8": []}
+        for name in sides:
+            sides[name].ask("step")
+        for i in range(steps):
+            for name in (("fp32", "int8") if i % 2 == 0 else ("int8", "fp32")):
+                t[name].append(sides[name].ask("step")["seconds"])
+    finally:
+        for side in sides.values():
+            side.close()
+    return {k: (min(v), statistics.median(v)) for k, v in t.items()}
+
+
 def run_case(case, B, L, threads, reps, tmp):
     if case == "torch":
         return run_child(CHILD_TORCH, [B, L, threads, reps])
@@ -291,6 +321,8 @@ def main():
     ap.add_argument("--reps", type=int, default=2, help="timed forwards per child (best of)")
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--no-peak", action="store_true", help="skip the register-only peak loops")
+    ap.add_argument("--qlora-steps", type=int, default=4,
+                    help="timed LoRA steps (117M, 8x128, r 8) on the float32 and the int8 base; 0 skips the row")
     args = ap.parse_args()
     shapes = [tuple(map(int, s.split("x"))) for s in args.shapes.split(",")]
     cases = [c for c in args.cases.split(",") if c]
@@ -328,6 +360,17 @@ def main():
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
+    if peaks:
+        # Measured again at the end, best of both: on a shared machine a loop that lost its core reads low.
+        tmp2 = tempfile.mkdtemp(prefix="bench_precision_")
+        try:
+            again = cpu_peaks(tmp2, args.threads)
+        finally:
+            shutil.rmtree(tmp2, ignore_errors=True)
+        for n, p in again.items():
+            peaks[n] = {k: max(peaks[n][k], p[k]) for k in p}
+            print(f"CPU peak, {n} thread(s), best of start and end: float32 FMA {peaks[n]['fp32']:.0f} GFLOP/s, "
+                  f"int8 VNNI {peaks[n]['int8']:.0f} GOP/s")
     peak = peaks.get(args.threads) if peaks else None
     print(f"\nSeconds (best over rounds), model G(FL)OP/s and fraction of the CPU peak at {args.threads} threads, "
           f"each peer's own GEMM rate on [max(B*L,512),768]x[768,3072]:")
@@ -371,6 +414,12 @@ def main():
         print(f"{B:>3d}x{L:<4d}: " + "; ".join(parts))
     for c, k in kernel.items():
         print(f"{c} kernel: {k}")
+    if args.qlora_steps > 0:
+        q = qlora_step(args.threads, args.qlora_steps)
+        print(f"\nLoRA step (117M, 8x128, r 8, Wqkv + attention output; best / median of {args.qlora_steps}, alternating):"
+              f" float32 base {q['fp32'][0]:.3f} / {q['fp32'][1]:.3f} s, int8 base (QLoRA) {q['int8'][0]:.3f} / "
+              f"{q['int8'][1]:.3f} s: {q['fp32'][0] / q['int8'][0]:.2f}x / {q['fp32'][1] / q['int8'][1]:.2f}x "
+              f"(goal >= 1.6x)")
 
 
 if __name__ == "__main__":
