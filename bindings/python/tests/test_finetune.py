@@ -267,7 +267,7 @@ def test_full_finetune_save_load(model, small_data, tmp_path):
     assert again.info["mode"] == "full"
 
 
-def test_saved_adapter_loads_in_peft(trained, model, tmp_path):
+def test_saved_adapter_loads_in_peft(model, tmp_path):
     # torch + peft (tools/reference/requirements.txt) are installed by `make test-reference`, which sets
     # DNABERT_REQUIRE_REFERENCE=1: then their absence is a failure, not a skip. They are only needed by the
     # checker subprocess, so they are looked up, not imported into this process.
@@ -278,6 +278,10 @@ def test_saved_adapter_loads_in_peft(trained, model, tmp_path):
     if missing:
         pytest.skip(f"{missing} not installed: `make test-reference` installs tools/reference/requirements.txt and runs this")
     seqs, _ = read_csv(TEST)
+    # Hugging Face's BertForSequenceClassification pools by [CLS] (its pooler): the PEFT round trip is for
+    # pooling="cls" classifiers (the default is mean pooling, a head HF's class does not have)
+    trained = dnabert.finetune(model, TRAIN, max_steps=10, batch_size=32, seed=1, pooling="cls",
+                               reverse_complement=False, progress=False)
     trained.save(str(tmp_path / "adapter"))
     enc = model.tokenizer.encode_batch(seqs[:6], padding=True, max_length=trained.info["max_length"], uppercase=True)
     ids, mask = np.asarray(enc.input_ids), np.asarray(enc.attention_mask)
