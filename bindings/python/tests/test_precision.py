@@ -57,7 +57,7 @@ def read_safetensors(path):
 
 
 def genome_windows(count, width, seed=0):
-    files = sorted(glob.glob(os.path.join(GENOMES, "*.fasta.gz"))) or sorted(glob.glob(os.path.join(LOCAL_GENOMES, "*.fasta.gz")))
+    files = (sorted(glob.glob(os.path.join(GENOMES, "*.fasta.gz"))) if GENOMES else []) or sorted(glob.glob(os.path.join(LOCAL_GENOMES, "*.fasta.gz")))
     if not files:
         pytest.skip("no genome FASTA files found (shared/data/genomes or examples/data)")
     recs = [s for f in files for _, s in read_fasta(f)]
