@@ -24,6 +24,17 @@ def needs_data(what):
                               "set DNABERT_DATA to the shared data folder, e.g. ../shared/data")
 
 
+ACCURACY = os.environ.get("DNABERT_ACCURACY") == "1"
+
+
+def accuracy_gate(minutes):
+    """Marks a reduced-precision accuracy gate on real DNA (whole fine-tunes, a thousand genome windows): run by
+    `make test-accuracy` (DNABERT_ACCURACY=1), which CI runs after `make test`; skipped, with the reason, in the
+    everyday `make test`."""
+    return pytest.mark.skipif(not ACCURACY, reason=f"accuracy gate on real DNA (about {minutes} min on 2 cores without "
+                              "AVX-512 VNNI): run by `make test-accuracy` (DNABERT_ACCURACY=1), which CI runs")
+
+
 def genome_path(name):
     """A genome file: the repository's copy (examples/data) when it has one, else $DNABERT_DATA/genomes/name."""
     if name in REPO_GENOMES:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import dnabert
-from conftest import GENOMES, read_fasta
+from conftest import GENOMES, accuracy_gate, read_fasta
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 MODEL = os.path.join(ROOT, "examples", "models", "dnabert2-small-5genomes")
@@ -158,6 +158,7 @@ def cosine(a, b):
     return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
 
 
+@accuracy_gate(2)
 def test_embeddings_of_1000_genome_windows_match_fp32(fp32, int8):
     seqs = genome_windows(1000, 400)
     a = fp32.embed(seqs, batch_size=32)
@@ -168,6 +169,7 @@ def test_embeddings_of_1000_genome_windows_match_fp32(fp32, int8):
     assert c.min() >= 0.995
 
 
+@accuracy_gate(1)
 def test_mlm_argmax_agreement_on_masked_positions(fp32, int8):
     tok = fp32.tokenizer
     seqs = genome_windows(200, 500, seed=1)
@@ -330,6 +332,7 @@ def mcc(y, p):
     return (tp * tn - fp * fn) / d if d > 0 else 0.0
 
 
+@accuracy_gate(5)
 def test_classifier_agreement_and_qlora(fp32, int8, tmp_path):
     train, dev, test = (os.path.join(TASK, f"{s}.csv") for s in ("train", "dev", "test"))
     tseqs, ty = read_csv(test)
