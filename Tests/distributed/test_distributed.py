@@ -232,15 +232,10 @@ def test_distributed_without_launcher_runs_one_rank_with_warning(tmp_path):
 def test_mismatched_arguments_are_refused_on_every_rank(tmp_path):
     a = pretrain_args(tmp_path / "x", 3, ["--distributed"])
     b = [x if x != "7" else "8" for x in a]  # another --seed on rank 1
-    # each rank's stderr in its own file (on one terminal, two ranks' lines can interleave mid-line)
-    logs = tmp_path / "logs"
-    cmd = mpirun(1, *a)
-    cmd = cmd[:1] + ["--output-filename", str(logs)] + cmd[1:] + [":", "-np", "1", *b]
+    cmd = mpirun(1, *a) + [":", "-np", "1", *b]
     r = run(cmd, timeout=120)
     assert r.returncode != 0
-    for rank in (0, 1):
-        err = open(glob.glob(str(logs / "*" / f"rank.{rank}" / "stderr"))[0]).read()
-        assert "started with different arguments" in err, (rank, err)
+    assert r.stderr.count("started with different arguments") >= 2, r.stderr
     assert not (tmp_path / "x" / "checkpoint-3").exists()
 
 
@@ -295,9 +290,7 @@ def test_lora_finetune_two_ranks_equal_one_rank_with_grad_accum(tmp_path):
     w2, w1 = safetensors(two / "adapter_model.safetensors"), safetensors(one / "adapter_model.safetensors")
     assert w2.keys() == w1.keys() and len(w1) > 0
     for k in w1:
-        # 1e-5 of the tensor's scale: the two runs sum gradients in another order, and AdamW's normalisation turns
-        # the last-bit differences of a near-zero gradient into update differences of order lr x 1e-4
-        np.testing.assert_allclose(w2[k], w1[k], rtol=1e-5, atol=1e-5 * float(np.abs(w1[k]).max()), err_msg=k)
+        np.testing.assert_allclose(w2[k], w1[k], rtol=1e-5, atol=1e-7, err_msg=k)
 
 
 PY_EMBED = r"""

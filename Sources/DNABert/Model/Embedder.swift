@@ -50,33 +50,30 @@ extension PretrainedModel {
         return starts
     }
 
-    /// The work of one embedding call, fixed by the sequences and options alone (not by who runs it): the
-    /// tokens, every window in processing order (longest first, so that a batch holds windows of similar length)
-    /// and the batches as ranges of that order. A batch's forward pass is the unit of work: the same batch gives
-    /// the same numbers wherever it runs, which a data-parallel run relies on (BLAS results may depend on a
-    /// product's row count, so a window's numbers are only reproducible within the same batch).
-    struct EmbedPlan {
-        var tokens: [[Int32]]
-        var windows: [Window]
-        var windowCount: [Int]
-        /// coverage[i][t]: how many windows contain token t of sequence i (multi-window sequences only).
-        var coverage: [Int: [Int32]]
-        var batches: [Range<Int>]
-        var specials: Int
-    }
-
-    func embedPlan(_ sequences: [UnsafeBufferPointer<UInt8>], options: EmbedOptions) throws -> EmbedPlan {
+    /// Embeddings [n, hidden] of `sequences`. `progress(done, total)` returning false cancels.
+    public func embed(_ sequences: [UnsafeBufferPointer<UInt8>], options: EmbedOptions = .init(),
+                      progress: ((Int, Int) -> Bool)? = nil) throws -> [Float] {
+        try options.validate()
         guard let tokenizer else {
             throw DNABertError.invalidArgument("embed: the model has no tokenizer (put a tokenizer.json in the model folder)")
         }
+        let H = model.config.hiddenSize
         let n = sequences.count
-        let specials = (tokenizer.clsId == nil ? 0 : 1) + (tokenizer.sepId == nil ? 0 : 1)
+        // n comes from the caller: check the largest array (the Double accumulator below) before building any.
+        try Memory.reserve(bytes: try Memory.byteCount(Double.self, n * H, what: "embed"), what: "embed: \(n) embeddings")
+        var out = [Float](repeating: 0, count: n * H)
+        if n == 0 { return out }
+        let cls = tokenizer.clsId, sep = tokenizer.sepId
+        let pad = tokenizer.padId ?? 0
+        let specials = (cls == nil ? 0 : 1) + (sep == nil ? 0 : 1)
         let width = options.maxLength - specials
         var enc = EncodeOptions()
         enc.addSpecialTokens = false
         enc.uppercase = options.uppercase
         enc.withOffsets = false
         let tokens = tokenizer.encodeBatch(sequences, options: enc, threads: options.threads).map { $0.ids }
+
+        // All windows of all sequences, longest first so that a batch holds windows of similar length.
         var windows: [Window] = []
         for (i, t) in tokens.enumerated() {
             for s in PretrainedModel.windowStarts(tokens: t.count, width: width, overlap: options.overlap) {
@@ -84,6 +81,7 @@ extension PretrainedModel {
             }
         }
         windows.sort { ($0.count, $1.seq) > ($1.count, $0.seq) }
+        // coverage[i][t]: how many windows contain token t of sequence i (only needed for multi-window sequences).
         var coverage: [Int: [Int32]] = [:]
         var windowCount = [Int](repeating: 0, count: n)
         for w in windows { windowCount[w.seq] += 1 }
@@ -91,127 +89,64 @@ extension PretrainedModel {
             if coverage[w.seq] == nil { coverage[w.seq] = [Int32](repeating: 0, count: tokens[w.seq].count) }
             for t in w.start..<(w.start + w.count) { coverage[w.seq]![t] += 1 }
         }
-        let batches = stride(from: 0, to: windows.count, by: options.batchSize).map { $0..<min(windows.count, $0 + options.batchSize) }
-        return EmbedPlan(tokens: tokens, windows: windows, windowCount: windowCount, coverage: coverage,
-                         batches: batches, specials: specials)
-    }
-
-    /// Runs one batch of the plan: each window's pooled contribution ([windows in the batch, hidden], float64),
-    /// the token states it holds summed with their weights (mean pooling: 1 / how many windows hold the token;
-    /// CLS pooling: the [CLS] state times the window's token count).
-    func embedBatch(_ plan: EmbedPlan, _ range: Range<Int>, options: EmbedOptions) throws -> [Double] {
-        guard let tokenizer else { throw DNABertError.invalidArgument("embed: the model has no tokenizer") }
-        let H = model.config.hiddenSize
-        let cls = tokenizer.clsId, sep = tokenizer.sepId
-        let pad = tokenizer.padId ?? 0
-        let specials = plan.specials
+        var weightSum = [Double](repeating: 0, count: n)
+        var acc = [Double](repeating: 0, count: n * H)
         var fopts = ForwardOptions()
         fopts.threads = options.threads
-        let batch = plan.windows[range]
-        let L = batch.map { $0.count }.max()! + specials
-        var ids = [Int32](repeating: pad, count: batch.count * L)
-        var mask = [Int32](repeating: 0, count: batch.count * L)
-        for (r, w) in batch.enumerated() {
-            var j = r * L
-            if let cls { ids[j] = cls; mask[j] = 1; j += 1 }
-            for t in w.start..<(w.start + w.count) { ids[j] = plan.tokens[w.seq][t]; mask[j] = 1; j += 1 }
-            if let sep { ids[j] = sep; mask[j] = 1 }
-        }
-        let hidden = try ids.withUnsafeBufferPointer { ib in
-            try mask.withUnsafeBufferPointer { mb in
-                try model.forward(ids: ib, batch: batch.count, length: L, attentionMask: mb, options: fopts).lastHidden
+        var done = 0
+        var finished = [Int](repeating: 0, count: n)
+        var b0 = 0
+        while b0 < windows.count {
+            let batch = Array(windows[b0..<min(windows.count, b0 + options.batchSize)])
+            b0 += batch.count
+            let L = batch.map { $0.count }.max()! + specials
+            var ids = [Int32](repeating: pad, count: batch.count * L)
+            var mask = [Int32](repeating: 0, count: batch.count * L)
+            for (r, w) in batch.enumerated() {
+                var j = r * L
+                if let cls { ids[j] = cls; mask[j] = 1; j += 1 }
+                for t in w.start..<(w.start + w.count) { ids[j] = tokens[w.seq][t]; mask[j] = 1; j += 1 }
+                if let sep { ids[j] = sep; mask[j] = 1 }
             }
-        }
-        let first = cls == nil ? 0 : 1
-        var part = [Double](repeating: 0, count: batch.count * H)
-        for (r, w) in batch.enumerated() {
-            let row = r * L, o = r * H
-            switch options.pooling {
-            case .cls:
-                let weight = Double(max(w.count, 1))
-                for h in 0..<H { part[o + h] = weight * Double(hidden[row * H + h]) }
-            case .mean:
-                if w.count == 0 {
-                    // An empty sequence: the mean of its special tokens' states.
-                    for p in 0..<specials { for h in 0..<H { part[o + h] += Double(hidden[(row + p) * H + h]) } }
-                } else {
-                    let cov = plan.coverage[w.seq]
-                    for t in 0..<w.count {
-                        let wt = cov.map { 1.0 / Double($0[w.start + t]) } ?? 1.0
-                        let base = (row + first + t) * H
-                        for h in 0..<H { part[o + h] += wt * Double(hidden[base + h]) }
+            let hidden = try ids.withUnsafeBufferPointer { ib in
+                try mask.withUnsafeBufferPointer { mb in
+                    try model.forward(ids: ib, batch: batch.count, length: L, attentionMask: mb, options: fopts).lastHidden
+                }
+            }
+            let first = cls == nil ? 0 : 1
+            for (r, w) in batch.enumerated() {
+                let row = r * L
+                switch options.pooling {
+                case .cls:
+                    let weight = Double(max(w.count, 1))
+                    for h in 0..<H { acc[w.seq * H + h] += weight * Double(hidden[row * H + h]) }
+                    weightSum[w.seq] += weight
+                case .mean:
+                    if w.count == 0 {
+                        // An empty sequence: fall back to the mean of its special tokens' states.
+                        for p in 0..<specials { for h in 0..<H { acc[w.seq * H + h] += Double(hidden[(row + p) * H + h]) } }
+                        weightSum[w.seq] += Double(max(specials, 1))
+                    } else {
+                        let cov = coverage[w.seq]
+                        for t in 0..<w.count {
+                            let wt = cov.map { 1.0 / Double($0[w.start + t]) } ?? 1.0
+                            let base = (row + first + t) * H
+                            for h in 0..<H { acc[w.seq * H + h] += wt * Double(hidden[base + h]) }
+                        }
+                        if finished[w.seq] == 0 { weightSum[w.seq] = Double(tokens[w.seq].count) }
                     }
                 }
-            }
-        }
-        return part
-    }
-
-    /// Sums the windows' contributions into their sequences in plan order (so the float64 sums are the same
-    /// whichever process computed each batch). `add(range)` returns the contributions of that batch.
-    struct EmbedAccumulator {
-        var acc: [Double]
-        var weightSum: [Double]
-        let H: Int
-
-        init(n: Int, hidden H: Int) throws {
-            try Memory.reserve(bytes: try Memory.byteCount(Double.self, n * H, what: "embed"), what: "embed: \(n) embeddings")
-            acc = [Double](repeating: 0, count: n * H)
-            weightSum = [Double](repeating: 0, count: n)
-            self.H = H
-        }
-
-        mutating func add(_ plan: EmbedPlan, _ range: Range<Int>, _ part: UnsafeBufferPointer<Double>, pooling: Pooling) {
-            for (r, w) in plan.windows[range].enumerated() {
-                for h in 0..<H { acc[w.seq * H + h] += part[r * H + h] }
-                switch pooling {
-                case .cls: weightSum[w.seq] += Double(max(w.count, 1))
-                case .mean: weightSum[w.seq] = w.count == 0 ? Double(max(plan.specials, 1)) : Double(plan.tokens[w.seq].count)
+                finished[w.seq] += 1
+                if finished[w.seq] == windowCount[w.seq] {
+                    done += 1
                 }
             }
-        }
-
-        func result() -> [Float] {
-            var out = [Float](repeating: 0, count: acc.count)
-            for i in 0..<weightSum.count {
-                let d = weightSum[i] > 0 ? weightSum[i] : 1
-                for h in 0..<H { out[i * H + h] = Float(acc[i * H + h] / d) }
-            }
-            return out
-        }
-    }
-
-    /// How many sequences are complete after the first `batches` batches of the plan (for progress).
-    static func sequencesDone(_ plan: EmbedPlan, finished: inout [Int], batch range: Range<Int>) -> Int {
-        var done = 0
-        for w in plan.windows[range] {
-            finished[w.seq] += 1
-            if finished[w.seq] == plan.windowCount[w.seq] { done += 1 }
-        }
-        return done
-    }
-
-    /// Embeddings [n, hidden] of `sequences`. `progress(done, total)` returning false cancels.
-    public func embed(_ sequences: [UnsafeBufferPointer<UInt8>], options: EmbedOptions = .init(),
-                      progress: ((Int, Int) -> Bool)? = nil) throws -> [Float] {
-        try options.validate()
-        guard tokenizer != nil else {
-            throw DNABertError.invalidArgument("embed: the model has no tokenizer (put a tokenizer.json in the model folder)")
-        }
-        let H = model.config.hiddenSize
-        let n = sequences.count
-        // n comes from the caller: check the largest array (the float64 accumulator) before building any.
-        var accumulator = try EmbedAccumulator(n: n, hidden: H)
-        if n == 0 { return [] }
-        let plan = try embedPlan(sequences, options: options)
-        var finished = [Int](repeating: 0, count: n)
-        var done = 0
-        for range in plan.batches {
-            let part = try embedBatch(plan, range, options: options)
-            part.withUnsafeBufferPointer { accumulator.add(plan, range, $0, pooling: options.pooling) }
-            done += PretrainedModel.sequencesDone(plan, finished: &finished, batch: range)
             if let progress, !progress(done, n) { throw DNABertError.cancelled }
         }
-        return accumulator.result()
+        for i in 0..<n {
+            let d = weightSum[i] > 0 ? weightSum[i] : 1
+            for h in 0..<H { out[i * H + h] = Float(acc[i * H + h] / d) }
+        }
+        return out
     }
 }
