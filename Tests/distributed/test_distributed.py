@@ -233,10 +233,16 @@ def test_distributed_without_launcher_runs_one_rank_with_warning(tmp_path):
 def test_mismatched_arguments_are_refused_on_every_rank(tmp_path):
     a = pretrain_args(tmp_path / "x", 3, ["--distributed"])
     b = [x if x != "7" else "8" for x in a]  # another --seed on rank 1
+    # each rank's stderr in its own file: mpirun's merged stderr can interleave the two ranks' messages mid-line
+    logs = tmp_path / "logs"
     cmd = mpirun(1, *a) + [":", "-np", "1", *b]
+    cmd[1:1] = ["--output-filename", str(logs)]
     r = run(cmd, timeout=120)
     assert r.returncode != 0
-    assert r.stderr.count("started with different arguments") >= 2, r.stderr
+    files = sorted(glob.glob(str(logs / "*" / "rank.*" / "stderr")))
+    assert len(files) == 2, (files, r.stderr)
+    for f in files:
+        assert "started with different arguments" in open(f).read(), (f, r.stderr)
     assert not (tmp_path / "x" / "checkpoint-3").exists()
 
 
