@@ -109,10 +109,14 @@ test-swift: lib cli
 	swift test $(SWIFT_FLAGS) --skip-build
 
 # Data-parallel runs over Open MPI on loopback (2-3 ranks): equivalence with gradient accumulation, a killed rank,
-# resume on another rank count, bit-identical embeddings, bad input (Tests/distributed).
+# resume on another rank count, bit-identical embeddings, bad input (Tests/distributed). The R package is
+# installed into a private library (build/Rlib) for the R scripts run under mpirun (skipped without R).
 test-distributed: lib cli
 	@if ldd $(LIB) | grep -qi mpi; then echo "error: libdnabert.so links MPI (it must load it at run time only)"; exit 1; fi
-	DNABERT_CLI=$(CLI) $(PYTHON) -m pytest -q Tests/distributed
+	@if command -v R >/dev/null 2>&1; then mkdir -p $(BUILD)/Rlib && \
+	  R CMD INSTALL --preclean --no-test-load -l $(BUILD)/Rlib bindings/R >$(BUILD)/r-install-Rlib.log 2>&1 || \
+	  { cat $(BUILD)/r-install-Rlib.log; exit 1; }; fi
+	DNABERT_CLI=$(CLI) DNABERT_R_LIBS=$(BUILD)/Rlib $(PYTHON) -m pytest -q Tests/distributed
 
 test-c: lib
 	@mkdir -p $(BUILD)/tests

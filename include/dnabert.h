@@ -334,8 +334,8 @@ typedef struct dnabert_embed_params {
     void *progress_user_data;
     /* appended in 0.2 (issue 15): */
     int32_t distributed;  /* 1: this process is one rank of `mpirun -np N ...`; every rank calls dnabert_embed with
-                             the same sequences, sequence i is embedded on rank i mod N and every rank receives all
-                             n rows, identical to a one-process call (0) */
+                             the same sequences, forward batch j of the windows runs on rank j mod N and every rank
+                             receives all n rows, identical to a one-process call (0) */
 } dnabert_embed_params;
 DNABERT_API dnabert_embed_params dnabert_embed_default_params(void);
 

@@ -228,6 +228,10 @@ public final class FineTuner {
     let dev: EncodedExamples?
     let devData: LabelledSequences?
     let grad: UnsafeMutableBufferPointer<Float>
+    /// Distributed: sums `grad` over the ranks. Full fine-tuning: bucket by bucket (head, layers last to first,
+    /// embeddings) while the backward of the last local micro-batch runs, as pretraining does; LoRA: the small
+    /// adapter buffer in one bucket after the backward.
+    let reducer: GradientReducer
     let padId: Int32
     private var order: [Int] = []
     private var cursor = 0
@@ -309,6 +313,7 @@ public final class FineTuner {
             throw DNABertError(.outOfMemory, "fine-tune: cannot allocate the gradient buffer")
         }
         grad = UnsafeMutableBufferPointer(start: p.bindMemory(to: Float.self, capacity: n), count: classifier.layout.total)
+        reducer = GradientReducer(comm: comm, grad: grad, layout: classifier.lora == nil ? classifier.layout : nil)
         rng = Xoshiro256(seed: options.seed ^ 0xF17E_70E5)
         runFolder = folder
         shuffle()
@@ -349,17 +354,21 @@ public final class FineTuner {
         // Distributed: every rank draws all G micro-batches (the order does not depend on the rank count) and
         // computes those with k mod ranks = rank; dropout masks follow the global micro-batch index.
         let G = globalMicroBatches
+        reducer.reset()
         for k in 0..<G {
             let b = nextBatch()
             guard k % comm.size == comm.rank else { continue }
             classifier.calls = UInt64(step * G + k)
+            // Full fine-tuning: the backward of this rank's last micro-batch starts the buckets' allreduces.
+            classifier.reducer = classifier.lora == nil && k + comm.size >= G ? reducer : nil
+            defer { classifier.reducer = nil }
             let r = try classifier.lossAndGradient(b, into: grad, threads: options.threads, scale: 1 / Double(G))
             loss += r.loss / Double(G)
             tokens += b.attentionMask.reduce(0) { $0 + Int($1) }
         }
         classifier.calls = UInt64((step + 1) * G)
         if comm.size > 1 {
-            try comm.sum(grad)
+            try reducer.finish()
             var f = [loss, Double(tokens)]
             try comm.sum(&f)
             loss = f[0]; tokens = Int(f[1])

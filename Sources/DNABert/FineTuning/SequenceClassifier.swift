@@ -104,9 +104,20 @@ public final class SequenceClassifier: @unchecked Sendable {
     /// from either strand; training then draws each example's strand at random.
     public var reverseComplement = false
 
+    /// Set by a data-parallel fine-tuner (full fine-tuning) for the backward whose gradient buckets it all-reduces
+    /// while the backward runs: the head's bucket once the head's gradients are written, then each layer's and the
+    /// embeddings' as `EncoderStack.backward` completes them (Distributed/GradientReducer). Only for a layout with
+    /// a bucket per layer: a single-bucket reducer (LoRA) must not be set here, since the encoder's backward
+    /// still writes adapter gradients after the head's.
+    public var reducer: GradientReducer?
+
     var config: ModelConfig { base.model.config }
     let scratch = ScratchSlots()
-    private lazy var encoder = EncoderStack(config: base.model.config, scratch: scratch)
+    private lazy var encoder: EncoderStack = {
+        let e = EncoderStack(config: base.model.config, scratch: scratch)
+        e.layerBackwardDone = { [unowned self] l in try self.reducer?.ready(l < 0 ? .embeddings : .layer(l)) }
+        return e
+    }()
     /// The encoder as this classifier sees it (trainable copies first, then the base; LoRA adapters) and the
     /// head, resolved once.
     private var weights: EncoderWeights! = nil
@@ -334,6 +345,8 @@ public final class SequenceClassifier: @unchecked Sendable {
         ClassifierHeadLayer.backward(store, pb, pooling: head.pooling, headWeights, headGrads, hidden: H, classes: C, drop: drop,
                                      dDropped: try scratch.floats(B * H, "classifier input gradient"),
                                      dPooled: try scratch.floats(B * H, "pooled gradient"), dx: dx, threads: 1)
+        // The head's gradients (pooler, classifier) are complete: a data-parallel run starts their allreduce.
+        try reducer?.ready(.head)
         try encoder.backward(pb, weights, encGrads, dx: dx, mask: mask, loraMask: loraMask, threads: nt)
         return (l, logits)
     }

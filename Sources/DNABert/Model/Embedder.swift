@@ -50,38 +50,48 @@ extension PretrainedModel {
         return starts
     }
 
-    /// Embeddings [n, hidden] of `sequences`. `progress(done, total)` returning false cancels.
-    public func embed(_ sequences: [UnsafeBufferPointer<UInt8>], options: EmbedOptions = .init(),
-                      progress: ((Int, Int) -> Bool)? = nil) throws -> [Float] {
+    /// What an embedding run computes, derived from the sequences and options alone (so the same on every rank of a
+    /// distributed run): the tokens, every window (longest first, so that a batch holds windows of similar
+    /// length), the forward batches (consecutive windows) and what each sequence's summed contributions are
+    /// divided by.
+    struct EmbedPlan {
+        var tokens: [[Int32]]
+        var windows: [Window]
+        /// Window index ranges, one per forward pass.
+        var batches: [Range<Int>]
+        /// coverage[i][t]: how many windows contain token t of sequence i (multi-window sequences only).
+        var coverage: [Int: [Int32]]
+        var windowCount: [Int]
+        var weightSum: [Double]
+        var cls: Int32?, sep: Int32?, pad: Int32
+        var specials: Int { (cls == nil ? 0 : 1) + (sep == nil ? 0 : 1) }
+        var sequenceCount: Int { tokens.count }
+    }
+
+    func embedPlan(_ sequences: [UnsafeBufferPointer<UInt8>], options: EmbedOptions) throws -> EmbedPlan {
         try options.validate()
         guard let tokenizer else {
             throw DNABertError.invalidArgument("embed: the model has no tokenizer (put a tokenizer.json in the model folder)")
         }
         let H = model.config.hiddenSize
         let n = sequences.count
-        // n comes from the caller: check the largest array (the Double accumulator below) before building any.
+        // n comes from the caller: check the largest array (the Double accumulator) before building any.
         try Memory.reserve(bytes: try Memory.byteCount(Double.self, n * H, what: "embed"), what: "embed: \(n) embeddings")
-        var out = [Float](repeating: 0, count: n * H)
-        if n == 0 { return out }
         let cls = tokenizer.clsId, sep = tokenizer.sepId
-        let pad = tokenizer.padId ?? 0
         let specials = (cls == nil ? 0 : 1) + (sep == nil ? 0 : 1)
         let width = options.maxLength - specials
         var enc = EncodeOptions()
         enc.addSpecialTokens = false
         enc.uppercase = options.uppercase
         enc.withOffsets = false
-        let tokens = tokenizer.encodeBatch(sequences, options: enc, threads: options.threads).map { $0.ids }
-
-        // All windows of all sequences, longest first so that a batch holds windows of similar length.
+        let tokens = n == 0 ? [] : tokenizer.encodeBatch(sequences, options: enc, threads: options.threads).map { $0.ids }
         var windows: [Window] = []
         for (i, t) in tokens.enumerated() {
             for s in PretrainedModel.windowStarts(tokens: t.count, width: width, overlap: options.overlap) {
                 windows.append(Window(seq: i, start: s, count: min(width, t.count - s)))
             }
         }
-        windows.sort { ($0.count, $1.seq) > ($1.count, $0.seq) }
-        // coverage[i][t]: how many windows contain token t of sequence i (only needed for multi-window sequences).
+        windows.sort { ($0.count, $1.seq, $1.start) > ($1.count, $0.seq, $0.start) }
         var coverage: [Int: [Int32]] = [:]
         var windowCount = [Int](repeating: 0, count: n)
         for w in windows { windowCount[w.seq] += 1 }
@@ -90,63 +100,102 @@ extension PretrainedModel {
             for t in w.start..<(w.start + w.count) { coverage[w.seq]![t] += 1 }
         }
         var weightSum = [Double](repeating: 0, count: n)
-        var acc = [Double](repeating: 0, count: n * H)
+        for w in windows {
+            switch options.pooling {
+            case .cls: weightSum[w.seq] += Double(max(w.count, 1))
+            // an empty sequence: the mean of its special tokens' states
+            case .mean: weightSum[w.seq] = w.count == 0 ? Double(max(specials, 1)) : Double(tokens[w.seq].count)
+            }
+        }
+        let batches = stride(from: 0, to: windows.count, by: options.batchSize).map { $0..<min(windows.count, $0 + options.batchSize) }
+        return EmbedPlan(tokens: tokens, windows: windows, batches: batches, coverage: coverage, windowCount: windowCount,
+                         weightSum: weightSum, cls: cls, sep: sep, pad: tokenizer.padId ?? 0)
+    }
+
+    /// One forward pass: the contributions of batch `b`'s windows to their sequences' sums, row j of `parts`
+    /// ([windows in the batch, hidden] doubles) for the batch's j-th window. A window's row depends only on the
+    /// batch it was computed in (BLAS results can depend on the other rows of a product), so runs that form the
+    /// same batches agree bit for bit.
+    func embedBatch(_ plan: EmbedPlan, _ b: Int, options: EmbedOptions, parts: UnsafeMutablePointer<Double>) throws {
+        let H = model.config.hiddenSize, specials = plan.specials
+        let batch = plan.batches[b].map { plan.windows[$0] }
+        let L = batch.map { $0.count }.max()! + specials
+        var ids = [Int32](repeating: plan.pad, count: batch.count * L)
+        var mask = [Int32](repeating: 0, count: batch.count * L)
+        for (r, w) in batch.enumerated() {
+            var j = r * L
+            if let cls = plan.cls { ids[j] = cls; mask[j] = 1; j += 1 }
+            for t in w.start..<(w.start + w.count) { ids[j] = plan.tokens[w.seq][t]; mask[j] = 1; j += 1 }
+            if let sep = plan.sep { ids[j] = sep; mask[j] = 1 }
+        }
         var fopts = ForwardOptions()
         fopts.threads = options.threads
-        var done = 0
-        var finished = [Int](repeating: 0, count: n)
-        var b0 = 0
-        while b0 < windows.count {
-            let batch = Array(windows[b0..<min(windows.count, b0 + options.batchSize)])
-            b0 += batch.count
-            let L = batch.map { $0.count }.max()! + specials
-            var ids = [Int32](repeating: pad, count: batch.count * L)
-            var mask = [Int32](repeating: 0, count: batch.count * L)
-            for (r, w) in batch.enumerated() {
-                var j = r * L
-                if let cls { ids[j] = cls; mask[j] = 1; j += 1 }
-                for t in w.start..<(w.start + w.count) { ids[j] = tokens[w.seq][t]; mask[j] = 1; j += 1 }
-                if let sep { ids[j] = sep; mask[j] = 1 }
+        let hidden = try ids.withUnsafeBufferPointer { ib in
+            try mask.withUnsafeBufferPointer { mb in
+                try model.forward(ids: ib, batch: batch.count, length: L, attentionMask: mb, options: fopts).lastHidden
             }
-            let hidden = try ids.withUnsafeBufferPointer { ib in
-                try mask.withUnsafeBufferPointer { mb in
-                    try model.forward(ids: ib, batch: batch.count, length: L, attentionMask: mb, options: fopts).lastHidden
-                }
-            }
-            let first = cls == nil ? 0 : 1
-            for (r, w) in batch.enumerated() {
-                let row = r * L
-                switch options.pooling {
-                case .cls:
-                    let weight = Double(max(w.count, 1))
-                    for h in 0..<H { acc[w.seq * H + h] += weight * Double(hidden[row * H + h]) }
-                    weightSum[w.seq] += weight
-                case .mean:
-                    if w.count == 0 {
-                        // An empty sequence: fall back to the mean of its special tokens' states.
-                        for p in 0..<specials { for h in 0..<H { acc[w.seq * H + h] += Double(hidden[(row + p) * H + h]) } }
-                        weightSum[w.seq] += Double(max(specials, 1))
-                    } else {
-                        let cov = coverage[w.seq]
-                        for t in 0..<w.count {
-                            let wt = cov.map { 1.0 / Double($0[w.start + t]) } ?? 1.0
-                            let base = (row + first + t) * H
-                            for h in 0..<H { acc[w.seq * H + h] += wt * Double(hidden[base + h]) }
-                        }
-                        if finished[w.seq] == 0 { weightSum[w.seq] = Double(tokens[w.seq].count) }
+        }
+        let first = plan.cls == nil ? 0 : 1
+        for (r, w) in batch.enumerated() {
+            let row = r * L, part = parts + r * H
+            part.update(repeating: 0, count: H)
+            switch options.pooling {
+            case .cls:
+                let weight = Double(max(w.count, 1))
+                for h in 0..<H { part[h] += weight * Double(hidden[row * H + h]) }
+            case .mean:
+                if w.count == 0 {
+                    for p in 0..<specials { for h in 0..<H { part[h] += Double(hidden[(row + p) * H + h]) } }
+                } else {
+                    let cov = plan.coverage[w.seq]
+                    for t in 0..<w.count {
+                        let wt = cov.map { 1.0 / Double($0[w.start + t]) } ?? 1.0
+                        let base = (row + first + t) * H
+                        for h in 0..<H { part[h] += wt * Double(hidden[base + h]) }
                     }
                 }
-                finished[w.seq] += 1
-                if finished[w.seq] == windowCount[w.seq] {
-                    done += 1
-                }
             }
-            if let progress, !progress(done, n) { throw DNABertError.cancelled }
         }
-        for i in 0..<n {
-            let d = weightSum[i] > 0 ? weightSum[i] : 1
+    }
+
+    /// Adds the rows of one batch's `parts` (from `embedBatch`) into the sequences' sums `acc` [n, hidden]. Batches
+    /// must be added in their order, so that every run adds the same numbers in the same order.
+    static func addBatch(_ plan: EmbedPlan, _ b: Int, parts: UnsafePointer<Double>, hidden H: Int, into acc: inout [Double]) {
+        for (j, wi) in plan.batches[b].enumerated() {
+            let s = plan.windows[wi].seq, part = parts + j * H
+            for h in 0..<H { acc[s * H + h] += part[h] }
+        }
+    }
+
+    /// The embeddings [n, hidden] from the summed contributions.
+    static func finishEmbedding(_ plan: EmbedPlan, _ acc: [Double], hidden H: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: plan.sequenceCount * H)
+        for i in 0..<plan.sequenceCount {
+            let d = plan.weightSum[i] > 0 ? plan.weightSum[i] : 1
             for h in 0..<H { out[i * H + h] = Float(acc[i * H + h] / d) }
         }
         return out
+    }
+
+    /// Embeddings [n, hidden] of `sequences`. `progress(done, total)` returning false cancels.
+    public func embed(_ sequences: [UnsafeBufferPointer<UInt8>], options: EmbedOptions = .init(),
+                      progress: ((Int, Int) -> Bool)? = nil) throws -> [Float] {
+        let plan = try embedPlan(sequences, options: options)
+        let H = model.config.hiddenSize, n = sequences.count
+        var acc = [Double](repeating: 0, count: n * H)
+        var parts = [Double](repeating: 0, count: options.batchSize * H)
+        var done = 0
+        var finished = [Int](repeating: 0, count: n)
+        for b in plan.batches.indices {
+            try parts.withUnsafeMutableBufferPointer { try embedBatch(plan, b, options: options, parts: $0.baseAddress!) }
+            parts.withUnsafeBufferPointer { PretrainedModel.addBatch(plan, b, parts: $0.baseAddress!, hidden: H, into: &acc) }
+            for wi in plan.batches[b] {
+                let s = plan.windows[wi].seq
+                finished[s] += 1
+                if finished[s] == plan.windowCount[s] { done += 1 }
+            }
+            if let progress, !progress(done, n) { throw DNABertError.cancelled }
+        }
+        return PretrainedModel.finishEmbedding(plan, acc, hidden: H)
     }
 }

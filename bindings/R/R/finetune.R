@@ -169,6 +169,9 @@ finetune_recorder <- function(progress) {
 #' @param problem_type \code{"auto"} (inferred from the labels), \code{"single_label_classification"},
 #'   \code{"multi_label_classification"} (short forms \code{"single_label"}, \code{"multi_label"}) or
 #'   \code{"regression"}.
+#' @param distributed \code{TRUE}: data-parallel over MPI, the script being run as \code{mpirun -np N Rscript train.R}
+#'   (every rank the same call; micro-batch k of a step on rank k mod N; dev evaluation sharded; rank 0 writes
+#'   \code{out}); every rank returns the same classifier.
 #' @param genome where the DNA of \code{GRanges} data is read (a BSgenome, an \code{Rsamtools::FaFile} or its path,
 #'   a named DNAStringSet): \code{train}, \code{dev}, \code{test} may be GRanges with a \code{label} metadata column;
 #'   minus-strand regions are reverse-complemented. Data frames may also be S4Vectors \code{DataFrame}s.
@@ -179,7 +182,8 @@ dnabert_finetune <- function(model, train, dev = NULL, test = NULL, lora_r = 8, 
                              epochs = 3, max_steps = 0, batch_size = 32, lr = NULL, max_length = 0,
                              class_weights = FALSE, select_by = "loss", seed = 0, threads = 0, out = NULL,
                              progress = interactive(), eval_every = 0, warmup = NULL, dropout = NULL,
-                             grad_accum = 1, problem_type = "auto", reverse_complement = NA, genome = NULL) {
+                             grad_accum = 1, problem_type = "auto", reverse_complement = NA, genome = NULL,
+                             distributed = FALSE) {
   ptr <- model_ptr(model)
   if (missing(train)) stop_arg("'train' (the labelled training sequences) is missing")
   tr <- as_labelled(train, "train", genome)
@@ -187,6 +191,7 @@ dnabert_finetune <- function(model, train, dev = NULL, test = NULL, lora_r = 8, 
   te <- if (is.null(test)) NULL else as_labelled(test, "test", genome)
   check_flag(full, "full")
   check_flag(class_weights, "class_weights")
+  check_flag(distributed, "distributed")
   rc_auto <- length(reverse_complement) == 1L && is.na(reverse_complement)
   if (!rc_auto) check_flag(reverse_complement, "reverse_complement")
   if (!is.character(pooling) || length(pooling) != 1L || !(pooling %in% c("cls", "mean"))) {
@@ -217,7 +222,8 @@ dnabert_finetune <- function(model, train, dev = NULL, test = NULL, lora_r = 8, 
     threads = check_int(threads, "threads", min = 0L),
     class_weights = as.integer(class_weights),
     problem_type = problem_type_codes[[problem_type]],
-    reverse_complement = if (rc_auto) -1L else as.integer(reverse_complement)
+    reverse_complement = if (rc_auto) -1L else as.integer(reverse_complement),
+    distributed = as.integer(distributed)
   )
   if (ints[["max_length"]] > 512L) stop_arg("'max_length' must be at most 512 tokens")
   dbls <- c(
@@ -253,8 +259,9 @@ dnabert_finetune <- function(model, train, dev = NULL, test = NULL, lora_r = 8, 
             if (nrow(clf$history)) clf$history$step[[nrow(clf$history)]] else NA,
             "; the classifier holds the best parameters so far", call. = FALSE)
   }
-  if (!is.null(out)) {
-    # the library saved the kept classifier, metrics.jsonl, loss.svg and the test files in `out`
+  if (!is.null(out) && (!distributed || mpi_rank() == 0L)) {
+    # the library saved the kept classifier, metrics.jsonl, loss.svg and the test files in `out` (distributed:
+    # rank 0 alone, as here; `out` may not exist on another rank's machine)
     utils::write.csv(clf$history, file.path(out, "history.csv"), row.names = FALSE)
   }
   clf

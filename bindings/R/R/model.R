@@ -220,10 +220,16 @@ dnabert_attention <- function(model, ids, attention_mask = NULL, layer = 1L, thr
 #' BSgenome, an Rsamtools::FaFile or its path, a named DNAStringSet; minus strand reverse-complemented; rows
 #' keyed by names(x), else "chr:start-end:strand"). `BPPARAM`: a BiocParallel back-end to split the sequences
 #' over workers (each then uses `threads` threads; the default is 1 per worker when BPPARAM is given).
+#' `distributed = TRUE`: one rank of `mpirun -np N Rscript script.R`; every rank passes the same `x`, forward batch j
+#' of the windows runs on rank j mod N, and every rank returns all rows, identical to a one-process call.
 dnabert_embed <- function(model, x, pooling = c("mean", "cls"), max_length = 512L, overlap = 64L,
                           batch_size = 16L, uppercase = TRUE, threads = 0L, progress = interactive(),
-                          genome = NULL, BPPARAM = NULL) {
+                          genome = NULL, BPPARAM = NULL, distributed = FALSE) {
   model_ptr(model)
+  check_flag(distributed, "distributed")
+  if (distributed && !is.null(BPPARAM)) {
+    stop_arg("'distributed = TRUE' shares the sequences out over MPI ranks; it cannot be combined with 'BPPARAM'")
+  }
   x <- input_sequences(x, genome)
   pooling <- match.arg(pooling)
   max_length <- check_int(max_length, "max_length", min = 3L)
@@ -252,7 +258,7 @@ dnabert_embed <- function(model, x, pooling = c("mean", "cls"), max_length = 512
   out <- bp_map(unname(x), BPPARAM, function(chunk) {
     # in this process the model is used as given (a freed model is an error); a worker process reloads it
     m <- if (Sys.getpid() == caller) model else usable_model(model)
-    .Call(dnabert_r_embed, m$ptr, chunk, pool, max_length, overlap, batch_size, uppercase, threads, fn)
+    .Call(dnabert_r_embed, m$ptr, chunk, pool, max_length, overlap, batch_size, uppercase, threads, fn, distributed)
   })
   rownames(out) <- seq_names
   out

@@ -151,3 +151,14 @@ dnabert_pretrain <- function(config = "small", tokenizer = NULL, files, out, ste
   attr(model, "history") <- hist
   model
 }
+
+# This process's rank in an MPI job (distributed = TRUE), from the launcher's environment as the library reads
+# it (Open MPI's OMPI_COMM_WORLD_RANK, PMIx, PMI); 0 outside a launcher. Used only to let rank 0 alone write
+# R-side files into an output folder that the library writes on rank 0 alone.
+mpi_rank <- function() {
+  for (v in c("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK")) {
+    r <- suppressWarnings(as.integer(Sys.getenv(v, "")))
+    if (!is.na(r)) return(r)
+  }
+  0L
+}

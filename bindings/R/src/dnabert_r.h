@@ -84,7 +84,7 @@ SEXP dnabert_r_model_tokenizer(SEXP ptr);
 SEXP dnabert_r_model_run(SEXP ptr, SEXP what, SEXP ids, SEXP mask, SEXP layer, SEXP threads);
 SEXP dnabert_r_model_quantize(SEXP ptr, SEXP code);
 SEXP dnabert_r_embed(SEXP ptr, SEXP x, SEXP pooling, SEXP max_length, SEXP overlap, SEXP batch_size,
-                     SEXP uppercase, SEXP threads, SEXP progress);
+                     SEXP uppercase, SEXP threads, SEXP progress, SEXP distributed);
 
 /* pretrain.c */
 SEXP dnabert_r_pretrain(SEXP model, SEXP files, SEXP out, SEXP ints, SEXP dbls, SEXP seed, SEXP callback);

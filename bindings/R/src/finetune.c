@@ -245,7 +245,7 @@ static int step_bridge(void *user_data, const dnabert_finetune_metrics *m) {
 /*
  * model: base model handle; train: data (see the top); dev, test: data or NULL;
  * ints: lora_r, pooling (DNABERT_POOL_*), max_steps, batch_size, grad_accum, warmup_steps, eval_every,
- *       max_length, n_threads, use_class_weights, problem_type, reverse_complement (12 integers);
+ *       max_length, n_threads, use_class_weights, problem_type, reverse_complement, distributed (13 integers);
  * dbls: lora_alpha, lora_dropout, epochs, learning_rate, dropout, max_grad_norm, weight_decay (7 doubles);
  * strs: lora_targets, select_by, out_dir ("" = none) (3 strings); seed: whole double in [0, 2^53]; callback: function or NULL.
  * Returns list(classifier, cancelled, message, test (named metrics or NULL), trainable_parameters,
@@ -254,10 +254,10 @@ static int step_bridge(void *user_data, const dnabert_finetune_metrics *m) {
 SEXP dnabert_r_finetune(SEXP model, SEXP train, SEXP dev, SEXP test, SEXP ints, SEXP dbls, SEXP strs, SEXP seed,
                         SEXP callback) {
     const dnabert_model *base = base_model_of(model);
-    if (TYPEOF(ints) != INTSXP || XLENGTH(ints) != 12) Rf_error("internal: 12 integer parameters expected");
+    if (TYPEOF(ints) != INTSXP || XLENGTH(ints) != 13) Rf_error("internal: 13 integer parameters expected");
     if (TYPEOF(dbls) != REALSXP || XLENGTH(dbls) != 7) Rf_error("internal: 7 double parameters expected");
     if (TYPEOF(strs) != STRSXP || XLENGTH(strs) != 3) Rf_error("internal: 3 string parameters expected");
-    for (int i = 0; i < 12; i++)
+    for (int i = 0; i < 13; i++)
         if (INTEGER(ints)[i] == NA_INTEGER) Rf_error("internal: NA integer parameter %d", i + 1);
     for (int i = 0; i < 3; i++)
         if (STRING_ELT(strs, i) == NA_STRING) Rf_error("internal: NA string parameter %d", i + 1);
@@ -286,6 +286,7 @@ SEXP dnabert_r_finetune(SEXP model, SEXP train, SEXP dev, SEXP test, SEXP ints, 
     p.use_class_weights = iv[9] ? 1 : 0;
     int32_t problem = iv[10];
     p.reverse_complement = iv[11] < 0 ? -1 : (iv[11] ? 1 : 0); /* -1: auto */
+    p.distributed = iv[12] ? 1 : 0;
     p.lora_alpha = dv[0];
     p.lora_dropout = dv[1];
     p.epochs = dv[2];

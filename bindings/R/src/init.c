@@ -36,7 +36,7 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(dnabert_r_model_tokenizer, 1),
     ENTRY(dnabert_r_model_run, 6),
     ENTRY(dnabert_r_model_quantize, 2),
-    ENTRY(dnabert_r_embed, 9),
+    ENTRY(dnabert_r_embed, 10),
     ENTRY(dnabert_r_pretrain, 7),
     ENTRY(dnabert_r_finetune, 9),
     ENTRY(dnabert_r_classifier_load, 2),

@@ -327,9 +327,10 @@ SEXP dnabert_r_model_run(SEXP ptr, SEXP what, SEXP ids, SEXP mask, SEXP layer, S
 
 /* ---- embeddings ---------------------------------------------------------------------------------- */
 
-/* x: character vector; returns an n x hidden double matrix. progress: R function or NULL. */
+/* x: character vector; returns an n x hidden double matrix. progress: R function or NULL. distributed: TRUE/FALSE
+ * (one rank of `mpirun -np N Rscript ...`: every rank passes the same x and receives all n rows). */
 SEXP dnabert_r_embed(SEXP ptr, SEXP x, SEXP pooling, SEXP max_length, SEXP overlap, SEXP batch_size,
-                     SEXP uppercase, SEXP threads, SEXP progress) {
+                     SEXP uppercase, SEXP threads, SEXP progress, SEXP distributed) {
     const dnabert_model *m = model_of(ptr);
     if (TYPEOF(x) != STRSXP) Rf_error("'x' must be a character vector");
     dnabert_embed_params p = dnabert_embed_default_params();
@@ -339,6 +340,7 @@ SEXP dnabert_r_embed(SEXP ptr, SEXP x, SEXP pooling, SEXP max_length, SEXP overl
     p.batch_size = int_arg(batch_size, "batch_size");
     p.uppercase = flag_arg(uppercase, "uppercase") ? 1 : 0;
     p.n_threads = int_arg(threads, "threads");
+    p.distributed = flag_arg(distributed, "distributed") ? 1 : 0;
     if (progress != R_NilValue && !Rf_isFunction(progress)) Rf_error("'progress' must be a function or NULL");
     dnabert_model_info info = info_of(m);
     R_xlen_t n = XLENGTH(x), H = info.hidden_size;

@@ -412,8 +412,8 @@ class Model(Handle):
         p.batch_size = int(batch_size)
         p.uppercase = 1 if uppercase else 0
         p.n_threads = int(threads)
-        # distributed=True: one rank of `mpirun -np N python ...`; every rank passes the same sequences, each embeds
-        # every N-th and all ranks get all rows, identical to one process.
+        # distributed=True: one rank of `mpirun -np N python ...`; every rank passes the same sequences, each runs
+        # every N-th forward batch and all ranks get all rows, identical to one process.
         p.distributed = 1 if distributed else 0
         reporter = ProgressReporter(progress if progress is not None else (False if n < 64 else None), "embed")
         p.progress = reporter.callback

@@ -110,6 +110,12 @@ test_that("DNAStringSet input keeps the record names as row names", {
   expect_identical(unname(e), unname(dnabert_embed(m, as.character(set), progress = FALSE)))
 })
 
+test_that("'distributed' must be TRUE or FALSE and is not combined with BPPARAM", {
+  expect_error(dnabert_embed(m, "ACGT", progress = FALSE, distributed = NA), "'distributed' must be TRUE or FALSE")
+  expect_error(dnabert_embed(m, "ACGT", progress = FALSE, distributed = c(TRUE, TRUE)), "'distributed' must be TRUE or FALSE")
+  expect_error(dnabert_embed(m, "ACGT", progress = FALSE, distributed = TRUE, BPPARAM = list()), "BPPARAM")
+})
+
 test_that("empty input gives a 0-row matrix", {
   e <- dnabert_embed(m, character(), progress = FALSE)
   expect_identical(dim(e), c(0L, 48L))

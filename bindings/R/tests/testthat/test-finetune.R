@@ -278,6 +278,8 @@ test_that("hostile input gives R errors, never a crash", {
   expect_error(ft(train, select_by = "auc"), "select_by")
   expect_error(ft(train, select_by = "pearson"), "pearson")   # the library: not a metric of single-label
   expect_error(ft(train, max_length = 10000), "max_length")
+  expect_error(ft(train, distributed = NA), "'distributed' must be TRUE or FALSE")
+  expect_error(ft(train, distributed = "yes"), "'distributed' must be TRUE or FALSE")
   expect_error(ft(train, seed = -1), "seed")
   expect_error(ft(train, progress = "yes"), "progress")
   bad_csv <- withr::local_tempfile(fileext = ".csv")
