@@ -109,14 +109,12 @@ test-swift: lib cli
 	swift test $(SWIFT_FLAGS) --skip-build
 
 # Data-parallel runs over Open MPI on loopback (2-3 ranks): equivalence with gradient accumulation, a killed rank,
-# resume on another rank count, bit-identical embeddings, bad input (Tests/distributed). The R package is
-# installed into a private library (build/Rlib) for the R scripts run under mpirun (skipped without R).
-test-distributed: lib cli
+# resume on another rank count, bit-identical embeddings, bad input (Tests/distributed). The R scripts run under
+# mpirun use the package `make r` installed (skipped without R).
+test-distributed: lib cli r
 	@if ldd $(LIB) | grep -qi mpi; then echo "error: libdnabert.so links MPI (it must load it at run time only)"; exit 1; fi
-	@if command -v R >/dev/null 2>&1; then mkdir -p $(BUILD)/Rlib && \
-	  R CMD INSTALL --preclean --no-test-load -l $(BUILD)/Rlib bindings/R >$(BUILD)/r-install-Rlib.log 2>&1 || \
-	  { cat $(BUILD)/r-install-Rlib.log; exit 1; }; fi
-	DNABERT_CLI=$(CLI) DNABERT_R_LIBS=$(BUILD)/Rlib $(PYTHON) -m pytest -q Tests/distributed
+	@# the R package as `make r` installed it (the first library of R's search path)
+	DNABERT_CLI=$(CLI) DNABERT_R_LIBS="$$(Rscript -e 'cat(.libPaths()[1])')" $(PYTHON) -m pytest -q Tests/distributed
 
 test-c: lib
 	@mkdir -p $(BUILD)/tests
@@ -183,7 +181,7 @@ test-r: r
 # R CMD build + R CMD check --no-manual in a folder outside the repository, as a user of the source package
 # would (the library found through DNABERT_HOME; the tests that need the repository's examples skip themselves,
 # test-r runs them). Fails on any ERROR or WARNING.
-test-r-check: lib
+test-r-check: lib r
 	@set -e; d=$$(mktemp -d /tmp/dnabert-rcheck-XXXXXX); cp -r bindings/R $$d/dnabert; \
 	rm -f $$d/dnabert/src/Makevars $$d/dnabert/src/*.o $$d/dnabert/src/*.so; \
 	cd $$d && env -u DNABERT_REPO R CMD build dnabert >build.log 2>&1 || { cat build.log; exit 1; }; \
