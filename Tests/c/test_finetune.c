@@ -368,6 +368,33 @@ int main(int argc, char **argv) {
         if (d > worst) worst = d;
     }
     CHECK(worst < 5e-5, "merged logits = LoRA logits: max diff %g", worst);
+    /* the merged folder keeps what the classifier was (issue 13): pooling, problem type, token length, strand
+     * symmetry and label names as the LoRA classifier reports them, and the same probabilities from raw text */
+    dnabert_classifier_info cm = { .struct_size = sizeof cm }, cf = { .struct_size = sizeof cf };
+    CHECK(dnabert_classifier_get_info(clf, &cm) == DNABERT_OK && dnabert_classifier_get_info(full, &cf) == DNABERT_OK,
+          "infos of the LoRA and the merged classifier");
+    CHECK(cf.pooling == cm.pooling && cf.problem_type == cm.problem_type && cf.num_labels == cm.num_labels &&
+              cf.max_length == cm.max_length && cf.reverse_complement == cm.reverse_complement &&
+              cf.has_label_names == cm.has_label_names && cf.lora_r == 0,
+          "merged metadata: pooling %d/%d problem %d/%d max_length %d/%d strand %d/%d names %d/%d lora_r %d",
+          cf.pooling, cm.pooling, cf.problem_type, cm.problem_type, cf.max_length, cm.max_length,
+          cf.reverse_complement, cm.reverse_complement, cf.has_label_names, cm.has_label_names, cf.lora_r);
+    for (int32_t k = 0; cm.has_label_names && k < cm.num_labels; k++) {
+        char a[64] = {0}, b[64] = {0};
+        size_t la = 0, lb = 0;
+        CHECK(dnabert_classifier_label_name(clf, k, a, sizeof a, &la) == DNABERT_OK &&
+                  dnabert_classifier_label_name(full, k, b, sizeof b, &lb) == DNABERT_OK && la == lb && strcmp(a, b) == 0,
+              "merged label name %d: '%s' vs '%s'", k, b, a);
+    }
+    float prob_full[NP * 2];
+    CHECK(dnabert_classifier_predict(full, (const char *const *)tseqs, lens, NP, NULL, prob_full) == DNABERT_OK,
+          "merged predict");
+    worst = 0;
+    for (size_t i = 0; i < NP * 2; i++) {
+        double d = fabs((double)prob_full[i] - prob[i]);
+        if (d > worst) worst = d;
+    }
+    CHECK(worst < 1e-5, "merged predictions = LoRA predictions from raw sequences: max diff %g", worst);
     dnabert_classifier_free(full);
     dnabert_model_free(merged);
 
