@@ -40,22 +40,24 @@ public enum DistributedEmbedding {
         var out: [Float]? = nil
         if comm.isRoot {
             // every rank's contributions, its batches in order
-            var parts: [[Double]] = [local]
+            // the other ranks' bytes kept as received, not copied again into [Double]: rank 0 holds every
+            // window's contributions at once
+            var parts: [[UInt8]] = [[]]
             for r in 1..<comm.size {
                 let bytes = try comm.receive(from: r, tag: tag)
                 guard bytes.count == windowsOf(r) * H * 8 else {
                     throw DNABertError(.internal, "distributed embedding: rank \(r) sent \(bytes.count) bytes, expected \(windowsOf(r) * H * 8)")
                 }
-                parts.append(bytes.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) })
+                parts.append(bytes)
             }
-            local = []
             var acc = [Double](repeating: 0, count: n * H)
             var offset = [Int](repeating: 0, count: comm.size)
             for b in plan.batches.indices {
                 let r = b % comm.size
-                parts[r].withUnsafeBufferPointer {
-                    PretrainedModel.addBatch(plan, b, parts: $0.baseAddress! + offset[r] * H, hidden: H, into: &acc)
+                let add = { (d: UnsafeBufferPointer<Double>) in
+                    PretrainedModel.addBatch(plan, b, parts: d.baseAddress! + offset[r] * H, hidden: H, into: &acc)
                 }
+                if r == 0 { local.withUnsafeBufferPointer(add) } else { parts[r].withUnsafeBytes { add($0.bindMemory(to: Double.self)) } }
                 offset[r] += plan.batches[b].count
             }
             out = PretrainedModel.finishEmbedding(plan, acc, hidden: H)
