@@ -319,6 +319,7 @@ DNABERT_API int dnabert_mlm_logits(const dnabert_model *model, const int32_t *id
 
 #define DNABERT_POOL_MEAN 0 /* mean of the sequence's token states ([CLS]/[SEP] excluded), mask-aware */
 #define DNABERT_POOL_CLS 1  /* the [CLS] state */
+#define DNABERT_POOL_AUTO (-1) /* fine-tuning only (since 0.2.0): mean for a strand-symmetric run, [CLS] otherwise */
 
 typedef struct dnabert_embed_params {
     uint32_t struct_size; /* sizeof(dnabert_embed_params) */
@@ -448,8 +449,10 @@ typedef struct dnabert_finetune_params {
     double lora_dropout;        /* dropout on the adapters' input (0.05) */
     const char *lora_targets;   /* comma-separated: Wqkv, attention.output.dense, gated_layers, wo;
                                    NULL (default since 0.2.0) = all four */
-    int32_t pooling;            /* DNABERT_POOL_MEAN (default since 0.2.0) or DNABERT_POOL_CLS (tanh(pooler([CLS])),
-                                   DNABERT-2's) */
+    int32_t pooling;            /* DNABERT_POOL_AUTO (default since 0.2.0): tied to the strand rule (reverse_complement
+                                   below), DNABERT_POOL_MEAN when the run is strand-symmetric, DNABERT_POOL_CLS
+                                   (tanh(pooler([CLS])), DNABERT-2's) otherwise; or either of them explicitly.
+                                   dnabert_classifier_get_info reports the pooling used */
     double epochs;              /* passes over the training data (3) */
     int32_t max_steps;          /* > 0: this many optimizer steps instead of epochs (0) */
     int32_t batch_size;         /* sequences per micro-batch (32) */

@@ -125,7 +125,7 @@ public func dnabert_finetune_default_params() -> dnabert_finetune_params {
     let o = FineTuneOptions(), l = LoRAConfig()
     return dnabert_finetune_params(
         struct_size: UInt32(MemoryLayout<dnabert_finetune_params>.size), lora_r: Int32(l.r), lora_alpha: l.alpha,
-        lora_dropout: l.dropout, lora_targets: nil, pooling: DNABERT_POOL_MEAN, epochs: o.epochs, max_steps: 0,
+        lora_dropout: l.dropout, lora_targets: nil, pooling: DNABERT_POOL_AUTO, epochs: o.epochs, max_steps: 0,
         batch_size: Int32(o.batchSize), grad_accum: Int32(o.gradAccum), warmup_steps: -1, eval_every: 0, max_length: 0,
         n_threads: 0, use_class_weights: 0, learning_rate: 0, dropout: -1, max_grad_norm: o.maxGradNorm,
         weight_decay: o.optimizer.weightDecay, select_by: nil, seed: 0, reverse_complement: -1, out_dir: nil, distributed: 0)
@@ -134,7 +134,7 @@ public func dnabert_finetune_default_params() -> dnabert_finetune_params {
 struct FineTuneSetup {
     var options: FineTuneOptions
     var lora: LoRAConfig?
-    var pooling: Pooling
+    var pooling: Pooling?   // nil = auto (tied to the strand rule)
     var classWeights: Bool
     var dropout: Double?
 }
@@ -173,11 +173,12 @@ func finetuneSetup(_ p: UnsafePointer<dnabert_finetune_params>?) throws -> FineT
         }
         lora = l
     }
-    let pooling: Pooling
+    let pooling: Pooling?
     switch c.pooling {
+    case DNABERT_POOL_AUTO: pooling = nil
     case DNABERT_POOL_CLS: pooling = .cls
     case DNABERT_POOL_MEAN: pooling = .mean
-    default: throw DNABertError.invalidArgument("params.pooling \(c.pooling) is not DNABERT_POOL_CLS or DNABERT_POOL_MEAN")
+    default: throw DNABertError.invalidArgument("params.pooling \(c.pooling) is not DNABERT_POOL_AUTO, DNABERT_POOL_CLS or DNABERT_POOL_MEAN")
     }
     return FineTuneSetup(options: o, lora: lora, pooling: pooling, classWeights: c.use_class_weights != 0,
                          dropout: c.dropout < 0 ? nil : c.dropout)

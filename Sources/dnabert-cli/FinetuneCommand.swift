@@ -38,8 +38,8 @@ struct FinetuneCommand: ParsableCommand {
     var loraTargets = "Wqkv,attention.output.dense,gated_layers,wo"
     @Flag(name: .long, help: "Full fine-tuning (every weight trains) instead of LoRA.")
     var full = false
-    @Option(name: .long, help: "Pooling: mean or cls (DNABERT-2's pooler).")
-    var pooling = "mean"
+    @Option(name: .long, help: "Pooling: auto (mean for a strand-symmetric run, cls otherwise), mean or cls (DNABERT-2's pooler).")
+    var pooling = "auto"
     @Option(name: .long, help: "single_label_classification, multi_label_classification or regression (default: inferred).")
     var problemType: String?
     @Option(name: .long, help: "Passes over the training data.")
@@ -121,11 +121,12 @@ struct FinetuneCommand: ParsableCommand {
             lora = LoRAConfig(r: loraR, alpha: loraAlpha, dropout: loraDropout,
                               targets: try loraTargets.split(separator: ",").map { try LoRATarget(name: String($0)) })
         }
-        let pool: Pooling
+        let pool: Pooling?
         switch pooling {
+        case "auto": pool = nil
         case "cls": pool = .cls
         case "mean": pool = .mean
-        default: throw ValidationError("--pooling must be cls or mean")
+        default: throw ValidationError("--pooling must be auto, mean or cls")
         }
         let ft = try FineTuning.start(base: base, train: trainData, dev: devData, options: o, lora: lora, pooling: pool,
                                       balancedClassWeights: classWeights, dropout: dropout)
@@ -136,7 +137,8 @@ struct FinetuneCommand: ParsableCommand {
             eprint("fine-tuning \(base.model.config.numLayers) layers × \(base.model.config.hiddenSize) hidden, \(mode): "
                    + "\(clf.trainableCount) trainable parameters; \(schema.problemType.rawValue), \(schema.numLabels) labels; "
                    + "\(trainData.count) training sequences (\(ft.stepsPerEpoch) steps/epoch, max \(clf.maxLength) tokens), "
-                   + "\(ft.totalSteps) steps, lr \(ft.learningRate)"
+                   + "\(ft.totalSteps) steps, lr \(ft.learningRate); \(clf.head.pooling == .cls ? "[CLS]" : "mean") pooling"
+                   + (pool == nil ? " (auto)" : "")
                    + (ft.classifier.reverseComplement ? "; both strands (reverse-complement augmentation and averaging)" : ""))
         }
         let bar = ProgressBar(quiet: quiet)

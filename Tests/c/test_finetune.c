@@ -159,12 +159,12 @@ int main(int argc, char **argv) {
     /* ---- a few LoRA steps ---- */
     dnabert_finetune_params p = dnabert_finetune_default_params();
     CHECK(p.struct_size == sizeof p && p.lora_r == 8 && p.lora_alpha == 32 && p.batch_size == 32 &&
-              p.pooling == DNABERT_POOL_MEAN && p.reverse_complement == -1 && p.lora_targets == NULL &&
+              p.pooling == DNABERT_POOL_AUTO && p.reverse_complement == -1 && p.lora_targets == NULL &&
               p.learning_rate == 0, "default params");
     {
         /* the defaults on coding_200 (windows from a random strand): strand symmetry chosen automatically, LoRA on
            all four linears (4 layers, hidden 256, intermediate 1024: Wqkv 256->768, attention.output.dense
-           256->256, gated_layers 256->2048, wo 1024->256), mean pooling (no pooler), lr 1e-3 */
+           256->256, gated_layers 256->2048, wo 1024->256), mean pooling (auto with both strands: no pooler), lr 1e-3 */
         dnabert_finetune_params d = dnabert_finetune_default_params();
         d.max_steps = 1;
         dnabert_finetuner *fd = NULL;
@@ -180,6 +180,30 @@ int main(int argc, char **argv) {
                   cdi.reverse_complement == 1 && cdi.pooling == DNABERT_POOL_MEAN, "auto strand symmetry on random-strand data");
         dnabert_classifier_free(cd);
         dnabert_finetuner_free(fd);
+        /* auto pooling follows the strand decision: one strand -> [CLS] pooling (the pooler 256x256 + 256 trains);
+           an explicit pooling is kept whatever the strands */
+        static const struct { int32_t rc, pooling, expected; } pool_cases[] = {
+            { 0, DNABERT_POOL_AUTO, DNABERT_POOL_CLS }, { 1, DNABERT_POOL_AUTO, DNABERT_POOL_MEAN },
+            { 0, DNABERT_POOL_MEAN, DNABERT_POOL_MEAN }, { -1, DNABERT_POOL_CLS, DNABERT_POOL_CLS } };
+        for (size_t k = 0; k < sizeof pool_cases / sizeof pool_cases[0]; k++) {
+            d.reverse_complement = pool_cases[k].rc;
+            d.pooling = pool_cases[k].pooling;
+            fd = NULL;
+            cd = NULL;
+            int64_t want = all4 + (pool_cases[k].expected == DNABERT_POOL_CLS ? 256 * 256 + 256 : 0);
+            CHECK(dnabert_finetuner_create(model, train, dev, &d, &fd) == DNABERT_OK &&
+                      dnabert_finetuner_get_info(fd, &di) == DNABERT_OK && di.trainable_parameters == want &&
+                      dnabert_finetuner_classifier(fd, &cd) == DNABERT_OK && dnabert_classifier_get_info(cd, &cdi) == DNABERT_OK &&
+                      cdi.pooling == pool_cases[k].expected,
+                  "reverse_complement %d, pooling %d: pooling %d (expected %d), trainable %lld (expected %lld)",
+                  pool_cases[k].rc, pool_cases[k].pooling, cdi.pooling, pool_cases[k].expected,
+                  (long long)di.trainable_parameters, (long long)want);
+            dnabert_classifier_free(cd);
+            dnabert_finetuner_free(fd);
+        }
+        d.pooling = 2;
+        CHECK_CODE(dnabert_finetuner_create(model, train, dev, &d, &fd), DNABERT_ERR_INVALID_ARGUMENT, "pooling 2");
+        d.pooling = DNABERT_POOL_AUTO;
         d.reverse_complement = 2;
         CHECK_CODE(dnabert_finetuner_create(model, train, dev, &d, &fd), DNABERT_ERR_INVALID_ARGUMENT, "reverse_complement 2");
     }

@@ -140,7 +140,9 @@ finetune_recorder <- function(progress) {
 #' @param lora_r,lora_alpha,lora_dropout,lora_targets LoRA rank, alpha (scaling alpha / r), dropout on the adapters'
 #'   input and the adapted modules (\code{"Wqkv"}, \code{"attention.output.dense"}, \code{"gated_layers"}, \code{"wo"}).
 #' @param full \code{TRUE}: fine-tune every encoder weight instead of LoRA adapters.
-#' @param pooling \code{"mean"} (default) or \code{"cls"} (DNABERT-2's pooler on \code{[CLS]}).
+#' @param pooling \code{"auto"} (default): \code{"mean"} for a strand-symmetric run (see \code{reverse_complement}),
+#'   \code{"cls"} (DNABERT-2's pooler on \code{[CLS]}) otherwise; or \code{"mean"} or \code{"cls"} explicitly. The
+#'   choice is in the classifier's info (\code{dnabert_classifier_info()$pooling}).
 #' @param epochs,max_steps passes over the training data, or (\code{max_steps > 0}) this many optimizer steps.
 #' @param batch_size sequences per step.
 #' @param lr peak learning rate; \code{NULL}: 5e-4 with LoRA, 3e-5 full.
@@ -178,7 +180,7 @@ finetune_recorder <- function(progress) {
 #' @return a \code{dnabert_classifier} with \code{$history} (a data.frame, one row per step) and \code{$test}
 #'   (named test metrics, or \code{NULL}).
 dnabert_finetune <- function(model, train, dev = NULL, test = NULL, lora_r = 8, lora_alpha = 32, lora_dropout = 0.05,
-                             lora_targets = c("Wqkv", "attention.output.dense", "gated_layers", "wo"), full = FALSE, pooling = "mean",
+                             lora_targets = c("Wqkv", "attention.output.dense", "gated_layers", "wo"), full = FALSE, pooling = "auto",
                              epochs = 3, max_steps = 0, batch_size = 32, lr = NULL, max_length = 0,
                              class_weights = FALSE, select_by = "loss", seed = 0, threads = 0, out = NULL,
                              progress = interactive(), eval_every = 0, warmup = NULL, dropout = NULL,
@@ -194,8 +196,8 @@ dnabert_finetune <- function(model, train, dev = NULL, test = NULL, lora_r = 8, 
   check_flag(distributed, "distributed")
   rc_auto <- length(reverse_complement) == 1L && is.na(reverse_complement)
   if (!rc_auto) check_flag(reverse_complement, "reverse_complement")
-  if (!is.character(pooling) || length(pooling) != 1L || !(pooling %in% c("cls", "mean"))) {
-    stop_arg("'pooling' must be \"cls\" or \"mean\"")
+  if (!is.character(pooling) || length(pooling) != 1L || !(pooling %in% c("auto", "cls", "mean"))) {
+    stop_arg("'pooling' must be \"auto\", \"cls\" or \"mean\"")
   }
   if (!is.character(select_by) || length(select_by) != 1L || !(select_by %in% select_by_names)) {
     stop_arg("'select_by' must be one of ", paste(select_by_names, collapse = ", "))
@@ -212,7 +214,7 @@ dnabert_finetune <- function(model, train, dev = NULL, test = NULL, lora_r = 8, 
   r <- if (full) 0L else check_int(lora_r, "lora_r", min = 1L)
   ints <- c(
     lora_r = r,
-    pooling = if (pooling == "cls") 1L else 0L,
+    pooling = switch(pooling, auto = -1L, cls = 1L, mean = 0L),
     max_steps = check_int(max_steps, "max_steps", min = 0L),
     batch_size = check_int(batch_size, "batch_size", min = 1L),
     grad_accum = check_int(grad_accum, "grad_accum", min = 1L),

@@ -794,7 +794,7 @@ def _float(name, v):
 
 
 def _make_params(lora_r=8, lora_alpha=32, lora_dropout=0.05, lora_targets=("Wqkv", "attention.output.dense", "gated_layers", "wo"),
-                 full=False, pooling="mean", epochs=3, max_steps=0, batch_size=32, grad_accum=1, lr=None,
+                 full=False, pooling=None, epochs=3, max_steps=0, batch_size=32, grad_accum=1, lr=None,
                  warmup_steps=None, eval_every=0, max_length=0, class_weights=False, dropout=None, max_grad_norm=1.0,
                  weight_decay=0.01, select_by="loss", seed=0, threads=0, reverse_complement=None, out=None,
                  distributed=False):
@@ -804,9 +804,9 @@ def _make_params(lora_r=8, lora_alpha=32, lora_dropout=0.05, lora_targets=("Wqkv
     p.lora_dropout = _float("lora_dropout", lora_dropout)
     p._targets = _targets(lora_targets)       # keeps the bytes alive with the struct
     p.lora_targets = p._targets
-    if pooling not in _POOLING:
-        raise ValueError(f"pooling must be 'cls' or 'mean', got {pooling!r}")
-    p.pooling = _POOLING[pooling]
+    if pooling is not None and pooling != "auto" and pooling not in _POOLING:
+        raise ValueError(f"pooling must be None (auto), 'cls' or 'mean', got {pooling!r}")
+    p.pooling = -1 if pooling is None or pooling == "auto" else _POOLING[pooling]
     p.epochs = _float("epochs", epochs)
     p.max_steps = _int("max_steps", max_steps, 0)
     p.batch_size = _int("batch_size", batch_size, 1)
@@ -952,7 +952,7 @@ class FineTuner(Handle):
 
 @_hf_arguments
 def finetune(model, train, dev=None, test=None, lora_r=8, lora_alpha=32, lora_dropout=0.05,
-             lora_targets=("Wqkv", "attention.output.dense", "gated_layers", "wo"), full=False, pooling="mean", epochs=3, max_steps=0,
+             lora_targets=("Wqkv", "attention.output.dense", "gated_layers", "wo"), full=False, pooling=None, epochs=3, max_steps=0,
              batch_size=32, grad_accum=1, lr=None, warmup_steps=None, eval_every=0, max_length=0,
              class_weights=False, dropout=None, max_grad_norm=1.0, weight_decay=0.01, select_by="loss", seed=0,
              threads=0, reverse_complement=None, out=None, progress=True, sequence_column="sequence",
@@ -962,7 +962,9 @@ def finetune(model, train, dev=None, test=None, lora_r=8, lora_alpha=32, lora_dr
     model: a Model or a model folder. train/dev/test: CSV paths (`sequence,label`), Datasets or
     (sequences, labels); dev/test are read like train. LoRA (rank lora_r, scaling lora_alpha / lora_r, adapters on
     lora_targets among Wqkv, attention.output.dense, gated_layers, wo) unless full=True or lora_r=0 (every encoder
-    weight trains; default: all four). pooling "mean" (default) or "cls" (DNABERT-2's pooler on [CLS]). epochs (fractional allowed) or
+    weight trains; default: all four). pooling None (default, also "auto"): "mean" for a strand-symmetric run
+    (see reverse_complement), "cls" (DNABERT-2's pooler on [CLS]) otherwise; or "mean"/"cls" explicitly; the choice is
+    in the classifier's info()["pooling"]. epochs (fractional allowed) or
     max_steps > 0; lr None = 1e-3 with LoRA, 3e-5 full; warmup_steps None = min(50, 10% of the steps);
     eval_every 0 = the dev set once per epoch (and at the end); the best dev parameters by select_by ("loss" or
     accuracy, f1, mcc, ... ) are kept. max_length 0 = the longest training sequence's tokens (<= 512).

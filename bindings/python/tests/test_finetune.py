@@ -76,13 +76,13 @@ def test_short_finetune_learns_the_task(trained):
     info = trained.info
     assert info["mode"] == "lora" and info["lora_r"] == 8 and info["lora_alpha"] == 32
     assert info["problem_type"] == "single_label_classification" and info["num_labels"] == 2
-    # the defaults: mean pooling (strand symmetry given as off above)
-    assert info["pooling"] == "mean" and info["label_names"] is None and info["reverse_complement"] is False
+    # the default pooling follows the strand decision: one strand (given above) -> [CLS] pooling
+    assert info["pooling"] == "cls" and info["label_names"] is None and info["reverse_complement"] is False
     # LoRA on all four linears: Wqkv (256→768), attention.output.dense (256→256), gated_layers (256→2048),
-    # wo (1024→256) in 4 layers + classifier (no pooler with mean pooling)
+    # wo (1024→256) in 4 layers + the pooler (256→256, [CLS] pooling) + the classifier
     r = 8
     lora = 4 * (r * 256 + 768 * r + r * 256 + 256 * r + r * 256 + 2048 * r + r * 1024 + 256 * r)
-    assert info["trainable_parameters"] == lora + 2 * 256 + 2
+    assert info["trainable_parameters"] == lora + 256 * 256 + 256 + 2 * 256 + 2
     assert "LoRA r=8" in repr(trained)
 
 
@@ -491,15 +491,23 @@ def test_closed_handles_raise(model, small_data, tmp_path):
 def test_strand_symmetry_auto_follows_the_training_strands(model):
     """The default reverse_complement=None chooses by the training sequences' strand symmetry: oriented windows
     (every one on the same strand, a fixed start codon) → off; the same windows together with their reverse
-    complements (each 3-mer then exactly as frequent as its reverse complement) → on; an explicit value wins."""
+    complements (each 3-mer then exactly as frequent as its reverse complement) → on; an explicit value wins.
+    The default pooling=None follows it: mean pooling with both strands, [CLS] with one."""
     rng = np.random.default_rng(5)
     core = ["".join(rng.choice(list("ACGT"), 40)) for _ in range(32)]
     oriented = ["ATGGCGGCGAAA" + c for c in core]
     labels = [i % 2 for i in range(32)]
     mixed, mixed_labels = oriented + [reverse_complement(s) for s in oriented], labels + labels
     kw = dict(max_steps=1, batch_size=16, progress=False)
-    assert dnabert.finetune(model, (oriented, labels), **kw).info["reverse_complement"] is False
-    assert dnabert.finetune(model, (mixed, mixed_labels), **kw).info["reverse_complement"] is True
-    assert dnabert.finetune(model, (mixed, mixed_labels), reverse_complement=False,
-                            **kw).info["reverse_complement"] is False
-    assert dnabert.finetune(model, (oriented, labels), reverse_complement=True, **kw).info["reverse_complement"] is True
+
+    def strands_and_pooling(data, **more):
+        i = dnabert.finetune(model, data, **kw, **more).info
+        return i["reverse_complement"], i["pooling"]
+    # the default pooling follows the strand decision (mean with both strands, [CLS] with one); explicit values win
+    assert strands_and_pooling((oriented, labels)) == (False, "cls")
+    assert strands_and_pooling((mixed, mixed_labels)) == (True, "mean")
+    assert strands_and_pooling((mixed, mixed_labels), reverse_complement=False) == (False, "cls")
+    assert strands_and_pooling((oriented, labels), reverse_complement=True) == (True, "mean")
+    assert strands_and_pooling((oriented, labels), pooling="mean") == (False, "mean")
+    assert strands_and_pooling((mixed, mixed_labels), pooling="cls") == (True, "cls")
+    assert strands_and_pooling((mixed, mixed_labels), pooling="auto") == (True, "mean")

@@ -78,9 +78,11 @@ test_that("a short LoRA fine-tune on the coding task learns (dev accuracy clearl
   expect_equal(info$problem_type, "single_label_classification")
   expect_equal(info$lora_r, 8L)
   # the defaults: LoRA on all four linears, Wqkv (256 -> 768), attention.output.dense (256 -> 256), gated_layers
-  # (256 -> 2048), wo (1024 -> 256), in 4 layers, plus the classifier 2x256 + 2 (mean pooling: no pooler)
+  # (256 -> 2048), wo (1024 -> 256), in 4 layers; the pooling follows the strand decision (one strand, given
+  # above: [CLS] pooling, so the pooler 256x256 + 256 trains), plus the classifier 2x256 + 2
+  expect_equal(info$pooling, "cls")
   lora <- 4 * (8 * 256 + 768 * 8 + 8 * 256 + 256 * 8 + 8 * 256 + 2048 * 8 + 8 * 1024 + 256 * 8)
-  expect_equal(info$trainable_parameters, lora + 2 * 256 + 2)
+  expect_equal(info$trainable_parameters, lora + 256 * 256 + 256 + 2 * 256 + 2)
   expect_output(print(clf), "LoRA r = 8")
 })
 
@@ -147,6 +149,8 @@ test_that("reverse_complement: a sequence and its reverse complement score alike
   clf <- dnabert_finetune(base_model(), train, max_steps = 3, lr = 5e-3, reverse_complement = TRUE,
                           lora_targets = c("Wqkv", "attention.output.dense", "gated_layers", "wo"), progress = FALSE)
   expect_true(dnabert_classifier_info(clf)$reverse_complement)
+  # the default pooling ("auto") follows the strand decision: mean with both strands ([CLS] with one: trained())
+  expect_equal(dnabert_classifier_info(clf)$pooling, "mean")
   seqs <- read_task("test")$sequence[1:32]
   rc <- vapply(seqs, function(s) paste(rev(strsplit(chartr("ACGTacgt", "TGCAtgca", s), "")[[1]]), collapse = ""),
                "", USE.NAMES = FALSE)
