@@ -65,7 +65,10 @@ let package = Package(
         // Release-mode measurement tool for the kernels and the forward pass (not installed).
         .executableTarget(name: "dnabert-probe", dependencies: ["DNABert"], swiftSettings: optimise),
         // Fixtures are read by path (relative to #filePath), not bundled.
-        .testTarget(name: "DNABertTests", dependencies: ["DNABert"], exclude: ["Fixtures"]),
+        // Compiled without optimisation even in release builds: the library they test is the optimised one,
+        // and an optimised build of the tests cost about 150 s of the clean-clone `make test` (issue 11).
+        .testTarget(name: "DNABertTests", dependencies: ["DNABert"], exclude: ["Fixtures"],
+                    swiftSettings: [.unsafeFlags(["-Onone"], .when(configuration: .release))]),
     ],
     // Swift 5 language mode: the library manages its own threading (Dispatch, explicit ownership of
     // buffers); strict Sendable checking would only add ceremony around raw pointers.

@@ -238,7 +238,8 @@ import Glibc
         } }
         #expect(out.lastHidden.count == 6 * 24 && out.lastHidden.allSatisfy { $0 == 0 })
         #expect(out.allHidden?.count == 3)
-        #expect(out.attentionMap?.count == 2 * 3 * 3 * 3)
+        let mapCount: Int? = out.attentionMap?.count   // batch × heads × L × L
+        #expect(mapCount == 54)
     }
 
     @Test func rejectsBadInputs() throws {

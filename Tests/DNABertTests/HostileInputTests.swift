@@ -294,12 +294,15 @@ import Glibc
                     #expect(chunked.ids.isEmpty)
                     continue
                 }
-                #expect(chunked.ids == whole.ids, "seed \(seed) chunk \(chunk): first difference at \((0..<min(chunked.ids.count, whole.ids.count)).first { chunked.ids[$0] != whole.ids[$0] } ?? min(chunked.ids.count, whole.ids.count))")
+                let common: Int = min(chunked.ids.count, whole.ids.count)
+                let firstDifference: Int = (0..<common).first { (i: Int) -> Bool in chunked.ids[i] != whole.ids[i] } ?? common
+                #expect(chunked.ids == whole.ids, "seed \(seed) chunk \(chunk): first difference at \(firstDifference)")
                 #expect(chunked.offsets == whole.offsets)
             }
             // At least the largest chunk size must have been usable on this text.
             var big = TokenSink(withOffsets: false, limit: Int.max)
-            #expect(model.encodeLongWord(b, 0, b.count, s, &big, chunk: 5000))
+            let bigDone: Bool = model.encodeLongWord(b, 0, b.count, s, &big, chunk: 5000)
+            #expect(bigDone)
             #expect(big.ids == whole.ids)
         }
     }

@@ -346,7 +346,8 @@ import Glibc
             // Reading HF's entries back: the label count and names transformers reads.
             let back = try LabelSchema(config: hf)
             #expect(back.numLabels == Int(hfCount), "num_labels for \(JSON.serialize(kwargs))")
-            #expect((0..<back.numLabels).map { back.labelNames?[$0] ?? "LABEL_\($0)" } == hfNames)
+            let backNames: [String] = (0..<back.numLabels).map { (i: Int) -> String in back.labelNames?[i] ?? "LABEL_\(i)" }
+            #expect(backNames == hfNames)
             if let p = c["problem_type"]?.stringValue { #expect(back.problemType.rawValue == p) }
             else { #expect(back.problemType == (hfCount == 1 ? .regression : .singleLabel)) }
             if namesGiven == nil { #expect(back.labelNames == nil) }
