@@ -172,14 +172,24 @@ test-c: lib
 test-python: python
 	cd bindings/python && $(PYTHON) -m pytest -q -rs tests
 
-test-r: r
+# coding_200 with its first 100 dev and test rows, for the examples' and the vignette's fine-tunes in the tests
+# (their code as written; evaluating 400 sequences on both strands is most of a short run's time)
+SMALL_TASK = $(BUILD)/tests/coding_200-small
+$(SMALL_TASK)/test.csv: examples/data/tasks/coding_200/train.csv examples/data/tasks/coding_200/dev.csv examples/data/tasks/coding_200/test.csv
+	mkdir -p $(SMALL_TASK) && cp examples/data/tasks/coding_200/train.csv $(SMALL_TASK)/
+	head -n 101 examples/data/tasks/coding_200/dev.csv > $(SMALL_TASK)/dev.csv
+	head -n 101 examples/data/tasks/coding_200/test.csv > $(SMALL_TASK)/test.csv
+
+test-r: r $(SMALL_TASK)/test.csv
 	cd bindings/R/tests && DNABERT_REPO=$(CURDIR) Rscript testthat.R
 	@# the vignette's code, run (knitr without pandoc): a failing chunk fails the build. Its fine-tune runs 40
-	@# steps instead of 120 (the only change; about 2 minutes less on 2 cores)
+	@# steps instead of 120, on SMALL_TASK (the only changes; about 2.5 minutes less on 2 cores)
 	rm -rf $(BUILD)/tests/r-vignette && mkdir -p $(BUILD)/tests/r-vignette
-	sed 's/max_steps = 120, batch_size = 32, eval_every = 20/max_steps = 40, batch_size = 32, eval_every = 20/' \
+	sed -e 's/max_steps = 120, batch_size = 32, eval_every = 20/max_steps = 40, batch_size = 32, eval_every = 20/' \
+	  -e 's|^task <- file.path(repo, "examples", "data", "tasks", "coding_200")$$|task <- "$(SMALL_TASK)"|' \
 	  bindings/R/vignettes/finetune.Rmd > $(BUILD)/tests/r-vignette/finetune.Rmd
-	! cmp -s bindings/R/vignettes/finetune.Rmd $(BUILD)/tests/r-vignette/finetune.Rmd || { echo "the vignette's fine-tune call changed: update its shortening in the Makefile"; exit 1; }
+	test $$(diff bindings/R/vignettes/finetune.Rmd $(BUILD)/tests/r-vignette/finetune.Rmd | grep -c '^>') -eq 2 || \
+	  { echo "the vignette's fine-tune call or task changed: update its shortening in the Makefile"; exit 1; }
 	cd $(BUILD)/tests/r-vignette && DNABERT_REPO=$(CURDIR) DNABERT_VIGNETTE_REQUIRE=1 Rscript -e 'knitr::knit("finetune.Rmd", quiet = TRUE)'
 
 # R CMD build + R CMD check --no-manual in a folder outside the repository, as a user of the source package
@@ -201,8 +211,7 @@ test-reference: deps-reference lib python
 	cd bindings/python && DNABERT_REQUIRE_REFERENCE=1 $(PYTHON) -m pytest -q tests/test_finetune.py -k peft
 	SWIFT_TEST_FLAGS="$(SWIFT_FLAGS) --skip-build" $(PYTHON) tools/reference/check_swift_safetensors.py
 
-SMALL_TASK = $(BUILD)/tests/coding_200-small
-test-examples: lib cli python r
+test-examples: lib cli python r $(SMALL_TASK)/test.csv
 	@# the C example is built against a `make install` tree through pkg-config, as a user would
 	$(MAKE) --no-print-directory install-files PREFIX=$(BUILD)/prefix >/dev/null
 	gcc $(CFLAGS_STRICT) $$(PKG_CONFIG_PATH=$(BUILD)/prefix/lib/pkgconfig pkg-config --cflags dnabert) examples/c/tokenize.c \
@@ -219,10 +228,7 @@ test-examples: lib cli python r
 	Rscript examples/R/embed.R $(BUILD)/tests/tiny-model examples/data/hpylori_sjm180.fasta.gz
 	$(PYTHON) examples/python/pretrain_tiny.py examples/data/hpylori_sjm180.fasta.gz $(BUILD)/tests/py-pretrain 40
 	Rscript examples/R/pretrain.R examples/data/hpylori_sjm180.fasta.gz $(BUILD)/tests/r-pretrain 40
-	@# the fine-tuning examples run on a copy of coding_200 with its first 100 dev and test rows (the examples'
-	@# code as written; evaluating 400 sequences on both strands is most of a short run's time)
-	rm -rf $(SMALL_TASK) && mkdir -p $(SMALL_TASK) && cp examples/data/tasks/coding_200/train.csv $(SMALL_TASK)/
-	for s in dev test; do head -n 101 examples/data/tasks/coding_200/$$s.csv > $(SMALL_TASK)/$$s.csv; done
+	@# the fine-tuning examples run on coding_200 with 100 dev and test rows (SMALL_TASK above)
 	Rscript examples/R/finetune.R "" $(SMALL_TASK) 20 $(BUILD)/tests/r-finetune
 	$(CLI) --version
 	$(CLI) tokenizer train --vocab-size 512 -o $(BUILD)/tests/cli_tok.json examples/data/hpylori_sjm180.fasta.gz

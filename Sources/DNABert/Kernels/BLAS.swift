@@ -151,6 +151,15 @@ public enum BLAS {
                       library: library, how: how, error: nil)
     }
 
+    /// A second, private copy of OpenBLAS in a new link-map namespace (its own thread pool and settings), or nil
+    /// when dlmopen is unavailable or fails (namespaces are few, static TLS may be exhausted).
+    private static func privateCopy(_ name: String, how: String) -> Loaded? {
+        guard let dlm = dlsym(nil /* RTLD_DEFAULT */, "dlmopen") else { return nil }
+        let dlmopen = unsafeBitCast(dlm, to: DlmopenFn.self)
+        guard let h = dlmopen(-1 /* LM_ID_NEWLM */, name, RTLD_NOW | RTLD_LOCAL) else { return nil }
+        return symbols(h, library: name, how: how)
+    }
+
     private static func load() -> Loaded {
         var candidates: [String] = []
         if let p = getenv("DNABERT_BLAS"), p.pointee != 0 { candidates.append(String(cString: p)) }
@@ -179,22 +188,29 @@ public enum BLAS {
             guard let h = dlopen(name, RTLD_NOW | RTLD_LOCAL) else { continue }
             guard var l = symbols(h, library: name, how: how) else { continue }
             let core = l.corename.flatMap { $0() }.map { String(cString: $0) } ?? ""
+            let hostThreads = Int(l.getThreads?() ?? 1)
             if let want = want, already, !fastCores(for: want).contains(core.lowercased()) {
                 // The host's copy initialised with another (slow) core: load a private one.
-                if let dlm = dlsym(nil /* RTLD_DEFAULT */, "dlmopen") {
-                    let dlmopen = unsafeBitCast(dlm, to: DlmopenFn.self)
-                    if let h2 = dlmopen(-1 /* LM_ID_NEWLM */, name, RTLD_NOW | RTLD_LOCAL),
-                       let l2 = symbols(h2, library: name, how: how + "; process already had \(name) with core \(core), loaded a private copy with dlmopen(LM_ID_NEWLM)") {
-                        l = l2
-                    } else {
-                        l.how += "; process already had \(name) with core \(core) and dlmopen failed, using it"
-                    }
+                if let l2 = privateCopy(name, how: how + "; process already had \(name) with core \(core), loaded a private copy with dlmopen(LM_ID_NEWLM)") {
+                    l = l2
+                } else {
+                    l.how += "; process already had \(name) with core \(core) and dlmopen failed, using it"
                 }
                 l.setThreads?(1)
+            } else if already, hostThreads > 1 {
+                // The host's copy runs its own threads (R links OpenBLAS with one per core): our workers'
+                // concurrent calls would each wake them and queue on its lock (measured in R, 2 cores: LoRA
+                // fine-tuning 1,770 against 2,460 tokens/s, a third of the CPU time in the kernel). A private
+                // copy with one thread leaves the host's setting alone for the host's own calls.
+                if let l2 = privateCopy(name, how: how + "; process already had \(name) with \(hostThreads) threads, loaded a private single-threaded copy with dlmopen(LM_ID_NEWLM)") {
+                    l = l2
+                    l.setThreads?(1)
+                } else {
+                    l.how += "; using the copy already loaded in the process (core \(core), \(hostThreads) threads; dlmopen of a private copy failed): its thread count is left to the host"
+                }
             } else if already {
-                // The host's own copy: leave its thread count alone (R/numpy users tuned it); concurrent
-                // calls from our workers are then serialised by OpenBLAS's lock, which is correct.
-                l.how += "; using the copy already loaded in the process (core \(core)); its thread count is left to the host"
+                // The host's own single-threaded copy: concurrent calls from our workers run side by side.
+                l.how += "; using the copy already loaded in the process (core \(core), one thread)"
             } else {
                 l.setThreads?(1)
             }
