@@ -34,7 +34,7 @@ APT_PACKAGES = libopenblas-dev zlib1g-dev pkg-config r-base-core r-base-dev r-cr
 APT_PACKAGES += libopenmpi-dev openmpi-bin
 PY_PACKAGES = numpy pytest tokenizers sentencepiece tqdm scikit-learn matplotlib nbclient nbformat ipykernel pandas
 
-.PHONY: all deps deps-reference lib cli python r demo test test-suites test-accuracy install-files test-swift test-c test-python test-r test-r-check \
+.PHONY: all deps deps-reference swift-products lib cli python r demo test test-suites test-accuracy install-files test-swift test-c test-python test-r test-r-check \
   test-examples test-reference bench install clean test-distributed
 
 all: lib cli
@@ -56,8 +56,13 @@ deps-reference: deps
 	  $(PYTHON) -m pip install -q -r tools/reference/requirements.txt
 
 # ---- building ---------------------------------------------------------------------------------
-lib:
-	$(SWIFT_RELEASE) --product dnabert
+# The Swift products (the library, the CLI, dnabert-probe) come from one `swift build`, which compiles independent
+# modules side by side: swift-argument-parser and the C targets while the core compiles, then the C API, the CLI
+# and the probe together (on 2 cores about a minute less than one product at a time).
+swift-products:
+	$(SWIFT_RELEASE)
+
+lib: swift-products
 	@mkdir -p $(BUILD)/lib/pkgconfig $(BUILD)/include
 	rm -f $(LIB) $(BUILD)/lib/$(SONAME)
 	cp .build/release/libdnabert.so $(BUILD)/lib/$(LIBFILE)
@@ -68,8 +73,7 @@ lib:
 	@sed -e 's|@PREFIX@|$(BUILD)|' -e 's|@VERSION@|$(VERSION)|' dnabert.pc.in > $(BUILD)/lib/pkgconfig/dnabert.pc
 	@if ldd $(LIB) | grep -qi swift; then echo "error: libdnabert.so depends on the Swift runtime"; exit 1; fi
 
-cli:
-	$(SWIFT_RELEASE) --product dnabert-cli
+cli: swift-products
 	@if ldd .build/release/dnabert-cli | grep -qi swift; then echo "error: dnabert-cli depends on the Swift runtime"; exit 1; fi
 	@mkdir -p $(BUILD)/bin
 	cp .build/release/dnabert-cli $(CLI)
@@ -101,10 +105,9 @@ test-accuracy: python
 	cd bindings/python && DNABERT_ACCURACY=1 $(PYTHON) -m pytest -q -rs tests/test_precision.py
 
 test-swift: lib cli
-	@# the same flags as lib/cli: only the tests and dnabert-probe (beside the test binary: the checkpoint
-	@# test kills it with SIGKILL mid-write) are compiled here (by product: --build-tests would also build
+	@# the same flags as lib/cli: only the tests are compiled here (dnabert-probe, which the checkpoint test kills
+	@# with SIGKILL mid-write, was built with the products; by product: --build-tests would also build
 	@# swift-argument-parser's own tools)
-	$(SWIFT_RELEASE) --product dnabert-probe
 	$(SWIFT_RELEASE) --product dnabertPackageTests
 	swift test $(SWIFT_FLAGS) --skip-build
 
@@ -226,8 +229,8 @@ test-examples: lib cli python r $(SMALL_TASK)/test.csv
 	$(PYTHON) examples/python/tokenize_genome.py examples/data/hpylori_sjm180.fasta.gz
 	Rscript examples/R/tokenize.R examples/data/hpylori_sjm180.fasta.gz
 	Rscript examples/R/embed.R $(BUILD)/tests/tiny-model examples/data/hpylori_sjm180.fasta.gz
-	$(PYTHON) examples/python/pretrain_tiny.py examples/data/hpylori_sjm180.fasta.gz $(BUILD)/tests/py-pretrain 40
-	Rscript examples/R/pretrain.R examples/data/hpylori_sjm180.fasta.gz $(BUILD)/tests/r-pretrain 40
+	$(PYTHON) examples/python/pretrain_tiny.py examples/data/hpylori_sjm180.fasta.gz $(BUILD)/tests/py-pretrain 20
+	Rscript examples/R/pretrain.R examples/data/hpylori_sjm180.fasta.gz $(BUILD)/tests/r-pretrain 20
 	@# the fine-tuning examples run on coding_200 with 100 dev and test rows (SMALL_TASK above)
 	Rscript examples/R/finetune.R "" $(SMALL_TASK) 20 $(BUILD)/tests/r-finetune
 	$(CLI) --version
