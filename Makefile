@@ -65,7 +65,8 @@ swift-products:
 lib: swift-products
 	@mkdir -p $(BUILD)/lib/pkgconfig $(BUILD)/include
 	rm -f $(LIB) $(BUILD)/lib/$(SONAME)
-	cp .build/release/libdnabert.so $(BUILD)/lib/$(LIBFILE)
+	@# copied beside and renamed: a process that has the library loaded keeps its (unlinked) file intact
+	cp .build/release/libdnabert.so $(BUILD)/lib/$(LIBFILE).tmp && mv -f $(BUILD)/lib/$(LIBFILE).tmp $(BUILD)/lib/$(LIBFILE)
 	ln -sf $(LIBFILE) $(BUILD)/lib/$(SONAME)
 	ln -sf $(SONAME) $(LIB)
 	cp include/dnabert.h $(BUILD)/include/
@@ -76,7 +77,7 @@ lib: swift-products
 cli: swift-products
 	@if ldd .build/release/dnabert-cli | grep -qi swift; then echo "error: dnabert-cli depends on the Swift runtime"; exit 1; fi
 	@mkdir -p $(BUILD)/bin
-	cp .build/release/dnabert-cli $(CLI)
+	cp .build/release/dnabert-cli $(CLI).tmp && mv -f $(CLI).tmp $(CLI)
 
 python: lib
 	$(PYTHON) -m pip install -q --force-reinstall --no-deps ./bindings/python
