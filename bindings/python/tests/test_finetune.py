@@ -282,7 +282,7 @@ def test_saved_adapter_loads_in_peft(model, tmp_path):
                     "DNABERT_REFERENCE=1 runs it here")
     seqs, _ = read_csv(TEST)
     # Hugging Face's BertForSequenceClassification pools by [CLS] (its pooler): the PEFT round trip is for
-    # pooling="cls" classifiers (the default is mean pooling, a head HF's class does not have)
+    # pooling="cls" classifiers (mean pooling, the default on strand-symmetric data, is a head HF's class does not have)
     trained = dnabert.finetune(model, TRAIN, max_steps=10, batch_size=32, seed=1, pooling="cls",
                                reverse_complement=False, progress=False)
     trained.save(str(tmp_path / "adapter"))
