@@ -660,12 +660,11 @@ public enum FineTuning {
                              lora: LoRAConfig?, pooling: Pooling? = nil, balancedClassWeights: Bool = false,
                              dropout: Double? = nil) throws -> FineTuner {
         guard train.hasLabels, let schema = train.schema else { throw DNABertError.invalidArgument("fine-tune: the training data has no labels") }
-        // auto pooling follows the strand decision; the decision is passed on so the data is read once for it
+        // the strand decision, made once here (FineTuner keeps it) and followed by auto pooling
+        let both = strandSymmetric(train, options: options)
         var options = options
-        if pooling == nil || options.reverseComplement == nil {
-            options.reverseComplement = strandSymmetric(train, options: options)
-        }
-        let pooling = pooling ?? autoPooling(strandSymmetric: options.reverseComplement ?? false)
+        options.reverseComplement = both
+        let pooling = pooling ?? autoPooling(strandSymmetric: both)
         var weights: [Double]? = nil
         if balancedClassWeights {
             guard schema.problemType == .singleLabel else {

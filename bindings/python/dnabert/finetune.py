@@ -40,6 +40,7 @@ _PROBLEM_CODES = {None: PROBLEM_AUTO, "auto": PROBLEM_AUTO,
                   "multi_label": PROBLEM_MULTI_LABEL, "multi_label_classification": PROBLEM_MULTI_LABEL,
                   "regression": PROBLEM_REGRESSION}
 _POOLING = {"mean": 0, "cls": 1}
+_FINETUNE_POOLING = {None: -1, "auto": -1, **_POOLING}     # -1: DNABERT_POOL_AUTO
 _POOLING_NAMES = {0: "mean", 1: "cls"}
 _LORA_TARGETS = ("Wqkv", "attention.output.dense", "gated_layers", "wo")
 _SELECT_BY = ("loss", "accuracy", "f1", "mcc", "precision", "recall", "pearson", "spearman", "r2")
@@ -804,9 +805,9 @@ def _make_params(lora_r=8, lora_alpha=32, lora_dropout=0.05, lora_targets=("Wqkv
     p.lora_dropout = _float("lora_dropout", lora_dropout)
     p._targets = _targets(lora_targets)       # keeps the bytes alive with the struct
     p.lora_targets = p._targets
-    if pooling is not None and pooling != "auto" and pooling not in _POOLING:
+    if pooling not in _FINETUNE_POOLING:
         raise ValueError(f"pooling must be None (auto), 'cls' or 'mean', got {pooling!r}")
-    p.pooling = -1 if pooling is None or pooling == "auto" else _POOLING[pooling]
+    p.pooling = _FINETUNE_POOLING[pooling]
     p.epochs = _float("epochs", epochs)
     p.max_steps = _int("max_steps", max_steps, 0)
     p.batch_size = _int("batch_size", batch_size, 1)
