@@ -99,6 +99,14 @@ test: deps
 
 test-suites: test-swift test-c test-python test-r test-r-check test-examples test-distributed
 
+# coding_200 with its first 100 dev and test rows, for the C fine-tuning test and the examples' and the vignette's fine-tunes
+# (their code as written; evaluating 400 sequences on both strands is most of a short run's time)
+SMALL_TASK = $(BUILD)/tests/coding_200-small
+$(SMALL_TASK)/test.csv: examples/data/tasks/coding_200/train.csv examples/data/tasks/coding_200/dev.csv examples/data/tasks/coding_200/test.csv
+	mkdir -p $(SMALL_TASK) && cp examples/data/tasks/coding_200/train.csv $(SMALL_TASK)/
+	head -n 101 examples/data/tasks/coding_200/dev.csv > $(SMALL_TASK)/dev.csv
+	head -n 101 examples/data/tasks/coding_200/test.csv > $(SMALL_TASK)/test.csv
+
 # The reduced-precision accuracy gates on real DNA (int8 against float32: 1,000 genome windows, MLM argmax
 # agreement, a fine-tuned classifier's agreement and QLoRA's test MCC): whole fine-tunes, several minutes, so
 # outside the everyday `make test` (which reports them as skipped); CI runs them (.ci/run).
@@ -120,7 +128,7 @@ test-distributed: lib cli r
 	@# the R package as `make r` installed it (the first library of R's search path)
 	DNABERT_CLI=$(CLI) DNABERT_R_LIBS="$$(Rscript -e 'cat(.libPaths()[1])')" $(PYTHON) -m pytest -q Tests/distributed
 
-test-c: lib
+test-c: lib $(SMALL_TASK)/test.csv
 	@mkdir -p $(BUILD)/tests
 	gcc $(CFLAGS_STRICT) -fsyntax-only -x c include/dnabert.h
 	g++ -std=c++11 -Wall -Wextra -Werror -pedantic -fsyntax-only -x c++ include/dnabert.h
@@ -135,7 +143,7 @@ test-c: lib
 	$(BUILD)/tests/test_pretrain examples
 	gcc $(CFLAGS_STRICT) -I$(BUILD)/include Tests/c/test_finetune.c -o $(BUILD)/tests/test_finetune \
 	  -L$(BUILD)/lib -ldnabert -Wl,-rpath,$(BUILD)/lib -lm
-	$(BUILD)/tests/test_finetune examples/models/dnabert2-small-5genomes examples/data/tasks/coding_200
+	$(BUILD)/tests/test_finetune examples/models/dnabert2-small-5genomes $(SMALL_TASK)
 	gcc $(CFLAGS_STRICT) -I$(BUILD)/include Tests/c/test_precision.c -o $(BUILD)/tests/test_precision \
 	  -L$(BUILD)/lib -ldnabert -Wl,-rpath,$(BUILD)/lib -lm
 	$(BUILD)/tests/test_precision examples/models/dnabert2-small-5genomes
@@ -176,20 +184,13 @@ test-c: lib
 test-python: python
 	cd bindings/python && $(PYTHON) -m pytest -q -rs tests
 
-# coding_200 with its first 100 dev and test rows, for the examples' and the vignette's fine-tunes in the tests
-# (their code as written; evaluating 400 sequences on both strands is most of a short run's time)
-SMALL_TASK = $(BUILD)/tests/coding_200-small
-$(SMALL_TASK)/test.csv: examples/data/tasks/coding_200/train.csv examples/data/tasks/coding_200/dev.csv examples/data/tasks/coding_200/test.csv
-	mkdir -p $(SMALL_TASK) && cp examples/data/tasks/coding_200/train.csv $(SMALL_TASK)/
-	head -n 101 examples/data/tasks/coding_200/dev.csv > $(SMALL_TASK)/dev.csv
-	head -n 101 examples/data/tasks/coding_200/test.csv > $(SMALL_TASK)/test.csv
-
 test-r: r $(SMALL_TASK)/test.csv
 	cd bindings/R/tests && DNABERT_REPO=$(CURDIR) Rscript testthat.R
-	@# the vignette's code, run (knitr without pandoc): a failing chunk fails the build. Its fine-tune runs 40
-	@# steps instead of 120, on SMALL_TASK (the only changes; about 2.5 minutes less on 2 cores)
+	@# the vignette's code, run (knitr without pandoc): a failing chunk fails the build. Its fine-tune runs 20
+	@# steps instead of 120 (dev evaluated every 10 instead of 20), on SMALL_TASK (the only changes; about 3 minutes
+	@# less on 2 cores)
 	rm -rf $(BUILD)/tests/r-vignette && mkdir -p $(BUILD)/tests/r-vignette
-	sed -e 's/max_steps = 120, batch_size = 32, eval_every = 20/max_steps = 40, batch_size = 32, eval_every = 20/' \
+	sed -e 's/max_steps = 120, batch_size = 32, eval_every = 20/max_steps = 20, batch_size = 32, eval_every = 10/' \
 	  -e 's|^task <- file.path(repo, "examples", "data", "tasks", "coding_200")$$|task <- "$(SMALL_TASK)"|' \
 	  bindings/R/vignettes/finetune.Rmd > $(BUILD)/tests/r-vignette/finetune.Rmd
 	test $$(diff bindings/R/vignettes/finetune.Rmd $(BUILD)/tests/r-vignette/finetune.Rmd | grep -c '^>') -eq 2 || \
@@ -233,7 +234,7 @@ test-examples: lib cli python r $(SMALL_TASK)/test.csv
 	$(PYTHON) examples/python/pretrain_tiny.py examples/data/hpylori_sjm180.fasta.gz $(BUILD)/tests/py-pretrain 20
 	Rscript examples/R/pretrain.R examples/data/hpylori_sjm180.fasta.gz $(BUILD)/tests/r-pretrain 20
 	@# the fine-tuning examples run on coding_200 with 100 dev and test rows (SMALL_TASK above)
-	Rscript examples/R/finetune.R "" $(SMALL_TASK) 20 $(BUILD)/tests/r-finetune
+	Rscript examples/R/finetune.R "" $(SMALL_TASK) 10 $(BUILD)/tests/r-finetune
 	$(CLI) --version
 	$(CLI) tokenizer train --vocab-size 512 -o $(BUILD)/tests/cli_tok.json examples/data/hpylori_sjm180.fasta.gz
 	$(CLI) tokenizer encode --tokenizer $(BUILD)/tests/cli_tok.json --max-records 1 examples/data/hpylori_sjm180.fasta.gz > /dev/null
@@ -255,7 +256,7 @@ test-examples: lib cli python r $(SMALL_TASK)/test.csv
 	rm -rf $(BUILD)/tests/cli-finetune
 	$(CLI) finetune --model examples/models/dnabert2-small-5genomes --train $(SMALL_TASK)/train.csv \
 	  --dev $(SMALL_TASK)/dev.csv --test $(SMALL_TASK)/test.csv --out $(BUILD)/tests/cli-finetune \
-	  --max-steps 20 --eval-every 10 --reverse-complement -q
+	  --max-steps 10 --eval-every 5 --reverse-complement -q
 	test -f $(BUILD)/tests/cli-finetune/adapter_config.json -a -f $(BUILD)/tests/cli-finetune/test_predictions.csv -a -f $(BUILD)/tests/cli-finetune/loss.svg
 	grep -q '"reverse_complement": *true' $(BUILD)/tests/cli-finetune/dnabert_classifier.json
 	$(CLI) predict --model examples/models/dnabert2-small-5genomes --adapter $(BUILD)/tests/cli-finetune \

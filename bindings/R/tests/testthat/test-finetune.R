@@ -4,7 +4,25 @@
 # repository's (examples/): found through DNABERT_REPO or above the working folder (see helper-data.R), else
 # these tests are skipped with the reason.
 
-task_file <- function(split) repo_file("examples", "data", "tasks", "coding_200", paste0(split, ".csv"))
+# The training file as bundled; dev and test as their first eval_rows rows (of 400), copied to a temporary folder:
+# the tests below evaluate them many times, which was much of this file's cost in `make test`.
+eval_rows <- 200L
+small_task <- local({
+  dir <- NULL
+  function(split) {
+    if (is.null(dir)) dir <<- tempfile("dnabert-task-")
+    path <- file.path(dir, paste0(split, ".csv"))
+    if (!file.exists(path)) {
+      dir.create(dir, showWarnings = FALSE)
+      src <- repo_file("examples", "data", "tasks", "coding_200", paste0(split, ".csv"))
+      writeLines(readLines(src, n = eval_rows + 1L), path)
+    }
+    path
+  }
+})
+task_file <- function(split) {
+  if (split == "train") repo_file("examples", "data", "tasks", "coding_200", "train.csv") else small_task(split)
+}
 read_task <- function(split) utils::read.csv(task_file(split), colClasses = c("character", "integer"))
 
 # Binary/multi-class metrics from a confusion table, written from their definitions (scikit-learn's macro
@@ -68,7 +86,7 @@ test_that("a short LoRA fine-tune on the coding task learns (dev accuracy clearl
   expect_equal(r$steps[[48]]$total_steps, 48)
   evals <- h[!is.na(h$dev_loss), ]
   expect_equal(evals$step, c(24L, 48L))
-  majority <- max(table(read_task("dev")$label)) / 400
+  majority <- max(table(read_task("dev")$label)) / eval_rows
   expect_gt(max(evals$dev_accuracy), majority + 0.15)
   expect_gt(max(evals$dev_mcc), 0.3)
   # training loss went down from ln 2
@@ -91,18 +109,18 @@ test_that("metrics equal those computed in R from the predicted probabilities", 
   test <- read_task("test")
   p <- dnabert_predict(clf, test$sequence)
   expect_equal(names(p), c("id", "label", "prob_0", "prob_1"))
-  expect_equal(p$id, seq_len(400))
+  expect_equal(p$id, seq_len(eval_rows))
   probs <- as.matrix(p[, c("prob_0", "prob_1")])
   expect_true(all(probs >= 0 & probs <= 1))
-  expect_equal(unname(rowSums(probs)), rep(1, 400), tolerance = 1e-6)
+  expect_equal(unname(rowSums(probs)), rep(1, eval_rows), tolerance = 1e-6)
   expect_equal(p$label, max.col(probs, ties.method = "first") - 1L)
   want <- r_metrics(test$label, p$label, 2L)
-  loss <- mean(-log(probs[cbind(seq_len(400), test$label + 1L)]))
+  loss <- mean(-log(probs[cbind(seq_len(eval_rows), test$label + 1L)]))
   got <- dnabert_evaluate(clf, task_file("test"))
   expect_equal(names(got), c("accuracy", "f1", "mcc", "precision", "recall", "loss", "n"))
   expect_equal(got[names(want)], want, tolerance = 1e-9)
   expect_equal(got[["loss"]], loss, tolerance = 1e-5)
-  expect_equal(got[["n"]], 400)
+  expect_equal(got[["n"]], eval_rows)
   # the test metrics stored by dnabert_finetune, and evaluation from a data.frame, agree
   expect_equal(clf$test, got)
   expect_equal(dnabert_evaluate(clf, test), got)
