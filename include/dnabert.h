@@ -262,7 +262,8 @@ typedef struct dnabert_model_info {
 DNABERT_API int dnabert_model_get_info(const dnabert_model *model, dnabert_model_info *out);
 
 /* Reduced precision. DNABERT_PRECISION_INT8: the four linears of each encoder layer run with int8 weights (one
- * scale per output channel, symmetric) and int8 activations quantized per row at run time, accumulating in
+ * scale per output channel, symmetric, after SmoothQuant-style per-input-channel smoothing calibrated when the
+ * model is quantized) and int8 activations quantized per row at run time, accumulating in
  * int32 (AVX-512 VNNI when the CPU has it, else a portable path giving the same numbers, slower; the environment
  * variable DNABERT_INT8_KERNEL=generic forces the portable path). LayerNorm, softmax, GELU, residuals, attention
  * and the heads stay float32. Every inference call works on a quantized model; dnabert_model_save writes the
@@ -282,6 +283,12 @@ DNABERT_API const char *dnabert_int8_kernel(void);
 DNABERT_API int dnabert_int8_linear(const float *x, size_t rows, size_t in_features, const float *w,
                                     size_t out_features, const float *bias, int32_t n_threads, int32_t repeats,
                                     float *y, double *seconds);
+/* dnabert_int8_linear with SmoothQuant smoothing (what a quantized model's linears do): smooth [in_features] (each
+ * finite and > 0, else DNABERT_ERR_INVALID_ARGUMENT; NULL = none). W[n, j] * smooth[j] is quantized per output
+ * channel and each row of x is multiplied by 1 / smooth[j] (float32) before its quantization. */
+DNABERT_API int dnabert_int8_linear_smoothed(const float *x, size_t rows, size_t in_features, const float *w,
+                                             size_t out_features, const float *smooth, const float *bias,
+                                             int32_t n_threads, int32_t repeats, float *y, double *seconds);
 
 /* The model's config.json text into buf (size query as for dnabert_tokenizer_to_json). */
 DNABERT_API int dnabert_model_config_json(const dnabert_model *model, char *buf, size_t cap, size_t *len);

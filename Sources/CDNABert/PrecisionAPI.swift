@@ -33,21 +33,37 @@ public func dnabert_int8_linear(_ x: UnsafePointer<Float>?, _ rows: Int, _ inFea
                                 _ outFeatures: Int, _ bias: UnsafePointer<Float>?, _ threads: Int32, _ repeats: Int32,
                                 _ y: UnsafeMutablePointer<Float>?, _ seconds: UnsafeMutablePointer<Double>?) -> Int32 {
     guarded("dnabert_int8_linear") {
-        let x = try require(x, "x"), w = try require(w, "w"), y = try require(y, "y")
-        guard rows >= 1, rows <= 1 << 20, inFeatures >= 1, inFeatures <= 1 << 16, outFeatures >= 1, outFeatures <= 1 << 16 else {
-            throw DNABertError.invalidArgument("int8 linear: rows must be in 1...2^20 and features in 1...65536 (got \(rows), \(inFeatures), \(outFeatures))")
-        }
-        guard threads >= 0, threads <= 1024, repeats >= 1, repeats <= 10_000 else {
-            throw DNABertError.invalidArgument("int8 linear: threads must be in 0...1024 and repeats in 1...10000")
-        }
-        let q = try Int8Matrix(quantizing: w, out: outFeatures, in: inFeatures)
-        var best = Double.infinity
-        for _ in 0..<Int(repeats) {
-            let t0 = Clock.now()
-            Linear.forward(x: x, ldx: inFeatures, rows: rows, inFeatures: inFeatures, weight: w, outFeatures: outFeatures,
-                           bias: bias, y: y, ldy: outFeatures, threads: Int(threads), quantized: q)
-            best = min(best, Clock.now() - t0)
-        }
-        seconds?.pointee = best
+        try int8Linear(x, rows, inFeatures, w, outFeatures, nil, bias, threads, repeats, y, seconds)
     }
+}
+
+@_cdecl("dnabert_int8_linear_smoothed")
+public func dnabert_int8_linear_smoothed(_ x: UnsafePointer<Float>?, _ rows: Int, _ inFeatures: Int, _ w: UnsafePointer<Float>?,
+                                         _ outFeatures: Int, _ smooth: UnsafePointer<Float>?, _ bias: UnsafePointer<Float>?,
+                                         _ threads: Int32, _ repeats: Int32, _ y: UnsafeMutablePointer<Float>?,
+                                         _ seconds: UnsafeMutablePointer<Double>?) -> Int32 {
+    guarded("dnabert_int8_linear_smoothed") {
+        try int8Linear(x, rows, inFeatures, w, outFeatures, smooth, bias, threads, repeats, y, seconds)
+    }
+}
+
+private func int8Linear(_ x: UnsafePointer<Float>?, _ rows: Int, _ inFeatures: Int, _ w: UnsafePointer<Float>?,
+                        _ outFeatures: Int, _ smooth: UnsafePointer<Float>?, _ bias: UnsafePointer<Float>?, _ threads: Int32,
+                        _ repeats: Int32, _ y: UnsafeMutablePointer<Float>?, _ seconds: UnsafeMutablePointer<Double>?) throws {
+    let x = try require(x, "x"), w = try require(w, "w"), y = try require(y, "y")
+    guard rows >= 1, rows <= 1 << 20, inFeatures >= 1, inFeatures <= 1 << 16, outFeatures >= 1, outFeatures <= 1 << 16 else {
+        throw DNABertError.invalidArgument("int8 linear: rows must be in 1...2^20 and features in 1...65536 (got \(rows), \(inFeatures), \(outFeatures))")
+    }
+    guard threads >= 0, threads <= 1024, repeats >= 1, repeats <= 10_000 else {
+        throw DNABertError.invalidArgument("int8 linear: threads must be in 0...1024 and repeats in 1...10000")
+    }
+    let q = try Int8Matrix(quantizing: w, out: outFeatures, in: inFeatures, smooth: smooth)
+    var best = Double.infinity
+    for _ in 0..<Int(repeats) {
+        let t0 = Clock.now()
+        Linear.forward(x: x, ldx: inFeatures, rows: rows, inFeatures: inFeatures, weight: w, outFeatures: outFeatures,
+                       bias: bias, y: y, ldy: outFeatures, threads: Int(threads), quantized: q)
+        best = min(best, Clock.now() - t0)
+    }
+    seconds?.pointee = best
 }

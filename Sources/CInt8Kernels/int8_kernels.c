@@ -91,6 +91,15 @@ void dnabert_i8_quantize_rows_u8(const float *x, size_t ldx, size_t rows, size_t
     }
 }
 
+void dnabert_i8_quantize_rows_u8_smoothed(const float *x, size_t ldx, size_t rows, size_t k, const float *inv_s,
+                                          float *tmp, uint8_t *q, size_t ldq, float *scales, int kernel) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * ldx;
+        for (size_t i = 0; i < k; i++) tmp[i] = xr[i] * inv_s[i];
+        dnabert_i8_quantize_rows_u8(tmp, k, 1, k, q + r * ldq, ldq, scales + r, kernel);
+    }
+}
+
 void dnabert_i8_quantize_rows_s8(const float *x, size_t ldx, size_t rows, size_t k, int8_t *q, size_t ldq,
                                  float *scales) {
     for (size_t r = 0; r < rows; r++) {

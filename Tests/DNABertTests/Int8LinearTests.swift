@@ -63,6 +63,33 @@ import Glibc
         }
     }
 
+    /// Smoothing: the library's output equals the naive reference run on x·(1/s) and W·s (float32 products).
+    @Test(arguments: [(3, 96, 40), (66, 250, 45)])
+    func smoothedMatchesNaiveReference(shape: (Int, Int, Int)) throws {
+        let (rows, k, n) = shape
+        let x = Self.random(rows * k, seed: 11), w = Self.random(n * k, seed: 12, scale: 0.05)
+        let s = Self.random(k, seed: 13).map { Float(exp(Double($0))) }
+        let q = try Int8Matrix(quantizing: w, out: n, in: k, smooth: s)
+        var y = [Float](repeating: .nan, count: rows * n)
+        Linear.forward(x: x, ldx: k, rows: rows, inFeatures: k, weight: w, outFeatures: n, bias: nil, y: &y, ldy: n,
+                       threads: 2, quantized: q)
+        let xs = (0..<(rows * k)).map { x[$0] * (1 / s[$0 % k]) }, ws = (0..<(n * k)).map { w[$0] * s[$0 % k] }
+        let (qx, sx) = Self.naiveQuantize(xs, rows: rows, cols: k), (qw, sw) = Self.naiveQuantize(ws, rows: n, cols: k)
+        for r in 0..<rows {
+            for c in 0..<n {
+                var acc = 0
+                for i in 0..<k { acc += qx[r * k + i] * qw[c * k + i] }
+                let ref = Float(acc) * (sx[r] * sw[c])
+                #expect(abs(y[r * n + c] - ref) <= 1e-6 * max(1, abs(ref)), "row \(r) col \(c)")
+            }
+        }
+        // dequantized: q · scale / s
+        var d = [Float](repeating: 0, count: n * k)
+        q.dequantize(into: &d)
+        for c in 0..<n { for i in 0..<k { #expect(d[c * k + i] == Float(qw[c * k + i]) * sw[c] / s[i]) } }
+        #expect(throws: DNABertError.self) { try Int8Matrix(quantizing: w, out: n, in: k, smooth: [Float](repeating: 0, count: k)) }
+    }
+
     static let hasVNNI = dnabert_i8_cpu_has_avx512vnni() != 0
 
     @Test(.enabled(if: hasVNNI, Comment(rawValue: "this CPU has no AVX-512 VNNI (the portable kernel is checked by matchesNaiveReference)")),
@@ -88,10 +115,30 @@ import Glibc
         for i in a.indices { dot += Double(a[i] * b[i]); na += Double(a[i] * a[i]); nb += Double(b[i] * b[i]) }
         #expect(dot / (na * nb).squareRoot() > 0.99)
         #expect(a != b)
+        // every linear is smoothed, and the float buffer holds q · scale / s (what QLoRA's backward reads)
+        func checkDequantized(_ model: Model) {
+            for l in 0..<c.numLayers {
+                for t in LoRATarget.allCases {
+                    guard let mat = model.weights.layers[l].int8[t.index] else { Issue.record("layer \(l) \(t) not int8"); continue }
+                    #expect(mat.smooth != nil)
+                    let f = model.ptr(Int8Checkpoint.weightName(layer: l, t))
+                    var ok = true
+                    for r in 0..<mat.outFeatures {
+                        for j in 0..<mat.inFeatures where f[r * mat.inFeatures + j] != Float(mat.value(r, j)) * mat.scale(r) / mat.smoothing(j) {
+                            ok = false
+                        }
+                    }
+                    #expect(ok, "layer \(l) \(t)")
+                }
+            }
+        }
+        checkDequantized(q)
         let dir = NSTemporaryDirectoryPath() + "/int8-\(getpid())"
         try PretrainedModel(model: q, tokenizer: nil).save(directory: dir)
         let back = try PretrainedModel.load(directory: dir).model
         #expect(back.precision == .int8)
+        checkDequantized(back)
+        #expect(back.parameters.elementsEqual(q.parameters))
         let c2 = try ids.withUnsafeBufferPointer { try back.forward(ids: $0, batch: 2, length: 20, attentionMask: nil) }.lastHidden
         #expect(c2 == b)
     }

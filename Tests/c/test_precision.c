@@ -1,6 +1,6 @@
 /* Int8 from C: dnabert_model_quantize, the precision field of dnabert_model_info (and a caller built before it
  * was appended), bad precision codes, double quantization, and an int8 forward close to the float32 one
- * (cosine computed here). Usage: test_precision MODEL_DIR */
+ * (cosine computed here), dnabert_int8_linear_smoothed. Usage: test_precision MODEL_DIR */
 #include <dnabert.h>
 #include <math.h>
 #include <stddef.h>
@@ -47,6 +47,27 @@ int main(int argc, char **argv) {
     double cosine = dot / sqrt(na * nb);
     printf("int8 kernel %s: hidden-state cosine to float32 %.6f\n", dnabert_int8_kernel(), cosine);
     CHECK(cosine > 0.999 && diff > 0);
+
+    /* dnabert_int8_linear_smoothed: NULL smoothing is dnabert_int8_linear; s = 1 too; a bad factor is refused */
+    enum { R = 5, K = 40, N = 24 };
+    static float x[R * K], w[N * K], s[K], y0[R * N], y1[R * N], y2[R * N], y3[R * N];
+    for (int i = 0; i < R * K; i++) x[i] = (float)((i * 7919) % 101) / 50.0f - 1.0f;
+    for (int i = 0; i < N * K; i++) w[i] = (float)((i * 104729) % 97) / 970.0f - 0.05f;
+    for (int i = 0; i < K; i++) s[i] = 1.0f;
+    CHECK(dnabert_int8_linear(x, R, K, w, N, NULL, 1, 1, y0, NULL) == DNABERT_OK);
+    CHECK(dnabert_int8_linear_smoothed(x, R, K, w, N, NULL, NULL, 1, 1, y1, NULL) == DNABERT_OK);
+    CHECK(dnabert_int8_linear_smoothed(x, R, K, w, N, s, NULL, 1, 1, y2, NULL) == DNABERT_OK);
+    CHECK(memcmp(y0, y1, sizeof y0) == 0 && memcmp(y0, y2, sizeof y0) == 0);
+    for (int i = 0; i < K; i++) s[i] = 0.25f + (float)(i % 5);
+    CHECK(dnabert_int8_linear_smoothed(x, R, K, w, N, s, NULL, 1, 1, y3, NULL) == DNABERT_OK);
+    double dd = 0;
+    for (int i = 0; i < R * N; i++) dd += fabs((double)y3[i] - y0[i]);
+    CHECK(dd > 0);                                  /* smoothing changed the rounding, not the product */
+    for (int i = 0; i < R * N; i++) CHECK(fabs((double)y3[i] - y0[i]) < 0.05);
+    s[3] = 0.0f;
+    CHECK(dnabert_int8_linear_smoothed(x, R, K, w, N, s, NULL, 1, 1, y3, NULL) == DNABERT_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(dnabert_last_error(), "smoothing factor") != NULL);
+
     dnabert_model_free(q);
     dnabert_model_free(m);
     printf("test_precision: all passed\n");

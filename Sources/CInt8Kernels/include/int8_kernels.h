@@ -31,6 +31,13 @@ int dnabert_i8_cpu_has_avx512vnni(void);
 void dnabert_i8_quantize_rows_u8(const float *x, size_t ldx, size_t rows, size_t k, uint8_t *q, size_t ldq,
                                  float *scales, int kernel);
 
+/* SmoothQuant-style smoothing: quantizes `rows` rows of x like dnabert_i8_quantize_rows_u8 after multiplying each
+ * row by inv_s (k per-input-channel factors 1/s): tmp[i] = x[r, i] * inv_s[i] (plain C, one rounding per element),
+ * then dnabert_i8_quantize_rows_u8(tmp, ...). `tmp` holds k floats (the caller's scratch). The pre-scaling is the
+ * same portable pass for every kernel, so the generic and VNNI paths see the same floats and stay bitwise equal. */
+void dnabert_i8_quantize_rows_u8_smoothed(const float *x, size_t ldx, size_t rows, size_t k, const float *inv_s,
+                                          float *tmp, uint8_t *q, size_t ldq, float *scales, int kernel);
+
 /* The same quantization written as signed int8 (row stride ldq, padding 0) — used for weights. */
 void dnabert_i8_quantize_rows_s8(const float *x, size_t ldx, size_t rows, size_t k, int8_t *q, size_t ldq,
                                  float *scales);

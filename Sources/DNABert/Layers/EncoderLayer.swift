@@ -57,9 +57,14 @@ struct LayerDropout {
 ///   out = LN2(drop(GEGLU(a·Wgᵀ)·Wwoᵀ + b) + a)
 /// each linear optionally adapted by LoRA.
 enum EncoderLayer {
+    /// Sees the input of each of the four linears just before its product: (target, x, row stride, rows); the
+    /// MLP's inputs come in row chunks. Int8 calibration records per-channel ranges with it (nil otherwise).
+    typealias LinearInputObserver = (LoRATarget, UnsafePointer<Float>, _ ld: Int, _ rows: Int) -> Void
+
     /// Forward of one layer from `x` into `out` (`out` may be `x` when `act` is an inference set).
     static func forward(x: Buf, out: Buf, _ w: LayerWeights, _ act: LayerActivations, _ s: LayerShape, _ pb: PackedBatch,
-                        drop: LayerDropout, loraTmp: Buf?, threads nt: Int, tick: (String) -> Void) {
+                        drop: LayerDropout, loraTmp: Buf?, threads nt: Int, tick: (String) -> Void,
+                        observe: LinearInputObserver? = nil) {
         let H = s.H, I = s.I, T = pb.tokens
         let rowParts = Parallel.ranges(T, parts: min(nt, max(1, T / 8)))
         func adapt(_ t: LoRATarget, _ input: UnsafePointer<Float>, _ ldx: Int, rows: Int, _ y: Buf, _ ldy: Int) {
@@ -69,12 +74,14 @@ enum EncoderLayer {
                                 mask: drop.lora(t), tmp: loraTmp, u: u, y: y, ldy: ldy, threads: nt)
         }
         tick("fwd other")
+        observe?(.wqkv, x, H, T)
         Linear.forward(x: x, ldx: H, rows: T, inFeatures: H, weight: w.wqkv, outFeatures: 3 * H, bias: w.bqkv,
                        y: act.qkv, ldy: 3 * H, threads: nt, quantized: w.int8[0])
         adapt(.wqkv, x, H, rows: T, act.qkv, 3 * H)
         tick("fwd linear")
         attention(act, s, pb, threads: nt)
         tick("fwd attention")
+        observe?(.attentionOutput, act.ctx, H, T)
         Linear.forward(x: act.ctx, ldx: H, rows: T, inFeatures: H, weight: w.attnOut, outFeatures: H, bias: w.attnOutB,
                        y: act.s1, ldy: H, threads: nt, quantized: w.int8[1])
         adapt(.attentionOutput, act.ctx, H, rows: T, act.s1, H)
@@ -89,6 +96,7 @@ enum EncoderLayer {
         var r0 = 0
         while r0 < T {
             let rn = min(act.mlpRows, T - r0)
+            observe?(.gatedLayers, act.a + r0 * H, H, rn)
             Linear.forward(x: act.a + r0 * H, ldx: H, rows: rn, inFeatures: H, weight: w.gated, outFeatures: 2 * I,
                            bias: nil, y: act.hh, ldy: 2 * I, threads: nt, quantized: w.int8[2])
             adapt(.gatedLayers, act.a + r0 * H, H, rows: rn, act.hh, 2 * I)
@@ -102,6 +110,7 @@ enum EncoderLayer {
                                cols: I, rowBase: r0 + r.lowerBound)
             }
             tick("fwd other")
+            observe?(.wo, act.g, act.ldg, rn)
             Linear.forward(x: act.g, ldx: act.ldg, rows: rn, inFeatures: I, weight: w.wo, outFeatures: H, bias: w.woB,
                            y: act.s2 + r0 * H, ldy: H, threads: nt, quantized: w.int8[3])
             adapt(.wo, act.g, act.ldg, rows: rn, act.s2 + r0 * H, H)

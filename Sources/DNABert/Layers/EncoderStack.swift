@@ -45,13 +45,15 @@ final class EncoderStack {
 
     /// Runs the encoder on a packed batch; returns the final hidden states [T, H] (valid until the next call).
     /// `emit(stage, x)` sees the output of the embeddings (stage 0) and of each layer (stage l + 1);
-    /// `inspectQKV(layer, qkv)` each layer's fused qkv [T, 3H] (inference only).
+    /// `inspectQKV(layer, qkv)` each layer's fused qkv [T, 3H] (inference only); `observeLinearInputs(layer, …)`
+    /// the input of each linear (see `EncoderLayer.LinearInputObserver`; int8 calibration).
     /// The scratch must have been `reset()` by the caller before this call.
     func forward(_ pb: PackedBatch, _ w: EncoderWeights, mode: Mode,
                  mask: (Int, Int) -> DropoutMask = { _, _ in EncoderStack.noDropout },
                  loraMask: @escaping (Int, LoRATarget) -> DropoutMask = { _, _ in EncoderStack.noDropout },
                  threads nt: Int, emit: ((Int, UnsafePointer<Float>) -> Void)? = nil,
-                 inspectQKV: ((Int, UnsafePointer<Float>) -> Void)? = nil) throws -> Buf {
+                 inspectQKV: ((Int, UnsafePointer<Float>) -> Void)? = nil,
+                 observeLinearInputs: ((Int, LoRATarget, UnsafePointer<Float>, Int, Int) -> Void)? = nil) throws -> Buf {
         let H = shape.H, I = shape.I, heads = shape.heads, NL = cfg.numLayers, T = pb.tokens
         let ws = scratch
         self.T = T
@@ -111,7 +113,8 @@ final class EncoderStack {
             let x = xs[training ? l : 0], out = xs[training ? l + 1 : 0]
             let act = acts[training ? l : 0]
             let drop = LayerDropout(attention: mask(l, 1), mlp: mask(l, 2), lora: { loraMask(l, $0) })
-            EncoderLayer.forward(x: x, out: out, w.layers[l], act, shape, pb, drop: drop, loraTmp: loraTmp, threads: nt, tick: tk)
+            EncoderLayer.forward(x: x, out: out, w.layers[l], act, shape, pb, drop: drop, loraTmp: loraTmp, threads: nt, tick: tk,
+                                 observe: observeLinearInputs.map { o -> EncoderLayer.LinearInputObserver in { o(l, $0, $1, $2, $3) } })
             inspectQKV?(l, act.qkv)
             emit?(l + 1, out)
         }

@@ -35,9 +35,11 @@ public enum Precision: String, CaseIterable, Sendable {
 
 /// The int8 checkpoint layout (see README "Reduced precision"): `model.safetensors` holds every float tensor
 /// as F32 under its usual name, except the four linears of each layer, stored as `<name>` I8 [out, in] plus
-/// `<name>_scale` F32 [out] (W ≈ I8 · scale per row); metadata `dnabert_precision = int8`.
+/// `<name>_scale` F32 [out] and `<name>_smooth` F32 [in] (W ≈ I8 · scale per row / smooth per column);
+/// metadata `dnabert_precision = int8`. `_smooth` is optional: checkpoints written before smoothing load with s = 1.
 enum Int8Checkpoint {
     static let scaleSuffix = "_scale"
+    static let smoothSuffix = "_smooth"
     static let metadataKey = "dnabert_precision"
 
     /// Names of the quantized weights, in (layer, target) order.
@@ -45,43 +47,67 @@ enum Int8Checkpoint {
 
     static func isInt8(_ tensors: [LazyTensor]) -> Bool { tensors.contains { $0.name.hasSuffix(".weight" + scaleSuffix) } }
 
-    /// Loads an int8 checkpoint's tensors into `model` (allocated for the layout of the non-scale tensors):
+    /// A tensor of the int8 side tables (scales, smoothing factors), not of the parameter layout.
+    static func isSideTensor(_ name: String) -> Bool { name.hasSuffix(scaleSuffix) || name.hasSuffix(smoothSuffix) }
+
+    /// Reads a side tensor of shape [count] as floats, each finite and > 0 (≥ 0 when `zeroAllowed`).
+    private static func positiveVector(_ t: LazyTensor, count: Int, zeroAllowed: Bool, directory: String) throws -> [Float] {
+        guard t.shape == [count] else {
+            throw DNABertError.format("'\(directory)': int8 checkpoint: '\(t.name)' is not of shape [\(count)]")
+        }
+        var v = [Float](repeating: 0, count: count)
+        try v.withUnsafeMutableBufferPointer { try t.copy(into: $0) }
+        guard v.allSatisfy({ $0.isFinite && (zeroAllowed ? $0 >= 0 : $0 > 0 && (1 / $0).isFinite) }) else {
+            throw DNABertError.format("'\(directory)': int8 checkpoint: '\(t.name)' has a \(zeroAllowed ? "negative" : "zero, negative") or non-finite value")
+        }
+        return v
+    }
+
+    /// Loads an int8 checkpoint's tensors into `model` (allocated for the layout of the non-side tensors):
     /// the float buffer gets the dequantized weights, the layers their packed int8 forms.
     static func load(tensors: [LazyTensor], into model: Model, directory: String) throws {
-        let scales = Dictionary(tensors.filter { $0.name.hasSuffix(scaleSuffix) }.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        let weightsOnly = tensors.filter { !$0.name.hasSuffix(scaleSuffix) }
+        let side = Dictionary(tensors.filter { isSideTensor($0.name) }.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let weightsOnly = tensors.filter { !isSideTensor($0.name) }
         let byName = Dictionary(weightsOnly.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         try Checkpoint.load(tensors: weightsOnly, layout: model.layout, into: model.parameters)
-        var used = 0
+        var used = Set<String>()
         for l in 0..<model.config.numLayers {
             for t in LoRATarget.allCases {
                 let name = weightName(layer: l, t)
                 guard let w = byName[name], w.dtype == .i8, w.shape.count == 2 else {
                     throw DNABertError.format("'\(directory)': int8 checkpoint: '\(name)' is not an I8 matrix")
                 }
-                guard let s = scales[name + scaleSuffix], s.shape == [w.shape[0]] else {
-                    throw DNABertError.format("'\(directory)': int8 checkpoint: '\(name)\(scaleSuffix)' is missing or not of shape [\(w.shape[0])]")
-                }
-                used += 1
                 let n = w.shape[0], k = w.shape[1]
-                var sv = [Float](repeating: 0, count: n)
-                try sv.withUnsafeMutableBufferPointer { try s.copy(into: $0) }
-                guard sv.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
-                    throw DNABertError.format("'\(directory)': int8 checkpoint: '\(name)\(scaleSuffix)' has a negative or non-finite scale")
+                guard let s = side[name + scaleSuffix], s.shape == [n] else {
+                    throw DNABertError.format("'\(directory)': int8 checkpoint: '\(name)\(scaleSuffix)' is missing or not of shape [\(n)]")
+                }
+                used.insert(s.name)
+                let sv = try positiveVector(s, count: n, zeroAllowed: true, directory: directory)
+                var smooth: [Float]? = nil
+                if let sm = side[name + smoothSuffix] {
+                    used.insert(sm.name)
+                    smooth = try positiveVector(sm, count: k, zeroAllowed: false, directory: directory)
                 }
                 let f = model.ptr(name)   // holds the I8 values converted to float (exact)
                 var q = [Int8](repeating: 0, count: n * k)
                 for i in 0..<(n * k) { q[i] = Int8(f[i]) }
                 let m = try q.withUnsafeBufferPointer { qb in
-                    try sv.withUnsafeBufferPointer { try Int8Matrix(values: qb.baseAddress!, scales: $0.baseAddress!, out: n, in: k) }
+                    try sv.withUnsafeBufferPointer { sb in
+                        if let smooth {
+                            return try smooth.withUnsafeBufferPointer {
+                                try Int8Matrix(values: qb.baseAddress!, scales: sb.baseAddress!, smooth: $0.baseAddress!, out: n, in: k)
+                            }
+                        }
+                        return try Int8Matrix(values: qb.baseAddress!, scales: sb.baseAddress!, out: n, in: k)
+                    }
                 }
                 m.dequantize(into: f)
                 model.weights.layers[l].int8[t.index] = m
             }
         }
-        guard used == scales.count else {
-            let extra = scales.keys.filter { k in !(0..<model.config.numLayers).contains { l in LoRATarget.allCases.contains { weightName(layer: l, $0) + scaleSuffix == k } } }
-            throw DNABertError.format("'\(directory)': int8 checkpoint: unexpected scale tensors \(extra.sorted().prefix(3))")
+        guard used.count == side.count else {
+            let extra = side.keys.filter { !used.contains($0) }
+            throw DNABertError.format("'\(directory)': int8 checkpoint: unexpected scale or smoothing tensors \(extra.sorted().prefix(3))")
         }
         model.precision = .int8
     }
@@ -95,7 +121,7 @@ enum Int8Checkpoint {
         for (l, lw) in model.weights.layers.enumerated() {
             for t in LoRATarget.allCases { if let m = lw.int8[t.index] { quantized[weightName(layer: l, t)] = m } }
         }
-        // Owned byte buffers for the int8 values and scales, alive until the file is written.
+        // Owned byte buffers for the int8 values, scales and smoothing factors, alive until the file is written.
         var storage: [UnsafeMutableRawBufferPointer] = []
         defer { for s in storage { s.deallocate() } }
         var tensors: [(name: String, dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer)] = []
@@ -109,6 +135,12 @@ enum Int8Checkpoint {
                 s.baseAddress!.bindMemory(to: Float.self, capacity: m.outFeatures).update(from: m.scales, count: m.outFeatures)
                 tensors.append((v.name, .i8, v.shape, UnsafeRawBufferPointer(q)))
                 tensors.append((v.name + scaleSuffix, .f32, [m.outFeatures], UnsafeRawBufferPointer(s)))
+                if let sm = m.smooth {
+                    let b = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 * m.inFeatures, alignment: 64)
+                    storage.append(b)
+                    b.baseAddress!.bindMemory(to: Float.self, capacity: m.inFeatures).update(from: sm, count: m.inFeatures)
+                    tensors.append((v.name + smoothSuffix, .f32, [m.inFeatures], UnsafeRawBufferPointer(b)))
+                }
             } else {
                 let bytes = UnsafeRawBufferPointer(start: base + v.offset, count: 4 * v.count)
                 tensors.append((v.name, .f32, v.shape, bytes))
@@ -123,14 +155,16 @@ enum Int8Checkpoint {
 }
 
 extension Model {
-    /// A copy of this model at `precision`. To int8: each layer's four linears are quantized (symmetric, one
-    /// scale per output channel) and packed for the int8 kernel; the copy's float buffer holds the dequantized
-    /// weights. Quantizing an int8 model again, or back to fp32, is refused (`.invalidArgument`): load the float32
-    /// checkpoint instead. fp32 → fp32 is a plain copy.
+    /// A copy of this model at `precision`. To int8: each layer's four linears are smoothed (SmoothQuant, factors
+    /// from a float32 forward on a fixed calibration batch: `Int8Calibration`), quantized (symmetric, one scale per
+    /// output channel) and packed for the int8 kernel; the copy's float buffer holds the dequantized weights
+    /// (q · scale / s). Quantizing an int8 model again, or back to fp32, is refused (`.invalidArgument`): load the
+    /// float32 checkpoint instead. fp32 → fp32 is a plain copy.
     public func quantized(to target: Precision) throws -> Model {
         if precision == .int8 {
             throw DNABertError.invalidArgument("quantize: the model is already int8 (quantizing twice, or back to fp32, is not supported; load the float32 checkpoint)")
         }
+        let alpha: Double? = try target == .int8 ? Int8Calibration.alphaFromEnvironment() : nil
         let m = try Model(config: config, mlmHead: layout.hasMLMHead, pooler: layout.hasPooler, classifier: layout.hasClassifier)
         m.parameters.baseAddress!.update(from: parameters.baseAddress!, count: layout.total)
         guard target == .int8 else { return m }
@@ -140,6 +174,7 @@ extension Model {
         // float32: a diagnostic for locating quantization error, not a supported option.
         let keep = Set((getenv("DNABERT_INT8_KEEP_FP32").map { String(cString: $0) } ?? "").split(separator: ",").map(String.init))
         for l in 0..<config.numLayers { for t in LoRATarget.allCases where !keep.contains(t.rawValue) { jobs.append((l, t)) } }
+        let ranges: [[[Float]]]? = try alpha == nil ? nil : Int8Calibration.activationRanges(of: self, threads: 0)
         var out = [Int8Matrix?](repeating: nil, count: jobs.count)
         var failure: Error? = nil
         out.withUnsafeMutableBufferPointer { ob in
@@ -148,7 +183,13 @@ extension Model {
                 let (n, k) = (t == .wqkv ? 3 * H : t == .gatedLayers ? 2 * I : H, t == .wo ? I : H)
                 let w = m.ptr(Int8Checkpoint.weightName(layer: l, t))
                 do {
-                    let q = try Int8Matrix(quantizing: w, out: n, in: k)
+                    let q: Int8Matrix
+                    if let alpha, let ranges {
+                        let s = Int8Calibration.factors(activationRange: ranges[l][t.index], weight: w, out: n, in: k, alpha: alpha)
+                        q = try s.withUnsafeBufferPointer { try Int8Matrix(quantizing: w, out: n, in: k, smooth: $0.baseAddress!) }
+                    } else {
+                        q = try Int8Matrix(quantizing: w, out: n, in: k)
+                    }
                     q.dequantize(into: w)
                     ob[j] = q
                 } catch { failure = error }

@@ -26,9 +26,9 @@ public final class PretrainedModel: @unchecked Sendable {
         var config = try ModelConfig.load(path: directory + "/config.json")
         // Lazy tensors: values are copied straight from the mapped file into the flat buffer.
         let allTensors = try Checkpoint.openWeights(directory: directory)
-        // An int8 checkpoint (see Int8Checkpoint): the scale tensors are read apart from the layout's tensors.
+        // An int8 checkpoint (see Int8Checkpoint): the scale and smoothing tensors are read apart from the layout's.
         let int8 = Int8Checkpoint.isInt8(allTensors)
-        let tensors = int8 ? allTensors.filter { !$0.name.hasSuffix(Int8Checkpoint.scaleSuffix) } : allTensors
+        let tensors = int8 ? allTensors.filter { !Int8Checkpoint.isSideTensor($0.name) } : allTensors
         var parts = Checkpoint.detectParts(names: tensors.map(\.name))
         if parts.classifierLabels < 0 {
             guard let c = tensors.first(where: { Checkpoint.canonicalName($0.name) == "classifier.weight" }),

@@ -64,6 +64,9 @@ _lib.declare({
     "dnabert_int8_kernel": ([], ctypes.c_char_p),
     "dnabert_int8_linear": ([c_float_p, ctypes.c_size_t, ctypes.c_size_t, c_float_p, ctypes.c_size_t, c_float_p,
                              ctypes.c_int32, ctypes.c_int32, c_float_p, ctypes.POINTER(ctypes.c_double)], ctypes.c_int),
+    "dnabert_int8_linear_smoothed": ([c_float_p, ctypes.c_size_t, ctypes.c_size_t, c_float_p, ctypes.c_size_t, c_float_p,
+                                      c_float_p, ctypes.c_int32, ctypes.c_int32, c_float_p, ctypes.POINTER(ctypes.c_double)],
+                                     ctypes.c_int),
 })
 
 # Precision names (see README "Reduced precision") and their DNABERT_PRECISION_* codes.
@@ -83,9 +86,11 @@ def int8_kernel():
     return lib.dnabert_int8_kernel().decode()
 
 
-def int8_linear(x, w, bias=None, threads=0, repeats=1, return_seconds=False):
+def int8_linear(x, w, bias=None, threads=0, repeats=1, return_seconds=False, smooth=None):
     """y = x·Wᵀ (+ bias) through the library's int8 linear (W quantized per output channel, x per row at run time).
-    For tests and benchmarks; with return_seconds, also the best wall time of `repeats` runs."""
+    With `smooth` ([in], finite, > 0), SmoothQuant smoothing as in a quantized model: W·diag(smooth) is quantized
+    and each row of x is multiplied by 1/smooth before its quantization. For tests and benchmarks; with
+    return_seconds, also the best wall time of `repeats` runs."""
     x = np.ascontiguousarray(np.asarray(x, dtype=np.float32))
     w = np.ascontiguousarray(np.asarray(w, dtype=np.float32))
     if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[1]:
@@ -95,12 +100,22 @@ def int8_linear(x, w, bias=None, threads=0, repeats=1, return_seconds=False):
         b = np.ascontiguousarray(np.asarray(bias, dtype=np.float32))
         if b.shape != (w.shape[0],):
             raise ValueError(f"bias must have shape ({w.shape[0]},), got {b.shape}")
+    s = None
+    if smooth is not None:
+        s = np.ascontiguousarray(np.asarray(smooth, dtype=np.float32))
+        if s.shape != (w.shape[1],):
+            raise ValueError(f"smooth must have shape ({w.shape[1]},), got {s.shape}")
     y = np.empty((x.shape[0], w.shape[0]), dtype=np.float32)
     t = ctypes.c_double()
-    fp = lambda a: a.ctypes.data_as(c_float_p)  # noqa: E731
-    check(lib.dnabert_int8_linear(fp(x), x.shape[0], x.shape[1], fp(w), w.shape[0], fp(b) if b is not None else None,
-                                  int(threads), int(repeats), fp(y), ctypes.byref(t)))
+    fp = lambda a: a.ctypes.data_as(c_float_p) if a is not None else None  # noqa: E731
+    if s is None:
+        check(lib.dnabert_int8_linear(fp(x), x.shape[0], x.shape[1], fp(w), w.shape[0], fp(b), int(threads),
+                                      int(repeats), fp(y), ctypes.byref(t)))
+    else:
+        check(lib.dnabert_int8_linear_smoothed(fp(x), x.shape[0], x.shape[1], fp(w), w.shape[0], fp(s), fp(b),
+                                               int(threads), int(repeats), fp(y), ctypes.byref(t)))
     return (y, t.value) if return_seconds else y
+
 
 _POOLING = {"mean": 0, "cls": 1}
 
