@@ -16,6 +16,7 @@ import pytest
 
 import dnabert
 from dnabert import DNABertError
+from conftest import head_csv
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 MODEL_DIR = os.path.join(ROOT, "examples", "models", "dnabert2-small-5genomes")
@@ -27,18 +28,7 @@ TRAIN = os.path.join(TASK, "train.csv")
 EVAL_ROWS = 200
 _SMALL = tempfile.mkdtemp(prefix="dnabert-test-task-")
 atexit.register(shutil.rmtree, _SMALL, True)
-
-
-def _head_copy(split):
-    with open(os.path.join(TASK, f"{split}.csv")) as f:
-        lines = f.readlines()[:EVAL_ROWS + 1]
-    path = os.path.join(_SMALL, f"{split}.csv")
-    with open(path, "w") as f:
-        f.writelines(lines)
-    return path
-
-
-DEV, TEST = _head_copy("dev"), _head_copy("test")
+DEV, TEST = (head_csv(os.path.join(TASK, f"{s}.csv"), os.path.join(_SMALL, f"{s}.csv"), EVAL_ROWS) for s in ("dev", "test"))
 
 
 def read_csv(path):

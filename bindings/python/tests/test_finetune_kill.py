@@ -16,7 +16,7 @@ import time
 import pytest
 
 import dnabert
-from conftest import find_cli
+from conftest import find_cli, head_csv
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 MODEL_DIR = os.path.join(ROOT, "examples", "models", "dnabert2-small-5genomes")
@@ -38,11 +38,7 @@ print("finished")
 @pytest.fixture
 def dev_csv(tmp_path):
     """The first DEV_ROWS rows of the task's dev set, as a CSV file."""
-    with open(f"{TASK}/dev.csv") as f:
-        lines = f.read().splitlines()[:DEV_ROWS + 1]
-    path = tmp_path / "dev.csv"
-    path.write_text("\n".join(lines) + "\n")
-    return str(path)
+    return head_csv(f"{TASK}/dev.csv", tmp_path / "dev.csv", DEV_ROWS)
 
 
 def recorded_dev_losses(path):

@@ -7,6 +7,8 @@ import os
 
 import pytest
 
+from conftest import head_csv
+
 ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 NOTEBOOK = os.path.join(ROOT, "examples", "python", "quickstart.ipynb")
 
@@ -16,10 +18,7 @@ def small_task(folder):
     src = os.path.join(ROOT, "examples", "data", "tasks", "coding_200")
     os.makedirs(folder)
     for split, rows in (("train", None), ("dev", 100), ("test", 100)):
-        with open(os.path.join(src, f"{split}.csv")) as f:
-            lines = f.read().splitlines()
-        with open(os.path.join(folder, f"{split}.csv"), "w") as f:
-            f.write("\n".join(lines if rows is None else lines[:rows + 1]) + "\n")
+        head_csv(os.path.join(src, f"{split}.csv"), os.path.join(folder, f"{split}.csv"), rows)
     return folder
 
 
