@@ -62,7 +62,7 @@ public func dnabert_model_get_info(_ m: OpaquePointer?, _ out: UnsafeMutablePoin
             struct_size: structSize(dnabert_model_info.self), vocab_size: Int32(c.vocabSize), hidden_size: Int32(c.hiddenSize), num_layers: Int32(c.numLayers),
             num_heads: Int32(c.numHeads), intermediate_size: Int32(c.intermediateSize),
             num_labels: Int32(l.hasClassifier ? c.numLabels : 0), has_mlm_head: l.hasMLMHead ? 1 : 0,
-            has_pooler: l.hasPooler ? 1 : 0, has_tokenizer: p.tokenizer == nil ? 0 : 1, num_parameters: Int64(l.total),
+            has_pooler: l.hasPooler ? 1 : 0, has_tokenizer: p.tokenizer == nil ? 0 : 1, num_parameters: Int64(l.parameterCount),
             precision: p.model.precision.code), to: out, name: "out")
     }
 }

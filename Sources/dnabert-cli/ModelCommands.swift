@@ -176,7 +176,10 @@ struct ModelCommand: ParsableCommand {
             let m = try PretrainedModel.load(directory: directory)
             let c = m.model.config, l = m.model.layout
             print("layers \(c.numLayers), hidden \(c.hiddenSize), heads \(c.numHeads), intermediate \(c.intermediateSize), vocab \(c.vocabSize)")
-            print("parameters: \(l.total)")
+            print("parameters: \(l.parameterCount)")
+            let bytes = m.model.weightBytes
+            func mb(_ n: Int) -> String { "\(n / 1_000_000).\(n / 100_000 % 10) MB" }
+            print("weights in memory: \(mb(bytes.float32 + bytes.int8)) (float32 \(mb(bytes.float32)), int8 \(mb(bytes.int8)))")
             print("heads: MLM \(l.hasMLMHead ? "yes" : "no"), pooler \(l.hasPooler ? "yes" : "no"), classifier \(l.hasClassifier ? "\(c.numLabels) labels" : "no")")
             print("tokenizer: \(m.tokenizer.map { "\($0.vocabSize) tokens" } ?? "none")")
             print("precision: \(m.model.precision.rawValue)")

@@ -115,13 +115,16 @@ import Glibc
         for i in a.indices { dot += Double(a[i] * b[i]); na += Double(a[i] * a[i]); nb += Double(b[i] * b[i]) }
         #expect(dot / (na * nb).squareRoot() > 0.99)
         #expect(a != b)
-        // every linear is smoothed, and the float buffer holds q · scale / s (what QLoRA's backward reads)
+        // every linear is smoothed and held in int8 only: no float32 copy in the buffer, and what stands in for the
+        // float32 weight (copyFloat32, the QLoRA backward's dequantization) is q · scale / s
         func checkDequantized(_ model: Model) {
+            Self.checkNoFloatCopies(model, of: m)
             for l in 0..<c.numLayers {
                 for t in LoRATarget.allCases {
                     guard let mat = model.weights.layers[l].int8[t.index] else { Issue.record("layer \(l) \(t) not int8"); continue }
                     #expect(mat.smooth != nil)
-                    let f = model.ptr(Int8Checkpoint.weightName(layer: l, t))
+                    var f = [Float](repeating: .nan, count: mat.outFeatures * mat.inFeatures)
+                    #expect(model.copyFloat32(named: Int8Checkpoint.weightName(layer: l, t), into: &f, count: f.count))
                     var ok = true
                     for r in 0..<mat.outFeatures {
                         for j in 0..<mat.inFeatures where f[r * mat.inFeatures + j] != Float(mat.value(r, j)) * mat.scale(r) / mat.smoothing(j) {
@@ -141,6 +144,104 @@ import Glibc
         #expect(back.parameters.elementsEqual(q.parameters))
         let c2 = try ids.withUnsafeBufferPointer { try back.forward(ids: $0, batch: 2, length: 20, attentionMask: nil) }.lastHidden
         #expect(c2 == b)
+        // the explicit float32 conversion: the dequantized weights, every other tensor as it was
+        let f = try back.dequantizedFloat32()
+        #expect(f.precision == .fp32 && f.layout.views == m.layout.views && f.parameterCount == m.parameterCount)
+        for v in m.layout.views {
+            var want = [Float](repeating: .nan, count: v.count)
+            #expect(back.copyFloat32(named: v.name, into: &want, count: v.count))
+            #expect(Array(f.parameter(named: v.name)!) == want, "\(v.name)")
+        }
+    }
+
+    /// An int8 model (of the float32 `original`) keeps its quantized linears only as Int8Matrix: its layout has no
+    /// view for their weights, its float buffer is that much smaller, and it reports the same parameter count.
+    static func checkNoFloatCopies(_ model: Model, of original: Model) {
+        let c = model.config
+        #expect(model.precision == .int8 && model.layout.quantized == Set(LoRATarget.allCases))
+        var linears = 0, packedBytes = 0
+        for l in 0..<c.numLayers {
+            for t in LoRATarget.allCases {
+                // int8 values padded to 16 channels × 4 inputs, int32 channel sums and float scales per padded
+                // channel, smoothing factors and their reciprocals per input
+                let (k, n) = t.dimensions(c), npad = (n + 15) / 16 * 16
+                packedBytes += npad * ((k + 3) / 4 * 4) + 8 * npad + 8 * k
+                let name = Int8Checkpoint.weightName(layer: l, t)
+                #expect(model.layout[name] == nil && model.parameter(named: name) == nil, "\(name)")
+                #expect(model.weights.layers[l].weight(t) == nil && model.weights.layers[l].int8[t.index] != nil)
+                linears += original.layout[name]!.count
+            }
+        }
+        #expect(model.layout.quantizedCount == linears)
+        #expect(model.parameters.count == original.parameters.count - linears)
+        #expect(model.parameterCount == original.parameterCount && original.parameterCount == original.layout.total)
+        let bytes = model.weightBytes
+        #expect(bytes.float32 == 4 * (original.layout.total - linears))
+        // int8: one byte per weight (plus padding, scales, sums and smoothing factors), against four in float32
+        #expect(bytes.int8 == packedBytes && bytes.int8 >= linears)
+        #expect(original.weightBytes.float32 == 4 * original.layout.total && original.weightBytes.int8 == 0)
+    }
+
+    /// The fast row-by-row dequantization gives the bits of the element-wise one, with and without smoothing, on
+    /// shapes that are not multiples of the packing blocks (16 channels × 4 inputs).
+    @Test(arguments: [(45, 250, false), (45, 250, true), (130, 96, true), (16, 4, false), (3, 7, true)])
+    func fastDequantizeIsBitwiseTheSame(shape: (Int, Int, Bool)) throws {
+        let (n, k, smoothed) = shape
+        let w = Self.random(n * k, seed: 4, scale: 0.05)
+        let s = (0..<k).map { Float(0.25 + Double($0 % 7) * 0.3) }
+        let q = smoothed ? try s.withUnsafeBufferPointer { try Int8Matrix(quantizing: w, out: n, in: k, smooth: $0.baseAddress!) }
+                         : try Int8Matrix(quantizing: w, out: n, in: k)
+        var a = [Float](repeating: .nan, count: n * k), b = a, c = a
+        q.dequantize(into: &a)
+        q.dequantize(into: &b, threads: 2)
+        c.withUnsafeMutableBufferPointer { q.dequantizeRows(0..<n, into: $0.baseAddress!) }
+        #expect(a.map(\.bitPattern) == b.map(\.bitPattern) && a.map(\.bitPattern) == c.map(\.bitPattern))
+    }
+
+    /// What needs float32 weights of an int8 model gets them by dequantizing: full fine-tuning starts from the
+    /// dequantized weights, a LoRA classifier on an int8 base merges into them (a float32 model), QLoRA trains;
+    /// pretraining an int8 model and merging adapters into one are refused with a clear error.
+    @Test func int8BaseFineTuningMergeAndRefusals() throws {
+        let fp = try SequenceClassifierTests.base(seed: 11)
+        let q = try fp.model.quantized(to: .int8)
+        Self.checkNoFloatCopies(q, of: fp.model)
+        let base = PretrainedModel(model: q, tokenizer: nil)
+        let head = ClassifierHead(numLabels: 3)
+        let b = SequenceClassifierTests.batch(head)
+        func dequantized(_ l: Int, _ t: LoRATarget) -> [Float] {
+            let (i, o) = t.dimensions(q.config)
+            var f = [Float](repeating: .nan, count: i * o)
+            #expect(q.copyFloat32(named: Int8Checkpoint.weightName(layer: l, t), into: &f, count: f.count))
+            return f
+        }
+        // full fine-tuning: float32 trainable copies initialised from the dequantized weights; a step trains them
+        let full = try SequenceClassifier(base: base, head: head, lora: nil, dropout: 0, seed: 3)
+        for l in 0..<q.config.numLayers {
+            for t in LoRATarget.allCases {
+                #expect(Array(full.tensor(named: Int8Checkpoint.weightName(layer: l, t))!) == dequantized(l, t))
+            }
+        }
+        var g = [Float](repeating: 0, count: full.layout.total)
+        let lf = try g.withUnsafeMutableBufferPointer { try full.lossAndGradient(b, into: $0, threads: 2).loss }
+        #expect(lf.isFinite)
+        let wg = full.layout["bert.encoder.layer.0.mlp.wo.weight"]!
+        #expect(g[wg.offset..<(wg.offset + wg.count)].contains { $0 != 0 })
+        let merged = try full.mergedModel().model
+        #expect(merged.precision == .fp32 && Array(merged.parameter(named: "bert.encoder.layer.1.mlp.wo.weight")!) == dequantized(1, .wo))
+        // QLoRA: adapters on the frozen int8 base; with B = 0 the merged weights are the dequantized ones
+        let lora = try SequenceClassifier(base: base, head: head, lora: LoRAConfig(r: 2, alpha: 4, dropout: 0), dropout: 0, seed: 3)
+        #expect(lora.tensor(named: "bert.encoder.layer.0.attention.self.Wqkv.weight") == nil)
+        let mergedLoRA = try lora.mergedModel().model
+        for l in 0..<q.config.numLayers {
+            for t in LoRATarget.allCases {
+                #expect(Array(mergedLoRA.parameter(named: Int8Checkpoint.weightName(layer: l, t))!) == dequantized(l, t))
+            }
+        }
+        var gl = [Float](repeating: 0, count: lora.layout.total)
+        let ll = try gl.withUnsafeMutableBufferPointer { try lora.lossAndGradient(b, into: $0, threads: 2).loss }
+        #expect(ll.isFinite && gl.contains { $0 != 0 })
+        #expect(throws: DNABertError.self) { try lora.merge(into: q) }
+        #expect(throws: DNABertError.self) { try Trainable(model: q, seed: 1) }
     }
 }
 

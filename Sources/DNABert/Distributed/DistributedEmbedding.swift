@@ -19,7 +19,7 @@ public enum DistributedEmbedding {
         guard let plan else { throw DNABertError(.internal, "distributed embedding: no plan") }
         try comm.requireSameSettings("\(n)|\(options.maxLength)|\(options.overlap)|\(options.batchSize)|\(options.pooling)|"
             + "\(options.uppercase)|\(Communicator.fingerprint(plan.tokens))|"
-            + "\(Communicator.checksum(UnsafeBufferPointer(model.model.parameters)))", what: "embedding")
+            + "\(model.model.checksum)", what: "embedding")
         let mine = Array(stride(from: comm.rank, to: plan.batches.count, by: comm.size))
         let windowsOf = { (r: Int) in stride(from: r, to: plan.batches.count, by: comm.size).reduce(0) { $0 + plan.batches[$1].count } }
         let localWindows = windowsOf(comm.rank)

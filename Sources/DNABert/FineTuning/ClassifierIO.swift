@@ -13,13 +13,16 @@ extension SequenceClassifier {
     /// PEFT's prefix of every key (the PeftModel wraps the transformers model as `base_model.model`).
     public static let peftPrefix = "base_model.model."
 
-    /// W += sign·scaling·B·A for every adapter, in `model` (same shape as the base).
+    /// W += sign·scaling·B·A for every adapter, in `model` (same shape as the base, its adapted weights float32).
     private func applyAdapters(to model: Model, sign: Float) throws {
         guard let lora else { return }
         let c = config
         guard model.config.hiddenSize == c.hiddenSize, model.config.numLayers == c.numLayers,
               model.config.intermediateSize == c.intermediateSize else {
             throw DNABertError.invalidArgument("merge: the model's shape differs from the classifier's base")
+        }
+        if let t = lora.targets.first(where: { model.layout.quantized.contains($0) }) {
+            throw DNABertError.invalidArgument("merge: the model holds \(t.rawValue) in int8, which adapters cannot be merged into (merge into a float32 model: mergedModel(), or dequantizedFloat32() of it)")
         }
         let s = sign * Float(lora.scaling)
         for l in 0..<c.numLayers {
@@ -41,16 +44,15 @@ extension SequenceClassifier {
     public func unmerge(from model: Model) throws { try applyAdapters(to: model, sign: -1) }
 
     /// A standalone classification model (Hugging Face BertForSequenceClassification layout): the base encoder
-    /// with the adapters merged (or the fully fine-tuned encoder), the pooler and the classifier.
+    /// with the adapters merged (or the fully fine-tuned encoder), the pooler and the classifier. Always float32:
+    /// on an int8 base the adapters are merged into the dequantized weights (q · scale / s).
     public func mergedModel() throws -> PretrainedModel {
         var c = config
         c.numLabels = head.numLabels
         let m = try Model(config: c, mlmHead: false, pooler: true, classifier: true)
         for v in m.layout.views {
             guard let dst = m.parameter(named: v.name)?.baseAddress else { continue }
-            if let src = tensor(named: v.name), src.count == v.count, let s = src.baseAddress {
-                dst.update(from: s, count: v.count)
-            }
+            _ = copyFloat32(named: v.name, into: dst, count: v.count)   // a tensor the classifier lacks stays zero
         }
         try merge(into: m)
         // The folder must reload as this classifier: pooling, strand symmetry, labels, problem type and max

@@ -300,7 +300,7 @@ public final class FineTuner {
         optimizer = try AdamW(layout: classifier.layout, config: options.optimizer)
         try comm.requireSameSettings("\(options)|\(train.count)|\(Communicator.fingerprint(self.train.ids))|\(dev?.count ?? -1)|"
             + "\(Communicator.checksum(UnsafeBufferPointer(classifier.parameters)))|"
-            + "\(Communicator.checksum(UnsafeBufferPointer(classifier.base.model.parameters)))", what: "fine-tuning")
+            + "\(classifier.base.model.checksum)", what: "fine-tuning")
         var folder: FineTuneRunFolder? = nil, failure: Error? = nil
         if comm.isRoot {
             do { folder = try options.outputDirectory.map { try FineTuneRunFolder(directory: $0, baseModelName: options.baseModelName) } }

@@ -171,12 +171,15 @@ public final class SequenceClassifier: @unchecked Sendable {
     private func resolveWeights() {
         let model = base.model, lay = layout, pb = parameters.baseAddress!
         let scale = Float(lora?.scaling ?? 1), r = lora?.r ?? 0
+        let baseLayout = model.layout, mb = model.parameters.baseAddress!
         weights = EncoderWeights(config: config, tensor: { name in lay[name].map { pb + $0.offset } ?? model.ptr(name) },
+                                 linear: { name in lay[name].map { pb + $0.offset } ?? baseLayout[name].map { mb + $0.offset } },
                                  adapter: { l, t in
                                      self.adapterOffsets(l, t).map { LoRAAdapter(a: pb + $0.a, b: pb + $0.b, rank: r, scale: scale) }
                                  })
-        // QLoRA: linears of an int8 base that stay frozen run through their int8 forms (the float buffer of the
-        // base holds the dequantized weights, which the input-gradient backward reads).
+        // QLoRA: linears of an int8 base that stay frozen run through their int8 forms (the base has no float32
+        // copy of them; the input-gradient backward dequantizes each into a scratch buffer when it needs it).
+        // Full fine-tuning trains float32 copies of every weight (in `layout`), so no int8 form is attached.
         for l in 0..<config.numLayers {
             for t in LoRATarget.allCases where lay[Int8Checkpoint.weightName(layer: l, t)] == nil {
                 weights.layers[l].int8[t.index] = model.weights.layers[l].int8[t.index]
@@ -201,10 +204,23 @@ public final class SequenceClassifier: @unchecked Sendable {
         return b + v.offset
     }
 
-    /// The value of a tensor as the classifier sees it: trainable copy first, then the base.
+    /// The value of a tensor as the classifier sees it: trainable copy first, then the base. Nil for a frozen
+    /// quantized weight of an int8 base, which has no float32 copy (`copyFloat32(named:into:count:)`).
     public func tensor(named name: String) -> UnsafeMutableBufferPointer<Float>? {
         if let v = layout[name], let b = parameters.baseAddress { return UnsafeMutableBufferPointer(start: b + v.offset, count: v.count) }
         return base.model.parameter(named: name)
+    }
+
+    /// Writes the float32 value of tensor `name` as the classifier sees it into `dst` (`count` elements): the
+    /// trainable copy, else the base's (a quantized weight of an int8 base dequantized). False when there is no
+    /// such tensor of `count` elements.
+    func copyFloat32(named name: String, into dst: UnsafeMutablePointer<Float>, count: Int) -> Bool {
+        if let v = layout[name], let b = parameters.baseAddress {
+            guard v.count == count else { return false }
+            dst.update(from: b + v.offset, count: count)
+            return true
+        }
+        return base.model.copyFloat32(named: name, into: dst, count: count)
     }
 
     private func initialize() {
@@ -220,8 +236,8 @@ public final class SequenceClassifier: @unchecked Sendable {
                 for i in 0..<v.count { p[i] = Float((2 * rng.nextUniform() - 1) * bound) }
             } else if v.name.hasSuffix(".lora_B.weight") {
                 p.update(repeating: 0, count: v.count)
-            } else if let src = base.model.parameter(named: v.name), src.count == v.count, let s = src.baseAddress {
-                p.update(from: s, count: v.count)
+            } else if base.model.copyFloat32(named: v.name, into: p, count: v.count) {
+                // the base's tensor (full fine-tuning of an int8 base: its dequantized weights, as float32 copies)
             } else if v.shape.count >= 2 {
                 var i = 0
                 while i < v.count {

@@ -75,15 +75,15 @@ enum EncoderLayer {
         }
         tick("fwd other")
         observe?(.wqkv, x, H, T)
-        Linear.forward(x: x, ldx: H, rows: T, inFeatures: H, weight: w.wqkv, outFeatures: 3 * H, bias: w.bqkv,
-                       y: act.qkv, ldy: 3 * H, threads: nt, quantized: w.int8[0])
+        linear(w, .wqkv, x: x, ldx: H, rows: T, inFeatures: H, outFeatures: 3 * H, bias: w.bqkv, y: act.qkv, ldy: 3 * H,
+               threads: nt)
         adapt(.wqkv, x, H, rows: T, act.qkv, 3 * H)
         tick("fwd linear")
         attention(act, s, pb, threads: nt)
         tick("fwd attention")
         observe?(.attentionOutput, act.ctx, H, T)
-        Linear.forward(x: act.ctx, ldx: H, rows: T, inFeatures: H, weight: w.attnOut, outFeatures: H, bias: w.attnOutB,
-                       y: act.s1, ldy: H, threads: nt, quantized: w.int8[1])
+        linear(w, .attentionOutput, x: act.ctx, ldx: H, rows: T, inFeatures: H, outFeatures: H, bias: w.attnOutB, y: act.s1,
+               ldy: H, threads: nt)
         adapt(.attentionOutput, act.ctx, H, rows: T, act.s1, H)
         tick("fwd linear")
         Parallel.forEach(rowParts.count, threads: nt) { q in
@@ -97,8 +97,8 @@ enum EncoderLayer {
         while r0 < T {
             let rn = min(act.mlpRows, T - r0)
             observe?(.gatedLayers, act.a + r0 * H, H, rn)
-            Linear.forward(x: act.a + r0 * H, ldx: H, rows: rn, inFeatures: H, weight: w.gated, outFeatures: 2 * I,
-                           bias: nil, y: act.hh, ldy: 2 * I, threads: nt, quantized: w.int8[2])
+            linear(w, .gatedLayers, x: act.a + r0 * H, ldx: H, rows: rn, inFeatures: H, outFeatures: 2 * I, bias: nil,
+                   y: act.hh, ldy: 2 * I, threads: nt)
             adapt(.gatedLayers, act.a + r0 * H, H, rows: rn, act.hh, 2 * I)
             tick("fwd linear")
             let parts = Parallel.ranges(rn, parts: min(nt, max(1, rn / 8)))
@@ -111,8 +111,8 @@ enum EncoderLayer {
             }
             tick("fwd other")
             observe?(.wo, act.g, act.ldg, rn)
-            Linear.forward(x: act.g, ldx: act.ldg, rows: rn, inFeatures: I, weight: w.wo, outFeatures: H, bias: w.woB,
-                           y: act.s2 + r0 * H, ldy: H, threads: nt, quantized: w.int8[3])
+            linear(w, .wo, x: act.g, ldx: act.ldg, rows: rn, inFeatures: I, outFeatures: H, bias: w.woB, y: act.s2 + r0 * H,
+                   ldy: H, threads: nt)
             adapt(.wo, act.g, act.ldg, rows: rn, act.s2 + r0 * H, H)
             tick("fwd linear")
             Parallel.forEach(parts.count, threads: nt) { q in
@@ -124,6 +124,19 @@ enum EncoderLayer {
             r0 += rn
         }
         tick("fwd other")
+    }
+
+    /// y = x·Wᵀ (+ bias) through linear `t`'s int8 form when it has one (an int8 model), else its float32 weight
+    /// (`EncoderWeights.checkLinears` has made sure one of them exists).
+    @inline(__always)
+    static func linear(_ w: LayerWeights, _ t: LoRATarget, x: UnsafePointer<Float>, ldx: Int, rows: Int, inFeatures: Int,
+                       outFeatures: Int, bias: UnsafePointer<Float>?, y: Buf, ldy: Int, threads nt: Int) {
+        if let q = w.int8[t.index] {
+            Linear.forwardInt8(x: x, ldx: ldx, rows: rows, inFeatures: inFeatures, weight: q, bias: bias, y: y, ldy: ldy, threads: nt)
+        } else if let f = w.weight(t) {
+            Linear.forward(x: x, ldx: ldx, rows: rows, inFeatures: inFeatures, weight: f, outFeatures: outFeatures, bias: bias,
+                           y: y, ldy: ldy, threads: nt)
+        }
     }
 
     /// out = LayerNorm(drop(sum) + residual) for the given global rows (pointers at the first of them). Training
@@ -170,9 +183,9 @@ enum EncoderLayer {
     struct BackwardScratch {
         /// [T, H], [T, 2I], [T, H], [T, 3H]; `du` [T, max rank] when there are adapters; `loraTmp` [T, max(H, I)]
         /// when there are adapters; `gBuf` [T, I] (the GEGLU output, recomputed); `sink` [2H] for frozen
-        /// LayerNorm parameters.
+        /// LayerNorm parameters; `dequantized` [the largest linear's out × in] when a linear is held in int8.
         let da, dh, dctx, dqkv, gBuf, sink: Buf
-        let du, loraTmp: Buf?
+        let du, loraTmp, dequantized: Buf?
     }
 
     /// Backward of `forward` (run with a training set `act`): `dx` holds ∂loss/∂out on entry and ∂loss/∂x on
@@ -186,6 +199,16 @@ enum EncoderLayer {
         guard let st = act.stats, let lse = act.lse else { return }
         let gB = b.gBuf
         func slot(_ t: LoRATarget) -> LoRASlot? { w.adapters[t.index].map { LoRASlot($0, g.adapters[t.index]) } }
+        // The float32 weight of linear t for its input-gradient product: the layer's own, or for a linear held in
+        // int8 (QLoRA) its dequantized form (q · scale / s, the weight the int8 forward stands for), written into
+        // the shared scratch, which the next linear's overwrites: one linear's worth of float32 at a time.
+        // (EncoderStack.backward has checked that one of the two exists and that the scratch does.)
+        func inputWeight(_ t: LoRATarget) -> UnsafePointer<Float> {
+            if let f = w.weight(t) { return UnsafePointer(f) }
+            let d = b.dequantized!
+            w.int8[t.index]!.dequantize(into: d, threads: nt)
+            return UnsafePointer(d)
+        }
         // out = LN2(s2), s2 = drop(wo(g) + b) + a  → da = ds2 (dx now holds ds2)
         tick("bwd head/other")
         LayerNorm.backward(dy: dx, x: act.s2, ld: H, rows: T, cols: H, mean: st + 2 * T, rstd: st + 3 * T, weight: w.ln2W,
@@ -199,7 +222,8 @@ enum EncoderLayer {
         }
         // dWo += ds2ᵀ·g, then gBuf := dg = ds2·Wo (+ the adapter's share)
         tick("bwd other")
-        Linear.backward(dy: dx, ldy: H, rows: T, outFeatures: H, x: gB, ldx: I, inFeatures: I, weight: w.wo,
+        let woW = inputWeight(.wo)
+        Linear.backward(dy: dx, ldy: H, rows: T, outFeatures: H, x: gB, ldx: I, inFeatures: I, weight: woW,
                         dx: nil, lddx: I, accumulateDX: false, dW: g.wo, dB: g.woB, threads: nt)
         let woSlot = slot(.wo)
         if let sl = woSlot, let u = act.loraU[LoRATarget.wo.index], let du = b.du, let tmp = b.loraTmp {
@@ -210,7 +234,7 @@ enum EncoderLayer {
         Parallel.forEach(rowParts.count, threads: nt) { q in
             let r = rowParts[q]
             BLAS.sgemm(transA: .noTrans, transB: .noTrans, m: r.count, n: I, k: H, alpha: 1, a: dx + r.lowerBound * H, lda: H,
-                       b: w.wo, ldb: I, beta: 0, c: gB + r.lowerBound * I, ldc: I)
+                       b: woW, ldb: I, beta: 0, c: gB + r.lowerBound * I, ldc: I)
             if woSlot == nil {
                 drop.mlp.apply(gB + r.lowerBound * I, ld: I, rows: r, cols: I, rowBase: r.lowerBound)
                 Activations.gegluBackward(h: act.hh + r.lowerBound * 2 * I, ld: 2 * I, rows: r.count, inner: I,
@@ -228,7 +252,7 @@ enum EncoderLayer {
             }
         }
         tick("bwd geglu+dg")
-        Linear.backward(dy: b.dh, ldy: 2 * I, rows: T, outFeatures: 2 * I, x: act.a, ldx: H, inFeatures: H, weight: w.gated,
+        Linear.backward(dy: b.dh, ldy: 2 * I, rows: T, outFeatures: 2 * I, x: act.a, ldx: H, inFeatures: H, weight: inputWeight(.gatedLayers),
                         dx: b.da, lddx: H, accumulateDX: true, dW: g.gated, dB: nil, threads: nt)
         if let sl = slot(.gatedLayers), let u = act.loraU[LoRATarget.gatedLayers.index], let du = b.du, let tmp = b.loraTmp {
             let m = drop.lora(.gatedLayers)
@@ -247,7 +271,7 @@ enum EncoderLayer {
             drop.attention.apply(b.da + r.lowerBound * H, ld: H, rows: r, cols: H, rowBase: r.lowerBound)
         }
         tick("bwd other")
-        Linear.backward(dy: b.da, ldy: H, rows: T, outFeatures: H, x: act.ctx, ldx: H, inFeatures: H, weight: w.attnOut,
+        Linear.backward(dy: b.da, ldy: H, rows: T, outFeatures: H, x: act.ctx, ldx: H, inFeatures: H, weight: inputWeight(.attentionOutput),
                         dx: b.dctx, lddx: H, accumulateDX: false, dW: g.attnOut, dB: g.attnOutB, threads: nt)
         if let sl = slot(.attentionOutput), let u = act.loraU[LoRATarget.attentionOutput.index], let du = b.du, let tmp = b.loraTmp {
             let m = drop.lora(.attentionOutput)
@@ -263,7 +287,9 @@ enum EncoderLayer {
                                     headDim: s.d, slopes: s.slopes, scale: s.scale, threads: nt)
         }
         tick("bwd attention")
-        Linear.backward(dy: b.dqkv, ldy: 3 * H, rows: T, outFeatures: 3 * H, x: x, ldx: H, inFeatures: H, weight: w.wqkv,
+        // Layer 0 without trainable embeddings needs no input gradient: an int8 Wqkv is then not dequantized.
+        Linear.backward(dy: b.dqkv, ldy: 3 * H, rows: T, outFeatures: 3 * H, x: x, ldx: H, inFeatures: H,
+                        weight: needInputGradient ? inputWeight(.wqkv) : w.wqkv.map { UnsafePointer($0) },
                         dx: needInputGradient ? dx : nil, lddx: H, accumulateDX: true, dW: g.wqkv, dB: g.bqkv, threads: nt)
         if let sl = slot(.wqkv), let u = act.loraU[LoRATarget.wqkv.index], let du = b.du, let tmp = b.loraTmp {
             let m = drop.lora(.wqkv)

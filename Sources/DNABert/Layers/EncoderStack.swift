@@ -56,6 +56,7 @@ final class EncoderStack {
                  observeLinearInputs: ((Int, LoRATarget, UnsafePointer<Float>, Int, Int) -> Void)? = nil) throws -> Buf {
         let H = shape.H, I = shape.I, heads = shape.heads, NL = cfg.numLayers, T = pb.tokens
         let ws = scratch
+        try w.checkLinears()
         self.T = T
         saved = mode == .training
         acts = []
@@ -134,13 +135,23 @@ final class EncoderStack {
         let embTrains = g.embeddings.any
         var maxRank = 0
         for l in w.layers { for a in l.adapters { if let a { maxRank = max(maxRank, a.rank) } } }
+        // A weight held in int8 (QLoRA's frozen base) has no float32 copy to train: full fine-tuning of an int8
+        // model trains float32 copies (SequenceClassifier), pretraining refuses one (Trainable).
+        for l in 0..<NL {
+            for t in LoRATarget.allCases where g.layers[l].weight(t) != nil && w.layers[l].weight(t) == nil {
+                throw DNABertError.invalidArgument("training: layer \(l) \(t.modulePath) is held in int8 and cannot train (train a float32 model)")
+            }
+        }
+        try w.checkLinears()
         // Frozen LayerNorm parameters still get their (cheap) sums computed, into a sink.
         let sink = try ws.floats(2 * H, "frozen LayerNorm gradient sink")
+        // One dequantization buffer for the int8 linears' input-gradient products, sized to the largest linear.
+        let dequantized = w.layers.contains { $0.hasInt8 } ? try ws.floats(max(3 * H * H, 2 * I * H), "dequantized int8 weight") : nil
         let b = EncoderLayer.BackwardScratch(
             da: try ws.floats(T * H, "attention block gradient"), dh: try ws.floats(T * 2 * I, "GEGLU input gradient"),
             dctx: try ws.floats(T * H, "attention output gradient"), dqkv: try ws.floats(T * 3 * H, "qkv gradient"),
             gBuf: acts.first?.g ?? sink, sink: sink,
-            du: maxRank > 0 ? try ws.floats(T * maxRank, "LoRA gradient") : nil, loraTmp: loraTmp)
+            du: maxRank > 0 ? try ws.floats(T * maxRank, "LoRA gradient") : nil, loraTmp: loraTmp, dequantized: dequantized)
         let tk: (String) -> Void = { [tick] in tick?($0) }
         for l in stride(from: NL - 1, through: 0, by: -1) {
             let drop = LayerDropout(attention: mask(l, 1), mlp: mask(l, 2), lora: { loraMask(l, $0) })

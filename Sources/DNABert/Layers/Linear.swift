@@ -52,15 +52,17 @@ public enum Linear {
     /// Backward of `forward`: every parameter gradient is *accumulated* (+=) so that micro-batches add up.
     /// dX (= or += when `accumulateDX`) = dY·W;  dW += dYᵀ·X;  dB += Σ_rows dY.
     /// Parallel over rows for dX and over output features for dW/dB (no reductions across threads).
-    /// A nil `dx`, `dW` or `dB` is not computed (frozen weights, or an input that needs no gradient).
+    /// A nil `dx`, `dW` or `dB` is not computed (frozen weights, or an input that needs no gradient). `weight` is
+    /// read for dX only: it may be nil when `dx` is (a frozen int8 linear that needs no input gradient has no
+    /// float32 weight); dX is computed when both are given.
     public static func backward(dy: UnsafePointer<Float>, ldy: Int, rows: Int, outFeatures: Int,
                                 x: UnsafePointer<Float>, ldx: Int, inFeatures: Int,
-                                weight: UnsafePointer<Float>,
+                                weight: UnsafePointer<Float>?,
                                 dx: UnsafeMutablePointer<Float>?, lddx: Int, accumulateDX: Bool,
                                 dW: UnsafeMutablePointer<Float>?, dB: UnsafeMutablePointer<Float>?, threads: Int) {
         if rows <= 0 || outFeatures <= 0 || inFeatures <= 0 { return }
         let nt = Parallel.threads(threads)
-        if let dx = dx {
+        if let dx = dx, let weight {
             let parts = min(nt, max(1, rows / 16))
             Parallel.forEach(parts, threads: parts) { p in
                 let r0 = rows * p / parts, r1 = rows * (p + 1) / parts

@@ -32,22 +32,43 @@ struct EmbeddingGrads {
 
 /// One encoder layer: fused Wqkv, attention output projection + LayerNorm, GEGLU MLP + LayerNorm, and the
 /// LoRA adapters of its linears (indexed by `LoRATarget.index`).
+///
+/// Each of the four linears has either a float32 weight (`wqkv`, `attnOut`, `gated`, `wo`) or an int8 form
+/// (`int8`), never both: an int8 model holds no float32 copy of a quantized weight. The forward runs whichever
+/// it has; the input-gradient backward of an int8 linear dequantizes it into a scratch buffer (QLoRA);
+/// a weight gradient needs the float32 weight (`EncoderStack` checks both before a pass).
 struct LayerWeights {
-    let wqkv, bqkv, attnOut, attnOutB, ln1W, ln1B, gated, wo, woB, ln2W, ln2B: Buf
+    /// The float32 weights of the four linears, nil for a linear held in int8.
+    let wqkv, attnOut, gated, wo: Buf?
+    let bqkv, attnOutB, ln1W, ln1B, woB, ln2W, ln2B: Buf
     var adapters: [LoRAAdapter?] = [nil, nil, nil, nil]
     /// Int8 forms of the four linears (indexed by `LoRATarget.index`) in an int8 model, nil at float32.
-    /// The float buffers above then hold the dequantized weights (used by the input-gradient backward).
     var int8: [Int8Matrix?] = [nil, nil, nil, nil]
 
-    init(layer l: Int, _ t: (String) -> Buf) {
+    /// `t(name)` resolves the biases and LayerNorms; `linear(name)` the four weights (nil: held in int8, attached
+    /// to `int8` by the caller).
+    init(layer l: Int, _ t: (String) -> Buf, linear: (String) -> Buf?) {
         let p = "bert.encoder.layer.\(l)."
-        wqkv = t(p + "attention.self.Wqkv.weight"); bqkv = t(p + "attention.self.Wqkv.bias")
-        attnOut = t(p + "attention.output.dense.weight"); attnOutB = t(p + "attention.output.dense.bias")
+        wqkv = linear(p + "attention.self.Wqkv.weight"); bqkv = t(p + "attention.self.Wqkv.bias")
+        attnOut = linear(p + "attention.output.dense.weight"); attnOutB = t(p + "attention.output.dense.bias")
         ln1W = t(p + "attention.output.LayerNorm.weight"); ln1B = t(p + "attention.output.LayerNorm.bias")
-        gated = t(p + "mlp.gated_layers.weight")
-        wo = t(p + "mlp.wo.weight"); woB = t(p + "mlp.wo.bias")
+        gated = linear(p + "mlp.gated_layers.weight")
+        wo = linear(p + "mlp.wo.weight"); woB = t(p + "mlp.wo.bias")
         ln2W = t(p + "mlp.layernorm.weight"); ln2B = t(p + "mlp.layernorm.bias")
     }
+
+    /// The float32 weight of linear `t`, nil when it is held in int8.
+    func weight(_ t: LoRATarget) -> Buf? {
+        switch t {
+        case .wqkv: return wqkv
+        case .attentionOutput: return attnOut
+        case .gatedLayers: return gated
+        case .wo: return wo
+        }
+    }
+
+    /// Whether any of the four linears is held in int8 (its backward then needs a dequantization scratch).
+    var hasInt8: Bool { int8.contains { $0 != nil } }
 }
 
 /// Gradient destinations of one layer; nil = frozen (that weight gradient is not computed).
@@ -64,6 +85,16 @@ struct LayerGrads {
         wo = g(p + "mlp.wo.weight"); woB = g(p + "mlp.wo.bias")
         ln2W = g(p + "mlp.layernorm.weight"); ln2B = g(p + "mlp.layernorm.bias")
     }
+
+    /// The weight gradient of linear `t`, nil when that weight is frozen.
+    func weight(_ t: LoRATarget) -> Buf? {
+        switch t {
+        case .wqkv: return wqkv
+        case .attentionOutput: return attnOut
+        case .gatedLayers: return gated
+        case .wo: return wo
+        }
+    }
 }
 
 /// The whole encoder (embeddings and layers).
@@ -71,17 +102,29 @@ struct EncoderWeights {
     let embeddings: EmbeddingWeights
     var layers: [LayerWeights]
 
-    /// `tensor(name)` must resolve every encoder tensor; `adapter(layer, target)` gives the LoRA adapters.
-    init(config c: ModelConfig, tensor: (String) -> Buf, adapter: (Int, LoRATarget) -> LoRAAdapter? = { _, _ in nil }) {
+    /// `tensor(name)` must resolve every encoder tensor but the four linears' weights, which `linear(name)`
+    /// resolves (nil: held in int8, attached afterwards); `adapter(layer, target)` gives the LoRA adapters.
+    init(config c: ModelConfig, tensor: (String) -> Buf, linear: (String) -> Buf?,
+         adapter: (Int, LoRATarget) -> LoRAAdapter? = { _, _ in nil }) {
         embeddings = EmbeddingWeights(tensor)
         layers = (0..<c.numLayers).map { l in
-            var w = LayerWeights(layer: l, tensor)
+            var w = LayerWeights(layer: l, tensor, linear: linear)
             for t in LoRATarget.allCases { w.adapters[t.index] = adapter(l, t) }
             return w
         }
     }
 
     var hasAdapters: Bool { layers.contains { $0.adapters.contains { $0 != nil } } }
+
+    /// Throws unless every linear of every layer has a weight to run (float32 or int8): a model under
+    /// construction (an int8 load or quantization that has not attached its `Int8Matrix` forms yet) is never run.
+    func checkLinears() throws {
+        for (l, w) in layers.enumerated() {
+            for t in LoRATarget.allCases where w.weight(t) == nil && w.int8[t.index] == nil {
+                throw DNABertError(.internal, "encoder: layer \(l) \(t.modulePath) has neither a float32 nor an int8 weight")
+            }
+        }
+    }
 }
 
 struct EncoderGrads {

@@ -57,20 +57,30 @@ public struct ParameterView: Equatable, Sendable {
 /// optimizer moments share this layout, so zeroing, clipping, AdamW or an all-reduce is one loop.
 /// Names are the Hugging Face state-dict names of DNABERT-2 (see shared/spec/dnabert2-model.md).
 /// The MLM decoder weight is tied to the word embeddings and has no view of its own.
+///
+/// An int8 model's layout leaves out the weights of its quantized linears (`quantized`: those targets' `.weight`
+/// in every layer): the model holds them only as `Int8Matrix` (`LayerWeights.int8`), never as float32 copies.
+/// Their biases and the LayerNorms stay float32 views.
 public struct ParameterLayout: Sendable {
     public let config: ModelConfig
     public let hasMLMHead: Bool
     public let hasPooler: Bool
     public let hasClassifier: Bool
+    /// Linears whose weights are not in the buffer (every layer's; empty for float32).
+    public let quantized: Set<LoRATarget>
     public private(set) var views: [ParameterView] = []
     public private(set) var total = 0
+    /// Elements of the quantized weights left out of `views` (0 for float32).
+    public private(set) var quantizedCount = 0
     private var index: [String: Int] = [:]
 
-    public init(config: ModelConfig, mlmHead: Bool = true, pooler: Bool = false, classifier: Bool = false) {
+    public init(config: ModelConfig, mlmHead: Bool = true, pooler: Bool = false, classifier: Bool = false,
+                quantized: Set<LoRATarget> = []) {
         self.config = config
         self.hasMLMHead = mlmHead
         self.hasPooler = pooler || classifier
         self.hasClassifier = classifier
+        self.quantized = quantized
         let h = config.hiddenSize, v = config.vocabSize, i = config.intermediateSize
         add("bert.embeddings.word_embeddings.weight", [v, h])
         add("bert.embeddings.token_type_embeddings.weight", [config.typeVocabSize, h])
@@ -78,14 +88,14 @@ public struct ParameterLayout: Sendable {
         add("bert.embeddings.LayerNorm.bias", [h])
         for l in 0..<config.numLayers {
             let p = "bert.encoder.layer.\(l)."
-            add(p + "attention.self.Wqkv.weight", [3 * h, h])
+            addWeight(.wqkv, p + "attention.self.Wqkv.weight", [3 * h, h])
             add(p + "attention.self.Wqkv.bias", [3 * h])
-            add(p + "attention.output.dense.weight", [h, h])
+            addWeight(.attentionOutput, p + "attention.output.dense.weight", [h, h])
             add(p + "attention.output.dense.bias", [h])
             add(p + "attention.output.LayerNorm.weight", [h])
             add(p + "attention.output.LayerNorm.bias", [h])
-            add(p + "mlp.gated_layers.weight", [2 * i, h])
-            add(p + "mlp.wo.weight", [h, i])
+            addWeight(.gatedLayers, p + "mlp.gated_layers.weight", [2 * i, h])
+            addWeight(.wo, p + "mlp.wo.weight", [h, i])
             add(p + "mlp.wo.bias", [h])
             add(p + "mlp.layernorm.weight", [h])
             add(p + "mlp.layernorm.bias", [h])
@@ -114,12 +124,22 @@ public struct ParameterLayout: Sendable {
         hasMLMHead = false
         hasPooler = false
         hasClassifier = false
+        quantized = []
         for t in tensors {
             guard index[t.name] == nil else { throw DNABertError.invalidArgument("parameter layout: duplicate tensor \(t.name)") }
             guard t.shape.allSatisfy({ $0 >= 0 }) else { throw DNABertError.invalidArgument("parameter layout: negative dimension in \(t.name)") }
             add(t.name, t.shape)
         }
     }
+
+    /// A linear's weight: a view, or (quantized) only counted.
+    private mutating func addWeight(_ t: LoRATarget, _ name: String, _ shape: [Int]) {
+        if quantized.contains(t) { quantizedCount += shape.reduce(1, *) } else { add(name, shape) }
+    }
+
+    /// The model's parameter count as users know it: the float32 views plus the quantized weights (an int8
+    /// model has as many parameters as its float32 original, most of them stored in int8).
+    public var parameterCount: Int { total + quantizedCount }
 
     private mutating func add(_ name: String, _ shape: [Int]) {
         index[name] = views.count

@@ -63,21 +63,32 @@ enum Int8Checkpoint {
         return v
     }
 
-    /// Loads an int8 checkpoint's tensors into `model` (allocated for the layout of the non-side tensors):
-    /// the float buffer gets the dequantized weights, the layers their packed int8 forms.
+    /// Loads an int8 checkpoint's tensors into `model` (allocated with every linear quantized, so its layout has no
+    /// view for their weights): the float tensors into the float buffer, the I8 weights straight into their packed
+    /// `Int8Matrix` forms (no float32 copy is kept).
     static func load(tensors: [LazyTensor], into model: Model, directory: String) throws {
         let side = Dictionary(tensors.filter { isSideTensor($0.name) }.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let weightsOnly = tensors.filter { !isSideTensor($0.name) }
         let byName = Dictionary(weightsOnly.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-        try Checkpoint.load(tensors: weightsOnly, layout: model.layout, into: model.parameters)
+        let c = model.config
+        guard model.layout.quantized == Set(LoRATarget.allCases) else {
+            throw DNABertError(.internal, "int8 checkpoint load: the model was not allocated with its linears quantized")
+        }
+        let quantizedNames = Set((0..<c.numLayers).flatMap { l in LoRATarget.allCases.map { weightName(layer: l, $0) } })
+        try Checkpoint.load(tensors: weightsOnly.filter { !quantizedNames.contains($0.name) }, layout: model.layout, into: model.parameters)
+        // One float buffer, sized to the largest linear, that each I8 tensor is read through (the values convert
+        // exactly); freed once the matrices are packed.
+        let largest = max(3 * c.hiddenSize * c.hiddenSize, 2 * c.intermediateSize * c.hiddenSize)
+        var f = try Memory.array(repeating: Float(0), count: largest, what: "int8 checkpoint load buffer")
+        var q = try Memory.array(repeating: Int8(0), count: largest, what: "int8 checkpoint load buffer")
         var used = Set<String>()
-        for l in 0..<model.config.numLayers {
+        for l in 0..<c.numLayers {
             for t in LoRATarget.allCases {
                 let name = weightName(layer: l, t)
-                guard let w = byName[name], w.dtype == .i8, w.shape.count == 2 else {
-                    throw DNABertError.format("'\(directory)': int8 checkpoint: '\(name)' is not an I8 matrix")
+                let (k, n) = t.dimensions(c)
+                guard let w = byName[name], w.dtype == .i8, w.shape == [n, k] else {
+                    throw DNABertError.format("'\(directory)': int8 checkpoint: '\(name)' is not an I8 matrix of shape [\(n), \(k)]")
                 }
-                let n = w.shape[0], k = w.shape[1]
                 guard let s = side[name + scaleSuffix], s.shape == [n] else {
                     throw DNABertError.format("'\(directory)': int8 checkpoint: '\(name)\(scaleSuffix)' is missing or not of shape [\(n)]")
                 }
@@ -88,9 +99,10 @@ enum Int8Checkpoint {
                     used.insert(sm.name)
                     smooth = try positiveVector(sm, count: k, zeroAllowed: false, directory: directory)
                 }
-                let f = model.ptr(name)   // holds the I8 values converted to float (exact)
-                var q = [Int8](repeating: 0, count: n * k)
-                for i in 0..<(n * k) { q[i] = Int8(f[i]) }
+                try f.withUnsafeMutableBufferPointer { fb in
+                    try w.copy(into: UnsafeMutableBufferPointer(rebasing: fb[0..<(n * k)]))
+                    for i in 0..<(n * k) { q[i] = Int8(fb[i]) }
+                }
                 let m = try q.withUnsafeBufferPointer { qb in
                     try sv.withUnsafeBufferPointer { sb in
                         if let smooth {
@@ -101,7 +113,6 @@ enum Int8Checkpoint {
                         return try Int8Matrix(values: qb.baseAddress!, scales: sb.baseAddress!, out: n, in: k)
                     }
                 }
-                m.dequantize(into: f)
                 model.weights.layers[l].int8[t.index] = m
             }
         }
@@ -113,8 +124,11 @@ enum Int8Checkpoint {
     }
 
     /// Writes config.json and the int8 model.safetensors into an existing (staging) folder.
+    /// The tensors go in the order of the float32 layout (each quantized weight where its float32 view would be),
+    /// the float ones from the buffer, the quantized ones from their `Int8Matrix` only.
     static func writeFiles(into directory: String, model: Model) throws {
-        let layout = model.layout, base = model.parameters.baseAddress!
+        let layout = ParameterLayout(config: model.config, mlmHead: model.layout.hasMLMHead, pooler: model.layout.hasPooler,
+                                     classifier: model.layout.hasClassifier)
         var cfg = model.config
         if !layout.hasClassifier { cfg.numLabels = 0 }
         var quantized: [String: Int8Matrix] = [:]
@@ -142,7 +156,10 @@ enum Int8Checkpoint {
                     tensors.append((v.name + smoothSuffix, .f32, [m.inFeatures], UnsafeRawBufferPointer(b)))
                 }
             } else {
-                let bytes = UnsafeRawBufferPointer(start: base + v.offset, count: 4 * v.count)
+                guard let p = model.parameter(named: v.name), p.count == v.count else {
+                    throw DNABertError(.internal, "int8 save: '\(v.name)' is neither a float32 tensor nor a quantized weight of the model")
+                }
+                let bytes = UnsafeRawBufferPointer(p)
                 tensors.append((v.name, .f32, v.shape, bytes))
                 if v.name == "bert.embeddings.word_embeddings.weight" && layout.hasMLMHead {
                     tensors.append(("cls.predictions.decoder.weight", .f32, v.shape, bytes))
@@ -157,23 +174,26 @@ enum Int8Checkpoint {
 extension Model {
     /// A copy of this model at `precision`. To int8: each layer's four linears are smoothed (SmoothQuant, factors
     /// from a float32 forward on a fixed calibration batch: `Int8Calibration`), quantized (symmetric, one scale per
-    /// output channel) and packed for the int8 kernel; the copy's float buffer holds the dequantized weights
-    /// (q · scale / s). Quantizing an int8 model again, or back to fp32, is refused (`.invalidArgument`): load the
-    /// float32 checkpoint instead. fp32 → fp32 is a plain copy.
+    /// output channel) and packed for the int8 kernel; the copy holds them only in that int8 form (its float buffer
+    /// has no view for them: about a quarter of the float32 memory for those weights). Quantizing an int8 model
+    /// again, or back to fp32, is refused (`.invalidArgument`): load the float32 checkpoint instead (or
+    /// `dequantizedFloat32()` for a float32 model of the dequantized weights). fp32 → fp32 is a plain copy.
     public func quantized(to target: Precision) throws -> Model {
         if precision == .int8 {
             throw DNABertError.invalidArgument("quantize: the model is already int8 (quantizing twice, or back to fp32, is not supported; load the float32 checkpoint)")
         }
         let alpha: Double? = try target == .int8 ? Int8Calibration.alphaFromEnvironment() : nil
-        let m = try Model(config: config, mlmHead: layout.hasMLMHead, pooler: layout.hasPooler, classifier: layout.hasClassifier)
-        m.parameters.baseAddress!.update(from: parameters.baseAddress!, count: layout.total)
-        guard target == .int8 else { return m }
-        let H = config.hiddenSize, I = config.intermediateSize
-        var jobs: [(Int, LoRATarget)] = []
         // DNABERT_INT8_KEEP_FP32=<targets> (comma-separated LoRA target names, e.g. "wo") keeps those linears in
         // float32: a diagnostic for locating quantization error, not a supported option.
         let keep = Set((getenv("DNABERT_INT8_KEEP_FP32").map { String(cString: $0) } ?? "").split(separator: ",").map(String.init))
-        for l in 0..<config.numLayers { for t in LoRATarget.allCases where !keep.contains(t.rawValue) { jobs.append((l, t)) } }
+        let targets = target == .int8 ? LoRATarget.allCases.filter { !keep.contains($0.rawValue) } : []
+        let m = try Model(config: config, mlmHead: layout.hasMLMHead, pooler: layout.hasPooler, classifier: layout.hasClassifier,
+                          quantized: Set(targets))
+        for v in m.layout.views { m.ptr(v.name).update(from: ptr(v.name), count: v.count) }
+        guard target == .int8 else { return m }
+        let H = config.hiddenSize, I = config.intermediateSize
+        var jobs: [(Int, LoRATarget)] = []
+        for l in 0..<config.numLayers { for t in targets { jobs.append((l, t)) } }
         let ranges: [[[Float]]]? = try alpha == nil ? nil : Int8Calibration.activationRanges(of: self, threads: 0)
         var out = [Int8Matrix?](repeating: nil, count: jobs.count)
         var failure: Error? = nil
@@ -181,23 +201,31 @@ extension Model {
             Parallel.forEach(jobs.count, threads: 0) { j in
                 let (l, t) = jobs[j]
                 let (n, k) = (t == .wqkv ? 3 * H : t == .gatedLayers ? 2 * I : H, t == .wo ? I : H)
-                let w = m.ptr(Int8Checkpoint.weightName(layer: l, t))
+                let w = ptr(Int8Checkpoint.weightName(layer: l, t))   // this float32 model's weight
                 do {
-                    let q: Int8Matrix
                     if let alpha, let ranges {
                         let s = Int8Calibration.factors(activationRange: ranges[l][t.index], weight: w, out: n, in: k, alpha: alpha)
-                        q = try s.withUnsafeBufferPointer { try Int8Matrix(quantizing: w, out: n, in: k, smooth: $0.baseAddress!) }
+                        ob[j] = try s.withUnsafeBufferPointer { try Int8Matrix(quantizing: w, out: n, in: k, smooth: $0.baseAddress!) }
                     } else {
-                        q = try Int8Matrix(quantizing: w, out: n, in: k)
+                        ob[j] = try Int8Matrix(quantizing: w, out: n, in: k)
                     }
-                    q.dequantize(into: w)
-                    ob[j] = q
                 } catch { failure = error }
             }
         }
         if let failure { throw failure }
         for (j, (l, t)) in jobs.enumerated() { m.weights.layers[l].int8[t.index] = out[j] }
         m.precision = .int8
+        return m
+    }
+
+    /// A float32 model of this model's weights: for an int8 model the dequantized linears (q · scale / s, what the
+    /// int8 forward stands for), every other tensor copied; for a float32 model a plain copy. What anything that
+    /// needs float32 weights of an int8 model builds (it costs the float32 memory the int8 model saves).
+    public func dequantizedFloat32() throws -> Model {
+        let m = try Model(config: config, mlmHead: layout.hasMLMHead, pooler: layout.hasPooler, classifier: layout.hasClassifier)
+        for v in m.layout.views where !copyFloat32(named: v.name, into: m.ptr(v.name), count: v.count) {
+            throw DNABertError(.internal, "dequantize: the model has no tensor '\(v.name)'")
+        }
         return m
     }
 }

@@ -42,8 +42,9 @@ public final class PretrainedModel: @unchecked Sendable {
         try config.validate()
         try Checkpoint.validate(tensors: tensors, layout: ParameterLayout(config: config, mlmHead: parts.mlmHead, pooler: parts.pooler,
                                                                          classifier: parts.classifierLabels > 0))
+        // An int8 checkpoint's model has no float32 views for the quantized weights (Int8Checkpoint.load).
         let model = try Model(config: config, mlmHead: parts.mlmHead, pooler: parts.pooler,
-                              classifier: parts.classifierLabels > 0)
+                              classifier: parts.classifierLabels > 0, quantized: int8 ? Set(LoRATarget.allCases) : [])
         if int8 {
             try Int8Checkpoint.load(tensors: allTensors, into: model, directory: directory)
         } else {

@@ -86,6 +86,9 @@ public final class Pretrainer {
             throw DNABertError.invalidArgument("pretrain: the model needs a tokenizer")
         }
         guard model.model.layout.hasMLMHead else { throw DNABertError.invalidArgument("pretrain: the model has no MLM head") }
+        guard model.model.layout.quantized.isEmpty else {
+            throw DNABertError.invalidArgument("pretrain: pretraining needs a float32 model; this model is int8 (load its float32 checkpoint)")
+        }
         guard tokenizer.idLimit <= model.model.config.vocabSize else {
             throw DNABertError.invalidArgument("pretrain: the tokenizer has ids up to \(tokenizer.idLimit - 1), the model \(model.model.config.vocabSize) embeddings")
         }
@@ -104,7 +107,7 @@ public final class Pretrainer {
         validation = try data.validationBatches(batchSize: options.batchSize)
         // Every rank must run the same computation: refuse different files, seeds, options or initial weights.
         try comm.requireSameSettings("\(files)|\(out)|\(resume)|\(options)|\(data.state.fingerprint)|"
-            + "\(Communicator.checksum(UnsafeBufferPointer(model.model.parameters)))", what: "pretraining")
+            + "\(model.model.checksum)", what: "pretraining")
         var failure: Error? = nil
         if comm.isRoot && mkdir(out, 0o755) != 0 && errno != EEXIST {
             failure = DNABertError.io("cannot create '\(out)': \(String(cString: strerror(errno)))")

@@ -31,6 +31,11 @@ public final class Trainable {
 
     public init(model: Model, dropout: Double? = nil, seed: UInt64) throws {
         guard model.layout.hasMLMHead else { throw DNABertError.unsupported("Trainable: the model has no MLM head") }
+        // An int8 model holds its linears only in int8, which cannot train (and its gradient layout would not
+        // cover them): pretraining needs float32 weights.
+        guard model.layout.quantized.isEmpty else {
+            throw DNABertError.invalidArgument("pretraining needs a float32 model; this model is int8 (load its float32 checkpoint)")
+        }
         let p = dropout ?? model.config.hiddenDropout
         guard p >= 0, p < 1 else { throw DNABertError.invalidArgument("Trainable: dropout must be in [0, 1), got \(p)") }
         self.model = model
