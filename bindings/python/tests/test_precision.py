@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import dnabert
-from conftest import GENOMES, accuracy_gate, read_fasta
+from conftest import GENOMES, accuracy_gate, head_csv, read_fasta
 
 ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 MODEL = os.path.join(ROOT, "examples", "models", "dnabert2-small-5genomes")
@@ -281,6 +281,45 @@ def test_precision_api(fp32, int8):
     copy = fp32.quantize("fp32")
     assert copy.precision == "fp32"
     assert dnabert.int8_kernel() in ("avx512vnni", "generic")
+
+
+def test_int8_model_holds_no_float32_copies_and_still_trains(fp32, int8, tmp_path):
+    """An int8 model keeps its quantized linears in int8 only (the weights' memory `dnabert model info` reports is
+    about a quarter of float32's, the parameter count the same); QLoRA, full fine-tuning, merging and saving still
+    work from it (the float32 weights they need are dequantized), and pretraining it is a clear error."""
+    assert int8.num_parameters() == fp32.num_parameters() and int8.info["num_parameters"] == fp32.info["num_parameters"]
+    from conftest import find_cli
+    cli = find_cli()
+    if cli is not None:
+        int8.save_pretrained(str(tmp_path / "q"))
+
+        def weights_mb(folder):
+            out = subprocess.run([cli, "model", "info", folder], check=True, capture_output=True, text=True, timeout=120).stdout
+            line = next(ln for ln in out.splitlines() if ln.startswith("weights in memory:"))
+            return float(line.split()[3])
+        # shipped model: 21.2 MB float32; int8 8.8 MB (its float32 embeddings and head stay: not a full quarter)
+        assert weights_mb(str(tmp_path / "q")) < 0.45 * weights_mb(MODEL)
+    train = head_csv(os.path.join(TASK, "train.csv"), tmp_path / "train.csv", rows=64)
+    seqs, _ = read_csv(os.path.join(TASK, "test.csv"))
+    seqs = seqs[:8]
+    for full in (False, True):
+        ft = dnabert.FineTuner(int8, train, max_steps=2, batch_size=8, max_length=64, seed=1, full=full, threads=2)
+        losses = [ft.step()["loss"] for _ in range(2)]
+        assert all(np.isfinite(losses)), losses
+        clf = ft.classifier
+        proba = np.asarray(clf.predict_proba(seqs))
+        merged = clf.merged_model()
+        assert merged.precision == "fp32" and merged.num_parameters() > 0
+        folder = str(tmp_path / f"merged{int(full)}")
+        merged.save_pretrained(folder)
+        back = dnabert.Classifier.from_pretrained(folder)
+        # the merged float32 model runs the linears in float32 where the classifier ran them in int8 (QLoRA);
+        # full fine-tuning trained float32 copies, so there the two are the same computation
+        np.testing.assert_allclose(np.asarray(back.predict_proba(seqs)), proba, atol=1e-5 if full else 0.05)
+    with pytest.raises(dnabert.DNABertError, match="pretraining needs a float32 model"):
+        from dnabert.pretrain import Trainer
+        Trainer(int8, [os.path.join(LOCAL_GENOMES, "hpylori_sjm180.fasta.gz")], str(tmp_path / "pt"), steps=2,
+                batch_size=2, seq_len=32)
 
 
 # ---- bad input ----
