@@ -252,8 +252,8 @@ enum EncoderLayer {
             }
         }
         tick("bwd geglu+dg")
-        Linear.backward(dy: b.dh, ldy: 2 * I, rows: T, outFeatures: 2 * I, x: act.a, ldx: H, inFeatures: H, weight: inputWeight(.gatedLayers),
-                        dx: b.da, lddx: H, accumulateDX: true, dW: g.gated, dB: nil, threads: nt)
+        Linear.backward(dy: b.dh, ldy: 2 * I, rows: T, outFeatures: 2 * I, x: act.a, ldx: H, inFeatures: H,
+                        weight: inputWeight(.gatedLayers), dx: b.da, lddx: H, accumulateDX: true, dW: g.gated, dB: nil, threads: nt)
         if let sl = slot(.gatedLayers), let u = act.loraU[LoRATarget.gatedLayers.index], let du = b.du, let tmp = b.loraTmp {
             let m = drop.lora(.gatedLayers)
             LoRAKernels.backwardWeights(dy: b.dh, ldy: 2 * I, x: act.a, ldx: H, rows: T, inFeatures: H, outFeatures: 2 * I,
@@ -271,8 +271,8 @@ enum EncoderLayer {
             drop.attention.apply(b.da + r.lowerBound * H, ld: H, rows: r, cols: H, rowBase: r.lowerBound)
         }
         tick("bwd other")
-        Linear.backward(dy: b.da, ldy: H, rows: T, outFeatures: H, x: act.ctx, ldx: H, inFeatures: H, weight: inputWeight(.attentionOutput),
-                        dx: b.dctx, lddx: H, accumulateDX: false, dW: g.attnOut, dB: g.attnOutB, threads: nt)
+        Linear.backward(dy: b.da, ldy: H, rows: T, outFeatures: H, x: act.ctx, ldx: H, inFeatures: H,
+                        weight: inputWeight(.attentionOutput), dx: b.dctx, lddx: H, accumulateDX: false, dW: g.attnOut, dB: g.attnOutB, threads: nt)
         if let sl = slot(.attentionOutput), let u = act.loraU[LoRATarget.attentionOutput.index], let du = b.du, let tmp = b.loraTmp {
             let m = drop.lora(.attentionOutput)
             LoRAKernels.backwardWeights(dy: b.da, ldy: H, x: act.ctx, ldx: H, rows: T, inFeatures: H, outFeatures: H, slot: sl,
