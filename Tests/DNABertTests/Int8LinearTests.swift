@@ -90,14 +90,17 @@ import Glibc
         #expect(throws: DNABertError.self) { try Int8Matrix(quantizing: w, out: n, in: k, smooth: [Float](repeating: 0, count: k)) }
     }
 
-    static let hasVNNI = dnabert_i8_cpu_has_avx512vnni() != 0
+    /// The SIMD kernels this CPU runs (AVX2, AVX-512 VNNI), each checked against the portable path.
+    static let simdKernels = [Int8Kernel.avx2, .avx512vnni].filter(\.isSupported)
 
-    @Test(.enabled(if: hasVNNI, Comment(rawValue: "this CPU has no AVX-512 VNNI (the portable kernel is checked by matchesNaiveReference)")),
-          arguments: [(1, 768, 64), (5, 250, 45), (67, 96, 130), (200, 1024, 80)])
-    func vnniEqualsPortable(shape: (Int, Int, Int)) throws {
+    @Test(.enabled(if: !simdKernels.isEmpty, Comment(rawValue: "this CPU has neither AVX2 nor AVX-512 VNNI (the portable kernel is checked by matchesNaiveReference)")),
+          arguments: [(1, 768, 64), (5, 250, 45), (67, 96, 130), (200, 1024, 80), (7, 3, 9), (13, 3072, 17)])
+    func simdKernelsEqualPortable(shape: (Int, Int, Int)) throws {
         let (rows, k, n) = shape
-        #expect(try run(rows: rows, k: k, n: n, kernel: Int32(DNABERT_I8_AVX512VNNI), threads: 2)
-                == run(rows: rows, k: k, n: n, kernel: Int32(DNABERT_I8_GENERIC), threads: 2))
+        let portable = try run(rows: rows, k: k, n: n, kernel: Int32(DNABERT_I8_GENERIC), threads: 2)
+        for kernel in Self.simdKernels {
+            #expect(try run(rows: rows, k: k, n: n, kernel: kernel.code, threads: 2) == portable, "\(kernel)")
+        }
     }
 
     @Test func quantizedModelTracksFloatAndSurvivesSaveLoad() throws {

@@ -3,17 +3,34 @@ import CInt8Kernels
 import Glibc
 #endif
 
-/// Which int8 GEMM kernel runs: AVX-512 VNNI when the CPU has it, otherwise the portable C path (same int32
-/// sums, bitwise-equal outputs, much slower). `DNABERT_INT8_KERNEL=generic` forces the portable path.
-public enum Int8Kernel: String, Sendable {
-    case generic, avx512vnni
+/// Which int8 GEMM kernel runs: AVX-512 VNNI when the CPU has it, else AVX2 (int16 `vpmaddwd`), else the portable
+/// C path. All three compute the same int32 sums, so their outputs are bitwise equal. `DNABERT_INT8_KERNEL=generic`
+/// (or `avx2`) forces a slower path than the CPU's best, for tests; a name the CPU cannot run, or an unknown one,
+/// leaves the automatic choice.
+public enum Int8Kernel: String, Sendable, CaseIterable {
+    case generic, avx2, avx512vnni
+
+    /// Whether this CPU (and OS) can run the kernel.
+    public var isSupported: Bool {
+        switch self {
+        case .generic: return true
+        case .avx2: return dnabert_i8_cpu_has_avx2() != 0
+        case .avx512vnni: return dnabert_i8_cpu_has_avx512vnni() != 0
+        }
+    }
 
     public static let current: Int8Kernel = {
-        if let e = getenv("DNABERT_INT8_KERNEL"), String(cString: e) == "generic" { return .generic }
-        return dnabert_i8_cpu_has_avx512vnni() != 0 ? .avx512vnni : .generic
+        if let e = getenv("DNABERT_INT8_KERNEL"), let k = Int8Kernel(rawValue: String(cString: e)), k.isSupported { return k }
+        return [.avx512vnni, .avx2].first { $0.isSupported } ?? .generic
     }()
 
-    var code: Int32 { self == .avx512vnni ? Int32(DNABERT_I8_AVX512VNNI) : Int32(DNABERT_I8_GENERIC) }
+    var code: Int32 {
+        switch self {
+        case .generic: return Int32(DNABERT_I8_GENERIC)
+        case .avx2: return Int32(DNABERT_I8_AVX2)
+        case .avx512vnni: return Int32(DNABERT_I8_AVX512VNNI)
+        }
+    }
 }
 
 /// A weight matrix W [out, in] quantized symmetrically to int8 with one scale per output channel
