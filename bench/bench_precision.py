@@ -339,19 +339,22 @@ CHILD_STEP = bench_finetune_step.CHILD_DNABERT.replace(_FT, """if args.get("int8
 
 
 def qlora_step(threads, steps):
-    """Best and median seconds of a LoRA step (117M, 8x128, r 8) on the float32 and on the int8 base,
-    the two children alternating step by step after one warm-up step each."""
+    """Best and median seconds of a LoRA step (117M, 8x128, r 8) on the float32 base, on the int8 base (QLoRA), and
+    on the int8 base with float32 input gradients (DNABERT_INT8_BACKWARD=fp32, the diagnostic), the children taking
+    turns step by step (the order rotating) after one warm-up step each."""
     common = dict(config=PRESETS["base"], vocab=VOCAB, B=8, L=128, threads=threads, sgemm_n=1024, mode="lora",
                   tokenizer=TOKENIZER)
     env = child_env()
+    names = ["fp32", "int8", "int8-fp32-backward"]
     sides = {"fp32": Child(CHILD_STEP, dict(common, int8=False), env)}
     try:
         sides["int8"] = Child(CHILD_STEP, dict(common, int8=True), env)
-        t = {"fp32": [], "int8": []}
+        sides["int8-fp32-backward"] = Child(CHILD_STEP, dict(common, int8=True), dict(env, DNABERT_INT8_BACKWARD="fp32"))
+        t = {name: [] for name in names}
         for name in sides:
             sides[name].ask("step")
         for i in range(steps):
-            for name in (("fp32", "int8") if i % 2 == 0 else ("int8", "fp32")):
+            for name in names[i % 3:] + names[:i % 3]:
                 t[name].append(sides[name].ask("step")["seconds"])
     finally:
         for side in sides.values():
@@ -382,7 +385,7 @@ def main():
     ap.add_argument("--qlora-steps", type=int, default=4,
                     help="timed LoRA steps (117M, 8x128, r 8) on the float32 and the int8 base; 0 skips the row")
     args = ap.parse_args()
-    shapes = [tuple(map(int, s.split("x"))) for s in args.shapes.split(",")]
+    shapes = [tuple(map(int, s.split("x"))) for s in args.shapes.split(",") if s]
     cases = [c for c in args.cases.split(",") if c]
     for c in cases:
         if c not in CASES:
@@ -402,7 +405,7 @@ def main():
             e = run_child(CHILD_EXPORT, [1, 64, args.threads, 1, tmp])
             print(f"ONNX export checked against PyTorch at 1x200: max |diff| {e['max_abs_diff']:.2e}", flush=True)
         best, gemm, kernel = {}, {}, {}
-        for rnd in range(args.rounds):
+        for rnd in range(args.rounds if cases and shapes else 0):   # (--cases "" or --shapes "": the QLoRA row only)
             order = cases[rnd % len(cases):] + cases[:rnd % len(cases)]
             for B, L in shapes:
                 reps = args.reps if B * L <= 2048 else max(1, args.reps - 1)
@@ -477,7 +480,9 @@ def main():
         print(f"\nLoRA step (117M, 8x128, r 8, Wqkv + attention output; best / median of {args.qlora_steps}, alternating):"
               f" float32 base {q['fp32'][0]:.3f} / {q['fp32'][1]:.3f} s, int8 base (QLoRA) {q['int8'][0]:.3f} / "
               f"{q['int8'][1]:.3f} s: {q['fp32'][0] / q['int8'][0]:.2f}x / {q['fp32'][1] / q['int8'][1]:.2f}x "
-              f"(goal >= 1.6x)")
+              f"(goal >= 1.6x); int8 base with float32 input gradients (DNABERT_INT8_BACKWARD=fp32) "
+              f"{q['int8-fp32-backward'][0]:.3f} / {q['int8-fp32-backward'][1]:.3f} s: "
+              f"{q['fp32'][0] / q['int8-fp32-backward'][0]:.2f}x / {q['fp32'][1] / q['int8-fp32-backward'][1]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -166,6 +166,26 @@ enum EncoderLayer {
         }
     }
 
+    /// `Linear.backward` of linear `t`, with its input gradient through the int8 weight when the layer has one
+    /// (a frozen linear of an int8 base: QLoRA-style fine-tuning; see `Linear.backwardInputInt8`). Weight and bias
+    /// gradients, where asked for, stay float32. `scratch` ([rows, in] floats, free at this point) serves the int8
+    /// accumulation.
+    static func linearBackward(_ t: LoRATarget, _ w: LayerWeights, dy: UnsafePointer<Float>, ldy: Int, rows: Int,
+                               outFeatures: Int, x: UnsafePointer<Float>, ldx: Int, inFeatures: Int, weight: UnsafePointer<Float>,
+                               dx: Buf?, lddx: Int, accumulateDX: Bool, dW: Buf?, dB: Buf?, scratch: Buf?, threads nt: Int) throws {
+        guard let q = w.int8[t.index], Linear.int8InputGradient else {
+            Linear.backward(dy: dy, ldy: ldy, rows: rows, outFeatures: outFeatures, x: x, ldx: ldx, inFeatures: inFeatures,
+                            weight: weight, dx: dx, lddx: lddx, accumulateDX: accumulateDX, dW: dW, dB: dB, threads: nt)
+            return
+        }
+        if let dx {
+            try Linear.backwardInputInt8(dy: dy, ldy: ldy, rows: rows, weight: q, dx: dx, lddx: lddx, accumulate: accumulateDX,
+                                         scratch: scratch, threads: nt)
+        }
+        Linear.backward(dy: dy, ldy: ldy, rows: rows, outFeatures: outFeatures, x: x, ldx: ldx, inFeatures: inFeatures,
+                        weight: weight, dx: nil, lddx: lddx, accumulateDX: false, dW: dW, dB: dB, threads: nt)
+    }
+
     /// Scratch of the backward, shared by every layer.
     struct BackwardScratch {
         /// [T, H], [T, 2I], [T, H], [T, 3H]; `du` [T, max rank] when there are adapters; `loraTmp` [T, max(H, I)]
@@ -180,7 +200,7 @@ enum EncoderLayer {
     /// `g` points; frozen tensors get none.
     static func backward(dx: Buf, x: UnsafePointer<Float>, _ w: LayerWeights, _ g: LayerGrads, _ act: LayerActivations,
                          _ s: LayerShape, _ pb: PackedBatch, drop: LayerDropout, scratch b: BackwardScratch,
-                         needInputGradient: Bool, threads nt: Int, tick: (String) -> Void) {
+                         needInputGradient: Bool, threads nt: Int, tick: (String) -> Void) throws {
         let H = s.H, I = s.I, T = pb.tokens
         let rowParts = Parallel.ranges(T, parts: min(nt, max(1, T / 8)))
         guard let st = act.stats, let lse = act.lse else { return }
@@ -207,10 +227,17 @@ enum EncoderLayer {
                                         mask: drop.lora(.wo), tmp: tmp, u: u, du: du, threads: nt)
         }
         tick("bwd linear")
+        // dg = ds2·Wo: through the int8 Wo of a frozen int8 base (QLoRA), else float32 row by row below
+        let woInt8 = Linear.int8InputGradient ? w.int8[LoRATarget.wo.index] : nil
+        if let q = woInt8 {
+            try Linear.backwardInputInt8(dy: dx, ldy: H, rows: T, weight: q, dx: gB, lddx: I, accumulate: false, threads: nt)
+        }
         Parallel.forEach(rowParts.count, threads: nt) { q in
             let r = rowParts[q]
-            BLAS.sgemm(transA: .noTrans, transB: .noTrans, m: r.count, n: I, k: H, alpha: 1, a: dx + r.lowerBound * H, lda: H,
-                       b: w.wo, ldb: I, beta: 0, c: gB + r.lowerBound * I, ldc: I)
+            if woInt8 == nil {
+                BLAS.sgemm(transA: .noTrans, transB: .noTrans, m: r.count, n: I, k: H, alpha: 1, a: dx + r.lowerBound * H, lda: H,
+                           b: w.wo, ldb: I, beta: 0, c: gB + r.lowerBound * I, ldc: I)
+            }
             if woSlot == nil {
                 drop.mlp.apply(gB + r.lowerBound * I, ld: I, rows: r, cols: I, rowBase: r.lowerBound)
                 Activations.gegluBackward(h: act.hh + r.lowerBound * 2 * I, ld: 2 * I, rows: r.count, inner: I,
@@ -228,8 +255,8 @@ enum EncoderLayer {
             }
         }
         tick("bwd geglu+dg")
-        Linear.backward(dy: b.dh, ldy: 2 * I, rows: T, outFeatures: 2 * I, x: act.a, ldx: H, inFeatures: H, weight: w.gated,
-                        dx: b.da, lddx: H, accumulateDX: true, dW: g.gated, dB: nil, threads: nt)
+        try linearBackward(.gatedLayers, w, dy: b.dh, ldy: 2 * I, rows: T, outFeatures: 2 * I, x: act.a, ldx: H, inFeatures: H,
+                           weight: w.gated, dx: b.da, lddx: H, accumulateDX: true, dW: g.gated, dB: nil, scratch: b.dctx, threads: nt)
         if let sl = slot(.gatedLayers), let u = act.loraU[LoRATarget.gatedLayers.index], let du = b.du, let tmp = b.loraTmp {
             let m = drop.lora(.gatedLayers)
             LoRAKernels.backwardWeights(dy: b.dh, ldy: 2 * I, x: act.a, ldx: H, rows: T, inFeatures: H, outFeatures: 2 * I,
@@ -247,8 +274,9 @@ enum EncoderLayer {
             drop.attention.apply(b.da + r.lowerBound * H, ld: H, rows: r, cols: H, rowBase: r.lowerBound)
         }
         tick("bwd other")
-        Linear.backward(dy: b.da, ldy: H, rows: T, outFeatures: H, x: act.ctx, ldx: H, inFeatures: H, weight: w.attnOut,
-                        dx: b.dctx, lddx: H, accumulateDX: false, dW: g.attnOut, dB: g.attnOutB, threads: nt)
+        try linearBackward(.attentionOutput, w, dy: b.da, ldy: H, rows: T, outFeatures: H, x: act.ctx, ldx: H, inFeatures: H,
+                           weight: w.attnOut, dx: b.dctx, lddx: H, accumulateDX: false, dW: g.attnOut, dB: g.attnOutB,
+                           scratch: nil, threads: nt)
         if let sl = slot(.attentionOutput), let u = act.loraU[LoRATarget.attentionOutput.index], let du = b.du, let tmp = b.loraTmp {
             let m = drop.lora(.attentionOutput)
             LoRAKernels.backwardWeights(dy: b.da, ldy: H, x: act.ctx, ldx: H, rows: T, inFeatures: H, outFeatures: H, slot: sl,
@@ -263,8 +291,10 @@ enum EncoderLayer {
                                     headDim: s.d, slopes: s.slopes, scale: s.scale, threads: nt)
         }
         tick("bwd attention")
-        Linear.backward(dy: b.dqkv, ldy: 3 * H, rows: T, outFeatures: 3 * H, x: x, ldx: H, inFeatures: H, weight: w.wqkv,
-                        dx: needInputGradient ? dx : nil, lddx: H, accumulateDX: true, dW: g.wqkv, dB: g.bqkv, threads: nt)
+        // (dctx, read by the attention backward above, is free again: the scratch of the accumulation)
+        try linearBackward(.wqkv, w, dy: b.dqkv, ldy: 3 * H, rows: T, outFeatures: 3 * H, x: x, ldx: H, inFeatures: H,
+                           weight: w.wqkv, dx: needInputGradient ? dx : nil, lddx: H, accumulateDX: true, dW: g.wqkv,
+                           dB: g.bqkv, scratch: b.dctx, threads: nt)
         if let sl = slot(.wqkv), let u = act.loraU[LoRATarget.wqkv.index], let du = b.du, let tmp = b.loraTmp {
             let m = drop.lora(.wqkv)
             LoRAKernels.backwardWeights(dy: b.dqkv, ldy: 3 * H, x: x, ldx: H, rows: T, inFeatures: H, outFeatures: 3 * H,

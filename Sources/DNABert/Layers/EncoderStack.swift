@@ -145,7 +145,7 @@ final class EncoderStack {
         for l in stride(from: NL - 1, through: 0, by: -1) {
             let drop = LayerDropout(attention: mask(l, 1), mlp: mask(l, 2), lora: { loraMask(l, $0) })
             // Layer 0's input gradient is only needed when the embeddings train.
-            EncoderLayer.backward(dx: dx, x: xs[l], w.layers[l], g.layers[l], acts[l], shape, pb, drop: drop, scratch: b,
+            try EncoderLayer.backward(dx: dx, x: xs[l], w.layers[l], g.layers[l], acts[l], shape, pb, drop: drop, scratch: b,
                                   needInputGradient: l > 0 || embTrains, threads: nt, tick: tk)
             try layerBackwardDone?(l)
         }

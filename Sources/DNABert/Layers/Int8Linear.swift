@@ -198,12 +198,22 @@ extension Linear {
                     colsum: q.colsum, columnScale: q.scales, n: q.outFeatures, bias: bias, y: y, ldy: ldy, threads: threads)
     }
 
+    /// Whether QLoRA's input-gradient products run in int8 (the default) — `DNABERT_INT8_BACKWARD=fp32` makes them use
+    /// the dequantized float32 weights instead: a diagnostic for measuring what the int8 gradients cost in accuracy
+    /// and gain in speed, not a supported option.
+    static let int8InputGradient: Bool = {
+        guard let e = getenv("DNABERT_INT8_BACKWARD") else { return true }
+        return String(cString: e) != "fp32"
+    }()
+
     /// The input gradient of an int8 linear, dX (= or += when `accumulate`) = dY·W, computed in int8 like the
     /// forward (QLoRA-style fine-tuning on an int8 base): each row of dY·diag(scale) is quantized per row, the
     /// product runs against the int8 Wᵀ (`Int8Matrix.transposed`), and the int32 sums are dequantized with the
-    /// row's scale and 1/s. Throws only when Wᵀ's packing cannot be allocated.
+    /// row's scale and 1/s. `scratch` (rows × in floats, optional) holds the product when accumulating; without it
+    /// a buffer is allocated. Throws only when Wᵀ's packing or that buffer cannot be allocated.
     static func backwardInputInt8(dy: UnsafePointer<Float>, ldy: Int, rows: Int, weight q: Int8Matrix,
-                                  dx: UnsafeMutablePointer<Float>, lddx: Int, accumulate: Bool, threads: Int) throws {
+                                  dx: UnsafeMutablePointer<Float>, lddx: Int, accumulate: Bool,
+                                  scratch: UnsafeMutablePointer<Float>? = nil, threads: Int) throws {
         if rows <= 0 || q.inFeatures <= 0 { return }
         let t = try q.transposed(), n = q.inFeatures
         if !accumulate {
@@ -211,11 +221,17 @@ extension Linear {
                         colsum: t.colsum, columnScale: t.columnScale, n: n, bias: nil, y: dx, ldy: lddx, threads: threads)
             return
         }
-        let (count, overflow) = rows.multipliedReportingOverflow(by: n)
-        guard !overflow else { throw DNABertError(.outOfMemory, "int8: a \(rows) × \(n) input gradient does not fit in memory") }
-        let buf = try Memory.allocate(Float.self, count: count, what: "int8 input gradient")
-        defer { Memory.deallocate(buf) }
-        let tmp = buf.baseAddress!
+        var owned: UnsafeMutableBufferPointer<Float>? = nil
+        defer { owned.map(Memory.deallocate) }
+        let tmp: UnsafeMutablePointer<Float>
+        if let scratch {
+            tmp = scratch
+        } else {
+            let (count, overflow) = rows.multipliedReportingOverflow(by: n)
+            guard !overflow else { throw DNABertError(.outOfMemory, "int8: a \(rows) × \(n) input gradient does not fit in memory") }
+            owned = try Memory.allocate(Float.self, count: count, what: "int8 input gradient")
+            tmp = owned!.baseAddress!
+        }
         int8Product(x: dy, ldx: ldy, rows: rows, k: q.outFeatures, prescale: q.scales, kpad: t.kpad, packed: t.packed,
                     colsum: t.colsum, columnScale: t.columnScale, n: n, bias: nil, y: tmp, ldy: n, threads: threads)
         let parts = min(Parallel.threads(threads), max(1, rows / 16))
