@@ -19,14 +19,17 @@ let staticStdlib: [LinkerSetting] = [.unsafeFlags(["-static-stdlib"], .when(plat
 let staticStdlibFoundation: [LinkerSetting] = [
     .unsafeFlags(["-static-stdlib", "-l_FoundationCollections", "-l_FoundationCShims"], .when(platforms: [.linux]))]
 
-// Target features of the DNABertAVX512 module (x86-64 hosts only; elsewhere it is a second baseline copy).
+// Target features of the DNABertAVX512 and DNABertAVX2 modules (x86-64 hosts only; elsewhere they are more
+// baseline copies).
 #if arch(x86_64)
 let avx512Flags = ["-Xcc", "-mavx512f", "-Xcc", "-mavx512bw", "-Xcc", "-mavx512dq", "-Xcc", "-mavx512vl",
                    "-Xcc", "-mavx2", "-Xcc", "-mfma"]
 let avx512Defines: [SwiftSetting] = [.define("DNABERT_FMA")]
+let avx2Flags = ["-Xcc", "-mavx2", "-Xcc", "-mfma"]
 #else
 let avx512Flags: [String] = []
 let avx512Defines: [SwiftSetting] = []
+let avx2Flags: [String] = []
 #endif
 
 let package = Package(
@@ -40,7 +43,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
-        .target(name: "DNABert", dependencies: ["CZlib", "DNABertAVX512", "CForkGuard", "CMPIShim", "CInt8Kernels"], swiftSettings: optimise),
+        .target(name: "DNABert", dependencies: ["CZlib", "DNABertAVX512", "DNABertAVX2", "CForkGuard", "CMPIShim", "CInt8Kernels"], swiftSettings: optimise),
         // Open MPI bound at run time (dlopen of libmpi.so.40) for data-parallel runs; nothing links MPI.
         .target(name: "CMPIShim", path: "Sources/CMPIShim", linkerSettings: [.linkedLibrary("dl")]),
         // Int8 GEMM kernels (portable C + AVX-512 VNNI behind a run-time CPU check; see int8_kernels.h).
@@ -51,6 +54,9 @@ let package = Package(
         // The SIMD row kernels (a symlink to DNABert/Kernels/SIMDKernels.swift) built for AVX-512 + FMA;
         // DNABert calls them only after checking the CPU's features (Kernels/SIMDPath.swift).
         .target(name: "DNABertAVX512", swiftSettings: optimise + avx512Defines + [.unsafeFlags(avx512Flags)]),
+        // The same kernels for AVX2 + FMA (CPUs without AVX-512: AMD Zen 2/3, Intel before Skylake-SP), where
+        // SIMD16<Float> is two ymm registers instead of four xmm ones.
+        .target(name: "DNABertAVX2", swiftSettings: optimise + avx512Defines + [.unsafeFlags(avx2Flags)]),
         .target(name: "CDNABertABI", path: "Sources/CDNABertABI", exclude: ["libdnabert.map"]),
         // libdnabert.so: the Swift runtime linked in statically, SONAME libdnabert.so.0 and the ABI's symbol
         // versions (only dnabert_* is exported).

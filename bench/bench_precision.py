@@ -19,7 +19,8 @@ loads) and `int8_linear` (row quantization + VNNI GEMM) for its int8 case.
 
 The CPU's peaks come from register-only loops in a small C program compiled here with gcc: 12 independent
 accumulators of `vfmadd231ps zmm` (float32 FMA, 2 FLOP per lane) and `vpdpbusd zmm` (int8 VNNI, 2 OP per byte
-pair: 4 multiply-adds per 32-bit lane), 1 and N threads (pthreads). "peak %" = achieved model (GFLOP or GOP)/s over
+pair: 4 multiply-adds per 32-bit lane), 1 and N threads (pthreads); on a CPU with AVX2 but no AVX-512, `vfmadd231ps ymm`
+and `vpmaddwd ymm` + `vpaddd` (the exact int16 product of dnabert's AVX2 int8 kernel, 32 OP per vpmaddwd). "peak %" = achieved model (GFLOP or GOP)/s over
 the peak at the thread count used (float32 peak for fp32 cases, VNNI peak for int8 cases; attention and the
 float32 parts of an int8 model are counted at their FLOPs, so the int8 fraction is an upper-bound-flavoured figure).
 
@@ -244,6 +245,54 @@ int main(int argc, char **argv) {
 }
 """
 
+# The same register-only loops for a CPU with AVX2 but no AVX-512 (written in assembly so no compiler can fold
+# them): 12 independent `vfmadd231ps ymm` (8 lanes × 2 FLOP), and the exact int8 path of dnabert's AVX2 kernel,
+# `vpmaddwd ymm` (16 int16 products summed in pairs, 32 OP) each followed by the `vpaddd` into its accumulator.
+PEAK_AVX2_C = r"""
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#define ITERS 20000000L
+#define R12(OP) OP(4) OP(5) OP(6) OP(7) OP(8) OP(9) OP(10) OP(11) OP(12) OP(13) OP(14) OP(15)
+#define FMA(i) "vfmadd231ps %%ymm1, %%ymm2, %%ymm" #i "\n"
+#define R6(OP) OP(4, 10) OP(5, 11) OP(6, 12) OP(7, 13) OP(8, 14) OP(9, 15)
+#define MADD(a, t) "vpmaddwd %%ymm1, %%ymm2, %%ymm" #t "\n vpaddd %%ymm" #t ", %%ymm" #a ", %%ymm" #a "\n"
+static void *fma_loop(void *arg) {
+    (void)arg; long n = ITERS;
+    __asm__ volatile("vxorps %%ymm1, %%ymm1, %%ymm1\n vxorps %%ymm2, %%ymm2, %%ymm2\n"
+                     "1:\n" R12(FMA) "dec %0\n jnz 1b\n" : "+r"(n) :: "memory", "xmm1", "xmm2", "xmm4", "xmm5",
+                     "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+    return NULL;
+}
+static void *madd_loop(void *arg) {
+    (void)arg; long n = ITERS * 2;   /* 6 pairs per pass: twice the passes for 12 per ITERS */
+    __asm__ volatile("vpxor %%ymm1, %%ymm1, %%ymm1\n vpxor %%ymm2, %%ymm2, %%ymm2\n"
+                     "1:\n" R6(MADD) "dec %0\n jnz 1b\n" : "+r"(n) :: "memory", "xmm1", "xmm2", "xmm4", "xmm5",
+                     "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+    return NULL;
+}
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
+static double run(void *(*fn)(void *), int n, double ops_per_iter) {
+    pthread_t th[64]; double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = now();
+        for (int i = 0; i < n; i++) pthread_create(&th[i], NULL, fn, NULL);
+        for (int i = 0; i < n; i++) pthread_join(th[i], NULL);
+        double r = ops_per_iter * ITERS * n / (now() - t0) / 1e9;
+        if (r > best) best = r;
+    }
+    return best;
+}
+int main(int argc, char **argv) {
+    int n = argc > 1 ? atoi(argv[1]) : 1;
+    if (n < 1 || n > 64) return 2;
+    /* 12 FMAs x 8 lanes x 2 FLOP; 12 vpmaddwd x 16 products x 2 OP per ITERS */
+    printf("{\"fp32\": %.1f, \"int8\": %.1f}\n", run(fma_loop, n, 12 * 8 * 2.0), run(madd_loop, n, 12 * 16 * 2.0));
+    return 0;
+}
+"""
+
 
 def run_child(code, argv):
     r = subprocess.run([sys.executable, "-c", code] + [str(a) for a in argv], env=child_env(),
@@ -253,16 +302,25 @@ def run_child(code, argv):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+INT8_PEAK_NAME = "int8"
+
+
 def cpu_peaks(tmp, threads):
-    """{threads: {"fp32": GFLOP/s, "int8": GOP/s}} from the register-only loops, or None without gcc/AVX-512 VNNI."""
+    """{threads: {"fp32": GFLOP/s, "int8": GOP/s}} from the register-only loops: AVX-512 (zmm FMA, vpdpbusd) on a
+    CPU with AVX-512 VNNI, AVX2 (ymm FMA, vpmaddwd + vpaddd: the ceiling of dnabert's exact AVX2 int8 kernel) on
+    one with AVX2 only; None without gcc or either."""
+    global INT8_PEAK_NAME
     flags = open("/proc/cpuinfo").read()
-    if "avx512_vnni" not in flags or shutil.which("gcc") is None:
-        print("CPU peak: skipped (needs gcc and a CPU with AVX-512 VNNI)")
+    if shutil.which("gcc") is None or " avx2" not in flags:
+        print("CPU peak: skipped (needs gcc and a CPU with AVX2 or AVX-512 VNNI)")
         return None
     src, exe = os.path.join(tmp, "peak.c"), os.path.join(tmp, "peak")
+    vnni = "avx512_vnni" in flags
     with open(src, "w") as f:
-        f.write(PEAK_C)
-    subprocess.run(["gcc", "-O2", "-mavx512f", "-mavx512vnni", "-pthread", src, "-o", exe], check=True)
+        f.write(PEAK_C if vnni else PEAK_AVX2_C)
+    INT8_PEAK_NAME = "int8 VNNI vpdpbusd" if vnni else "int8 AVX2 vpmaddwd+vpaddd"
+    flags_cc = ["-mavx512f", "-mavx512vnni"] if vnni else ["-mavx2", "-mfma"]
+    subprocess.run(["gcc", "-O2", *flags_cc, "-pthread", src, "-o", exe], check=True)
     out = {}
     for n in sorted({1, threads}):
         out[n] = json.loads(subprocess.run([exe, str(n)], capture_output=True, text=True, check=True).stdout)
@@ -281,19 +339,22 @@ CHILD_STEP = bench_finetune_step.CHILD_DNABERT.replace(_FT, """if args.get("int8
 
 
 def qlora_step(threads, steps):
-    """Best and median seconds of a LoRA step (117M, 8x128, r 8) on the float32 and on the int8 base,
-    the two children alternating step by step after one warm-up step each."""
+    """Best and median seconds of a LoRA step (117M, 8x128, r 8) on the float32 base, on the int8 base (QLoRA), and
+    on the int8 base with float32 input gradients (DNABERT_INT8_BACKWARD=fp32, the diagnostic), the children taking
+    turns step by step (the order rotating) after one warm-up step each."""
     common = dict(config=PRESETS["base"], vocab=VOCAB, B=8, L=128, threads=threads, sgemm_n=1024, mode="lora",
                   tokenizer=TOKENIZER)
     env = child_env()
+    names = ["fp32", "int8", "int8-fp32-backward"]
     sides = {"fp32": Child(CHILD_STEP, dict(common, int8=False), env)}
     try:
         sides["int8"] = Child(CHILD_STEP, dict(common, int8=True), env)
-        t = {"fp32": [], "int8": []}
+        sides["int8-fp32-backward"] = Child(CHILD_STEP, dict(common, int8=True), dict(env, DNABERT_INT8_BACKWARD="fp32"))
+        t = {name: [] for name in names}
         for name in sides:
             sides[name].ask("step")
         for i in range(steps):
-            for name in (("fp32", "int8") if i % 2 == 0 else ("int8", "fp32")):
+            for name in names[i % 3:] + names[:i % 3]:
                 t[name].append(sides[name].ask("step")["seconds"])
     finally:
         for side in sides.values():
@@ -324,7 +385,7 @@ def main():
     ap.add_argument("--qlora-steps", type=int, default=4,
                     help="timed LoRA steps (117M, 8x128, r 8) on the float32 and the int8 base; 0 skips the row")
     args = ap.parse_args()
-    shapes = [tuple(map(int, s.split("x"))) for s in args.shapes.split(",")]
+    shapes = [tuple(map(int, s.split("x"))) for s in args.shapes.split(",") if s]
     cases = [c for c in args.cases.split(",") if c]
     for c in cases:
         if c not in CASES:
@@ -338,13 +399,13 @@ def main():
         peaks = None if args.no_peak else cpu_peaks(tmp, args.threads)
         if peaks:
             for n, p in peaks.items():
-                print(f"CPU peak, {n} thread(s): float32 FMA {p['fp32']:.0f} GFLOP/s, int8 VNNI vpdpbusd "
+                print(f"CPU peak, {n} thread(s): float32 FMA {p['fp32']:.0f} GFLOP/s, {INT8_PEAK_NAME} "
                       f"{p['int8']:.0f} GOP/s", flush=True)
         if any(c.startswith("ort") for c in cases):
             e = run_child(CHILD_EXPORT, [1, 64, args.threads, 1, tmp])
             print(f"ONNX export checked against PyTorch at 1x200: max |diff| {e['max_abs_diff']:.2e}", flush=True)
         best, gemm, kernel = {}, {}, {}
-        for rnd in range(args.rounds):
+        for rnd in range(args.rounds if cases and shapes else 0):   # (--cases "" or --shapes "": the QLoRA row only)
             order = cases[rnd % len(cases):] + cases[:rnd % len(cases)]
             for B, L in shapes:
                 reps = args.reps if B * L <= 2048 else max(1, args.reps - 1)
@@ -370,7 +431,7 @@ def main():
         for n, p in again.items():
             peaks[n] = {k: max(peaks[n][k], p[k]) for k in p}
             print(f"CPU peak, {n} thread(s), best of start and end: float32 FMA {peaks[n]['fp32']:.0f} GFLOP/s, "
-                  f"int8 VNNI {peaks[n]['int8']:.0f} GOP/s")
+                  f"{INT8_PEAK_NAME} {peaks[n]['int8']:.0f} GOP/s")
     peak = peaks.get(args.threads) if peaks else None
     print(f"\nSeconds (best over rounds), model G(FL)OP/s and fraction of the CPU peak at {args.threads} threads, "
           f"each peer's own GEMM rate on [max(B*L,512),768]x[768,3072]:")
@@ -419,7 +480,9 @@ def main():
         print(f"\nLoRA step (117M, 8x128, r 8, Wqkv + attention output; best / median of {args.qlora_steps}, alternating):"
               f" float32 base {q['fp32'][0]:.3f} / {q['fp32'][1]:.3f} s, int8 base (QLoRA) {q['int8'][0]:.3f} / "
               f"{q['int8'][1]:.3f} s: {q['fp32'][0] / q['int8'][0]:.2f}x / {q['fp32'][1] / q['int8'][1]:.2f}x "
-              f"(goal >= 1.6x)")
+              f"(goal >= 1.6x); int8 base with float32 input gradients (DNABERT_INT8_BACKWARD=fp32) "
+              f"{q['int8-fp32-backward'][0]:.3f} / {q['int8-fp32-backward'][1]:.3f} s: "
+              f"{q['fp32'][0] / q['int8-fp32-backward'][0]:.2f}x / {q['fp32'][1] / q['int8-fp32-backward'][1]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -264,8 +264,8 @@ DNABERT_API int dnabert_model_get_info(const dnabert_model *model, dnabert_model
 /* Reduced precision. DNABERT_PRECISION_INT8: the four linears of each encoder layer run with int8 weights (one
  * scale per output channel, symmetric, after SmoothQuant-style per-input-channel smoothing calibrated when the
  * model is quantized) and int8 activations quantized per row at run time, accumulating in
- * int32 (AVX-512 VNNI when the CPU has it, else a portable path giving the same numbers, slower; the environment
- * variable DNABERT_INT8_KERNEL=generic forces the portable path). LayerNorm, softmax, GELU, residuals, attention
+ * int32 (AVX-512 VNNI when the CPU has it, else AVX2, else a portable path; all give the same numbers; the
+ * environment variable DNABERT_INT8_KERNEL=generic or =avx2 forces a slower path). LayerNorm, softmax, GELU, residuals, attention
  * and the heads stay float32. Every inference call works on a quantized model; dnabert_model_save writes the
  * int8 layout (README "Reduced precision") and dnabert_model_load reads it back. */
 enum { DNABERT_PRECISION_FP32 = 0, DNABERT_PRECISION_INT8 = 1 };
@@ -275,7 +275,7 @@ enum { DNABERT_PRECISION_FP32 = 0, DNABERT_PRECISION_INT8 = 1 };
  * Thread-safe with respect to inference on `model`. */
 DNABERT_API int dnabert_model_quantize(const dnabert_model *model, int32_t precision, dnabert_model **out);
 
-/* The int8 kernel in use: "avx512vnni" or "generic" (static string). */
+/* The int8 kernel in use: "avx512vnni", "avx2" or "generic" (static string). */
 DNABERT_API const char *dnabert_int8_kernel(void);
 
 /* For tests and benchmarks: y = x W^T (+ bias) through the library's int8 linear (W [out, in] quantized per

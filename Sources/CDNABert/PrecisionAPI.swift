@@ -19,12 +19,17 @@ public func dnabert_model_quantize(_ m: OpaquePointer?, _ precision: Int32, _ ou
 
 @_cdecl("dnabert_int8_kernel")
 public func dnabert_int8_kernel() -> UnsafePointer<CChar> {
-    Int8Kernel.current == .avx512vnni ? UnsafePointer(strdupStatic.vnni) : UnsafePointer(strdupStatic.generic)
+    switch Int8Kernel.current {
+    case .avx512vnni: return UnsafePointer(kernelNames.vnni)
+    case .avx2: return UnsafePointer(kernelNames.avx2)
+    case .generic: return UnsafePointer(kernelNames.generic)
+    }
 }
 
 /// Static C strings for `dnabert_int8_kernel` (never freed).
-private enum strdupStatic {
+private enum kernelNames {
     static let vnni: UnsafeMutablePointer<CChar> = strdup("avx512vnni")!
+    static let avx2: UnsafeMutablePointer<CChar> = strdup("avx2")!
     static let generic: UnsafeMutablePointer<CChar> = strdup("generic")!
 }
 

@@ -4,6 +4,7 @@
  * sums, so their outputs are bitwise equal (the float epilogue is the same expression). */
 #include "int8_kernels.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
@@ -24,6 +25,22 @@ int dnabert_i8_cpu_has_avx512vnni(void) {
     __cpuid_count(7, 0, a, b, c, d);
     int f = (b >> 16) & 1, bw = (b >> 30) & 1, vnni = (c >> 11) & 1;
     return f && bw && vnni;
+#else
+    return 0;
+#endif
+}
+
+int dnabert_i8_cpu_has_avx2(void) {
+#ifdef DNABERT_X86
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    if (!(c & (1u << 27))) return 0;                       /* OSXSAVE */
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 0x6) != 0x6) return 0;                        /* XMM and YMM state enabled */
+    if (__get_cpuid_max(0, 0) < 7) return 0;
+    __cpuid_count(7, 0, a, b, c, d);
+    return (b >> 5) & 1;
 #else
     return 0;
 #endif
@@ -67,6 +84,34 @@ static float row_absmax_avx512(const float *x, size_t k) {
     for (; i < k; i++) { float a = fabsf(x[i]); if (a > r) r = a; }
     return r;
 }
+
+__attribute__((target("avx2")))
+static void quantize_row_u8_avx2(const float *x, size_t k, uint8_t *q, float inv) {
+    size_t i = 0;
+    __m256 vinv = _mm256_set1_ps(inv), lo = _mm256_set1_ps(-127.f), hi = _mm256_set1_ps(127.f);
+    __m256i z = _mm256_set1_epi32(128);
+    for (; i + 8 <= k; i += 8) {
+        __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), vinv);
+        v = _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+        __m256i iv = _mm256_add_epi32(_mm256_cvtps_epi32(v), z);              /* 1..255 in each 32-bit lane */
+        __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(iv), _mm256_extracti128_si256(iv, 1));
+        _mm_storel_epi64((__m128i *)(q + i), _mm_packus_epi16(w, w));
+    }
+    for (; i < k; i++) q[i] = (uint8_t)(quant1(x[i], inv) + 128);
+}
+
+__attribute__((target("avx2")))
+static float row_absmax_avx2(const float *x, size_t k) {
+    size_t i = 0;
+    __m256 m = _mm256_setzero_ps(), sign = _mm256_set1_ps(-0.f);
+    for (; i + 8 <= k; i += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
+    float v[8], r = 0;
+    _mm256_storeu_ps(v, m);
+    for (int j = 0; j < 8; j++) if (v[j] > r) r = v[j];
+    for (; i < k; i++) { float a = fabsf(x[i]); if (a > r) r = a; }
+    return r;
+}
 #endif
 
 void dnabert_i8_quantize_rows_u8(const float *x, size_t ldx, size_t rows, size_t k, uint8_t *q, size_t ldq,
@@ -77,6 +122,7 @@ void dnabert_i8_quantize_rows_u8(const float *x, size_t ldx, size_t rows, size_t
         float m;
 #ifdef DNABERT_X86
         if (kernel == DNABERT_I8_AVX512VNNI) m = row_absmax_avx512(xr, k); else
+        if (kernel == DNABERT_I8_AVX2) m = row_absmax_avx2(xr, k); else
 #endif
         m = row_absmax(xr, k);
         /* m > 0 and finite: otherwise the row quantizes to 0 (an Inf/NaN row has no meaningful int8 form). */
@@ -85,6 +131,7 @@ void dnabert_i8_quantize_rows_u8(const float *x, size_t ldx, size_t rows, size_t
         scales[r] = ok ? m / 127.f : 0.f;
 #ifdef DNABERT_X86
         if (kernel == DNABERT_I8_AVX512VNNI && ok) quantize_row_u8_avx512(xr, k, qr, inv); else
+        if (kernel == DNABERT_I8_AVX2 && ok) quantize_row_u8_avx2(xr, k, qr, inv); else
 #endif
         for (size_t i = 0; i < k; i++) qr[i] = ok ? (uint8_t)(quant1(xr[i], inv) + 128) : 128;
         memset(qr + k, 128, ldq - k);
@@ -231,12 +278,121 @@ static void gemm_vnni(const uint8_t *xq, const float *sx, size_t rows, size_t kp
 }
 #endif
 
+#ifdef DNABERT_X86
+/* AVX2 path (no VNNI): vpmaddwd on int16. Each 16-byte quarter of a packed 64-byte group (4 channels × 4 k) is
+ * sign-extended to 16 int16 values, so that 32-bit lane j holds channel j/2 and the k pair j%2; the row's 4 k
+ * values (u8, widened to int16 once per row chunk) are broadcast as one 64-bit pattern, and vpmaddwd adds each
+ * lane's two products into int32 exactly (|x·w| ≤ 255·127, no saturation, unlike vpmaddubsw). The two k-pair
+ * halves of each channel are added at the end, so the int32 sums are those of the other paths. */
+__attribute__((target("avx2")))
+static inline void store8_avx2(__m256i a0, __m256i a1, const int32_t *colsum, const float *sw, const float *bias,
+                               float sxr, float *y, size_t nc) {
+    /* hadd: [c0 c1 c4 c5 | c2 c3 c6 c7] -> permute to c0..c7 */
+    __m256i s = _mm256_permute4x64_epi64(_mm256_hadd_epi32(a0, a1), 0xD8);
+    if (nc == 8) {
+        __m256i v = _mm256_sub_epi32(s, _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)colsum), 7));
+        __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_mul_ps(_mm256_set1_ps(sxr), _mm256_loadu_ps(sw)));
+        if (bias) f = _mm256_add_ps(f, _mm256_loadu_ps(bias));
+        _mm256_storeu_ps(y, f);
+    } else {
+        int32_t acc[8];
+        _mm256_storeu_si256((__m256i *)acc, s);
+        for (size_t j = 0; j < nc; j++) {
+            float v = (float)(acc[j] - 128 * colsum[j]) * (sxr * sw[j]);
+            y[j] = bias ? v + bias[j] : v;
+        }
+    }
+}
+
+/* Micro-kernels: 6 rows (or 1) × 8 channels (half of a 16-channel block), all k; xs: int16 rows (stride kpad).
+ * Written out by hand (no arrays) so that the 12 accumulators stay in registers with every compiler. */
+#define AVX2_ROW(i, A0, A1)                                                                                  \
+    { long long xv; memcpy(&xv, xs + (i) * kpad + g * 4, 8);                                              \
+      __m256i xb = _mm256_set1_epi64x(xv);                                                                   \
+      A0 = _mm256_add_epi32(A0, _mm256_madd_epi16(w0, xb));                                                  \
+      A1 = _mm256_add_epi32(A1, _mm256_madd_epi16(w1, xb)); }
+#define AVX2_WEIGHTS                                                                                          \
+    __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wb + g * 64)));                      \
+    __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wb + g * 64 + 16)));
+
+__attribute__((target("avx2")))
+static void micro_avx2_6(const int16_t *xs, size_t kpad, const int8_t *wb, const int32_t *colsum,
+                         const float *sw, const float *bias, const float *sx, size_t c, size_t nc,
+                         float *y, size_t ldy) {
+    __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,
+            a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
+    size_t kg = kpad / 4;
+    for (size_t g = 0; g < kg; g++) {
+        AVX2_WEIGHTS
+        AVX2_ROW(0, a00, a01) AVX2_ROW(1, a10, a11) AVX2_ROW(2, a20, a21)
+        AVX2_ROW(3, a30, a31) AVX2_ROW(4, a40, a41) AVX2_ROW(5, a50, a51)
+    }
+    const float *bc = bias ? bias + c : 0;
+    store8_avx2(a00, a01, colsum + c, sw + c, bc, sx[0], y + c, nc);
+    store8_avx2(a10, a11, colsum + c, sw + c, bc, sx[1], y + ldy + c, nc);
+    store8_avx2(a20, a21, colsum + c, sw + c, bc, sx[2], y + 2 * ldy + c, nc);
+    store8_avx2(a30, a31, colsum + c, sw + c, bc, sx[3], y + 3 * ldy + c, nc);
+    store8_avx2(a40, a41, colsum + c, sw + c, bc, sx[4], y + 4 * ldy + c, nc);
+    store8_avx2(a50, a51, colsum + c, sw + c, bc, sx[5], y + 5 * ldy + c, nc);
+}
+
+__attribute__((target("avx2")))
+static void micro_avx2_1(const int16_t *xs, size_t kpad, const int8_t *wb, const int32_t *colsum,
+                         const float *sw, const float *bias, const float *sx, size_t c, size_t nc,
+                         float *y, size_t ldy) {
+    (void)ldy;
+    __m256i a00 = _mm256_setzero_si256(), a01 = a00;
+    size_t kg = kpad / 4;
+    for (size_t g = 0; g < kg; g++) {
+        AVX2_WEIGHTS
+        AVX2_ROW(0, a00, a01)
+    }
+    store8_avx2(a00, a01, colsum + c, sw + c, bias ? bias + c : 0, sx[0], y + c, nc);
+}
+
+__attribute__((target("avx2")))
+static void widen_rows_avx2(const uint8_t *xq, size_t rows, size_t kpad, int16_t *xs) {
+    size_t n = rows * kpad, i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(xs + i), _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(xq + i))));
+    for (; i < n; i++) xs[i] = xq[i];
+}
+
+__attribute__((target("avx2")))
+static void gemm_avx2(const uint8_t *xq, const float *sx, size_t rows, size_t kpad, const int8_t *packed,
+                      const int32_t *colsum, const float *sw, const float *bias, size_t c0, size_t c1,
+                      float *y, size_t ldy, int16_t *xs) {
+    size_t bstride = kpad / 4 * 64;
+    size_t mc = kpad >= 2048 ? 24 : 72;      /* a chunk's int16 rows stay in L2 while the 8-channel panels pass */
+    for (size_t r0 = 0; r0 < rows; r0 += mc) {
+        size_t r1 = r0 + mc < rows ? r0 + mc : rows;
+        widen_rows_avx2(xq + r0 * kpad, r1 - r0, kpad, xs);
+        for (size_t c = c0; c < c1; c += 8) {
+            /* 8-channel half of a 16-channel block: its 64-byte groups hold channels (c%16)..+8 at byte 32·half */
+            const int8_t *wb = packed + (c / 16) * bstride + ((c % 16) / 8) * 32;
+            size_t nc = c1 - c < 8 ? c1 - c : 8;
+            size_t r = r0;
+            for (; r + 6 <= r1; r += 6)
+                micro_avx2_6(xs + (r - r0) * kpad, kpad, wb, colsum, sw, bias, sx + r, c, nc, y + r * ldy, ldy);
+            for (; r < r1; r++)
+                micro_avx2_1(xs + (r - r0) * kpad, kpad, wb, colsum, sw, bias, sx + r, c, nc, y + r * ldy, ldy);
+        }
+    }
+}
+#endif
+
 void dnabert_i8_gemm(const uint8_t *xq, const float *sx, size_t rows, size_t kpad,
                      const int8_t *packed, const int32_t *colsum, const float *sw, const float *bias,
                      size_t c0, size_t c1, float *y, size_t ldy, int kernel) {
     if (rows == 0 || c1 <= c0) return;
 #ifdef DNABERT_X86
     if (kernel == DNABERT_I8_AVX512VNNI) { gemm_vnni(xq, sx, rows, kpad, packed, colsum, sw, bias, c0, c1, y, ldy); return; }
+    if (kernel == DNABERT_I8_AVX2) {
+        size_t mc = kpad >= 2048 ? 24 : 72;
+        int16_t *xs = malloc((rows < mc ? rows : mc) * kpad * sizeof(int16_t));
+        if (xs) { gemm_avx2(xq, sx, rows, kpad, packed, colsum, sw, bias, c0, c1, y, ldy, xs); free(xs); return; }
+        /* no memory for the int16 rows: the portable path computes the same sums without scratch */
+    }
 #endif
     (void)kernel;
     gemm_generic(xq, sx, rows, kpad, packed, colsum, sw, bias, c0, c1, y, ldy);

@@ -182,7 +182,8 @@ struct ModelCommand: ParsableCommand {
             print("weights in memory: \(mb(bytes.float32 + bytes.int8)) (float32 \(mb(bytes.float32)), int8 \(mb(bytes.int8)))")
             print("heads: MLM \(l.hasMLMHead ? "yes" : "no"), pooler \(l.hasPooler ? "yes" : "no"), classifier \(l.hasClassifier ? "\(c.numLabels) labels" : "no")")
             print("tokenizer: \(m.tokenizer.map { "\($0.vocabSize) tokens" } ?? "none")")
-            print("precision: \(m.model.precision.rawValue)")
+            print("precision: \(m.model.precision.rawValue)"
+                  + (m.model.precision == .int8 ? " (int8 kernel on this CPU: \(Int8Kernel.current.rawValue))" : ""))
         }
     }
 }

@@ -4,6 +4,7 @@ import Glibc
 #endif
 @testable import DNABert
 import DNABertAVX512
+import DNABertAVX2
 
 @Suite struct ActivationTests {
     static func geluRef(_ x: Double) -> Double { 0.5 * x * (1 + Glibc.erf(x / 2.0.squareRoot())) }
@@ -37,11 +38,14 @@ import DNABertAVX512
         }
     }
 
-    /// Both builds of the SIMD kernels: the baseline one and (when this CPU has it) the AVX-512 one.
+    /// Every build of the SIMD kernels this CPU runs: the baseline one, and the AVX2 and AVX-512 ones when it has them.
     static var builds: [(String, (SIMD16<Float>) -> SIMD16<Float>, (SIMD16<Float>) -> SIMD16<Float>)] {
         var b: [(String, (SIMD16<Float>) -> SIMD16<Float>, (SIMD16<Float>) -> SIMD16<Float>)] =
             [("baseline", { DNABert.SIMDKernels.exp($0) }, { DNABert.SIMDKernels.gelu($0) })]
-        if SIMDPath.detected == .avx512 {
+        if SIMDPath.supported.contains(.avx2) {
+            b.append(("avx2", { DNABertAVX2.SIMDKernels.exp($0) }, { DNABertAVX2.SIMDKernels.gelu($0) }))
+        }
+        if SIMDPath.supported.contains(.avx512) {
             b.append(("avx512", { DNABertAVX512.SIMDKernels.exp($0) }, { DNABertAVX512.SIMDKernels.gelu($0) }))
         }
         return b
@@ -86,7 +90,8 @@ import DNABertAVX512
             let wantP = biased.map { Glibc.exp($0 - wantM) }
             var fns: [(String, (UnsafeMutablePointer<Float>, Int, UnsafePointer<Float>, Float, Float, Float) -> (Float, Double))] =
                 [("baseline", { DNABert.SIMDKernels.biasExpRow($0, $1, $2, $3, $4, $5) })]
-            if SIMDPath.detected == .avx512 { fns.append(("avx512", { DNABertAVX512.SIMDKernels.biasExpRow($0, $1, $2, $3, $4, $5) })) }
+            if SIMDPath.supported.contains(.avx2) { fns.append(("avx2", { DNABertAVX2.SIMDKernels.biasExpRow($0, $1, $2, $3, $4, $5) })) }
+            if SIMDPath.supported.contains(.avx512) { fns.append(("avx512", { DNABertAVX512.SIMDKernels.biasExpRow($0, $1, $2, $3, $4, $5) })) }
             for (name, f) in fns {
                 var row = scores
                 let (m, sum) = row.withUnsafeMutableBufferPointer { r in pos.withUnsafeBufferPointer { p in

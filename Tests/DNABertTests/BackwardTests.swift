@@ -4,6 +4,7 @@ import Glibc
 #endif
 @testable import DNABert
 import DNABertAVX512
+import DNABertAVX2
 
 /// Backward kernels against Float64 finite differences and naive Float64 formulas (independent of the kernels).
 @Suite struct BackwardTests {
@@ -81,11 +82,15 @@ import DNABertAVX512
 
     typealias GegluB = (UnsafePointer<Float>, Int, Int, Int, UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>, Int) -> Void
     typealias GeluB = (UnsafeMutablePointer<Float>, UnsafePointer<Float>, Int) -> Void
-    /// Both builds of the backward SIMD kernels (baseline, and AVX-512 when this CPU has it).
+    /// Every build of the backward SIMD kernels this CPU runs (baseline, and AVX2 / AVX-512 when it has them).
     static var builds: [(String, GegluB, GeluB)] {
         var b: [(String, GegluB, GeluB)] = [("baseline", { DNABert.SIMDBackwardKernels.gegluBackward($0, $1, $2, $3, $4, $5, $6, $7) },
                                              { DNABert.SIMDBackwardKernels.geluBackward($0, $1, $2) })]
-        if SIMDPath.detected == .avx512 {
+        if SIMDPath.supported.contains(.avx2) {
+            b.append(("avx2", { DNABertAVX2.SIMDBackwardKernels.gegluBackward($0, $1, $2, $3, $4, $5, $6, $7) },
+                      { DNABertAVX2.SIMDBackwardKernels.geluBackward($0, $1, $2) }))
+        }
+        if SIMDPath.supported.contains(.avx512) {
             b.append(("avx512", { DNABertAVX512.SIMDBackwardKernels.gegluBackward($0, $1, $2, $3, $4, $5, $6, $7) },
                       { DNABertAVX512.SIMDBackwardKernels.geluBackward($0, $1, $2) }))
         }

@@ -90,14 +90,63 @@ import Glibc
         #expect(throws: DNABertError.self) { try Int8Matrix(quantizing: w, out: n, in: k, smooth: [Float](repeating: 0, count: k)) }
     }
 
-    static let hasVNNI = dnabert_i8_cpu_has_avx512vnni() != 0
-
-    @Test(.enabled(if: hasVNNI, Comment(rawValue: "this CPU has no AVX-512 VNNI (the portable kernel is checked by matchesNaiveReference)")),
-          arguments: [(1, 768, 64), (5, 250, 45), (67, 96, 130), (200, 1024, 80)])
-    func vnniEqualsPortable(shape: (Int, Int, Int)) throws {
+    /// The int8 input gradient dX = dY·W (QLoRA's backward): the library's output equals a naive reference that
+    /// quantizes each row of dY·diag(scale) and multiplies by the int8 W and 1/s; it tracks the float product
+    /// with the dequantized W; `accumulate` adds to what dX held.
+    @Test(arguments: [(3, 96, 40), (66, 250, 45), (130, 64, 200)])
+    func inputGradientMatchesNaiveReference(shape: (Int, Int, Int)) throws {
         let (rows, k, n) = shape
-        #expect(try run(rows: rows, k: k, n: n, kernel: Int32(DNABERT_I8_AVX512VNNI), threads: 2)
-                == run(rows: rows, k: k, n: n, kernel: Int32(DNABERT_I8_GENERIC), threads: 2))
+        let w = Self.random(n * k, seed: 21, scale: 0.05), dy = Self.random(rows * n, seed: 22)
+        let s = Self.random(k, seed: 23).map { Float(exp(Double($0))) }
+        let q = try Int8Matrix(quantizing: w, out: n, in: k, smooth: s)
+        var dx = [Float](repeating: 1, count: rows * k)
+        try dy.withUnsafeBufferPointer { d in
+            try dx.withUnsafeMutableBufferPointer { x in
+                try Linear.backwardInputInt8(dy: d.baseAddress!, ldy: n, rows: rows, weight: q, dx: x.baseAddress!, lddx: k,
+                                             accumulate: true, threads: 2)
+            }
+        }
+        let ws = (0..<(n * k)).map { w[$0] * s[$0 % k] }
+        let (qw, sw) = Self.naiveQuantize(ws, rows: n, cols: k)
+        let dys = (0..<(rows * n)).map { dy[$0] * sw[$0 % n] }
+        let (qd, sd) = Self.naiveQuantize(dys, rows: rows, cols: n)
+        var errSq = 0.0, refSq = 0.0
+        for r in 0..<rows {
+            for j in 0..<k {
+                var acc = 0, exact = 0.0
+                for o in 0..<n {
+                    acc += qd[r * n + o] * qw[o * k + j]
+                    exact += Double(dy[r * n + o]) * Double(Float(qw[o * k + j]) * sw[o] / s[j])
+                }
+                let ref = Float(acc) * (sd[r] * (1 / s[j]))
+                #expect(abs(dx[r * k + j] - 1 - ref) <= 1e-5 * max(1, abs(ref)), "row \(r) col \(j)")
+                errSq += (Double(ref) - exact) * (Double(ref) - exact); refSq += exact * exact
+            }
+        }
+        // int8 rounding of dY only: a small relative error against the float product with the same int8 W
+        #expect((errSq / refSq).squareRoot() < 0.02, "relative error \((errSq / refSq).squareRoot())")
+        // without accumulate: overwritten
+        var dx2 = [Float](repeating: .nan, count: rows * k)
+        try dy.withUnsafeBufferPointer { d in
+            try dx2.withUnsafeMutableBufferPointer { x in
+                try Linear.backwardInputInt8(dy: d.baseAddress!, ldy: n, rows: rows, weight: q, dx: x.baseAddress!, lddx: k,
+                                             accumulate: false, threads: 2)
+            }
+        }
+        for i in dx2.indices { #expect(abs(dx2[i] + 1 - dx[i]) <= 1e-5 * max(1, abs(dx[i]))) }
+    }
+
+    /// The SIMD kernels this CPU runs (AVX2, AVX-512 VNNI), each checked against the portable path.
+    static let simdKernels = [Int8Kernel.avx2, .avx512vnni].filter(\.isSupported)
+
+    @Test(.enabled(if: !simdKernels.isEmpty, Comment(rawValue: "this CPU has neither AVX2 nor AVX-512 VNNI (the portable kernel is checked by matchesNaiveReference)")),
+          arguments: [(1, 768, 64), (5, 250, 45), (67, 96, 130), (200, 1024, 80), (7, 3, 9), (13, 3072, 17)])
+    func simdKernelsEqualPortable(shape: (Int, Int, Int)) throws {
+        let (rows, k, n) = shape
+        let portable = try run(rows: rows, k: k, n: n, kernel: Int32(DNABERT_I8_GENERIC), threads: 2)
+        for kernel in Self.simdKernels {
+            #expect(try run(rows: rows, k: k, n: n, kernel: kernel.code, threads: 2) == portable, "\(kernel)")
+        }
     }
 
     @Test func quantizedModelTracksFloatAndSurvivesSaveLoad() throws {

@@ -127,6 +127,52 @@ import Glibc
         #expect(zip(moved, want).contains { abs($0 - $1) > 1e-4 })
     }
 
+    /// QLoRA: LoRA gradients on a frozen int8 base (int8 forward, int8 input gradients through the frozen linears)
+    /// against those of the same LoRA on a float32 model holding the dequantized weights — what the int8 base
+    /// approximates. They differ only by the per-row rounding of activations and of dY, so they point the same way;
+    /// a transposed or mis-scaled int8 backward would not.
+    @Test func qloraGradientsTrackTheDequantizedFloatModel() throws {
+        let fp = try Self.base(seed: 11).model
+        let q = try fp.quantized(to: .int8)
+        let deq = try Self.dequantizedCopy(q)
+        let head = ClassifierHead(numLabels: 3)
+        func gradients(_ m: Model) throws -> (SequenceClassifier, [Float]) {
+            let clf = try SequenceClassifier(base: PretrainedModel(model: m, tokenizer: nil), head: head, lora: Self.allTargets,
+                                             dropout: 0, seed: 3)
+            var rng = TestRandom(21)
+            for v in clf.layout.views where v.name.hasSuffix("lora_B.weight") {
+                let p = clf.tensor(named: v.name)!
+                for i in 0..<v.count { p[i] = rng.float(0.5) }
+            }
+            var g = [Float](repeating: 0, count: clf.layout.total)
+            _ = try g.withUnsafeMutableBufferPointer { try clf.lossAndGradient(Self.batch(head), into: $0, threads: 2) }
+            return (clf, g)
+        }
+        let (clfQ, gq) = try gradients(q)
+        let (clfF, gf) = try gradients(deq)
+        #expect(clfQ.layout.total == clfF.layout.total)
+        #expect(gq != gf, "the int8 base gave exactly the float32 gradients: its int8 paths did not run")
+        for v in clfQ.layout.views where v.name.contains("lora_") {
+            var dot = 0.0, nq = 0.0, nf = 0.0
+            for i in v.offset..<(v.offset + v.count) {
+                dot += Double(gq[i]) * Double(gf[i]); nq += Double(gq[i] * gq[i]); nf += Double(gf[i] * gf[i])
+            }
+            #expect(nf > 0, "\(v.name) got no gradient")
+            let cosine = dot / (nq * nf).squareRoot()
+            #expect(cosine > 0.99, "\(v.name): cosine \(cosine) between the int8-base and float32 gradients")
+            #expect(abs(nq.squareRoot() / nf.squareRoot() - 1) < 0.1, "\(v.name): norms \(nq.squareRoot()) vs \(nf.squareRoot())")
+        }
+    }
+
+    /// A float32 model with the dequantized weights of an int8 one (and its other tensors): the int8 model holds
+    /// its linears only in int8, so this is `dequantizedFloat32()`.
+    static func dequantizedCopy(_ q: Model) throws -> Model {
+        for l in 0..<q.config.numLayers {
+            for t in LoRATarget.allCases { try #require(q.weights.layers[l].int8[t.index] != nil) }
+        }
+        return try q.dequantizedFloat32()
+    }
+
     @Test func badLabelsAndShapesThrow() throws {
         let base = try Self.base(seed: 5)
         let clf = try SequenceClassifier(base: base, head: ClassifierHead(numLabels: 3), lora: Self.allTargets, seed: 1)

@@ -20,10 +20,13 @@ extern "C" {
 #endif
 
 /* Kernel families. */
-enum { DNABERT_I8_GENERIC = 0, DNABERT_I8_AVX512VNNI = 1 };
+enum { DNABERT_I8_GENERIC = 0, DNABERT_I8_AVX512VNNI = 1, DNABERT_I8_AVX2 = 2 };
 
 /* 1 if the CPU (and OS, for the zmm state) supports AVX-512 F/BW + VNNI. */
 int dnabert_i8_cpu_has_avx512vnni(void);
+
+/* 1 if the CPU (and OS, for the ymm state) supports AVX2. */
+int dnabert_i8_cpu_has_avx2(void);
 
 /* Quantizes `rows` rows of x (row stride ldx floats, k values each) symmetrically per row:
  * scale = max|x| / 127, q = clamp(rint(x * (127 / max|x|)), -127, 127) (scale 0 and q 0 for an all-zero row).

@@ -1,5 +1,6 @@
-// Compiled twice like SIMDKernels.swift: into DNABert (baseline) and, through the symlink
-// Sources/DNABertAVX512/SIMDBackwardKernels.swift, into DNABertAVX512 (AVX-512 + FMA). `SIMDKernels` below is
+// Compiled three times like SIMDKernels.swift: into DNABert (baseline) and, through the symlinks
+// Sources/DNABertAVX512/SIMDBackwardKernels.swift and Sources/DNABertAVX2/..., into DNABertAVX512 (AVX-512 + FMA)
+// and DNABertAVX2 (AVX2 + FMA). `SIMDKernels` below is
 // the same module's copy. Dispatched by `SIMDPath.current` (see Layers/Activations.swift).
 
 /// Row kernels of the backward pass: derivatives of exact-erf GELU and of the GEGLU gate.

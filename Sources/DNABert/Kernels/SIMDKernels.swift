@@ -1,6 +1,7 @@
-// This file is compiled twice: into DNABert at the portable x86-64 baseline (SSE2), and — through the
-// symlink Sources/DNABertAVX512/SIMDKernels.swift — into DNABertAVX512 with AVX-512/FMA enabled, where
-// SIMD16<Float> maps onto one zmm register. `SIMDPath` picks the copy at run time from the CPU's features,
+// This file is compiled three times: into DNABert at the portable x86-64 baseline (SSE2), and — through the
+// symlinks Sources/DNABertAVX512/SIMDKernels.swift and Sources/DNABertAVX2/SIMDKernels.swift — into DNABertAVX512
+// with AVX-512/FMA enabled, where SIMD16<Float> maps onto one zmm register, and into DNABertAVX2 with AVX2/FMA
+// (two ymm registers). `SIMDPath` picks the copy at run time from the CPU's features,
 // so the library never executes an instruction the CPU lacks. Keep it self-contained (no other types).
 
 /// Row kernels of attention's online softmax and of the GEGLU MLP.

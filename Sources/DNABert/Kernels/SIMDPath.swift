@@ -1,17 +1,26 @@
 import DNABertAVX512
+import DNABertAVX2
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Chooses between the baseline (SSE2) and AVX-512 builds of `SIMDKernels` once, from the CPU's features.
-/// `DNABERT_SIMD=baseline` forces the portable path.
+/// Chooses between the baseline (SSE2), AVX2 + FMA and AVX-512 builds of `SIMDKernels` once, from the CPU's
+/// features. `DNABERT_SIMD=baseline` (or `=avx2`) forces a slower path than the CPU's best.
 enum SIMDPath {
-    enum Kind { case baseline, avx512 }
+    enum Kind: String { case baseline, avx2, avx512 }
+
+    /// The builds this CPU can run, slowest first.
+    static let supported: [Kind] = {
+        guard let f = BLAS.cpuFlags() else { return [.baseline] }
+        var k: [Kind] = [.baseline]
+        if ["avx2", "fma"].allSatisfy(f.contains) { k.append(.avx2) }
+        if ["avx512f", "avx512bw", "avx512dq", "avx512vl", "fma"].allSatisfy(f.contains) { k.append(.avx512) }
+        return k
+    }()
 
     static let detected: Kind = {
-        if let e = getenv("DNABERT_SIMD"), String(cString: e) == "baseline" { return .baseline }
-        guard let f = BLAS.cpuFlags() else { return .baseline }
-        return ["avx512f", "avx512bw", "avx512dq", "avx512vl", "fma"].allSatisfy(f.contains) ? .avx512 : .baseline
+        if let e = getenv("DNABERT_SIMD"), let k = Kind(rawValue: String(cString: e)), supported.contains(k) { return k }
+        return supported.last!
     }()
 
     /// The path in use (tests call both builds of SIMDKernels directly; DNABERT_SIMD=baseline runs the
@@ -23,6 +32,7 @@ enum SIMDPath {
                            _ pi: Float, _ slope: Float, _ mOld: Float) -> (Float, Double) {
         switch current {
         case .avx512: return DNABertAVX512.SIMDKernels.biasExpRow(row, n, posK, pi, slope, mOld)
+        case .avx2: return DNABertAVX2.SIMDKernels.biasExpRow(row, n, posK, pi, slope, mOld)
         case .baseline: return SIMDKernels.biasExpRow(row, n, posK, pi, slope, mOld)
         }
     }
@@ -31,6 +41,7 @@ enum SIMDPath {
     static func geglu(_ h: UnsafePointer<Float>, _ ld: Int, _ rows: Int, _ inner: Int, _ out: UnsafeMutablePointer<Float>, _ ldo: Int) {
         switch current {
         case .avx512: DNABertAVX512.SIMDKernels.geglu(h, ld, rows, inner, out, ldo)
+        case .avx2: DNABertAVX2.SIMDKernels.geglu(h, ld, rows, inner, out, ldo)
         case .baseline: SIMDKernels.geglu(h, ld, rows, inner, out, ldo)
         }
     }
@@ -39,6 +50,7 @@ enum SIMDPath {
     static func gelu(_ x: UnsafeMutablePointer<Float>, _ count: Int) {
         switch current {
         case .avx512: DNABertAVX512.SIMDKernels.gelu(x, count)
+        case .avx2: DNABertAVX2.SIMDKernels.gelu(x, count)
         case .baseline: SIMDKernels.gelu(x, count)
         }
     }

@@ -1,4 +1,5 @@
 import DNABertAVX512
+import DNABertAVX2
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,6 +33,7 @@ public enum Activations {
     public static func geluBackward(_ d: UnsafeMutablePointer<Float>, z: UnsafePointer<Float>, count: Int) {
         switch SIMDPath.current {
         case .avx512: DNABertAVX512.SIMDBackwardKernels.geluBackward(d, z, count)
+        case .avx2: DNABertAVX2.SIMDBackwardKernels.geluBackward(d, z, count)
         case .baseline: SIMDBackwardKernels.geluBackward(d, z, count)
         }
     }
@@ -42,6 +44,7 @@ public enum Activations {
                                      dh: UnsafeMutablePointer<Float>, lddh: Int) {
         switch SIMDPath.current {
         case .avx512: DNABertAVX512.SIMDBackwardKernels.gegluBackward(h, ld, rows, inner, dOut, ldo, dh, lddh)
+        case .avx2: DNABertAVX2.SIMDBackwardKernels.gegluBackward(h, ld, rows, inner, dOut, ldo, dh, lddh)
         case .baseline: SIMDBackwardKernels.gegluBackward(h, ld, rows, inner, dOut, ldo, dh, lddh)
         }
     }

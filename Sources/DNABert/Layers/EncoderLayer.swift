@@ -179,6 +179,32 @@ enum EncoderLayer {
         }
     }
 
+    /// `Linear.backward` of linear `t`, with its input gradient through the int8 weight when the layer has one
+    /// (a frozen linear of an int8 base: QLoRA-style fine-tuning; see `Linear.backwardInputInt8`). Weight and bias
+    /// gradients, where asked for, stay float32. `scratch` ([rows, in] floats, free at this point) serves the int8
+    /// accumulation. `weight()` gives the float32 weight for a float32 input gradient (the layer's own, or an int8
+    /// linear's dequantized form under `DNABERT_INT8_BACKWARD=fp32`); it is called only when that product runs, so
+    /// an int8 linear is not dequantized for nothing.
+    static func linearBackward(_ t: LoRATarget, _ w: LayerWeights, dy: UnsafePointer<Float>, ldy: Int, rows: Int,
+                               outFeatures: Int, x: UnsafePointer<Float>, ldx: Int, inFeatures: Int,
+                               weight: () -> UnsafePointer<Float>, dx: Buf?, lddx: Int, accumulateDX: Bool, dW: Buf?, dB: Buf?,
+                               scratch: Buf?, threads nt: Int) throws {
+        guard let q = w.int8[t.index], Linear.int8InputGradient else {
+            Linear.backward(dy: dy, ldy: ldy, rows: rows, outFeatures: outFeatures, x: x, ldx: ldx, inFeatures: inFeatures,
+                            weight: dx == nil ? w.weight(t).map { UnsafePointer($0) } : weight(), dx: dx, lddx: lddx,
+                            accumulateDX: accumulateDX, dW: dW, dB: dB, threads: nt)
+            return
+        }
+        if let dx {
+            try Linear.backwardInputInt8(dy: dy, ldy: ldy, rows: rows, weight: q, dx: dx, lddx: lddx, accumulate: accumulateDX,
+                                         scratch: scratch, threads: nt)
+        }
+        // (an int8 linear has no float32 weight and none is read: dx is not asked of Linear.backward here)
+        Linear.backward(dy: dy, ldy: ldy, rows: rows, outFeatures: outFeatures, x: x, ldx: ldx, inFeatures: inFeatures,
+                        weight: w.weight(t).map { UnsafePointer($0) }, dx: nil, lddx: lddx, accumulateDX: false, dW: dW, dB: dB,
+                        threads: nt)
+    }
+
     /// Scratch of the backward, shared by every layer.
     struct BackwardScratch {
         /// [T, H], [T, 2I], [T, H], [T, 3H]; `du` [T, max rank] when there are adapters; `loraTmp` [T, max(H, I)]
@@ -193,15 +219,16 @@ enum EncoderLayer {
     /// `g` points; frozen tensors get none.
     static func backward(dx: Buf, x: UnsafePointer<Float>, _ w: LayerWeights, _ g: LayerGrads, _ act: LayerActivations,
                          _ s: LayerShape, _ pb: PackedBatch, drop: LayerDropout, scratch b: BackwardScratch,
-                         needInputGradient: Bool, threads nt: Int, tick: (String) -> Void) {
+                         needInputGradient: Bool, threads nt: Int, tick: (String) -> Void) throws {
         let H = s.H, I = s.I, T = pb.tokens
         let rowParts = Parallel.ranges(T, parts: min(nt, max(1, T / 8)))
         guard let st = act.stats, let lse = act.lse else { return }
         let gB = b.gBuf
         func slot(_ t: LoRATarget) -> LoRASlot? { w.adapters[t.index].map { LoRASlot($0, g.adapters[t.index]) } }
-        // The float32 weight of linear t for its input-gradient product: the layer's own, or for a linear held in
-        // int8 (QLoRA) its dequantized form (q · scale / s, the weight the int8 forward stands for), written into
-        // the shared scratch, which the next linear's overwrites: one linear's worth of float32 at a time.
+        // The float32 weight of linear t for a float32 input-gradient product: the layer's own, or for a linear held
+        // in int8 (QLoRA with DNABERT_INT8_BACKWARD=fp32; by default its input gradient runs in int8 and this is not
+        // called) its dequantized form (q · scale / s, the weight the int8 forward stands for), written into the
+        // shared scratch, which the next linear's overwrites: one linear's worth of float32 at a time.
         // (EncoderStack.backward has checked that one of the two exists and that the scratch does.)
         func inputWeight(_ t: LoRATarget) -> UnsafePointer<Float> {
             if let f = w.weight(t) { return UnsafePointer(f) }
@@ -222,7 +249,9 @@ enum EncoderLayer {
         }
         // dWo += ds2ᵀ·g, then gBuf := dg = ds2·Wo (+ the adapter's share)
         tick("bwd other")
-        let woW = inputWeight(.wo)
+        // dg = ds2·Wo below: through the int8 Wo of a frozen int8 base (QLoRA), else float32 row by row
+        let woInt8 = Linear.int8InputGradient ? w.int8[LoRATarget.wo.index] : nil
+        let woW: UnsafePointer<Float>? = woInt8 == nil ? inputWeight(.wo) : nil
         Linear.backward(dy: dx, ldy: H, rows: T, outFeatures: H, x: gB, ldx: I, inFeatures: I, weight: woW,
                         dx: nil, lddx: I, accumulateDX: false, dW: g.wo, dB: g.woB, threads: nt)
         let woSlot = slot(.wo)
@@ -231,10 +260,15 @@ enum EncoderLayer {
                                         mask: drop.lora(.wo), tmp: tmp, u: u, du: du, threads: nt)
         }
         tick("bwd linear")
+        if let q = woInt8 {
+            try Linear.backwardInputInt8(dy: dx, ldy: H, rows: T, weight: q, dx: gB, lddx: I, accumulate: false, threads: nt)
+        }
         Parallel.forEach(rowParts.count, threads: nt) { q in
             let r = rowParts[q]
-            BLAS.sgemm(transA: .noTrans, transB: .noTrans, m: r.count, n: I, k: H, alpha: 1, a: dx + r.lowerBound * H, lda: H,
-                       b: woW, ldb: I, beta: 0, c: gB + r.lowerBound * I, ldc: I)
+            if let woW {
+                BLAS.sgemm(transA: .noTrans, transB: .noTrans, m: r.count, n: I, k: H, alpha: 1, a: dx + r.lowerBound * H, lda: H,
+                           b: woW, ldb: I, beta: 0, c: gB + r.lowerBound * I, ldc: I)
+            }
             if woSlot == nil {
                 drop.mlp.apply(gB + r.lowerBound * I, ld: I, rows: r, cols: I, rowBase: r.lowerBound)
                 Activations.gegluBackward(h: act.hh + r.lowerBound * 2 * I, ld: 2 * I, rows: r.count, inner: I,
@@ -252,8 +286,9 @@ enum EncoderLayer {
             }
         }
         tick("bwd geglu+dg")
-        Linear.backward(dy: b.dh, ldy: 2 * I, rows: T, outFeatures: 2 * I, x: act.a, ldx: H, inFeatures: H,
-                        weight: inputWeight(.gatedLayers), dx: b.da, lddx: H, accumulateDX: true, dW: g.gated, dB: nil, threads: nt)
+        try linearBackward(.gatedLayers, w, dy: b.dh, ldy: 2 * I, rows: T, outFeatures: 2 * I, x: act.a, ldx: H, inFeatures: H,
+                           weight: { inputWeight(.gatedLayers) }, dx: b.da, lddx: H, accumulateDX: true, dW: g.gated, dB: nil,
+                           scratch: b.dctx, threads: nt)
         if let sl = slot(.gatedLayers), let u = act.loraU[LoRATarget.gatedLayers.index], let du = b.du, let tmp = b.loraTmp {
             let m = drop.lora(.gatedLayers)
             LoRAKernels.backwardWeights(dy: b.dh, ldy: 2 * I, x: act.a, ldx: H, rows: T, inFeatures: H, outFeatures: 2 * I,
@@ -271,8 +306,9 @@ enum EncoderLayer {
             drop.attention.apply(b.da + r.lowerBound * H, ld: H, rows: r, cols: H, rowBase: r.lowerBound)
         }
         tick("bwd other")
-        Linear.backward(dy: b.da, ldy: H, rows: T, outFeatures: H, x: act.ctx, ldx: H, inFeatures: H,
-                        weight: inputWeight(.attentionOutput), dx: b.dctx, lddx: H, accumulateDX: false, dW: g.attnOut, dB: g.attnOutB, threads: nt)
+        try linearBackward(.attentionOutput, w, dy: b.da, ldy: H, rows: T, outFeatures: H, x: act.ctx, ldx: H, inFeatures: H,
+                           weight: { inputWeight(.attentionOutput) }, dx: b.dctx, lddx: H, accumulateDX: false, dW: g.attnOut,
+                           dB: g.attnOutB, scratch: nil, threads: nt)
         if let sl = slot(.attentionOutput), let u = act.loraU[LoRATarget.attentionOutput.index], let du = b.du, let tmp = b.loraTmp {
             let m = drop.lora(.attentionOutput)
             LoRAKernels.backwardWeights(dy: b.da, ldy: H, x: act.ctx, ldx: H, rows: T, inFeatures: H, outFeatures: H, slot: sl,
@@ -287,10 +323,11 @@ enum EncoderLayer {
                                     headDim: s.d, slopes: s.slopes, scale: s.scale, threads: nt)
         }
         tick("bwd attention")
-        // Layer 0 without trainable embeddings needs no input gradient: an int8 Wqkv is then not dequantized.
-        Linear.backward(dy: b.dqkv, ldy: 3 * H, rows: T, outFeatures: 3 * H, x: x, ldx: H, inFeatures: H,
-                        weight: needInputGradient ? inputWeight(.wqkv) : w.wqkv.map { UnsafePointer($0) },
-                        dx: needInputGradient ? dx : nil, lddx: H, accumulateDX: true, dW: g.wqkv, dB: g.bqkv, threads: nt)
+        // (dctx, read by the attention backward above, is free again: the scratch of the accumulation). Layer 0
+        // without trainable embeddings needs no input gradient: an int8 Wqkv is then neither used nor dequantized.
+        try linearBackward(.wqkv, w, dy: b.dqkv, ldy: 3 * H, rows: T, outFeatures: 3 * H, x: x, ldx: H, inFeatures: H,
+                           weight: { inputWeight(.wqkv) }, dx: needInputGradient ? dx : nil, lddx: H, accumulateDX: true,
+                           dW: g.wqkv, dB: g.bqkv, scratch: b.dctx, threads: nt)
         if let sl = slot(.wqkv), let u = act.loraU[LoRATarget.wqkv.index], let du = b.du, let tmp = b.loraTmp {
             let m = drop.lora(.wqkv)
             LoRAKernels.backwardWeights(dy: b.dqkv, ldy: 3 * H, x: x, ldx: H, rows: T, inFeatures: H, outFeatures: 3 * H,

@@ -145,8 +145,10 @@ final class EncoderStack {
         try w.checkLinears()
         // Frozen LayerNorm parameters still get their (cheap) sums computed, into a sink.
         let sink = try ws.floats(2 * H, "frozen LayerNorm gradient sink")
-        // One dequantization buffer for the int8 linears' input-gradient products, sized to the largest linear.
-        let dequantized = w.layers.contains { $0.hasInt8 } ? try ws.floats(max(3 * H * H, 2 * I * H), "dequantized int8 weight") : nil
+        // One dequantization buffer for the int8 linears' float32 input-gradient products (DNABERT_INT8_BACKWARD=fp32;
+        // by default they run in int8), sized to the largest linear.
+        let dequantized = !Linear.int8InputGradient && w.layers.contains { $0.hasInt8 }
+            ? try ws.floats(max(3 * H * H, 2 * I * H), "dequantized int8 weight") : nil
         let b = EncoderLayer.BackwardScratch(
             da: try ws.floats(T * H, "attention block gradient"), dh: try ws.floats(T * 2 * I, "GEGLU input gradient"),
             dctx: try ws.floats(T * H, "attention output gradient"), dqkv: try ws.floats(T * 3 * H, "qkv gradient"),
@@ -156,7 +158,7 @@ final class EncoderStack {
         for l in stride(from: NL - 1, through: 0, by: -1) {
             let drop = LayerDropout(attention: mask(l, 1), mlp: mask(l, 2), lora: { loraMask(l, $0) })
             // Layer 0's input gradient is only needed when the embeddings train.
-            EncoderLayer.backward(dx: dx, x: xs[l], w.layers[l], g.layers[l], acts[l], shape, pb, drop: drop, scratch: b,
+            try EncoderLayer.backward(dx: dx, x: xs[l], w.layers[l], g.layers[l], acts[l], shape, pb, drop: drop, scratch: b,
                                   needInputGradient: l > 0 || embTrains, threads: nt, tick: tk)
             try layerBackwardDone?(l)
         }

@@ -3,17 +3,34 @@ import CInt8Kernels
 import Glibc
 #endif
 
-/// Which int8 GEMM kernel runs: AVX-512 VNNI when the CPU has it, otherwise the portable C path (same int32
-/// sums, bitwise-equal outputs, much slower). `DNABERT_INT8_KERNEL=generic` forces the portable path.
-public enum Int8Kernel: String, Sendable {
-    case generic, avx512vnni
+/// Which int8 GEMM kernel runs: AVX-512 VNNI when the CPU has it, else AVX2 (int16 `vpmaddwd`), else the portable
+/// C path. All three compute the same int32 sums, so their outputs are bitwise equal. `DNABERT_INT8_KERNEL=generic`
+/// (or `avx2`) forces a slower path than the CPU's best, for tests; a name the CPU cannot run, or an unknown one,
+/// leaves the automatic choice.
+public enum Int8Kernel: String, Sendable, CaseIterable {
+    case generic, avx2, avx512vnni
+
+    /// Whether this CPU (and OS) can run the kernel.
+    public var isSupported: Bool {
+        switch self {
+        case .generic: return true
+        case .avx2: return dnabert_i8_cpu_has_avx2() != 0
+        case .avx512vnni: return dnabert_i8_cpu_has_avx512vnni() != 0
+        }
+    }
 
     public static let current: Int8Kernel = {
-        if let e = getenv("DNABERT_INT8_KERNEL"), String(cString: e) == "generic" { return .generic }
-        return dnabert_i8_cpu_has_avx512vnni() != 0 ? .avx512vnni : .generic
+        if let e = getenv("DNABERT_INT8_KERNEL"), let k = Int8Kernel(rawValue: String(cString: e)), k.isSupported { return k }
+        return [.avx512vnni, .avx2].first { $0.isSupported } ?? .generic
     }()
 
-    var code: Int32 { self == .avx512vnni ? Int32(DNABERT_I8_AVX512VNNI) : Int32(DNABERT_I8_GENERIC) }
+    var code: Int32 {
+        switch self {
+        case .generic: return Int32(DNABERT_I8_GENERIC)
+        case .avx2: return Int32(DNABERT_I8_AVX2)
+        case .avx512vnni: return Int32(DNABERT_I8_AVX512VNNI)
+        }
+    }
 }
 
 /// A weight matrix W [out, in] quantized symmetrically to int8 with one scale per output channel
@@ -35,6 +52,10 @@ public final class Int8Matrix: @unchecked Sendable {
     /// a model quantized or saved before smoothing existed, or `int8_linear` without it).
     let smooth: UnsafeMutablePointer<Float>?
     let inverseSmooth: UnsafeMutablePointer<Float>?
+    /// Wᵀ packed for the input-gradient product of QLoRA-style fine-tuning, built on first use (inference never
+    /// pays for it); guarded by `transposeLock`.
+    private var transposedPack: TransposedPack?
+    private let transposeLock: UnsafeMutablePointer<pthread_mutex_t>
 
     private init(out n: Int, in k: Int, smooth s: UnsafePointer<Float>?) throws {
         if let s {
@@ -44,6 +65,8 @@ public final class Int8Matrix: @unchecked Sendable {
         }
         outFeatures = n; inFeatures = k
         kpad = (k + 3) / 4 * 4; npad = (n + 15) / 16 * 16
+        transposeLock = .allocate(capacity: 1)
+        pthread_mutex_init(transposeLock, nil)
         var raw: UnsafeMutableRawPointer? = nil
         guard posix_memalign(&raw, 64, max(npad * kpad, 64)) == 0, let p = raw else {
             throw DNABertError(.outOfMemory, "int8: cannot allocate a packed \(n) × \(k) weight")
@@ -62,7 +85,53 @@ public final class Int8Matrix: @unchecked Sendable {
         }
     }
 
-    deinit { free(packed); colsum.deallocate(); scales.deallocate(); smooth?.deallocate(); inverseSmooth?.deallocate() }
+    deinit {
+        free(packed); colsum.deallocate(); scales.deallocate(); smooth?.deallocate(); inverseSmooth?.deallocate()
+        pthread_mutex_destroy(transposeLock); transposeLock.deallocate()
+    }
+
+    /// The int8 values of Wᵀ [in, out] in the kernels' packed layout (the input features are its "output
+    /// channels", the output features its reduction), with their sums, and the factors of the product
+    /// dX = dY·W = ((dY·diag(scale))·Wqᵀᵀ)·diag(1/s): the dY rows are pre-scaled by `scale` [out] (the per-output-
+    /// channel weight scales, folded into the activation before its row quantization) and the int32 sums are
+    /// multiplied by `columnScale` [in] (1/s, or 1 unsmoothed).
+    final class TransposedPack {
+        let kpad: Int, npad: Int
+        let packed: UnsafeMutablePointer<Int8>
+        let colsum: UnsafeMutablePointer<Int32>
+        let columnScale: UnsafeMutablePointer<Float>
+
+        init(_ m: Int8Matrix) throws {
+            let n = m.inFeatures, k = m.outFeatures
+            kpad = (k + 3) / 4 * 4; npad = (n + 15) / 16 * 16
+            var raw: UnsafeMutableRawPointer? = nil
+            guard posix_memalign(&raw, 64, max(npad * kpad, 64)) == 0, let p = raw else {
+                throw DNABertError(.outOfMemory, "int8: cannot allocate a packed \(k) × \(n) transposed weight")
+            }
+            packed = p.bindMemory(to: Int8.self, capacity: npad * kpad)
+            colsum = .allocate(capacity: npad)
+            columnScale = .allocate(capacity: npad)
+            columnScale.initialize(repeating: 0, count: npad)
+            for j in 0..<n { columnScale[j] = m.inverseSmooth?[j] ?? 1 }
+            // row-major Wqᵀ [in, out] from the forward packing, then the same packing routine
+            let t = UnsafeMutablePointer<Int8>.allocate(capacity: n * k)
+            defer { t.deallocate() }
+            for o in 0..<k { for j in 0..<n { t[j * k + o] = m.value(o, j) } }
+            dnabert_i8_pack_weights(t, k, n, k, packed, colsum)
+        }
+
+        deinit { free(packed); colsum.deallocate(); columnScale.deallocate() }
+    }
+
+    /// Wᵀ's packed form, built once on first use (thread-safe).
+    func transposed() throws -> TransposedPack {
+        pthread_mutex_lock(transposeLock)
+        defer { pthread_mutex_unlock(transposeLock) }
+        if let t = transposedPack { return t }
+        let t = try TransposedPack(self)
+        transposedPack = t
+        return t
+    }
 
     /// Quantizes a float weight W [out, in] (row-major), smoothed by `smooth` [in] when given: the int8 values
     /// and scales are those of W[n, j] · s[j].
@@ -125,21 +194,76 @@ extension Linear {
     /// for long inputs, 16-channel column blocks for short ones).
     static func forwardInt8(x: UnsafePointer<Float>, ldx: Int, rows: Int, inFeatures: Int, weight q: Int8Matrix,
                             bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, ldy: Int, threads: Int) {
-        if rows <= 0 || q.outFeatures <= 0 { return }
-        let t = Parallel.threads(threads), kernel = Int8Kernel.current.code, kp = q.kpad, n = q.outFeatures
+        int8Product(x: x, ldx: ldx, rows: rows, k: inFeatures, prescale: q.inverseSmooth, kpad: q.kpad, packed: q.packed,
+                    colsum: q.colsum, columnScale: q.scales, n: q.outFeatures, bias: bias, y: y, ldy: ldy, threads: threads)
+    }
+
+    /// Whether QLoRA's input-gradient products run in int8 (the default) — `DNABERT_INT8_BACKWARD=fp32` makes them use
+    /// the dequantized float32 weights instead: a diagnostic for measuring what the int8 gradients cost in accuracy
+    /// and gain in speed, not a supported option.
+    static let int8InputGradient: Bool = {
+        guard let e = getenv("DNABERT_INT8_BACKWARD") else { return true }
+        return String(cString: e) != "fp32"
+    }()
+
+    /// The input gradient of an int8 linear, dX (= or += when `accumulate`) = dY·W, computed in int8 like the
+    /// forward (QLoRA-style fine-tuning on an int8 base): each row of dY·diag(scale) is quantized per row, the
+    /// product runs against the int8 Wᵀ (`Int8Matrix.transposed`), and the int32 sums are dequantized with the
+    /// row's scale and 1/s. `scratch` (rows × in floats, optional) holds the product when accumulating; without it
+    /// a buffer is allocated. Throws only when Wᵀ's packing or that buffer cannot be allocated.
+    static func backwardInputInt8(dy: UnsafePointer<Float>, ldy: Int, rows: Int, weight q: Int8Matrix,
+                                  dx: UnsafeMutablePointer<Float>, lddx: Int, accumulate: Bool,
+                                  scratch: UnsafeMutablePointer<Float>? = nil, threads: Int) throws {
+        if rows <= 0 || q.inFeatures <= 0 { return }
+        let t = try q.transposed(), n = q.inFeatures
+        if !accumulate {
+            int8Product(x: dy, ldx: ldy, rows: rows, k: q.outFeatures, prescale: q.scales, kpad: t.kpad, packed: t.packed,
+                        colsum: t.colsum, columnScale: t.columnScale, n: n, bias: nil, y: dx, ldy: lddx, threads: threads)
+            return
+        }
+        var owned: UnsafeMutableBufferPointer<Float>? = nil
+        defer { owned.map(Memory.deallocate) }
+        let tmp: UnsafeMutablePointer<Float>
+        if let scratch {
+            tmp = scratch
+        } else {
+            let (count, overflow) = rows.multipliedReportingOverflow(by: n)
+            guard !overflow else { throw DNABertError(.outOfMemory, "int8: a \(rows) × \(n) input gradient does not fit in memory") }
+            owned = try Memory.allocate(Float.self, count: count, what: "int8 input gradient")
+            tmp = owned!.baseAddress!
+        }
+        int8Product(x: dy, ldx: ldy, rows: rows, k: q.outFeatures, prescale: q.scales, kpad: t.kpad, packed: t.packed,
+                    colsum: t.colsum, columnScale: t.columnScale, n: n, bias: nil, y: tmp, ldy: n, threads: threads)
+        let parts = min(Parallel.threads(threads), max(1, rows / 16))
+        Parallel.forEach(parts, threads: parts) { p in
+            for r in (rows * p / parts)..<(rows * (p + 1) / parts) {
+                let d = dx + r * lddx, s = tmp + r * n
+                for j in 0..<n { d[j] += s[j] }
+            }
+        }
+    }
+
+    /// y[r, c] = sx[r] · columnScale[c] · Σ_k quant(x[r, :] · prescale)[k] · packed[c, k] (+ bias[c]) over a packed
+    /// int8 matrix with n "output channels" and reduction length k (padded to kpad).
+    private static func int8Product(x: UnsafePointer<Float>, ldx: Int, rows: Int, k: Int, prescale: UnsafePointer<Float>?,
+                                    kpad kp: Int, packed: UnsafePointer<Int8>, colsum: UnsafePointer<Int32>,
+                                    columnScale: UnsafePointer<Float>, n: Int, bias: UnsafePointer<Float>?,
+                                    y: UnsafeMutablePointer<Float>, ldy: Int, threads: Int) {
+        if rows <= 0 || n <= 0 { return }
+        let t = Parallel.threads(threads), kernel = Int8Kernel.current.code
         let xq = UnsafeMutablePointer<UInt8>.allocate(capacity: rows * kp)
         let sx = UnsafeMutablePointer<Float>.allocate(capacity: rows)
         defer { xq.deallocate(); sx.deallocate() }
         let qParts = min(t, max(1, rows / 8))
         Parallel.forEach(qParts, threads: qParts) { p in
             let r0 = rows * p / qParts, r1 = rows * (p + 1) / qParts
-            if let inv = q.inverseSmooth {
-                let tmp = UnsafeMutablePointer<Float>.allocate(capacity: inFeatures)
+            if let inv = prescale {
+                let tmp = UnsafeMutablePointer<Float>.allocate(capacity: k)
                 defer { tmp.deallocate() }
-                dnabert_i8_quantize_rows_u8_smoothed(x + r0 * ldx, ldx, r1 - r0, inFeatures, inv, tmp, xq + r0 * kp, kp,
+                dnabert_i8_quantize_rows_u8_smoothed(x + r0 * ldx, ldx, r1 - r0, k, inv, tmp, xq + r0 * kp, kp,
                                                      sx + r0, kernel)
             } else {
-                dnabert_i8_quantize_rows_u8(x + r0 * ldx, ldx, r1 - r0, inFeatures, xq + r0 * kp, kp, sx + r0, kernel)
+                dnabert_i8_quantize_rows_u8(x + r0 * ldx, ldx, r1 - r0, k, xq + r0 * kp, kp, sx + r0, kernel)
             }
         }
         let byRows = rows >= 64 * t || n < 64 * t
@@ -147,12 +271,12 @@ extension Linear {
         Parallel.forEach(parts, threads: parts) { p in
             if byRows {
                 let r0 = rows * p / parts, r1 = rows * (p + 1) / parts
-                dnabert_i8_gemm(xq + r0 * kp, sx + r0, r1 - r0, kp, q.packed, q.colsum, q.scales, bias, 0, n,
+                dnabert_i8_gemm(xq + r0 * kp, sx + r0, r1 - r0, kp, packed, colsum, columnScale, bias, 0, n,
                                 y + r0 * ldy, ldy, kernel)
             } else {
                 let blocks = (n + 15) / 16
                 let c0 = min(n, blocks * p / parts * 16), c1 = min(n, blocks * (p + 1) / parts * 16)
-                dnabert_i8_gemm(xq, sx, rows, kp, q.packed, q.colsum, q.scales, bias, c0, c1, y, ldy, kernel)
+                dnabert_i8_gemm(xq, sx, rows, kp, packed, colsum, columnScale, bias, c0, c1, y, ldy, kernel)
             }
         }
     }

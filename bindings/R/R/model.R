@@ -22,6 +22,12 @@ dnabert_blas_info <- function() {
   .Call(dnabert_r_blas_info)
 }
 
+#' The int8 GEMM kernel of this CPU: "avx512vnni", "avx2" or "generic" (all give the same numbers; the
+#' environment variable DNABERT_INT8_KERNEL=generic or =avx2, set before the library loads, forces a slower one).
+dnabert_int8_kernel <- function() {
+  .Call(dnabert_r_int8_kernel)
+}
+
 #' Convert a PyTorch `pytorch_model.bin` into `model.safetensors` (same tensor names; no pickle code runs).
 dnabert_convert <- function(bin, safetensors) {
   check_string(bin, "bin")

@@ -82,7 +82,8 @@ def _precision_code(precision):
 
 
 def int8_kernel():
-    """The int8 GEMM kernel in use: 'avx512vnni' or 'generic' (DNABERT_INT8_KERNEL=generic forces the latter)."""
+    """The int8 GEMM kernel in use: 'avx512vnni', 'avx2' or 'generic' (the CPU's best; DNABERT_INT8_KERNEL=generic
+    or =avx2 forces a slower one, giving the same numbers)."""
     return lib.dnabert_int8_kernel().decode()
 
 

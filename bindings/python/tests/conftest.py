@@ -31,8 +31,8 @@ def accuracy_gate(minutes):
     """Marks a reduced-precision accuracy gate on real DNA (whole fine-tunes, a thousand genome windows): run by
     `make test-accuracy` (DNABERT_ACCURACY=1), which CI runs after `make test`; skipped, with the reason, in the
     everyday `make test`."""
-    return pytest.mark.skipif(not ACCURACY, reason=f"accuracy gate on real DNA (about {minutes} min on 2 cores without "
-                              "AVX-512 VNNI): run by `make test-accuracy` (DNABERT_ACCURACY=1), which CI runs")
+    return pytest.mark.skipif(not ACCURACY, reason=f"accuracy gate on real DNA (about {minutes} min on 2 AVX2 cores): "
+                              "run by `make test-accuracy` (DNABERT_ACCURACY=1), which CI runs")
 
 
 def genome_path(name):

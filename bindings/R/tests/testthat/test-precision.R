@@ -46,3 +46,24 @@ test_that("int8 models embed real DNA like float32, save and load again", {
   expect_error(dnabert_quantize(f, "bf8"), "unknown precision")
   expect_error(dnabert_quantize(f, 8), "unknown precision")
 })
+
+test_that("the int8 kernel is named, and forcing the portable one gives the same embeddings", {
+  k <- dnabert_int8_kernel()
+  expect_true(k %in% c("avx512vnni", "avx2", "generic"))
+  dir <- shipped_model_dir()
+  if (!file.exists(file.path(dir, "model.safetensors"))) skip("the shipped model is not reachable from here (run from the repository)")
+  seqs <- genome_windows(6, 300)
+  if (is.null(seqs)) skip("examples/data/saureus_n315.fasta.gz not reachable")
+  if (k == "generic") skip("this CPU has neither AVX2 nor AVX-512 VNNI: there is no faster kernel to compare with")
+  # a fresh R process, since the kernel is chosen once when the library loads
+  out <- tempfile(fileext = ".rds")
+  script <- tempfile(fileext = ".R")
+  writeLines(c("library(dnabert)",
+               "stopifnot(dnabert_int8_kernel() == 'generic')",
+               sprintf("m <- dnabert_model(%s, precision = 'int8')", deparse(dir)),
+               sprintf("saveRDS(dnabert_embed(m, %s), %s)", paste(deparse(seqs), collapse = ""), deparse(out))), script)
+  status <- system2(file.path(R.home("bin"), "Rscript"), script, env = "DNABERT_INT8_KERNEL=generic")
+  expect_identical(status, 0L)
+  q <- dnabert_model(dir, precision = "int8")
+  expect_identical(readRDS(out), dnabert_embed(q, seqs))
+})

@@ -1,0 +1,1 @@
+../DNABert/Kernels/SIMDBackwardKernels.swift

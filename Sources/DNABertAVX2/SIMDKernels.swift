@@ -1,0 +1,1 @@
+../DNABert/Kernels/SIMDKernels.swift
