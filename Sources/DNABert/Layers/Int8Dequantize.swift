@@ -1,7 +1,8 @@
 // Dequantizing an `Int8Matrix` back to float32, fast enough to run every training step: an int8 model holds no
-// float32 copy of its quantized weights, so QLoRA's input-gradient backward dequantizes each linear into a
-// scratch buffer when it needs it, and full fine-tuning / merging / `Model.copyFloat32` materialise the float32
-// weights from here. (Kept apart from Int8Linear.swift, the kernels' Swift side.)
+// float32 copy of its quantized weights, so QLoRA's float32 input-gradient backward (`DNABERT_INT8_BACKWARD=fp32`;
+// by default it runs in int8) dequantizes each linear into a scratch buffer when it needs it, and full
+// fine-tuning / merging / `Model.copyFloat32` materialise the float32 weights from here. (Kept apart from
+// Int8Linear.swift, the kernels' Swift side.)
 
 extension Int8Matrix {
     /// Writes rows `rows` of the dequantized weight into `w` (row-major [out, in], row n at `w + n · in`): q · scale,

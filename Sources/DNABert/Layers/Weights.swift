@@ -35,8 +35,9 @@ struct EmbeddingGrads {
 ///
 /// Each of the four linears has either a float32 weight (`wqkv`, `attnOut`, `gated`, `wo`) or an int8 form
 /// (`int8`), never both: an int8 model holds no float32 copy of a quantized weight. The forward runs whichever
-/// it has; the input-gradient backward of an int8 linear dequantizes it into a scratch buffer (QLoRA);
-/// a weight gradient needs the float32 weight (`EncoderStack` checks both before a pass).
+/// it has; the input-gradient backward of an int8 linear (QLoRA) runs in int8 (`Linear.backwardInputInt8`), or
+/// under `DNABERT_INT8_BACKWARD=fp32` through its dequantized form in a scratch buffer; a weight gradient needs
+/// the float32 weight (`EncoderStack` checks both before a pass).
 struct LayerWeights {
     /// The float32 weights of the four linears, nil for a linear held in int8.
     let wqkv, attnOut, gated, wo: Buf?
@@ -67,7 +68,7 @@ struct LayerWeights {
         }
     }
 
-    /// Whether any of the four linears is held in int8 (its backward then needs a dequantization scratch).
+    /// Whether any of the four linears is held in int8 (its float32 backward then needs a dequantization scratch).
     var hasInt8: Bool { int8.contains { $0 != nil } }
 }
 
