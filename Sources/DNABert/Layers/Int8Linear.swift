@@ -175,7 +175,8 @@ public final class Int8Matrix: @unchecked Sendable {
     }
 
     /// Writes the dequantized weight q · scale [out, in], divided by s column by column when smoothed: the float
-    /// weight this int8 form stands for (QLoRA's input-gradient backward and full fine-tuning read it).
+    /// weight this int8 form stands for, element by element through `value(_:_:)`. The library uses the row-wise
+    /// `dequantize(into:threads:)` (Int8Dequantize.swift); this plain version is the reference its tests compare with.
     public func dequantize(into w: UnsafeMutablePointer<Float>) {
         for n in 0..<outFeatures {
             let s = scales[n]
