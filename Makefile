@@ -227,10 +227,11 @@ test-examples: lib cli python r $(SMALL_TASK)/test.csv
 	gcc $(CFLAGS_STRICT) $$(PKG_CONFIG_PATH=$(BUILD)/prefix/lib/pkgconfig pkg-config --cflags dnabert) examples/c/embed.c \
 	  -o $(BUILD)/tests/example_embed $$(PKG_CONFIG_PATH=$(BUILD)/prefix/lib/pkgconfig pkg-config --libs dnabert)
 	$(BUILD)/tests/example_embed $(BUILD)/tests/tiny-model ACGTAGCTAGCTAGGATCGATCGA GGCCTTAAGGCCAATT
+	$(BUILD)/tests/example_embed --int8 $(BUILD)/tests/tiny-model ACGTAGCTAGCTAGGATCGATCGA GGCCTTAAGGCCAATT | grep -q 'parameters, int8'
 	$(PYTHON) examples/python/embed_genome.py $(BUILD)/tests/tiny-model examples/data/hpylori_sjm180.fasta.gz 200
 	$(PYTHON) examples/python/tokenize_genome.py examples/data/hpylori_sjm180.fasta.gz
 	Rscript examples/R/tokenize.R examples/data/hpylori_sjm180.fasta.gz
-	Rscript examples/R/embed.R $(BUILD)/tests/tiny-model examples/data/hpylori_sjm180.fasta.gz
+	Rscript examples/R/embed.R $(BUILD)/tests/tiny-model examples/data/hpylori_sjm180.fasta.gz 24 int8
 	$(PYTHON) examples/python/pretrain_tiny.py examples/data/hpylori_sjm180.fasta.gz $(BUILD)/tests/py-pretrain 20
 	Rscript examples/R/pretrain.R examples/data/hpylori_sjm180.fasta.gz $(BUILD)/tests/r-pretrain 20
 	@# the fine-tuning examples run on coding_200 with 100 dev and test rows (SMALL_TASK above)
@@ -240,6 +241,8 @@ test-examples: lib cli python r $(SMALL_TASK)/test.csv
 	$(CLI) tokenizer encode --tokenizer $(BUILD)/tests/cli_tok.json --max-records 1 examples/data/hpylori_sjm180.fasta.gz > /dev/null
 	$(CLI) model info $(BUILD)/tests/tiny-model
 	$(CLI) embed --model $(BUILD)/tests/tiny-model -o $(BUILD)/tests/embeddings.tsv examples/data/hpylori_sjm180.fasta.gz
+	$(CLI) embed --model $(BUILD)/tests/tiny-model --precision int8 -o $(BUILD)/tests/embeddings-int8.tsv examples/data/hpylori_sjm180.fasta.gz
+	$(PYTHON) -c "import sys; a, b = (open(p).read().splitlines() for p in sys.argv[1:]); assert len(a) == len(b) == 2 and a[1] != b[1], (a[:1], b[:1])" $(BUILD)/tests/embeddings.tsv $(BUILD)/tests/embeddings-int8.tsv
 	$(PYTHON) -c "import sys; rows = open(sys.argv[1]).read().splitlines(); assert len(rows) == 2 and len(rows[1].split('\t')) == 65, rows[:1]" $(BUILD)/tests/embeddings.tsv
 	$(CLI) convert Tests/DNABertTests/Fixtures/model/pytorch_model.bin $(BUILD)/tests/converted.safetensors
 	rm -rf $(BUILD)/tests/cli-pretrain

@@ -1,7 +1,7 @@
 #!/usr/bin/env Rscript
 # Embed the records of a FASTA file with a DNABERT-2 model from R: one vector per record.
 #
-#   Rscript examples/R/embed.R [model_dir] [sequences.fasta(.gz)] [max_pieces]
+#   Rscript examples/R/embed.R [model_dir] [sequences.fasta(.gz)] [max_pieces] [precision]
 #
 # model_dir: a model folder (config.json, model.safetensors or pytorch_model.bin, tokenizer.json), e.g. a
 #            download of zhihan1996/DNABERT-2-117M. Default: $DNABERT_MODEL; if neither is given, a tiny model
@@ -9,6 +9,8 @@
 #            that the example runs anywhere (its embeddings are meaningless).
 # FASTA:     plain or gzip. Default: examples/data/hpylori_sjm180.fasta.gz. Records longer than 5 kbp (whole
 #            genomes) are cut into 5 kbp pieces named record:start-end, at most max_pieces (default 24) of them.
+# precision: "fp32" (default) or "int8": the four linears of each layer in int8 (dnabert_quantize), and the
+#            embeddings compared with float32's.
 # Run from the repository root. Needs the dnabert package (R CMD INSTALL bindings/R) and Biostrings.
 
 suppressPackageStartupMessages({
@@ -21,6 +23,7 @@ arg <- function(i, default) if (length(args) >= i && nzchar(args[[i]])) args[[i]
 model_dir <- arg(1L, Sys.getenv("DNABERT_MODEL"))
 fasta <- arg(2L, "examples/data/hpylori_sjm180.fasta.gz")
 max_pieces <- as.integer(arg(3L, "24"))
+precision <- arg(4L, "fp32")
 piece <- 5000L
 
 cat("libdnabert", dnabert_version(), "\n")
@@ -70,4 +73,17 @@ if (nrow(emb) >= 2L) {
   sim <- unit %*% t(unit)
   dimnames(sim) <- list(rownames(unit), paste0("[", k, "]"))
   print(round(sim, 3))
+}
+
+# int8: the same pieces through the quantized model, compared with the float32 embeddings above.
+if (precision == "int8") {
+  q <- dnabert_quantize(model, "int8")
+  t0 <- proc.time()[["elapsed"]]
+  emb8 <- dnabert_embed(q, pieces, pooling = "mean", progress = interactive())
+  secs8 <- proc.time()[["elapsed"]] - t0
+  cosv <- rowSums(emb * emb8) / sqrt(rowSums(emb^2) * rowSums(emb8^2))
+  cat(sprintf("\nint8 (%s kernel): %.2f s (%.2fx float32); cosine to float32: median %.6f, min %.6f\n",
+              dnabert_int8_kernel(), secs8, secs / max(secs8, 1e-9), median(cosv), min(cosv)))
+} else if (precision != "fp32") {
+  stop("precision must be \"fp32\" or \"int8\", not \"", precision, "\"")
 }

@@ -1,6 +1,7 @@
 /* Embed DNA sequences with a model folder (config.json + model.safetensors + tokenizer.json) and print the first
  * values of each embedding. Build: gcc embed.c $(pkg-config --cflags --libs dnabert)
- * Usage: embed MODEL_DIR SEQUENCE [SEQUENCE...] */
+ * Usage: embed [--int8] MODEL_DIR SEQUENCE [SEQUENCE...]
+ * --int8 quantizes the model first (the four linears of each layer in int8; see dnabert_model_quantize). */
 #include <dnabert.h>
 
 #include <stdio.h>
@@ -8,8 +9,10 @@
 #include <string.h>
 
 int main(int argc, char **argv) {
+    int int8 = argc > 1 && strcmp(argv[1], "--int8") == 0;
+    if (int8) { argv++; argc--; }
     if (argc < 3) {
-        fprintf(stderr, "usage: %s MODEL_DIR SEQUENCE [SEQUENCE...]\n", argv[0]);
+        fprintf(stderr, "usage: %s [--int8] MODEL_DIR SEQUENCE [SEQUENCE...]\n", argv[0]);
         return 2;
     }
     dnabert_model *model = NULL;
@@ -17,13 +20,24 @@ int main(int argc, char **argv) {
         fprintf(stderr, "error: %s\n", dnabert_last_error());
         return 1;
     }
+    if (int8) {
+        dnabert_model *quantized = NULL;
+        if (dnabert_model_quantize(model, DNABERT_PRECISION_INT8, &quantized) != DNABERT_OK) {
+            fprintf(stderr, "error: %s\n", dnabert_last_error());
+            dnabert_model_free(model);
+            return 1;
+        }
+        dnabert_model_free(model);   /* the int8 model is independent of the float32 one */
+        model = quantized;
+        printf("int8 kernel: %s\n", dnabert_int8_kernel());
+    }
     dnabert_model_info info = { .struct_size = sizeof info };
     dnabert_model_get_info(model, &info);
     char blas[512];
     size_t blas_len = 0;
     if (dnabert_blas_info(blas, sizeof blas, &blas_len) == DNABERT_OK) printf("BLAS: %s\n", blas);
-    printf("model: %d layers, hidden %d, %lld parameters\n", info.num_layers, info.hidden_size,
-           (long long)info.num_parameters);
+    printf("model: %d layers, hidden %d, %lld parameters, %s\n", info.num_layers, info.hidden_size,
+           (long long)info.num_parameters, info.precision == DNABERT_PRECISION_INT8 ? "int8" : "float32");
 
     size_t n = (size_t)(argc - 2);
     const char **seqs = (const char **)(argv + 2);
