@@ -172,6 +172,26 @@ else:
 print(json.dumps({"seconds": best, "rss_mb": peak_rss_mb(), "gemm": gemm, "kernel": kernel}))
 """ % (H, I, NH, NL, V)
 
+# The timing harness both peak programs share: `run(loop, threads, ops per ITERS)` is the best of 3 rates of
+# `threads` copies of `loop` running at once; main starts with the thread count from argv.
+PEAK_HARNESS = r"""
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
+static double run(void *(*fn)(void *), int n, double ops_per_iter) {
+    pthread_t th[64]; double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = now();
+        for (int i = 0; i < n; i++) pthread_create(&th[i], NULL, fn, NULL);
+        for (int i = 0; i < n; i++) pthread_join(th[i], NULL);
+        double r = ops_per_iter * ITERS * n / (now() - t0) / 1e9;
+        if (r > best) best = r;
+    }
+    return best;
+}
+int main(int argc, char **argv) {
+    int n = argc > 1 ? atoi(argv[1]) : 1;
+    if (n < 1 || n > 64) return 2;
+"""
+
 PEAK_C = r"""
 #include <immintrin.h>
 #include <pthread.h>
@@ -224,21 +244,7 @@ static void *vnni_loop(void *arg) {
     sinki = _mm512_reduce_add_epi32(s);
     return NULL;
 }
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
-static double run(void *(*fn)(void *), int n, double ops_per_iter) {
-    pthread_t th[64]; double best = 0;
-    for (int rep = 0; rep < 3; rep++) {
-        double t0 = now();
-        for (int i = 0; i < n; i++) pthread_create(&th[i], NULL, fn, NULL);
-        for (int i = 0; i < n; i++) pthread_join(th[i], NULL);
-        double r = ops_per_iter * ITERS * n / (now() - t0) / 1e9;
-        if (r > best) best = r;
-    }
-    return best;
-}
-int main(int argc, char **argv) {
-    int n = argc > 1 ? atoi(argv[1]) : 1;
-    if (n < 1 || n > 64) return 2;
+@HARNESS@
     /* 12 accumulators x 16 lanes x 2 FLOP; 12 x 64 byte pairs x 2 OP */
     printf("{\"fp32\": %.1f, \"int8\": %.1f}\n", run(fma_loop, n, 12 * 16 * 2.0), run(vnni_loop, n, 12 * 64 * 2.0));
     return 0;
@@ -272,21 +278,7 @@ static void *madd_loop(void *arg) {
                      "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
     return NULL;
 }
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + 1e-9 * t.tv_nsec; }
-static double run(void *(*fn)(void *), int n, double ops_per_iter) {
-    pthread_t th[64]; double best = 0;
-    for (int rep = 0; rep < 3; rep++) {
-        double t0 = now();
-        for (int i = 0; i < n; i++) pthread_create(&th[i], NULL, fn, NULL);
-        for (int i = 0; i < n; i++) pthread_join(th[i], NULL);
-        double r = ops_per_iter * ITERS * n / (now() - t0) / 1e9;
-        if (r > best) best = r;
-    }
-    return best;
-}
-int main(int argc, char **argv) {
-    int n = argc > 1 ? atoi(argv[1]) : 1;
-    if (n < 1 || n > 64) return 2;
+@HARNESS@
     /* 12 FMAs x 8 lanes x 2 FLOP; 12 vpmaddwd x 16 products x 2 OP per ITERS */
     printf("{\"fp32\": %.1f, \"int8\": %.1f}\n", run(fma_loop, n, 12 * 8 * 2.0), run(madd_loop, n, 12 * 16 * 2.0));
     return 0;
@@ -317,7 +309,7 @@ def cpu_peaks(tmp, threads):
     src, exe = os.path.join(tmp, "peak.c"), os.path.join(tmp, "peak")
     vnni = "avx512_vnni" in flags
     with open(src, "w") as f:
-        f.write(PEAK_C if vnni else PEAK_AVX2_C)
+        f.write((PEAK_C if vnni else PEAK_AVX2_C).replace("@HARNESS@", PEAK_HARNESS))
     INT8_PEAK_NAME = "int8 VNNI vpdpbusd" if vnni else "int8 AVX2 vpmaddwd+vpaddd"
     flags_cc = ["-mavx512f", "-mavx512vnni"] if vnni else ["-mavx2", "-mfma"]
     subprocess.run(["gcc", "-O2", *flags_cc, "-pthread", src, "-o", exe], check=True)

@@ -65,13 +65,9 @@ public final class Int8Matrix: @unchecked Sendable {
         }
         outFeatures = n; inFeatures = k
         kpad = (k + 3) / 4 * 4; npad = (n + 15) / 16 * 16
+        packed = try Memory.allocate(Int8.self, count: max(npad * kpad, 64), what: "int8: a packed \(n) × \(k) weight").baseAddress!
         transposeLock = .allocate(capacity: 1)
         pthread_mutex_init(transposeLock, nil)
-        var raw: UnsafeMutableRawPointer? = nil
-        guard posix_memalign(&raw, 64, max(npad * kpad, 64)) == 0, let p = raw else {
-            throw DNABertError(.outOfMemory, "int8: cannot allocate a packed \(n) × \(k) weight")
-        }
-        packed = p.bindMemory(to: Int8.self, capacity: npad * kpad)
         colsum = .allocate(capacity: npad)
         scales = .allocate(capacity: npad)
         scales.initialize(repeating: 0, count: npad)
@@ -104,11 +100,7 @@ public final class Int8Matrix: @unchecked Sendable {
         init(_ m: Int8Matrix) throws {
             let n = m.inFeatures, k = m.outFeatures
             kpad = (k + 3) / 4 * 4; npad = (n + 15) / 16 * 16
-            var raw: UnsafeMutableRawPointer? = nil
-            guard posix_memalign(&raw, 64, max(npad * kpad, 64)) == 0, let p = raw else {
-                throw DNABertError(.outOfMemory, "int8: cannot allocate a packed \(k) × \(n) transposed weight")
-            }
-            packed = p.bindMemory(to: Int8.self, capacity: npad * kpad)
+            packed = try Memory.allocate(Int8.self, count: max(npad * kpad, 64), what: "int8: a packed \(k) × \(n) transposed weight").baseAddress!
             colsum = .allocate(capacity: npad)
             columnScale = .allocate(capacity: npad)
             columnScale.initialize(repeating: 0, count: npad)
