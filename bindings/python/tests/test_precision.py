@@ -553,3 +553,6 @@ def test_cli_precision_option(int8, tmp_path):
     assert bad.returncode != 0 and "unknown precision" in bad.stderr
     subprocess.run([cli, "model", "quantize", "-o", str(tmp_path / "q"), MODEL], check=True, timeout=300, capture_output=True)
     assert dnabert.Model.from_pretrained(str(tmp_path / "q")).precision == "int8"
+    info = subprocess.run([cli, "model", "info", str(tmp_path / "q")], check=True, timeout=300, capture_output=True,
+                          text=True).stdout
+    assert f"precision: int8 (int8 kernel on this CPU: {dnabert.int8_kernel()})" in info, info
