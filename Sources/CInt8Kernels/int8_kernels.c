@@ -315,10 +315,10 @@ static inline void store8_avx2(__m256i a0, __m256i a1, const int32_t *colsum, co
     __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wb + g * 64)));                      \
     __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wb + g * 64 + 16)));
 
+/* The kernels take colsum/sw/bias/y already offset to the tile's first channel; nc of its 8 channels are stored. */
 __attribute__((target("avx2")))
-static void micro_avx2_6(const int16_t *xs, size_t kpad, const int8_t *wb, const int32_t *colsum,
-                         const float *sw, const float *bias, const float *sx, size_t c, size_t nc,
-                         float *y, size_t ldy) {
+static void micro_avx2_6(const int16_t *xs, size_t kpad, const int8_t *wb, const int32_t *cs, const float *sw,
+                         const float *bias, const float *sx, size_t nc, float *y, size_t ldy) {
     __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,
             a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
     size_t kg = kpad / 4;
@@ -327,27 +327,24 @@ static void micro_avx2_6(const int16_t *xs, size_t kpad, const int8_t *wb, const
         AVX2_ROW(0, a00, a01) AVX2_ROW(1, a10, a11) AVX2_ROW(2, a20, a21)
         AVX2_ROW(3, a30, a31) AVX2_ROW(4, a40, a41) AVX2_ROW(5, a50, a51)
     }
-    const float *bc = bias ? bias + c : 0;
-    store8_avx2(a00, a01, colsum + c, sw + c, bc, sx[0], y + c, nc);
-    store8_avx2(a10, a11, colsum + c, sw + c, bc, sx[1], y + ldy + c, nc);
-    store8_avx2(a20, a21, colsum + c, sw + c, bc, sx[2], y + 2 * ldy + c, nc);
-    store8_avx2(a30, a31, colsum + c, sw + c, bc, sx[3], y + 3 * ldy + c, nc);
-    store8_avx2(a40, a41, colsum + c, sw + c, bc, sx[4], y + 4 * ldy + c, nc);
-    store8_avx2(a50, a51, colsum + c, sw + c, bc, sx[5], y + 5 * ldy + c, nc);
+    store8_avx2(a00, a01, cs, sw, bias, sx[0], y, nc);
+    store8_avx2(a10, a11, cs, sw, bias, sx[1], y + ldy, nc);
+    store8_avx2(a20, a21, cs, sw, bias, sx[2], y + 2 * ldy, nc);
+    store8_avx2(a30, a31, cs, sw, bias, sx[3], y + 3 * ldy, nc);
+    store8_avx2(a40, a41, cs, sw, bias, sx[4], y + 4 * ldy, nc);
+    store8_avx2(a50, a51, cs, sw, bias, sx[5], y + 5 * ldy, nc);
 }
 
 __attribute__((target("avx2")))
-static void micro_avx2_1(const int16_t *xs, size_t kpad, const int8_t *wb, const int32_t *colsum,
-                         const float *sw, const float *bias, const float *sx, size_t c, size_t nc,
-                         float *y, size_t ldy) {
-    (void)ldy;
+static void micro_avx2_1(const int16_t *xs, size_t kpad, const int8_t *wb, const int32_t *cs, const float *sw,
+                         const float *bias, const float *sx, size_t nc, float *y) {
     __m256i a00 = _mm256_setzero_si256(), a01 = a00;
     size_t kg = kpad / 4;
     for (size_t g = 0; g < kg; g++) {
         AVX2_WEIGHTS
         AVX2_ROW(0, a00, a01)
     }
-    store8_avx2(a00, a01, colsum + c, sw + c, bias ? bias + c : 0, sx[0], y + c, nc);
+    store8_avx2(a00, a01, cs, sw, bias, sx[0], y, nc);
 }
 
 __attribute__((target("avx2")))
@@ -358,24 +355,36 @@ static void widen_rows_avx2(const uint8_t *xq, size_t rows, size_t kpad, int16_t
     for (; i < n; i++) xs[i] = xq[i];
 }
 
+/* Rows per chunk whose int16 form stays in L2 while the 8-channel panels pass (a multiple of 6). */
+static size_t avx2_chunk_rows(size_t kpad) { return kpad >= 2048 ? 24 : 72; }
+
+/* xs holds round_up(min(rows, chunk), 6) int16 rows: a last tile of 2-5 rows runs through the 6-row kernel on
+ * zeroed padding rows (their results are dropped), which streams each weight panel once instead of once per row. */
 __attribute__((target("avx2")))
 static void gemm_avx2(const uint8_t *xq, const float *sx, size_t rows, size_t kpad, const int8_t *packed,
                       const int32_t *colsum, const float *sw, const float *bias, size_t c0, size_t c1,
                       float *y, size_t ldy, int16_t *xs) {
-    size_t bstride = kpad / 4 * 64;
-    size_t mc = kpad >= 2048 ? 24 : 72;      /* a chunk's int16 rows stay in L2 while the 8-channel panels pass */
+    size_t bstride = kpad / 4 * 64, mc = avx2_chunk_rows(kpad);
     for (size_t r0 = 0; r0 < rows; r0 += mc) {
-        size_t r1 = r0 + mc < rows ? r0 + mc : rows;
-        widen_rows_avx2(xq + r0 * kpad, r1 - r0, kpad, xs);
+        size_t r1 = r0 + mc < rows ? r0 + mc : rows, n = r1 - r0, full = n / 6 * 6, rem = n - full;
+        widen_rows_avx2(xq + r0 * kpad, n, kpad, xs);
+        if (rem >= 2) memset(xs + n * kpad, 0, (6 - rem) * kpad * sizeof(int16_t));
+        float sx6[6] = {0};
+        for (size_t i = 0; i < rem; i++) sx6[i] = sx[r0 + full + i];
         for (size_t c = c0; c < c1; c += 8) {
             /* 8-channel half of a 16-channel block: its 64-byte groups hold channels (c%16)..+8 at byte 32·half */
             const int8_t *wb = packed + (c / 16) * bstride + ((c % 16) / 8) * 32;
             size_t nc = c1 - c < 8 ? c1 - c : 8;
-            size_t r = r0;
-            for (; r + 6 <= r1; r += 6)
-                micro_avx2_6(xs + (r - r0) * kpad, kpad, wb, colsum, sw, bias, sx + r, c, nc, y + r * ldy, ldy);
-            for (; r < r1; r++)
-                micro_avx2_1(xs + (r - r0) * kpad, kpad, wb, colsum, sw, bias, sx + r, c, nc, y + r * ldy, ldy);
+            const float *bc = bias ? bias + c : 0;
+            for (size_t r = 0; r < full; r += 6)
+                micro_avx2_6(xs + r * kpad, kpad, wb, colsum + c, sw + c, bc, sx + r0 + r, nc, y + (r0 + r) * ldy + c, ldy);
+            if (rem == 1) {
+                micro_avx2_1(xs + full * kpad, kpad, wb, colsum + c, sw + c, bc, sx + r0 + full, nc, y + (r0 + full) * ldy + c);
+            } else if (rem > 1) {
+                float tile[6 * 8];
+                micro_avx2_6(xs + full * kpad, kpad, wb, colsum + c, sw + c, bc, sx6, nc, tile, 8);
+                for (size_t i = 0; i < rem; i++) memcpy(y + (r0 + full + i) * ldy + c, tile + 8 * i, nc * sizeof(float));
+            }
         }
     }
 }
@@ -388,8 +397,8 @@ void dnabert_i8_gemm(const uint8_t *xq, const float *sx, size_t rows, size_t kpa
 #ifdef DNABERT_X86
     if (kernel == DNABERT_I8_AVX512VNNI) { gemm_vnni(xq, sx, rows, kpad, packed, colsum, sw, bias, c0, c1, y, ldy); return; }
     if (kernel == DNABERT_I8_AVX2) {
-        size_t mc = kpad >= 2048 ? 24 : 72;
-        int16_t *xs = malloc((rows < mc ? rows : mc) * kpad * sizeof(int16_t));
+        size_t mc = avx2_chunk_rows(kpad), n = rows < mc ? rows : mc;
+        int16_t *xs = malloc((n + 5) / 6 * 6 * kpad * sizeof(int16_t));
         if (xs) { gemm_avx2(xq, sx, rows, kpad, packed, colsum, sw, bias, c0, c1, y, ldy, xs); free(xs); return; }
         /* no memory for the int16 rows: the portable path computes the same sums without scratch */
     }
