@@ -148,8 +148,13 @@ import Glibc
             _ = try g.withUnsafeMutableBufferPointer { try clf.lossAndGradient(Self.batch(head), into: $0, threads: 2) }
             return (clf, g)
         }
+        let int8Bytes = q.weightBytes.int8
         let (clfQ, gq) = try gradients(q)
         let (clfF, gf) = try gradients(deq)
+        // the backward packed Wᵀ of every linear once (1 byte per weight, with its sums and scales), counted as the model's
+        var transposed = 0
+        for l in 0..<q.config.numLayers { for t in LoRATarget.allCases { transposed += q.weights.layers[l].int8[t.index]!.transposedByteCount } }
+        #expect(transposed > 0 && q.weightBytes.int8 == int8Bytes + transposed)
         #expect(clfQ.layout.total == clfF.layout.total)
         #expect(gq != gf, "the int8 base gave exactly the float32 gradients: its int8 paths did not run")
         for v in clfQ.layout.views where v.name.contains("lora_") {

@@ -36,6 +36,6 @@ extension Int8Matrix {
     }
 
     /// Bytes this matrix holds: packed int8 values, per-channel sums and scales, smoothing factors and their
-    /// reciprocals.
-    var byteCount: Int { npad * kpad + 8 * npad + (smooth == nil ? 0 : 8 * inFeatures) }
+    /// reciprocals, and Wᵀ's packed form once QLoRA has built it.
+    var byteCount: Int { npad * kpad + 8 * npad + (smooth == nil ? 0 : 8 * inFeatures) + transposedByteCount }
 }

@@ -115,6 +115,13 @@ public final class Int8Matrix: @unchecked Sendable {
         deinit { free(packed); colsum.deallocate(); columnScale.deallocate() }
     }
 
+    /// Bytes of Wᵀ's packed form once QLoRA's first backward built it (0 before).
+    var transposedByteCount: Int {
+        pthread_mutex_lock(transposeLock)
+        defer { pthread_mutex_unlock(transposeLock) }
+        return transposedPack.map { $0.npad * $0.kpad + 8 * $0.npad } ?? 0
+    }
+
     /// Wᵀ's packed form, built once on first use (thread-safe).
     func transposed() throws -> TransposedPack {
         pthread_mutex_lock(transposeLock)
