@@ -267,7 +267,10 @@ DNABERT_API int dnabert_model_get_info(const dnabert_model *model, dnabert_model
  * int32 (AVX-512 VNNI when the CPU has it, else AVX2, else a portable path; all give the same numbers; the
  * environment variable DNABERT_INT8_KERNEL=generic or =avx2 forces a slower path). LayerNorm, softmax, GELU, residuals, attention
  * and the heads stay float32. Every inference call works on a quantized model; dnabert_model_save writes the
- * int8 layout (README "Reduced precision") and dnabert_model_load reads it back. */
+ * int8 layout (README "Reduced precision") and dnabert_model_load reads it back. An int8 model holds no float32
+ * copy of its quantized weights: fine-tuning it trains LoRA adapters on the frozen int8 base (QLoRA-style; the
+ * saved adapters load on the float32 model) or, with full fine-tuning, float32 copies of the dequantized weights;
+ * pretraining it is DNABERT_ERR_INVALID_ARGUMENT. */
 enum { DNABERT_PRECISION_FP32 = 0, DNABERT_PRECISION_INT8 = 1 };
 
 /* A new model handle at `precision` (free with dnabert_model_free). DNABERT_ERR_INVALID_ARGUMENT for an unknown
