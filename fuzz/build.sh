@@ -22,6 +22,47 @@ newer() {  # newer TARGET SOURCES...: true when TARGET is missing or older than 
   return 1
 }
 
+# The C targets the core imports (fork guard, the MPI shim, the int8 kernels): compiled with clang and the same
+# AddressSanitizer (and coverage, for the fuzzer), each made a Clang module for swiftc by one module map.
+CFLAGS_SAN=$(echo "$SAN" | sed 's/fuzzer/fuzzer-no-link/')
+mkdir -p "$OUT/cmods"
+: > "$OUT/cmods/module.modulemap.tmp"
+for tgt in CForkGuard CMPIShim CInt8Kernels; do
+  srcs=$(find "Sources/$tgt" -name '*.c' | sort)
+  hdr=$(find "$PWD/Sources/$tgt/include" -name '*.h' | sort | head -1)
+  printf 'module %s {\n  header "%s"\n  export *\n}\n' "$tgt" "$hdr" >> "$OUT/cmods/module.modulemap.tmp"
+  if newer "$OUT/lib$tgt.a" $srcs "Sources/$tgt/include"/*.h; then
+    echo "fuzz: building $tgt (C, -fsanitize=$CFLAGS_SAN)"
+    objs=""
+    for c in $srcs; do
+      o="$OUT/$tgt-$(basename "$c" .c).o"
+      clang -O2 -g -fsanitize="$CFLAGS_SAN" -I "Sources/$tgt/include" -c "$c" -o "$o"
+      objs="$objs $o"
+    done
+    rm -f "$OUT/lib$tgt.a"
+    # shellcheck disable=SC2086
+    ar rcs "$OUT/lib$tgt.a" $objs
+  fi
+done
+mv "$OUT/cmods/module.modulemap.tmp" "$OUT/cmods/module.modulemap"
+
+# The SIMD row kernels in their two target builds (symlinks to Sources/DNABert/Kernels), as SwiftPM builds them.
+build_simd() {  # build_simd MODULE FLAGS...
+  mod=$1; shift   # (not "t": newer() sets t)
+  src=$(find "Sources/$mod" -name '*.swift' | sort)
+  if newer "$OUT/lib$mod.a" $src; then
+    echo "fuzz: building $mod (not instrumented: arithmetic kernels only)"
+    # shellcheck disable=SC2086
+    swiftc -parse-as-library -O -wmo -package-name dnabert -module-name "$mod" "$@" \
+      -emit-module -emit-module-path "$OUT/mods/$mod.swiftmodule" \
+      -emit-library -static -o "$OUT/lib$mod.a" $src
+  fi
+}
+AVX2FLAGS=""
+[ "$(uname -m)" = x86_64 ] && AVX2FLAGS="-D DNABERT_FMA -Xcc -mavx2 -Xcc -mfma"
+# shellcheck disable=SC2086
+build_simd DNABertAVX2 $AVX2FLAGS
+
 AVX_SRC=$(find Sources/DNABertAVX512 -name '*.swift' | sort)
 if newer "$OUT/libDNABertAVX512.a" $AVX_SRC; then
   echo "fuzz: building DNABertAVX512 (not instrumented: arithmetic kernels only)"
@@ -32,11 +73,12 @@ if newer "$OUT/libDNABertAVX512.a" $AVX_SRC; then
 fi
 
 CORE_SRC=$(find Sources/DNABert -name '*.swift' | sort)
-if newer "$OUT/libDNABert.a" $CORE_SRC "$OUT/libDNABertAVX512.a"; then
+if newer "$OUT/libDNABert.a" $CORE_SRC "$OUT/libDNABertAVX512.a" "$OUT/libDNABertAVX2.a" "$OUT/libCInt8Kernels.a" \
+    "$OUT/libCForkGuard.a" "$OUT/libCMPIShim.a"; then
   echo "fuzz: building DNABert with -sanitize=$SAN"
   # shellcheck disable=SC2086
   swiftc -parse-as-library -O -g -wmo -enable-testing -sanitize="$SAN" -package-name dnabert -module-name DNABert \
-    -I "$OUT/mods" -I Sources/CZlib \
+    -I "$OUT/mods" -I "$OUT/cmods" -I Sources/CZlib \
     -emit-module -emit-module-path "$OUT/mods/DNABert.swiftmodule" \
     -emit-library -static -o "$OUT/libDNABert.a" $CORE_SRC
 fi
@@ -48,8 +90,9 @@ for h in fuzz/harnesses/*.swift; do
     echo "fuzz: linking $bin"
     rm -f "$bin"
     swiftc -parse-as-library -O -g -sanitize="$SAN" -use-ld=lld -module-name "Fuzz_$name" \
-      -I "$OUT/mods" -I Sources/CZlib \
-      "$PWD/fuzz/support/FuzzSupport.swift" "$PWD/$h" "$OUT/libDNABert.a" "$OUT/libDNABertAVX512.a" -lz \
+      -I "$OUT/mods" -I "$OUT/cmods" -I Sources/CZlib \
+      "$PWD/fuzz/support/FuzzSupport.swift" "$PWD/$h" "$OUT/libDNABert.a" "$OUT/libDNABertAVX512.a" \
+      "$OUT/libDNABertAVX2.a" "$OUT/libCInt8Kernels.a" "$OUT/libCForkGuard.a" "$OUT/libCMPIShim.a" -lz -ldl -lpthread \
       -o "$bin" || true
     [ -x "$bin" ] || { echo "fuzz: linking $bin failed" >&2; exit 1; }
   fi
