@@ -43,11 +43,13 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
-        .target(name: "DNABert", dependencies: ["CZlib", "DNABertAVX512", "DNABertAVX2", "CForkGuard", "CMPIShim", "CInt8Kernels"], swiftSettings: optimise),
+        .target(name: "DNABert", dependencies: ["CZlib", "DNABertAVX512", "DNABertAVX2", "CForkGuard", "CMPIShim", "CInt8Kernels", "CFloatKernels"], swiftSettings: optimise),
         // Open MPI bound at run time (dlopen of libmpi.so.40) for data-parallel runs; nothing links MPI.
         .target(name: "CMPIShim", path: "Sources/CMPIShim", linkerSettings: [.linkedLibrary("dl")]),
         // Int8 GEMM kernels (portable C + AVX-512 VNNI behind a run-time CPU check; see int8_kernels.h).
         .target(name: "CInt8Kernels", path: "Sources/CInt8Kernels", cSettings: [.unsafeFlags(["-O3"])]),
+        // The float32 linear-layer GEMM (AVX-512, packs one weight panel at a time; see f32_gemm.h).
+        .target(name: "CFloatKernels", path: "Sources/CFloatKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // A pthread_atfork handler installed at load time: lets Parallel keep a forked child's forking thread
         // out of parallel regions (see Sources/CForkGuard/fork_guard.c).
         .target(name: "CForkGuard", path: "Sources/CForkGuard"),

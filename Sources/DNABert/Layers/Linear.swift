@@ -1,9 +1,28 @@
+import CFloatKernels
+#if canImport(Glibc)
+import Glibc
+#endif
 /// y = x·Wᵀ (+ bias) for PyTorch-layout weights W [out, in], split across threads.
 ///
-/// Each worker calls sgemm single-threaded on its share (see `BLAS`): rows of x when there are enough
-/// of them (each worker then streams the whole weight once, amortised over many rows), otherwise output
-/// columns (each worker reads only its slice of W — the better split for short inputs).
+/// On a CPU with AVX-512 the product runs on dnabert's own kernel (Sources/CFloatKernels/f32_gemm.c): it packs one
+/// 64-channel panel of W at a time and adds the bias in its epilogue, where OpenBLAS repacks all of W on every call
+/// and a second pass adds the bias (1.06–1.21× faster on the 117M shapes, one thread; bench/c/f32_gemm_bench.c).
+/// The workers then split the output channels in whole panels, so no panel is packed twice. Elsewhere (and for
+/// fewer than `kernelMinRows` rows, or with DNABERT_F32_GEMM=blas) each worker calls sgemm single-threaded on its
+/// share (see `BLAS`): rows of x when there are enough of them (each worker then streams the whole weight once,
+/// amortised over many rows), otherwise output columns (each worker reads only its slice of W).
 public enum Linear {
+    /// Whether the linear layers use dnabert's float32 kernel: on CPUs with AVX-512 unless DNABERT_F32_GEMM=blas
+    /// (a diagnostic, for measuring the kernel against OpenBLAS in the same build).
+    static let useKernel: Bool = {
+        if let e = getenv("DNABERT_F32_GEMM"), String(cString: e) == "blas" { return false }
+        return dnabert_f32_cpu_has_avx512() != 0
+    }()
+
+    /// Below this many rows the product is a few matrix–vector products, bound by reading W; OpenBLAS reads it
+    /// once without the panel copy.
+    static let kernelMinRows = 8
+
     public static func forward(x: UnsafePointer<Float>, ldx: Int, rows: Int, inFeatures: Int,
                                weight: UnsafePointer<Float>, outFeatures: Int, bias: UnsafePointer<Float>?,
                                y: UnsafeMutablePointer<Float>, ldy: Int, threads: Int, quantized: Int8Matrix? = nil) {
@@ -14,6 +33,20 @@ public enum Linear {
             return
         }
         let t = Parallel.threads(threads)
+        if useKernel && rows >= kernelMinRows {
+            let panels = (outFeatures + 63) / 64
+            if panels >= t {
+                // Whole 64-channel panels per worker; a worker that cannot get its panel buffer (out of memory)
+                // falls back to sgemm for its share.
+                Parallel.forEach(t, threads: t) { p in
+                    let c0 = min(outFeatures, panels * p / t * 64), c1 = min(outFeatures, panels * (p + 1) / t * 64)
+                    if c1 > c0, dnabert_f32_gemm_nt(x, ldx, rows, inFeatures, weight, inFeatures, c0, c1, bias, y, ldy) != 0 {
+                        run(x, ldx, rows, inFeatures, weight, c0, c1, bias, y, ldy)
+                    }
+                }
+                return
+            }
+        }
         let byRows = rows >= 192 * t || outFeatures < 64 * t
         let parts = byRows ? min(t, max(1, rows / 16)) : min(t, max(1, outFeatures / 16))
         Parallel.forEach(parts, threads: parts) { p in

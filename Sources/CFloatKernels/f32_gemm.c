@@ -1,0 +1,162 @@
+/* Float32 y = x·Wᵀ (+ bias) with on-the-fly panel packing; see include/f32_gemm.h. */
+#include "f32_gemm.h"
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define DNABERT_X86 1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
+
+enum { NB = 4, PANEL = 16 * NB, KC = 1024, MR = 6 };
+
+int dnabert_f32_cpu_has_avx512(void) {
+#ifdef DNABERT_X86
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return 0;   /* OSXSAVE */
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 0xE6) != 0xE6) return 0;                                      /* xmm, ymm, opmask, zmm state */
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b >> 16) & 1;                                                   /* AVX512F */
+#else
+    return 0;
+#endif
+}
+
+/* The panel buffer: one per thread, KC × 64 floats, freed when the thread exits. */
+static pthread_key_t panel_key;
+static pthread_once_t panel_once = PTHREAD_ONCE_INIT;
+static int panel_key_ok;
+static void make_key(void) { panel_key_ok = pthread_key_create(&panel_key, free) == 0; }
+static float *panel_buffer(void) {
+    pthread_once(&panel_once, make_key);
+    if (!panel_key_ok) return NULL;
+    float *p = pthread_getspecific(panel_key);
+    if (p) return p;
+    if (posix_memalign((void **)&p, 64, sizeof(float) * KC * PANEL) != 0) return NULL;
+    if (pthread_setspecific(panel_key, p) != 0) { free(p); return NULL; }
+    return p;
+}
+
+#ifdef DNABERT_X86
+#define AVX512 __attribute__((target("avx512f")))
+
+/* Packs channels cb ..< cb + nc (nc ≤ 64; the rest of the panel is zero) and k0 ..< k0 + kc of W into
+ * buf[j][kk][16] = W[cb + 16j + c, k0 + kk] — 16×16 tiles transposed in registers. */
+AVX512 static void pack_panel(const float *w, size_t ldw, size_t cb, size_t nc, size_t k0, size_t kc, float *buf) {
+    for (size_t j = 0; j < NB; j++) {
+        float *dst = buf + j * kc * 16;
+        size_t first = 16 * j, rows = nc > first ? (nc - first < 16 ? nc - first : 16) : 0;
+        if (rows == 0) { memset(dst, 0, sizeof(float) * kc * 16); continue; }
+        const float *src = w + (cb + first) * ldw + k0;
+        for (size_t kk = 0; kk < kc; kk += 16) {
+            size_t kn = kc - kk < 16 ? kc - kk : 16;
+            __mmask16 km = (__mmask16)((1u << kn) - 1);
+            __m512 r[16], t[16];
+            for (size_t c = 0; c < 16; c++)
+                r[c] = c < rows ? _mm512_maskz_loadu_ps(km, src + c * ldw + kk) : _mm512_setzero_ps();
+            for (int i = 0; i < 8; i++) {
+                t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+                t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+            }
+            for (int i = 0; i < 4; i++) {
+                __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+                __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+                r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+                r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+                r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+                r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+            }
+            /* r[4i + e], 128-bit lane L: rows 4i..4i+3 of element 4L + e. */
+            for (int e = 0; e < 4; e++) {
+                __m512 u0 = _mm512_shuffle_f32x4(r[e], r[4 + e], 0x44), u1 = _mm512_shuffle_f32x4(r[e], r[4 + e], 0xEE);
+                __m512 v0 = _mm512_shuffle_f32x4(r[8 + e], r[12 + e], 0x44), v1 = _mm512_shuffle_f32x4(r[8 + e], r[12 + e], 0xEE);
+                /* stored straight from registers (an array of results was turned into a stack copy + memcpy) */
+                float *o = dst + (kk + (size_t)e) * 16;
+                if ((size_t)e < kn) _mm512_store_ps(o, _mm512_shuffle_f32x4(u0, v0, 0x88));
+                if ((size_t)e + 4 < kn) _mm512_store_ps(o + 4 * 16, _mm512_shuffle_f32x4(u0, v0, 0xDD));
+                if ((size_t)e + 8 < kn) _mm512_store_ps(o + 8 * 16, _mm512_shuffle_f32x4(u1, v1, 0x88));
+                if ((size_t)e + 12 < kn) _mm512_store_ps(o + 12 * 16, _mm512_shuffle_f32x4(u1, v1, 0xDD));
+            }
+        }
+    }
+}
+
+/* R rows × 64 channels over one k block. first: write (with bias) instead of adding to y. */
+#define DEF_MICRO(R)                                                                                          \
+AVX512 static void micro_##R(const float *x, size_t ldx, const float *p, size_t kc, float *y, size_t ldy,     \
+                             const float *bias, int first, const __mmask16 *m) {                             \
+    __m512 acc[R][NB];                                                                                       \
+    for (int i = 0; i < R; i++) for (int j = 0; j < NB; j++) acc[i][j] = _mm512_setzero_ps();               \
+    for (size_t kk = 0; kk < kc; kk++) {                                                                     \
+        __m512 wv[NB];                                                                                       \
+        for (int j = 0; j < NB; j++) wv[j] = _mm512_load_ps(p + j * kc * 16 + kk * 16);                    \
+        for (int i = 0; i < R; i++) {                                                                        \
+            __m512 xb = _mm512_set1_ps(x[i * ldx + kk]);                                                     \
+            for (int j = 0; j < NB; j++) acc[i][j] = _mm512_fmadd_ps(xb, wv[j], acc[i][j]);                 \
+        }                                                                                                    \
+    }                                                                                                        \
+    for (int j = 0; j < NB; j++) {                                                                           \
+        if (!m[j]) continue;                                                                                 \
+        __m512 add = first ? (bias ? _mm512_maskz_loadu_ps(m[j], bias + 16 * j) : _mm512_setzero_ps())      \
+                           : _mm512_setzero_ps();                                                           \
+        for (int i = 0; i < R; i++) {                                                                        \
+            float *yp = y + i * ldy + 16 * j;                                                                \
+            __m512 v = _mm512_add_ps(acc[i][j], first ? add : _mm512_maskz_loadu_ps(m[j], yp));             \
+            _mm512_mask_storeu_ps(yp, m[j], v);                                                              \
+        }                                                                                                    \
+    }                                                                                                        \
+}
+DEF_MICRO(6)
+DEF_MICRO(1)
+
+AVX512 static void gemm_avx512(const float *x, size_t ldx, size_t rows, size_t k, const float *w, size_t ldw,
+                               size_t c0, size_t c1, const float *bias, float *y, size_t ldy, float *buf) {
+    /* k blocks of near-equal size, each at most KC */
+    size_t nk = (k + KC - 1) / KC, kb = (k + nk - 1) / nk;
+    for (size_t k0 = 0; k0 < k; k0 += kb) {
+        size_t kc = k - k0 < kb ? k - k0 : kb;
+        int first = k0 == 0;
+        for (size_t cb = c0; cb < c1; cb += PANEL) {
+            size_t nc = c1 - cb < PANEL ? c1 - cb : PANEL;
+            __mmask16 m[NB];
+            for (int j = 0; j < NB; j++) {
+                size_t f = 16 * (size_t)j, v = nc > f ? (nc - f < 16 ? nc - f : 16) : 0;
+                m[j] = (__mmask16)((1u << v) - 1);
+            }
+            pack_panel(w, ldw, cb, nc, k0, kc, buf);
+            const float *xb = x + k0, *bb = bias ? bias + cb : NULL;
+            size_t r = 0;
+            for (; r + MR <= rows; r += MR) micro_6(xb + r * ldx, ldx, buf, kc, y + r * ldy + cb, ldy, bb, first, m);
+            for (; r < rows; r++) micro_1(xb + r * ldx, ldx, buf, kc, y + r * ldy + cb, ldy, bb, first, m);
+        }
+    }
+}
+#endif
+
+int dnabert_f32_gemm_nt(const float *x, size_t ldx, size_t rows, size_t k, const float *w, size_t ldw,
+                        size_t c0, size_t c1, const float *bias, float *y, size_t ldy) {
+#ifdef DNABERT_X86
+    static int have = -1;   /* CPUID once; a race only repeats the same answer */
+    int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
+    if (h < 0) { h = dnabert_f32_cpu_has_avx512(); __atomic_store_n(&have, h, __ATOMIC_RELAXED); }
+    if (!h) return -1;
+    if (rows == 0 || c1 <= c0) return 0;
+    if (k == 0) {
+        for (size_t r = 0; r < rows; r++)
+            for (size_t c = c0; c < c1; c++) y[r * ldy + c] = bias ? bias[c] : 0.f;
+        return 0;
+    }
+    float *buf = panel_buffer();
+    if (!buf) return -1;
+    gemm_avx512(x, ldx, rows, k, w, ldw, c0, c1, bias, y, ldy, buf);
+    return 0;
+#else
+    (void)x; (void)ldx; (void)rows; (void)k; (void)w; (void)ldw; (void)c0; (void)c1; (void)bias; (void)y; (void)ldy;
+    return -1;
+#endif
+}

@@ -1,0 +1,93 @@
+/* The float32 linear kernel (Sources/CFloatKernels) alone against OpenBLAS sgemm, one thread, on the 117M linears'
+ * shapes; first checks it against a float64 reference on awkward shapes (row, channel and k tails, k blocks,
+ * channel ranges that start inside a panel).
+ *
+ *   /opt/swift/usr/bin/clang -O2 -I Sources/CFloatKernels/include bench/c/f32_gemm_bench.c \
+ *       Sources/CFloatKernels/f32_gemm.c -ldl -lm -lpthread -o /tmp/f32_gemm_bench
+ *   env -u OPENBLAS_CORETYPE /tmp/f32_gemm_bench
+ *
+ * OpenBLAS gets the same product (cblas_sgemm, x·Wᵀ, row-major) and then the bias pass the library used to run. */
+#include "f32_gemm.h"
+#include <dlfcn.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
+static unsigned long long state = 88172645463325252ULL;
+static float uniform(void) {
+    state ^= state << 13; state ^= state >> 7; state ^= state << 17;
+    return (float)((state >> 11) * (1.0 / 9007199254740992.0) * 2 - 1);
+}
+typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int);
+
+static int check(size_t rows, size_t n, size_t k, size_t c0, size_t c1, int with_bias) {
+    size_t ldx = k + 3, ldw = k + 5, ldy = n + 7;
+    float *x = malloc(rows * ldx * 4), *w = malloc(n * ldw * 4), *b = malloc(n * 4), *y = malloc(rows * ldy * 4);
+    for (size_t i = 0; i < rows * ldx; i++) x[i] = uniform();
+    for (size_t i = 0; i < n * ldw; i++) w[i] = uniform();
+    for (size_t i = 0; i < n; i++) b[i] = uniform();
+    for (size_t i = 0; i < rows * ldy; i++) y[i] = 12345.f;
+    if (dnabert_f32_gemm_nt(x, ldx, rows, k, w, ldw, c0, c1, with_bias ? b : NULL, y, ldy) != 0) return 1;
+    int bad = 0;
+    for (size_t r = 0; r < rows && !bad; r++)
+        for (size_t c = 0; c < n; c++) {
+            float got = y[r * ldy + c];
+            if (c < c0 || c >= c1) { if (got != 12345.f) { bad = 1; break; } continue; }
+            double ref = with_bias ? b[c] : 0, mag = 0;
+            for (size_t i = 0; i < k; i++) { ref += (double)x[r * ldx + i] * w[c * ldw + i]; mag += fabs((double)x[r * ldx + i] * w[c * ldw + i]); }
+            if (fabs(got - ref) > 1e-6 * (mag + 1)) { bad = 1; break; }
+        }
+    if (bad) printf("MISMATCH rows %zu n %zu k %zu c %zu..%zu bias %d\n", rows, n, k, c0, c1, with_bias);
+    free(x); free(w); free(b); free(y);
+    return bad;
+}
+
+int main(void) {
+    if (!dnabert_f32_cpu_has_avx512()) { printf("this CPU has no AVX-512: the kernel is not used here\n"); return 0; }
+    int bad = 0, cases = 0;
+    size_t rs[] = {1, 5, 6, 7, 13, 64}, ns[] = {1, 16, 17, 63, 64, 65, 130}, ks[] = {1, 15, 16, 17, 100, 1025, 2100};
+    for (int a = 0; a < 6; a++) for (int c = 0; c < 7; c++) for (int d = 0; d < 7; d++) {
+        size_t n = ns[c];
+        bad += check(rs[a], n, ks[d], 0, n, (a + d) & 1); cases++;
+        if (n > 20) { bad += check(rs[a], n, ks[d], 3, n - 2, 1); cases++; }
+    }
+    if (bad) { printf("%d of %d shapes wrong\n", bad, cases); return 1; }
+    printf("float64 reference agrees on %d shapes\n", cases);
+
+    void *h = dlopen("libopenblas.so.0", RTLD_NOW);
+    if (!h) { printf("no OpenBLAS to compare with\n"); return 0; }
+    sgemm_fn sg = (sgemm_fn)dlsym(h, "cblas_sgemm");
+    void (*st)(int) = (void (*)(int))dlsym(h, "openblas_set_num_threads");
+    if (st) st(1);
+    size_t shapes[][3] = {{128, 2304, 768}, {128, 768, 768}, {128, 6144, 768}, {128, 768, 3072},
+                          {512, 2304, 768}, {512, 768, 3072}, {1024, 6144, 768}, {1024, 768, 3072}, {16, 2304, 768}};
+    printf("1 thread, best of 5 (GFLOP/s):\n");
+    for (int s = 0; s < 9; s++) {
+        size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+        float *x = malloc(m * k * 4), *w = malloc(n * k * 4), *b = malloc(n * 4), *y = malloc(m * n * 4);
+        for (size_t i = 0; i < m * k; i++) x[i] = uniform();
+        for (size_t i = 0; i < n * k; i++) w[i] = uniform();
+        for (size_t i = 0; i < n; i++) b[i] = uniform();
+        int reps = (int)(1e9 / (2.0 * m * n * k)) + 1;
+        double to = 1e9, tk = 1e9;
+        for (int t = 0; t < 5; t++) {
+            double t0 = now();
+            for (int r = 0; r < reps; r++) {
+                sg(101, 111, 112, (int)m, (int)n, (int)k, 1.f, x, (int)k, w, (int)k, 0.f, y, (int)n);
+                for (size_t i = 0; i < m; i++) for (size_t c = 0; c < n; c++) y[i * n + c] += b[c];
+            }
+            double t1 = now();
+            if ((t1 - t0) / reps < to) to = (t1 - t0) / reps;
+            t0 = now();
+            for (int r = 0; r < reps; r++) dnabert_f32_gemm_nt(x, k, m, k, w, k, 0, n, b, y, n);
+            t1 = now();
+            if ((t1 - t0) / reps < tk) tk = (t1 - t0) / reps;
+        }
+        double f = 2.0 * m * n * k / 1e9;
+        printf("  %5zu x %5zu x %5zu: kernel %6.1f   OpenBLAS + bias %6.1f   kernel / OpenBLAS %.2fx\n", m, n, k, f / tk, f / to, to / tk);
+        free(x); free(w); free(b); free(y);
+    }
+    return 0;
+}
