@@ -22,12 +22,12 @@ newer() {  # newer TARGET SOURCES...: true when TARGET is missing or older than 
   return 1
 }
 
-# The C targets the core imports (fork guard, the MPI shim, the int8 kernels): compiled with clang and the same
+# The C targets the core imports (fork guard, the MPI shim, the int8 and float32 kernels): compiled with clang and the same
 # AddressSanitizer (and coverage, for the fuzzer), each made a Clang module for swiftc by one module map.
 CFLAGS_SAN=$(echo "$SAN" | sed 's/fuzzer/fuzzer-no-link/')
 mkdir -p "$OUT/cmods"
 : > "$OUT/cmods/module.modulemap.tmp"
-for tgt in CForkGuard CMPIShim CInt8Kernels; do
+for tgt in CForkGuard CMPIShim CInt8Kernels CFloatKernels; do
   srcs=$(find "Sources/$tgt" -name '*.c' | sort)
   hdr=$(find "$PWD/Sources/$tgt/include" -name '*.h' | sort | head -1)
   printf 'module %s {\n  header "%s"\n  export *\n}\n' "$tgt" "$hdr" >> "$OUT/cmods/module.modulemap.tmp"
@@ -73,7 +73,7 @@ if newer "$OUT/libDNABertAVX512.a" $AVX_SRC; then
 fi
 
 CORE_SRC=$(find Sources/DNABert -name '*.swift' | sort)
-if newer "$OUT/libDNABert.a" $CORE_SRC "$OUT/libDNABertAVX512.a" "$OUT/libDNABertAVX2.a" "$OUT/libCInt8Kernels.a" \
+if newer "$OUT/libDNABert.a" $CORE_SRC "$OUT/libDNABertAVX512.a" "$OUT/libDNABertAVX2.a" "$OUT/libCInt8Kernels.a" "$OUT/libCFloatKernels.a" \
     "$OUT/libCForkGuard.a" "$OUT/libCMPIShim.a"; then
   echo "fuzz: building DNABert with -sanitize=$SAN"
   # shellcheck disable=SC2086
@@ -92,7 +92,7 @@ for h in fuzz/harnesses/*.swift; do
     swiftc -parse-as-library -O -g -sanitize="$SAN" -use-ld=lld -module-name "Fuzz_$name" \
       -I "$OUT/mods" -I "$OUT/cmods" -I Sources/CZlib \
       "$PWD/fuzz/support/FuzzSupport.swift" "$PWD/$h" "$OUT/libDNABert.a" "$OUT/libDNABertAVX512.a" \
-      "$OUT/libDNABertAVX2.a" "$OUT/libCInt8Kernels.a" "$OUT/libCForkGuard.a" "$OUT/libCMPIShim.a" -lz -ldl -lpthread \
+      "$OUT/libDNABertAVX2.a" "$OUT/libCInt8Kernels.a" "$OUT/libCFloatKernels.a" "$OUT/libCForkGuard.a" "$OUT/libCMPIShim.a" -lz -ldl -lpthread \
       -o "$bin" || true
     [ -x "$bin" ] || { echo "fuzz: linking $bin failed" >&2; exit 1; }
   fi
