@@ -24,6 +24,7 @@ struct DNABertCommand: ParsableCommand {
             } catch let e as DNABertError {
                 print("BLAS: unavailable (\(e.message))")
             }
+            print("float32 linear kernel: \(Linear.kernelName), int8 kernel: \(Int8Kernel.current.rawValue)")
             print("threads: \(Parallel.coreCount) cores")
             return
         }

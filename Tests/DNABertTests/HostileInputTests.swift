@@ -95,46 +95,48 @@ import Glibc
         }
         // Streams refuse devices but read FIFOs (a pipe of FASTA is ordinary input).
         do { _ = try FASTAReader(path: "/dev/zero"); Issue.record("FASTA from /dev/zero") } catch let e as DNABertError { #expect(e.kind == .io) }
-        // The writer offers the text again and again (non-blocking opens, so it never waits on a reader that has
-        // gone) until the reader has it: a single blocking write raced with the reader's retries, and the data
-        // was lost when the reader saw end-of-file and closed just before the writer's open.
+        // A reader that reads before any writer has connected sees end-of-file at once, and a writer whose reader
+        // has gone loses its text, so a one-shot writer raced the reader's retries (and lost under load). Here the
+        // writer waits in a blocking open for each of the reader's attempts and offers the text every time; one
+        // attempt finds it connected. At the end, reader-side opens wake the writer until it has seen the stop flag.
         final class Flag: @unchecked Sendable {
             let fifo: String
-            private var stop = false
+            private var stop = false, exited = false
             private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
             init(_ f: String) { fifo = f; pthread_mutex_init(lock, nil) }
             deinit { pthread_mutex_destroy(lock); lock.deallocate() }
-            var done: Bool {
-                get { pthread_mutex_lock(lock); defer { pthread_mutex_unlock(lock) }; return stop }
-                set { pthread_mutex_lock(lock); stop = newValue; pthread_mutex_unlock(lock) }
-            }
+            private func locked<T>(_ f: () -> T) -> T { pthread_mutex_lock(lock); defer { pthread_mutex_unlock(lock) }; return f() }
+            var done: Bool { get { locked { stop } } set { locked { stop = newValue } } }
+            var writerExited: Bool { get { locked { exited } } set { locked { exited = newValue } } }
         }
         let flag = Flag(fifo)
         signal(SIGPIPE, SIG_IGN)
         var writer = pthread_t()
-        let ctx = Unmanaged.passRetained(flag).toOpaque()
         pthread_create(&writer, nil, { arg in
             let flag = Unmanaged<Flag>.fromOpaque(arg!).takeRetainedValue()
             let text = ">r1\nACGT\nAC\n>r2\nGG\n"
-            var tries = 0
-            while tries < 5000 && !flag.done {
-                tries += 1
-                let fd = open(flag.fifo, O_WRONLY | O_NONBLOCK)
+            while !flag.done {
+                let fd = open(flag.fifo, O_WRONLY)
                 if fd >= 0 {
                     _ = text.withCString { write(fd, $0, strlen($0)) }
                     close(fd)
                 }
-                usleep(2_000)
             }
+            flag.writerExited = true
             return nil
-        }, ctx)
+        }, Unmanaged.passRetained(flag).toOpaque())
         var records: [FASTARecord] = []
-        for _ in 0..<1000 {
+        for _ in 0..<2000 {
             records = try FASTAReader.readAll(path: fifo)
             if !records.isEmpty { break }
             usleep(1_000)
         }
         flag.done = true
+        while !flag.writerExited {
+            let fd = open(fifo, O_RDONLY | O_NONBLOCK)
+            if fd >= 0 { close(fd) }
+            usleep(1_000)
+        }
         pthread_join(writer, nil)
         // Two quick rounds of the writer may reach one read: the first record pair is what counts.
         #expect(records.prefix(2).map(\.name) == ["r1", "r2"])

@@ -19,6 +19,9 @@ public enum Linear {
         return dnabert_f32_cpu_has_avx512() != 0
     }()
 
+    /// The float32 linear kernel in use, for `dnabert --version`: "avx512" or "openblas".
+    public static var kernelName: String { useKernel ? "avx512" : "openblas" }
+
     /// Below this many rows the product is a few matrix–vector products, bound by reading W; OpenBLAS reads it
     /// once without the panel copy.
     static let kernelMinRows = 8
