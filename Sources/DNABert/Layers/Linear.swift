@@ -6,7 +6,7 @@ import Glibc
 ///
 /// On a CPU with AVX-512 the product runs on dnabert's own kernel (Sources/CFloatKernels/f32_gemm.c): it packs one
 /// 64-channel panel of W at a time and adds the bias in its epilogue, where OpenBLAS repacks all of W on every call
-/// and a second pass adds the bias (1.06–1.21× faster on the 117M shapes, one thread; bench/c/f32_gemm_bench.c).
+/// and a second pass adds the bias (1.09–1.25× faster on the 117M shapes, one thread; bench/c/f32_gemm_bench.c).
 /// The workers then split the output channels in whole panels, so no panel is packed twice. Elsewhere (and for
 /// fewer than `kernelMinRows` rows, or with DNABERT_F32_GEMM=blas) each worker calls sgemm single-threaded on its
 /// share (see `BLAS`): rows of x when there are enough of them (each worker then streams the whole weight once,
