@@ -86,27 +86,40 @@ AVX512 static void pack_panel(const float *w, size_t ldw, size_t cb, size_t nc, 
     }
 }
 
-/* R rows × 64 channels over one k block. first: write (with bias) instead of adding to y. */
+/* Masks of the valid lanes of a panel's four 16-channel blocks when it has nc (≤ 64) channels. */
+static inline void channel_masks(size_t nc, __mmask16 *m) {
+    for (int j = 0; j < NB; j++) {
+        size_t f = 16 * (size_t)j, v = nc > f ? (nc - f < 16 ? nc - f : 16) : 0;
+        m[j] = (__mmask16)((1u << v) - 1);
+    }
+}
+
+/* R rows × 64 channels over one k block: y (+)= alpha · x·P, where the panel P holds channel block j's values for
+ * reduction index kk at p + j·jstride + kk·kstride (packed: jstride kc·16, kstride 16; a row-major [k, n] matrix
+ * such as attention's V: jstride 16, kstride its row stride). first: write alpha·x·P (+ bias) instead of adding it
+ * to y. Loads are masked to the valid channels, so an unpacked matrix is never read past its last column. */
 #define DEF_MICRO(R)                                                                                          \
-AVX512 static void micro_##R(const float *x, size_t ldx, const float *p, size_t kc, float *y, size_t ldy,     \
-                             const float *bias, int first, const __mmask16 *m) {                             \
+AVX512 static void micro_##R(const float *x, size_t ldx, const float *p, size_t jstride, size_t kstride,       \
+                             size_t kc, float *y, size_t ldy, const float *bias, float alpha, int first,      \
+                             const __mmask16 *m) {                                                           \
     __m512 acc[R][NB];                                                                                       \
     for (int i = 0; i < R; i++) for (int j = 0; j < NB; j++) acc[i][j] = _mm512_setzero_ps();               \
     for (size_t kk = 0; kk < kc; kk++) {                                                                     \
         __m512 wv[NB];                                                                                       \
-        for (int j = 0; j < NB; j++) wv[j] = _mm512_load_ps(p + j * kc * 16 + kk * 16);                    \
+        for (int j = 0; j < NB; j++) wv[j] = _mm512_maskz_loadu_ps(m[j], p + j * jstride + kk * kstride);   \
         for (int i = 0; i < R; i++) {                                                                        \
             __m512 xb = _mm512_set1_ps(x[i * ldx + kk]);                                                     \
             for (int j = 0; j < NB; j++) acc[i][j] = _mm512_fmadd_ps(xb, wv[j], acc[i][j]);                 \
         }                                                                                                    \
     }                                                                                                        \
+    __m512 a = _mm512_set1_ps(alpha);                                                                        \
     for (int j = 0; j < NB; j++) {                                                                           \
         if (!m[j]) continue;                                                                                 \
         __m512 add = first ? (bias ? _mm512_maskz_loadu_ps(m[j], bias + 16 * j) : _mm512_setzero_ps())      \
                            : _mm512_setzero_ps();                                                           \
         for (int i = 0; i < R; i++) {                                                                        \
             float *yp = y + i * ldy + 16 * j;                                                                \
-            __m512 v = _mm512_add_ps(acc[i][j], first ? add : _mm512_maskz_loadu_ps(m[j], yp));             \
+            __m512 v = _mm512_fmadd_ps(acc[i][j], a, first ? add : _mm512_maskz_loadu_ps(m[j], yp));        \
             _mm512_mask_storeu_ps(yp, m[j], v);                                                              \
         }                                                                                                    \
     }                                                                                                        \
@@ -115,7 +128,7 @@ DEF_MICRO(6)
 DEF_MICRO(1)
 
 AVX512 static void gemm_avx512(const float *x, size_t ldx, size_t rows, size_t k, const float *w, size_t ldw,
-                               size_t c0, size_t c1, const float *bias, float *y, size_t ldy, float *buf) {
+                               size_t c0, size_t c1, const float *bias, float alpha, float *y, size_t ldy, float *buf) {
     /* k blocks of near-equal size, each at most KC */
     size_t nk = (k + KC - 1) / KC, kb = (k + nk - 1) / nk;
     for (size_t k0 = 0; k0 < k; k0 += kb) {
@@ -124,27 +137,43 @@ AVX512 static void gemm_avx512(const float *x, size_t ldx, size_t rows, size_t k
         for (size_t cb = c0; cb < c1; cb += PANEL) {
             size_t nc = c1 - cb < PANEL ? c1 - cb : PANEL;
             __mmask16 m[NB];
-            for (int j = 0; j < NB; j++) {
-                size_t f = 16 * (size_t)j, v = nc > f ? (nc - f < 16 ? nc - f : 16) : 0;
-                m[j] = (__mmask16)((1u << v) - 1);
-            }
+            channel_masks(nc, m);
             pack_panel(w, ldw, cb, nc, k0, kc, buf);
             const float *xb = x + k0, *bb = bias ? bias + cb : NULL;
             size_t r = 0;
-            for (; r + MR <= rows; r += MR) micro_6(xb + r * ldx, ldx, buf, kc, y + r * ldy + cb, ldy, bb, first, m);
-            for (; r < rows; r++) micro_1(xb + r * ldx, ldx, buf, kc, y + r * ldy + cb, ldy, bb, first, m);
+            for (; r + MR <= rows; r += MR)
+                micro_6(xb + r * ldx, ldx, buf, kc * 16, 16, kc, y + r * ldy + cb, ldy, bb, alpha, first, m);
+            for (; r < rows; r++)
+                micro_1(xb + r * ldx, ldx, buf, kc * 16, 16, kc, y + r * ldy + cb, ldy, bb, alpha, first, m);
         }
+    }
+}
+
+/* y += x·V with V row-major [k, n] (row stride ldv), read in place: its rows are already the micro-kernel's layout. */
+AVX512 static void gemm_nn_acc_avx512(const float *x, size_t ldx, size_t rows, size_t k, const float *v, size_t ldv,
+                                      size_t n, float *y, size_t ldy) {
+    for (size_t cb = 0; cb < n; cb += PANEL) {
+        size_t nc = n - cb < PANEL ? n - cb : PANEL;
+        __mmask16 m[NB];
+        channel_masks(nc, m);
+        size_t r = 0;
+        for (; r + MR <= rows; r += MR) micro_6(x + r * ldx, ldx, v + cb, 16, ldv, k, y + r * ldy + cb, ldy, NULL, 1.f, 0, m);
+        for (; r < rows; r++) micro_1(x + r * ldx, ldx, v + cb, 16, ldv, k, y + r * ldy + cb, ldy, NULL, 1.f, 0, m);
     }
 }
 #endif
 
-int dnabert_f32_gemm_nt(const float *x, size_t ldx, size_t rows, size_t k, const float *w, size_t ldw,
-                        size_t c0, size_t c1, const float *bias, float *y, size_t ldy) {
-#ifdef DNABERT_X86
+static int have_avx512(void) {
     static int have = -1;   /* CPUID once; a race only repeats the same answer */
     int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
     if (h < 0) { h = dnabert_f32_cpu_has_avx512(); __atomic_store_n(&have, h, __ATOMIC_RELAXED); }
-    if (!h) return -1;
+    return h;
+}
+
+int dnabert_f32_gemm_nt(const float *x, size_t ldx, size_t rows, size_t k, const float *w, size_t ldw,
+                        size_t c0, size_t c1, const float *bias, float alpha, float *y, size_t ldy) {
+#ifdef DNABERT_X86
+    if (!have_avx512()) return -1;
     if (rows == 0 || c1 <= c0) return 0;
     if (k == 0) {
         for (size_t r = 0; r < rows; r++)
@@ -153,10 +182,24 @@ int dnabert_f32_gemm_nt(const float *x, size_t ldx, size_t rows, size_t k, const
     }
     float *buf = panel_buffer();
     if (!buf) return -1;
-    gemm_avx512(x, ldx, rows, k, w, ldw, c0, c1, bias, y, ldy, buf);
+    gemm_avx512(x, ldx, rows, k, w, ldw, c0, c1, bias, alpha, y, ldy, buf);
     return 0;
 #else
-    (void)x; (void)ldx; (void)rows; (void)k; (void)w; (void)ldw; (void)c0; (void)c1; (void)bias; (void)y; (void)ldy;
+    (void)x; (void)ldx; (void)rows; (void)k; (void)w; (void)ldw; (void)c0; (void)c1; (void)bias; (void)alpha;
+    (void)y; (void)ldy;
+    return -1;
+#endif
+}
+
+int dnabert_f32_gemm_nn_acc(const float *x, size_t ldx, size_t rows, size_t k, const float *v, size_t ldv, size_t n,
+                            float *y, size_t ldy) {
+#ifdef DNABERT_X86
+    if (!have_avx512()) return -1;
+    if (rows == 0 || n == 0 || k == 0) return 0;
+    gemm_nn_acc_avx512(x, ldx, rows, k, v, ldv, n, y, ldy);
+    return 0;
+#else
+    (void)x; (void)ldx; (void)rows; (void)k; (void)v; (void)ldv; (void)n; (void)y; (void)ldy;
     return -1;
 #endif
 }

@@ -29,7 +29,7 @@ static int check(size_t rows, size_t n, size_t k, size_t c0, size_t c1, int with
     for (size_t i = 0; i < n * ldw; i++) w[i] = uniform();
     for (size_t i = 0; i < n; i++) b[i] = uniform();
     for (size_t i = 0; i < rows * ldy; i++) y[i] = 12345.f;
-    if (dnabert_f32_gemm_nt(x, ldx, rows, k, w, ldw, c0, c1, with_bias ? b : NULL, y, ldy) != 0) return 1;
+    if (dnabert_f32_gemm_nt(x, ldx, rows, k, w, ldw, c0, c1, with_bias ? b : NULL, 1.f, y, ldy) != 0) return 1;
     int bad = 0;
     for (size_t r = 0; r < rows && !bad; r++)
         for (size_t c = 0; c < n; c++) {
@@ -81,7 +81,7 @@ int main(void) {
             double t1 = now();
             if ((t1 - t0) / reps < to) to = (t1 - t0) / reps;
             t0 = now();
-            for (int r = 0; r < reps; r++) dnabert_f32_gemm_nt(x, k, m, k, w, k, 0, n, b, y, n);
+            for (int r = 0; r < reps; r++) dnabert_f32_gemm_nt(x, k, m, k, w, k, 0, n, b, 1.f, y, n);
             t1 = now();
             if ((t1 - t0) / reps < tk) tk = (t1 - t0) / reps;
         }

@@ -19,11 +19,16 @@ extern "C" {
 /* 1 if the CPU (and OS, for the zmm state) supports AVX-512 F. */
 int dnabert_f32_cpu_has_avx512(void);
 
-/* y = x·Wᵀ (+ bias) for output channels c0 ..< c1 (any range; a multiple of 64 apart from the end is fastest).
- * Returns 0, or -1 when the CPU lacks AVX-512 or the thread's panel buffer cannot be allocated (nothing written;
- * the caller uses another GEMM). */
+/* y = alpha · x·Wᵀ (+ bias) for output channels c0 ..< c1 (any range; a multiple of 64 apart from the end is
+ * fastest). Returns 0, or -1 when the CPU lacks AVX-512 or the thread's panel buffer cannot be allocated (nothing
+ * written; the caller uses another GEMM). */
 int dnabert_f32_gemm_nt(const float *x, size_t ldx, size_t rows, size_t k, const float *w, size_t ldw,
-                        size_t c0, size_t c1, const float *bias, float *y, size_t ldy);
+                        size_t c0, size_t c1, const float *bias, float alpha, float *y, size_t ldy);
+
+/* y[r, c] += Σ_kk x[r, kk] · v[kk, c] for r < rows, c < n, with v row-major [k, n] (row stride ldv) read in place
+ * (no packing: attention's P·V, where V's rows are short). Returns 0, or -1 without AVX-512 (nothing written). */
+int dnabert_f32_gemm_nn_acc(const float *x, size_t ldx, size_t rows, size_t k, const float *v, size_t ldv, size_t n,
+                            float *y, size_t ldy);
 
 #ifdef __cplusplus
 }

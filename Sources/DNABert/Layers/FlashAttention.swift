@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CFloatKernels
 
 /// Tiled ("flash") attention forward with ALiBi, memory linear in sequence length.
 ///
@@ -10,7 +11,7 @@ import Glibc
 ///
 /// Per (sequence, head, query tile): S = scale·Q·Kᵀ (sgemm), S += −slope·|pos_i − pos_j| on the fly,
 /// online softmax (running max m and Float64 running sum l, accumulator rescaled by exp(m_old − m_new)),
-/// O += P·V (sgemm). The L × L matrix never exists; scratch is tileQ·(tileK + headDim) floats per worker.
+/// O += P·V (sgemm, or dnabert's float32 kernel on AVX-512 CPUs, as the linear layers). The L × L matrix never exists; scratch is tileQ·(tileK + headDim) floats per worker.
 public enum FlashAttention {
     /// Rows `start ..< start + count` of the packed Q/K/V/output form one sequence.
     public struct Span: Sendable, Equatable {
@@ -145,8 +146,13 @@ public enum FlashAttention {
         while let ti = next {
             let k0 = ti * bk
             let kn = min(bk, span.count - k0)
-            BLAS.sgemm(transA: .noTrans, transB: .trans, m: qn, n: kn, k: d, alpha: scale, a: qBase, lda: stride,
-                       b: kBase + k0 * stride, ldb: stride, beta: 0, c: sBuf, ldc: bk)
+            // S = scale·Q·Kᵀ: on dnabert's float32 kernel where the linear layers use it (it packs the key tile
+            // itself; OpenBLAS's copies of both tiles were about 15 % of attention's time), else sgemm.
+            if !Linear.useKernel || dnabert_f32_gemm_nt(qBase, stride, qn, d, kBase + k0 * stride, stride, 0, kn, nil,
+                                                         scale, sBuf, bk) != 0 {
+                BLAS.sgemm(transA: .noTrans, transB: .trans, m: qn, n: kn, k: d, alpha: scale, a: qBase, lda: stride,
+                           b: kBase + k0 * stride, ldb: stride, beta: 0, c: sBuf, ldc: bk)
+            }
             // Key positions of this tile.
             if let p = positions {
                 for j in 0..<kn { posBuf[j] = p[span.start + k0 + j] }
@@ -173,8 +179,11 @@ public enum FlashAttention {
                 }
                 mBuf[r] = mNew
             }
-            BLAS.sgemm(transA: .noTrans, transB: .noTrans, m: qn, n: d, k: kn, alpha: 1, a: sBuf, lda: bk,
-                       b: vBase + k0 * stride, ldb: stride, beta: 1, c: oBuf, ldc: d)
+            // O += P·V, V's rows read in place by the kernel (they are its panel layout already).
+            if !Linear.useKernel || dnabert_f32_gemm_nn_acc(sBuf, bk, qn, kn, vBase + k0 * stride, stride, d, oBuf, d) != 0 {
+                BLAS.sgemm(transA: .noTrans, transB: .noTrans, m: qn, n: d, k: kn, alpha: 1, a: sBuf, lda: bk,
+                           b: vBase + k0 * stride, ldb: stride, beta: 1, c: oBuf, ldc: d)
+            }
             // Choose the next tile: alternate outward while a direction is open.
             next = nil
             while next == nil && (leftOpen || rightOpen) {

@@ -43,7 +43,7 @@ public enum Linear {
                 // falls back to sgemm for its share.
                 Parallel.forEach(t, threads: t) { p in
                     let c0 = min(outFeatures, panels * p / t * 64), c1 = min(outFeatures, panels * (p + 1) / t * 64)
-                    if c1 > c0, dnabert_f32_gemm_nt(x, ldx, rows, inFeatures, weight, inFeatures, c0, c1, bias, y, ldy) != 0 {
+                    if c1 > c0, dnabert_f32_gemm_nt(x, ldx, rows, inFeatures, weight, inFeatures, c0, c1, bias, 1, y, ldy) != 0 {
                         run(x, ldx, rows, inFeatures, weight, c0, c1, bias, y, ldy)
                     }
                 }
