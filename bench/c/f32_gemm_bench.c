@@ -6,7 +6,8 @@
  *       Sources/CFloatKernels/f32_gemm.c -ldl -lm -lpthread -o /tmp/f32_gemm_bench
  *   env -u OPENBLAS_CORETYPE /tmp/f32_gemm_bench
  *
- * OpenBLAS gets the same product (cblas_sgemm, x·Wᵀ, row-major) and then the bias pass the library used to run. */
+ * OpenBLAS gets the same product (cblas_sgemm, x·Wᵀ, row-major) and then the bias pass the library used to run;
+ * the last two lines time flash attention's per-tile products (the kernel's alpha and its accumulating y += x·V). */
 #include "f32_gemm.h"
 #include <dlfcn.h>
 #include <math.h>
@@ -88,6 +89,34 @@ int main(void) {
         double f = 2.0 * m * n * k / 1e9;
         printf("  %5zu x %5zu x %5zu: kernel %6.1f   OpenBLAS + bias %6.1f   kernel / OpenBLAS %.2fx\n", m, n, k, f / tk, f / to, to / tk);
         free(x); free(w); free(b); free(y);
+    }
+    /* Flash attention's two products per tile (query tile 128, key tile 256, head 64, rows of a fused [T, 3·768]
+     * QKV buffer): S = scale·Q·Kᵀ and O += P·V, OpenBLAS as the library called it before. */
+    {
+        size_t qn = 128, kn = 256, d = 64, stride = 2304;
+        float *qkv = malloc(kn * stride * 4), *sb = malloc(qn * kn * 4), *ob = malloc(qn * d * 4);
+        for (size_t i = 0; i < kn * stride; i++) qkv[i] = uniform();
+        for (size_t i = 0; i < qn * kn; i++) sb[i] = (uniform() + 1) / 2;
+        for (size_t i = 0; i < qn * d; i++) ob[i] = 0;
+        double best[4] = {1e9, 1e9, 1e9, 1e9};
+        for (int t = 0; t < 5; t++) {
+            double t0 = now();
+            for (int r = 0; r < 200; r++) sg(101, 111, 112, (int)qn, (int)kn, (int)d, 0.125f, qkv, (int)stride, qkv + 768, (int)stride, 0.f, sb, (int)kn);
+            double t1 = now(); if ((t1 - t0) / 200 < best[0]) best[0] = (t1 - t0) / 200;
+            t0 = now();
+            for (int r = 0; r < 200; r++) dnabert_f32_gemm_nt(qkv, stride, qn, d, qkv + 768, stride, 0, kn, NULL, 0.125f, sb, kn);
+            t1 = now(); if ((t1 - t0) / 200 < best[1]) best[1] = (t1 - t0) / 200;
+            t0 = now();
+            for (int r = 0; r < 200; r++) sg(101, 111, 111, (int)qn, (int)d, (int)kn, 1.f, sb, (int)kn, qkv + 1536, (int)stride, 1.f, ob, (int)d);
+            t1 = now(); if ((t1 - t0) / 200 < best[2]) best[2] = (t1 - t0) / 200;
+            t0 = now();
+            for (int r = 0; r < 200; r++) dnabert_f32_gemm_nn_acc(sb, kn, qn, kn, qkv + 1536, stride, d, ob, d);
+            t1 = now(); if ((t1 - t0) / 200 < best[3]) best[3] = (t1 - t0) / 200;
+        }
+        double f = 2.0 * qn * kn * d / 1e9;
+        printf("  attention tile S = scale·Q·Kᵀ (128 x 256 x 64): kernel %6.1f   OpenBLAS %6.1f   %.2fx\n", f / best[1], f / best[0], best[0] / best[1]);
+        printf("  attention tile O += P·V     (128 x 64 x 256): kernel %6.1f   OpenBLAS %6.1f   %.2fx\n", f / best[3], f / best[2], best[2] / best[3]);
+        free(qkv); free(sb); free(ob);
     }
     return 0;
 }
