@@ -49,7 +49,8 @@ let package = Package(
         // Int8 GEMM kernels (portable C + AVX-512 VNNI behind a run-time CPU check; see int8_kernels.h).
         .target(name: "CInt8Kernels", path: "Sources/CInt8Kernels", cSettings: [.unsafeFlags(["-O3"])]),
         // The float32 linear-layer GEMM (AVX-512, packs one weight panel at a time; see f32_gemm.h).
-        .target(name: "CFloatKernels", path: "Sources/CFloatKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "CFloatKernels", dependencies: ["CInt8Kernels"], path: "Sources/CFloatKernels",
+                cSettings: [.unsafeFlags(["-O3"])]),
         // A pthread_atfork handler installed at load time: lets Parallel keep a forked child's forking thread
         // out of parallel regions (see Sources/CForkGuard/fork_guard.c).
         .target(name: "CForkGuard", path: "Sources/CForkGuard"),

@@ -31,12 +31,13 @@ for tgt in CForkGuard CMPIShim CInt8Kernels CFloatKernels; do
   srcs=$(find "Sources/$tgt" -name '*.c' | sort)
   hdr=$(find "$PWD/Sources/$tgt/include" -name '*.h' | sort | head -1)
   printf 'module %s {\n  header "%s"\n  export *\n}\n' "$tgt" "$hdr" >> "$OUT/cmods/module.modulemap.tmp"
-  if newer "$OUT/lib$tgt.a" $srcs "Sources/$tgt/include"/*.h; then
+  if newer "$OUT/lib$tgt.a" $srcs "Sources/$tgt/include"/*.h Sources/CInt8Kernels/include/*.h; then
     echo "fuzz: building $tgt (C, -fsanitize=$CFLAGS_SAN)"
     objs=""
     for c in $srcs; do
       o="$OUT/$tgt-$(basename "$c" .c).o"
-      clang -O2 -g -fsanitize="$CFLAGS_SAN" -I "Sources/$tgt/include" -c "$c" -o "$o"
+      # (CFloatKernels includes the int8 kernels' header for the shared CPU check)
+      clang -O2 -g -fsanitize="$CFLAGS_SAN" -I "Sources/$tgt/include" -I Sources/CInt8Kernels/include -c "$c" -o "$o"
       objs="$objs $o"
     done
     rm -f "$OUT/lib$tgt.a"

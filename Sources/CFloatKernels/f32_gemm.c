@@ -1,5 +1,6 @@
 /* Float32 y = x·Wᵀ (+ bias) with on-the-fly panel packing; see include/f32_gemm.h. */
 #include "f32_gemm.h"
+#include "int8_kernels.h"   /* dnabert_cpu_leaf7_if_os_saves */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -7,24 +8,14 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #define DNABERT_X86 1
-#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
 enum { NB = 4, PANEL = 16 * NB, KC = 1024, MR = 6 };
 
 int dnabert_f32_cpu_has_avx512(void) {
-#ifdef DNABERT_X86
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return 0;   /* OSXSAVE */
-    unsigned lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    if ((lo & 0xE6) != 0xE6) return 0;                                      /* xmm, ymm, opmask, zmm state */
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
-    return (b >> 16) & 1;                                                   /* AVX512F */
-#else
-    return 0;
-#endif
+    unsigned b7, c7;
+    return dnabert_cpu_leaf7_if_os_saves(0xE6, &b7, &c7) && ((b7 >> 16) & 1);   /* xmm/ymm/opmask/zmm; AVX512F */
 }
 
 /* The panel buffer: one per thread, KC × 64 floats, freed when the thread exits. */

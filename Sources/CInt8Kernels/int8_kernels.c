@@ -13,10 +13,8 @@
 #include <cpuid.h>
 #endif
 
+int dnabert_cpu_leaf7_if_os_saves(unsigned xcr0_mask, unsigned *b7, unsigned *c7) {
 #ifdef DNABERT_X86
-/* The CPUID leaf-7 registers (b, c) when the OS saves every register state in `xcr0_mask` (XGETBV; needs OSXSAVE),
- * else 0: a feature is usable only when both the CPU has it and the OS preserves its registers. */
-static int leaf7_if_os_saves(unsigned xcr0_mask, unsigned *b7, unsigned *c7) {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
     if (!(c & (1u << 27))) return 0;                       /* OSXSAVE */
@@ -27,13 +25,16 @@ static int leaf7_if_os_saves(unsigned xcr0_mask, unsigned *b7, unsigned *c7) {
     __cpuid_count(7, 0, a, b, c, d);
     *b7 = b; *c7 = c;
     return 1;
-}
+#else
+    (void)xcr0_mask; (void)b7; (void)c7;
+    return 0;
 #endif
+}
 
 int dnabert_i8_cpu_has_avx512vnni(void) {
 #ifdef DNABERT_X86
     unsigned b, c;
-    if (!leaf7_if_os_saves(0xe6, &b, &c)) return 0;        /* XMM, YMM, opmask, ZMM state */
+    if (!dnabert_cpu_leaf7_if_os_saves(0xe6, &b, &c)) return 0;        /* XMM, YMM, opmask, ZMM state */
     return ((b >> 16) & 1) && ((b >> 30) & 1) && ((c >> 11) & 1);   /* AVX512F, AVX512BW, AVX512_VNNI */
 #else
     return 0;
@@ -43,7 +44,7 @@ int dnabert_i8_cpu_has_avx512vnni(void) {
 int dnabert_i8_cpu_has_avx2(void) {
 #ifdef DNABERT_X86
     unsigned b, c;
-    if (!leaf7_if_os_saves(0x6, &b, &c)) return 0;         /* XMM and YMM state */
+    if (!dnabert_cpu_leaf7_if_os_saves(0x6, &b, &c)) return 0;         /* XMM and YMM state */
     return (b >> 5) & 1;                                    /* AVX2 */
 #else
     return 0;

@@ -2,8 +2,9 @@
  * shapes; first checks it against a float64 reference on awkward shapes (row, channel and k tails, k blocks,
  * channel ranges that start inside a panel).
  *
- *   /opt/swift/usr/bin/clang -O2 -I Sources/CFloatKernels/include bench/c/f32_gemm_bench.c \
- *       Sources/CFloatKernels/f32_gemm.c -ldl -lm -lpthread -o /tmp/f32_gemm_bench
+ *   /opt/swift/usr/bin/clang -O2 -I Sources/CFloatKernels/include -I Sources/CInt8Kernels/include \
+ *       bench/c/f32_gemm_bench.c Sources/CFloatKernels/f32_gemm.c Sources/CInt8Kernels/int8_kernels.c \
+ *       -ldl -lm -lpthread -o /tmp/f32_gemm_bench
  *   env -u OPENBLAS_CORETYPE /tmp/f32_gemm_bench
  *
  * OpenBLAS gets the same product (cblas_sgemm, x·Wᵀ, row-major) and then the bias pass the library used to run;

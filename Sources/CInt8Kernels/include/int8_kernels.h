@@ -22,6 +22,11 @@ extern "C" {
 /* Kernel families. */
 enum { DNABERT_I8_GENERIC = 0, DNABERT_I8_AVX512VNNI = 1, DNABERT_I8_AVX2 = 2 };
 
+/* The CPUID leaf-7 registers (ebx, ecx) when the OS saves every register state in `xcr0_mask` (XGETBV; needs
+ * OSXSAVE): returns 1 and fills them, else 0 — a feature is usable only when both the CPU has it and the OS
+ * preserves its registers. The one CPU check of dnabert's C kernels (the float32 ones call it too). */
+int dnabert_cpu_leaf7_if_os_saves(unsigned xcr0_mask, unsigned *b7, unsigned *c7);
+
 /* 1 if the CPU (and OS, for the zmm state) supports AVX-512 F/BW + VNNI. */
 int dnabert_i8_cpu_has_avx512vnni(void);
 
