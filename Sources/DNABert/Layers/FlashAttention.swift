@@ -9,9 +9,10 @@ import CFloatKernels
 /// encoder. A padded key contributes exp(−10000 + …) = 0 in float32 to the reference softmax, so dropping it
 /// is exact; `positions` keeps each token's original index so ALiBi's |i − j| is that of the padded layout.
 ///
-/// Per (sequence, head, query tile): S = scale·Q·Kᵀ (sgemm), S += −slope·|pos_i − pos_j| on the fly,
-/// online softmax (running max m and Float64 running sum l, accumulator rescaled by exp(m_old − m_new)),
-/// O += P·V (sgemm, or dnabert's float32 kernel on AVX-512 CPUs, as the linear layers). The L × L matrix never exists; scratch is tileQ·(tileK + headDim) floats per worker.
+/// Per (sequence, head, query tile): S = scale·Q·Kᵀ, S += −slope·|pos_i − pos_j| on the fly, online softmax
+/// (running max m and Float64 running sum l, accumulator rescaled by exp(m_old − m_new)), O += P·V; the two
+/// products on dnabert's float32 kernel where the linear layers use it (AVX-512), else sgemm. The L × L matrix
+/// never exists; scratch is tileQ·(tileK + headDim) floats per worker.
 public enum FlashAttention {
     /// Rows `start ..< start + count` of the packed Q/K/V/output form one sequence.
     public struct Span: Sendable, Equatable {
