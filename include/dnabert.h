@@ -281,6 +281,12 @@ DNABERT_API int dnabert_model_quantize(const dnabert_model *model, int32_t preci
 /* The int8 kernel in use: "avx512vnni", "avx2" or "generic" (static string). */
 DNABERT_API const char *dnabert_int8_kernel(void);
 
+/* The arithmetic of an int8 model's attention tile products (S = Q K^T and P V; softmax stays float32) on this CPU:
+ * "bf16" (inputs rounded to bfloat16, float32 sums: CPUs with AVX512_BF16 that run it faster than float32, i.e.
+ * AMD Zen 4 on) or "float32" (static string). DNABERT_INT8_ATTENTION=float32 or =bf16, set before the library
+ * loads, overrides it (bf16 only where the CPU has AVX512_BF16). Float32 models always use float32. */
+DNABERT_API const char *dnabert_int8_attention(void);
+
 /* For tests and benchmarks: y = x W^T (+ bias) through the library's int8 linear (W [out, in] quantized per
  * output channel, x [rows, in] per row), `repeats` times; the best wall time in *seconds (may be NULL). */
 DNABERT_API int dnabert_int8_linear(const float *x, size_t rows, size_t in_features, const float *w,

@@ -26,8 +26,18 @@ public func dnabert_int8_kernel() -> UnsafePointer<CChar> {
     }
 }
 
-/// Static C strings for `dnabert_int8_kernel` (never freed).
+@_cdecl("dnabert_int8_attention")
+public func dnabert_int8_attention() -> UnsafePointer<CChar> {
+    switch FlashAttention.int8TileProducts {
+    case .bf16: return UnsafePointer(kernelNames.bf16)
+    case .float32: return UnsafePointer(kernelNames.float32)
+    }
+}
+
+/// Static C strings for `dnabert_int8_kernel` and `dnabert_int8_attention` (never freed).
 private enum kernelNames {
+    static let bf16: UnsafeMutablePointer<CChar> = strdup("bf16")!
+    static let float32: UnsafeMutablePointer<CChar> = strdup("float32")!
     static let vnni: UnsafeMutablePointer<CChar> = strdup("avx512vnni")!
     static let avx2: UnsafeMutablePointer<CChar> = strdup("avx2")!
     static let generic: UnsafeMutablePointer<CChar> = strdup("generic")!

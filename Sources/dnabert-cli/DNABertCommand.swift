@@ -24,7 +24,8 @@ struct DNABertCommand: ParsableCommand {
             } catch let e as DNABertError {
                 print("BLAS: unavailable (\(e.message))")
             }
-            print("float32 linear kernel: \(Linear.kernelName), int8 kernel: \(Int8Kernel.current.rawValue)")
+            print("float32 linear kernel: \(Linear.kernelName), int8 kernel: \(Int8Kernel.current.rawValue), "
+                  + "int8 attention products: \(FlashAttention.int8TileProducts.rawValue)")
             print("threads: \(Parallel.coreCount) cores")
             return
         }

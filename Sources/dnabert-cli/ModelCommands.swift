@@ -183,7 +183,7 @@ struct ModelCommand: ParsableCommand {
             print("heads: MLM \(l.hasMLMHead ? "yes" : "no"), pooler \(l.hasPooler ? "yes" : "no"), classifier \(l.hasClassifier ? "\(c.numLabels) labels" : "no")")
             print("tokenizer: \(m.tokenizer.map { "\($0.vocabSize) tokens" } ?? "none")")
             print("precision: \(m.model.precision.rawValue)"
-                  + (m.model.precision == .int8 ? " (int8 kernel on this CPU: \(Int8Kernel.current.rawValue))" : ""))
+                  + (m.model.precision == .int8 ? " (int8 kernel on this CPU: \(Int8Kernel.current.rawValue), attention products: \(FlashAttention.int8TileProducts.rawValue))" : ""))
         }
     }
 }

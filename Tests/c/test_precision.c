@@ -45,8 +45,11 @@ int main(int argc, char **argv) {
         diff += fabs((double)a[i] - b[i]);
     }
     double cosine = dot / sqrt(na * nb);
-    printf("int8 kernel %s: hidden-state cosine to float32 %.6f\n", dnabert_int8_kernel(), cosine);
+    const char *att = dnabert_int8_attention();
+    printf("int8 kernel %s, attention products %s: hidden-state cosine to float32 %.6f\n", dnabert_int8_kernel(), att,
+           cosine);
     CHECK(cosine > 0.999 && diff > 0);
+    CHECK(att && (strcmp(att, "bf16") == 0 || strcmp(att, "float32") == 0));
 
     /* dnabert_int8_linear_smoothed: NULL smoothing is dnabert_int8_linear; s = 1 too; a bad factor is refused */
     enum { R = 5, K = 40, N = 24 };

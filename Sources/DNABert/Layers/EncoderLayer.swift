@@ -79,7 +79,10 @@ enum EncoderLayer {
                threads: nt)
         adapt(.wqkv, x, H, rows: T, act.qkv, 3 * H)
         tick("fwd linear")
-        attention(act, s, pb, threads: nt)
+        // An int8 model's inference runs the attention tiles at `int8TileProducts` (training stays float32: its
+        // backward recomputes the probabilities from the saved log-sum-exp in float32).
+        let products = w.int8[LoRATarget.wqkv.index] != nil && act.lse == nil ? FlashAttention.int8TileProducts : .float32
+        attention(act, s, pb, products: products, threads: nt)
         tick("fwd attention")
         observe?(.attentionOutput, act.ctx, H, T)
         linear(w, .attentionOutput, x: act.ctx, ldx: H, rows: T, inFeatures: H, outFeatures: H, bias: w.attnOutB, y: act.s1,
@@ -159,7 +162,8 @@ enum EncoderLayer {
     }
 
     /// ctx = softmax(q·kᵀ·scale − ALiBi)·v per sequence and head, never materialising the L × L matrix.
-    static func attention(_ act: LayerActivations, _ s: LayerShape, _ pb: PackedBatch, threads nt: Int) {
+    static func attention(_ act: LayerActivations, _ s: LayerShape, _ pb: PackedBatch, products: FlashAttention.TileProducts,
+                          threads nt: Int) {
         let H = s.H, d = s.d, T = pb.tokens
         pb.positions.withUnsafeBufferPointer { pos in
             let positions = pb.contiguous ? nil : pos.baseAddress
@@ -170,11 +174,12 @@ enum EncoderLayer {
                 }
                 FlashAttention.forward(q: hm, k: hm + T * H, v: hm + 2 * T * H, stride: d, out: act.ctx, outStride: H,
                                        spans: pb.spans, positions: positions, heads: s.heads, headDim: d,
-                                       slopes: s.slopes, scale: s.scale, lse: act.lse, headStride: T * d, threads: nt)
+                                       slopes: s.slopes, scale: s.scale, lse: act.lse, headStride: T * d, threads: nt,
+                                       products: products)
             } else {
                 FlashAttention.forward(q: act.qkv, k: act.qkv + H, v: act.qkv + 2 * H, stride: 3 * H, out: act.ctx,
                                        outStride: H, spans: pb.spans, positions: positions, heads: s.heads, headDim: d,
-                                       slopes: s.slopes, scale: s.scale, lse: act.lse, threads: nt)
+                                       slopes: s.slopes, scale: s.scale, lse: act.lse, threads: nt, products: products)
             }
         }
     }

@@ -11,8 +11,9 @@ import CFloatKernels
 ///
 /// Per (sequence, head, query tile): S = scale·Q·Kᵀ, S += −slope·|pos_i − pos_j| on the fly, online softmax
 /// (running max m and Float64 running sum l, accumulator rescaled by exp(m_old − m_new)), O += P·V; the two
-/// products on dnabert's float32 kernel where the linear layers use it (AVX-512), else sgemm. The L × L matrix
-/// never exists; scratch is tileQ·(tileK + headDim) floats per worker.
+/// products on dnabert's float32 kernel where the linear layers use it (AVX-512), else sgemm — or, for an int8
+/// model's inference, on bfloat16 pairs (`TileProducts.bf16`, bf16_attention.h). The L × L matrix never exists;
+/// scratch is tileQ·(tileK + headDim) floats per worker.
 public enum FlashAttention {
     /// Rows `start ..< start + count` of the packed Q/K/V/output form one sequence.
     public struct Span: Sendable, Equatable {
@@ -24,6 +25,29 @@ public enum FlashAttention {
     /// Default tile sizes (measured on the 117M shape; see bench/bench_forward_probe.md).
     public static let defaultTileQ = 128
     public static let defaultTileK = 256
+
+    /// Arithmetic of the two tile products (S = scale·Q·Kᵀ and O += P·V).
+    public enum TileProducts: String, Sendable, CaseIterable {
+        /// float32 inputs and sums (every float32 model, and training).
+        case float32
+        /// Q, K, P and V rounded to bfloat16, float32 sums (vdpbf16ps; see bf16_attention.h). Softmax, the running
+        /// maxima and sums, the rescaling and the output stay float32.
+        case bf16
+
+        /// Whether this CPU runs the products this way (float32 always does).
+        public var isSupported: Bool { self == .float32 || dnabert_bf16_cpu_has_avx512bf16() != 0 }
+    }
+
+    /// The tile products of int8 models' inference: bf16 where the CPU has AVX512_BF16 and runs it faster than
+    /// float32 FMA — AMD's (Zen 4 on: twice the FMA rate; Intel's AVX512_BF16 CPUs run it at half the rate, so they
+    /// keep float32) — else float32. `DNABERT_INT8_ATTENTION=float32|bf16` overrides (bf16 only where supported).
+    /// Float32 models, and training (whose backward recomputes the probabilities in float32), always use float32.
+    public static let int8TileProducts: TileProducts = {
+        if let e = getenv("DNABERT_INT8_ATTENTION"), let p = TileProducts(rawValue: String(cString: e)), p.isSupported {
+            return p
+        }
+        return TileProducts.bf16.isSupported && dnabert_cpu_is_amd() != 0 ? .bf16 : .float32
+    }()
 
     /// Distant-tile skipping (exact to float32, see `tile`; forward and backward) is on unless
     /// DNABERT_NO_TILE_SKIP=1, which exists to measure the dense cost. Internal and mutable only so that the
@@ -47,7 +71,9 @@ public enum FlashAttention {
                                stride: Int, out: UnsafeMutablePointer<Float>, outStride: Int,
                                spans: [Span], positions: UnsafePointer<Float>?, heads: Int, headDim: Int,
                                slopes: [Float], scale: Float, lse: UnsafeMutablePointer<Float>? = nil,
-                               headStride: Int? = nil, threads: Int, tileQ: Int = defaultTileQ, tileK: Int = defaultTileK) {
+                               headStride: Int? = nil, threads: Int, tileQ: Int = defaultTileQ, tileK: Int = defaultTileK,
+                               products: TileProducts = .float32) {
+        let bf16 = products == .bf16
         let bq = max(1, tileQ), bk = max(8, (tileK + 7) / 8 * 8), d = headDim
         let hs = headStride ?? headDim
         // Work items: (span, head, first query row), longest spans first for balance.
@@ -93,8 +119,8 @@ public enum FlashAttention {
                 tile(q: q, k: k, v: v, stride: stride, out: out, outStride: outStride, span: span, q0: q0,
                      qn: min(bq, span.count - q0), positions: positions, head: h, heads: heads, d: d, hs: hs,
                      slope: h < slopes.count ? slopes[h] : 0, scale: scale, lse: lse, bk: bk,
-                     kMax: kMax[s * heads + h] * 1.0001, qNorm: qNorm,
-                     sBuf: sBuf, oBuf: oBuf, mBuf: mBuf, lBuf: lBuf, posBuf: posBuf)
+                     kMax: kMax[s * heads + h] * (bf16 ? 1.01 : 1.0001), qNorm: qNorm,
+                     sBuf: sBuf, oBuf: oBuf, mBuf: mBuf, lBuf: lBuf, posBuf: posBuf, bf16: bf16)
                 i += workers
             }
         }
@@ -107,7 +133,7 @@ public enum FlashAttention {
                      scale: Float, lse: UnsafeMutablePointer<Float>?, bk: Int, kMax: Float,
                      qNorm: UnsafeMutablePointer<Float>, sBuf: UnsafeMutablePointer<Float>, oBuf: UnsafeMutablePointer<Float>,
                      mBuf: UnsafeMutablePointer<Float>, lBuf: UnsafeMutablePointer<Double>,
-                     posBuf: UnsafeMutablePointer<Float>) {
+                     posBuf: UnsafeMutablePointer<Float>, bf16: Bool = false) {
         typealias F8 = VectorMath.F8
         let qBase = q + (span.start + q0) * stride + h * hs
         let kBase = k + span.start * stride + h * hs
@@ -147,9 +173,11 @@ public enum FlashAttention {
         while let ti = next {
             let k0 = ti * bk
             let kn = min(bk, span.count - k0)
-            // S = scale·Q·Kᵀ: on dnabert's float32 kernel where the linear layers use it (it packs the key tile
-            // itself; OpenBLAS's copies of both tiles were about 15 % of attention's time), else sgemm.
-            if !Linear.useKernel || dnabert_f32_gemm_nt(qBase, stride, qn, d, kBase + k0 * stride, stride, 0, kn, nil,
+            // S = scale·Q·Kᵀ: on bf16 pairs when asked (a bound of 1.01 on bf16(q)·bf16(k) / |q||k| keeps the tile
+            // skipping exact), else on dnabert's float32 kernel where the linear layers use it (it packs the key
+            // tile itself; OpenBLAS's copies of both tiles were about 15 % of attention's time), else sgemm.
+            if !(bf16 && dnabert_bf16_qk(qBase, stride, qn, kBase + k0 * stride, stride, kn, d, scale, sBuf, bk) == 0),
+               !Linear.useKernel || dnabert_f32_gemm_nt(qBase, stride, qn, d, kBase + k0 * stride, stride, 0, kn, nil,
                                                          scale, sBuf, bk) != 0 {
                 BLAS.sgemm(transA: .noTrans, transB: .trans, m: qn, n: kn, k: d, alpha: scale, a: qBase, lda: stride,
                            b: kBase + k0 * stride, ldb: stride, beta: 0, c: sBuf, ldc: bk)
@@ -181,7 +209,8 @@ public enum FlashAttention {
                 mBuf[r] = mNew
             }
             // O += P·V, V's rows read in place by the kernel (they are its panel layout already).
-            if !Linear.useKernel || dnabert_f32_gemm_nn_acc(sBuf, bk, qn, kn, vBase + k0 * stride, stride, d, oBuf, d) != 0 {
+            if !(bf16 && dnabert_bf16_pv_acc(sBuf, bk, qn, kn, vBase + k0 * stride, stride, d, oBuf, d) == 0),
+               !Linear.useKernel || dnabert_f32_gemm_nn_acc(sBuf, bk, qn, kn, vBase + k0 * stride, stride, d, oBuf, d) != 0 {
                 BLAS.sgemm(transA: .noTrans, transB: .noTrans, m: qn, n: d, k: kn, alpha: 1, a: sBuf, lda: bk,
                            b: vBase + k0 * stride, ldb: stride, beta: 1, c: oBuf, ldc: d)
             }

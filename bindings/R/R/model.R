@@ -28,6 +28,12 @@ dnabert_int8_kernel <- function() {
   .Call(dnabert_r_int8_kernel)
 }
 
+#' How an int8 model's attention tile products run on this CPU: "bf16" (bfloat16 inputs, float32 sums; CPUs whose
+#' AVX512_BF16 outruns float32 FMA, i.e. AMD Zen 4 on) or "float32" (DNABERT_INT8_ATTENTION overrides it).
+dnabert_int8_attention <- function() {
+  .Call(dnabert_r_int8_attention)
+}
+
 #' Convert a PyTorch `pytorch_model.bin` into `model.safetensors` (same tensor names; no pickle code runs).
 dnabert_convert <- function(bin, safetensors) {
   check_string(bin, "bin")

@@ -73,6 +73,7 @@ SEXP dnabert_r_train(SEXP files, SEXP seqs, SEXP vocab_size, SEXP min_frequency,
 /* model.c */
 SEXP dnabert_r_blas_info(void);
 SEXP dnabert_r_int8_kernel(void);
+SEXP dnabert_r_int8_attention(void);
 SEXP dnabert_r_convert(SEXP bin, SEXP st);
 SEXP dnabert_r_model_load(SEXP dir);
 SEXP dnabert_r_model_create(SEXP json, SEXP tok, SEXP seed);

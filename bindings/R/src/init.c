@@ -26,6 +26,7 @@ static const R_CallMethodDef call_methods[] = {
     ENTRY(dnabert_r_train, 11),
     ENTRY(dnabert_r_blas_info, 0),
     ENTRY(dnabert_r_int8_kernel, 0),
+    ENTRY(dnabert_r_int8_attention, 0),
     ENTRY(dnabert_r_convert, 2),
     ENTRY(dnabert_r_model_load, 1),
     ENTRY(dnabert_r_model_create, 3),

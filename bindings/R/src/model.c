@@ -104,6 +104,11 @@ SEXP dnabert_r_int8_kernel(void) {
     return Rf_mkString(k ? k : "");
 }
 
+SEXP dnabert_r_int8_attention(void) {
+    const char *k = dnabert_int8_attention();
+    return Rf_mkString(k ? k : "");
+}
+
 SEXP dnabert_r_convert(SEXP bin, SEXP st) {
     const char *b = expanded_path(bin, "bin");
     const char *s = expanded_path(st, "safetensors");

@@ -11,13 +11,13 @@
 from ._lib import DNABertError, lib as _lib_handle, lib_path as library_path
 from ._inputs import read_fasta
 from .finetune import Classifier, Dataset, FineTuner, LongInputWarning, decide_labels, finetune
-from .model import Model, blas_benchmark, blas_info, convert_pytorch, int8_kernel, int8_linear
+from .model import Model, blas_benchmark, blas_info, convert_pytorch, int8_attention, int8_kernel, int8_linear
 from .pretrain import Trainer, pretrain
 from .tokenizer import BatchEncoding, Tokenizer
 
 __all__ = ["DNABertError", "Tokenizer", "BatchEncoding", "Model", "Trainer", "pretrain", "blas_info", "blas_benchmark",
            "convert_pytorch", "Dataset", "Classifier", "FineTuner", "finetune", "decide_labels", "version", "library_path",
-           "read_fasta", "LongInputWarning", "int8_kernel", "int8_linear"]
+           "read_fasta", "LongInputWarning", "int8_attention", "int8_kernel", "int8_linear"]
 
 
 def version():

@@ -62,6 +62,7 @@ _lib.declare({
     "dnabert_convert_pytorch": ([ctypes.c_char_p, ctypes.c_char_p], ctypes.c_int),
     "dnabert_model_quantize": ([_P, ctypes.c_int32, ctypes.POINTER(_P)], ctypes.c_int),
     "dnabert_int8_kernel": ([], ctypes.c_char_p),
+    "dnabert_int8_attention": ([], ctypes.c_char_p),
     "dnabert_int8_linear": ([c_float_p, ctypes.c_size_t, ctypes.c_size_t, c_float_p, ctypes.c_size_t, c_float_p,
                              ctypes.c_int32, ctypes.c_int32, c_float_p, ctypes.POINTER(ctypes.c_double)], ctypes.c_int),
     "dnabert_int8_linear_smoothed": ([c_float_p, ctypes.c_size_t, ctypes.c_size_t, c_float_p, ctypes.c_size_t, c_float_p,
@@ -85,6 +86,13 @@ def int8_kernel():
     """The int8 GEMM kernel in use: 'avx512vnni', 'avx2' or 'generic' (the CPU's best; DNABERT_INT8_KERNEL=generic
     or =avx2 forces a slower one, giving the same numbers)."""
     return lib.dnabert_int8_kernel().decode()
+
+
+def int8_attention():
+    """How an int8 model's attention tile products run on this CPU: 'bf16' (Q, K, P, V rounded to bfloat16, float32
+    sums; CPUs whose AVX512_BF16 outruns float32 FMA, i.e. AMD Zen 4 on) or 'float32'. DNABERT_INT8_ATTENTION=float32
+    (or =bf16), set before the library loads, overrides it. Float32 models always use float32."""
+    return lib.dnabert_int8_attention().decode()
 
 
 def int8_linear(x, w, bias=None, threads=0, repeats=1, return_seconds=False, smooth=None):

@@ -205,6 +205,39 @@ def test_generic_kernel_gives_the_same_numbers_as_simd(fp32, int8, tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "e.npy"), int8.embed(seqs, threads=1), rtol=1e-5, atol=1e-6)
 
 
+def test_int8_attention_products_are_named_and_can_be_forced(fp32, int8, tmp_path):
+    """int8_attention() names how an int8 model's attention tile products run; DNABERT_INT8_ATTENTION forces either
+    (bf16 only where the CPU has AVX512_BF16). The two give close but different int8 embeddings, and a float32
+    model's embeddings are bit-identical whatever the setting (float32 models never round to bfloat16)."""
+    mode = dnabert.int8_attention()
+    assert mode in ("bf16", "float32")
+    seqs = genome_windows(6, 300, seed=10)
+    script = (
+        "import sys, numpy as np, dnabert\n"
+        "print(dnabert.int8_attention())\n"
+        f"f = dnabert.Model.from_pretrained({MODEL!r})\n"
+        f"np.save(sys.argv[1] + '_f.npy', f.embed({seqs!r}, threads=1))\n"
+        f"np.save(sys.argv[1] + '_q.npy', f.quantize('int8').embed({seqs!r}, threads=1))\n")
+    got = {}
+    for forced in ("float32", "bf16"):
+        env = dict(os.environ, DNABERT_INT8_ATTENTION=forced)
+        out = subprocess.run([sys.executable, "-c", script, str(tmp_path / forced)], check=True, env=env, timeout=600,
+                             capture_output=True, text=True).stdout.strip()
+        got[forced] = out
+        np.testing.assert_array_equal(np.load(tmp_path / f"{forced}_f.npy"), fp32.embed(seqs, threads=1))
+    assert got["float32"] == "float32"
+    q32 = np.load(tmp_path / "float32_q.npy")
+    np.testing.assert_array_equal(int8.embed(seqs, threads=1) if mode == "float32" else q32, q32)
+    if got["bf16"] != "bf16":
+        assert got["bf16"] == "float32"
+        pytest.skip("this CPU has no AVX512_BF16: DNABERT_INT8_ATTENTION=bf16 falls back to float32 (checked)")
+    qbf = np.load(tmp_path / "bf16_q.npy")
+    if mode == "bf16":
+        np.testing.assert_array_equal(int8.embed(seqs, threads=1), qbf)
+    c = cosine(q32.astype(np.float64), qbf.astype(np.float64))
+    assert np.all(c > 0.9999) and np.any(q32 != qbf), c
+
+
 # ---- accuracy gates on real DNA ----
 def cosine(a, b):
     return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
@@ -555,4 +588,5 @@ def test_cli_precision_option(int8, tmp_path):
     assert dnabert.Model.from_pretrained(str(tmp_path / "q")).precision == "int8"
     info = subprocess.run([cli, "model", "info", str(tmp_path / "q")], check=True, timeout=300, capture_output=True,
                           text=True).stdout
-    assert f"precision: int8 (int8 kernel on this CPU: {dnabert.int8_kernel()})" in info, info
+    assert (f"precision: int8 (int8 kernel on this CPU: {dnabert.int8_kernel()}, "
+            f"attention products: {dnabert.int8_attention()})") in info, info

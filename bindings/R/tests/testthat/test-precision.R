@@ -50,6 +50,7 @@ test_that("int8 models embed real DNA like float32, save and load again", {
 test_that("the int8 kernel is named, and forcing the portable one gives the same embeddings", {
   k <- dnabert_int8_kernel()
   expect_true(k %in% c("avx512vnni", "avx2", "generic"))
+  expect_true(dnabert_int8_attention() %in% c("bf16", "float32"))
   dir <- shipped_model_dir()
   if (!file.exists(file.path(dir, "model.safetensors"))) skip("the shipped model is not reachable from here (run from the repository)")
   seqs <- genome_windows(6, 300)

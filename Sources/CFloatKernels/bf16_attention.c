@@ -1,0 +1,259 @@
+/* Attention's tile products on bfloat16 pairs (vdpbf16ps); see include/bf16_attention.h. */
+#include "bf16_attention.h"
+#include "int8_kernels.h"   /* dnabert_cpu_leaf7_if_os_saves */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define DNABERT_X86 1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
+
+/* The thread's buffer: region A (the broadcast operand, Q or P, as pairs) and region B (one 64-column panel of K or
+ * V), AREA dwords each. */
+enum { NB = 4, PANEL = 16 * NB, MR = 6, AREA = 32768, MAX_D = 256, MAX_KN = 2 * AREA / PANEL };
+
+int dnabert_bf16_cpu_has_avx512bf16(void) {
+#ifdef DNABERT_X86
+    unsigned b7, c7;
+    if (!dnabert_cpu_leaf7_if_os_saves(0xE6, &b7, &c7)) return 0;               /* xmm/ymm/opmask/zmm state */
+    if (!(((b7 >> 16) & 1) && ((b7 >> 30) & 1) && ((b7 >> 31) & 1))) return 0;   /* AVX512 F, BW, VL */
+    unsigned a, b, c, d;
+    __cpuid_count(7, 0, a, b, c, d);
+    if (a < 1) return 0;                                                         /* no sub-leaf 1 */
+    __cpuid_count(7, 1, a, b, c, d);
+    return (a >> 5) & 1;                                                         /* AVX512_BF16 */
+#else
+    return 0;
+#endif
+}
+
+int dnabert_cpu_is_amd(void) {
+#ifdef DNABERT_X86
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return 0;
+    return b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u;             /* "Auth" "enti" "cAMD" */
+#else
+    return 0;
+#endif
+}
+
+static pthread_key_t buf_key;
+static pthread_once_t buf_once = PTHREAD_ONCE_INIT;
+static int buf_key_ok;
+static void make_key(void) { buf_key_ok = pthread_key_create(&buf_key, free) == 0; }
+static uint32_t *thread_buffer(void) {
+    pthread_once(&buf_once, make_key);
+    if (!buf_key_ok) return NULL;
+    uint32_t *p = pthread_getspecific(buf_key);
+    if (p) return p;
+    if (posix_memalign((void **)&p, 64, sizeof(uint32_t) * 2 * AREA) != 0) return NULL;
+    if (pthread_setspecific(buf_key, p) != 0) { free(p); return NULL; }
+    return p;
+}
+
+static int have_bf16(void) {
+    static int have = -1;   /* CPUID once; a race only repeats the same answer */
+    int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
+    if (h < 0) { h = dnabert_bf16_cpu_has_avx512bf16(); __atomic_store_n(&have, h, __ATOMIC_RELAXED); }
+    return h;
+}
+
+#ifdef DNABERT_X86
+#define BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+
+static inline __mmask16 lanes(size_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
+
+/* Row x[0 ..< n] as n2 = ⌈n/2⌉ bf16 pairs (element 2i in the low half of dword i; a missing last element is 0). */
+BF16 static void pairs_of_row(const float *x, size_t n, uint32_t *out) {
+    size_t n2 = (n + 1) / 2;
+    for (size_t t = 0; 16 * t < n2; t++) {           /* 32 floats → 16 dwords */
+        size_t c = 32 * t, left = n - c;
+        __m512 lo = _mm512_maskz_loadu_ps(lanes(left), x + c);
+        __m512 hi = _mm512_maskz_loadu_ps(left > 16 ? lanes(left - 16) : 0, x + c + 16);
+        __m512i w = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+        _mm512_mask_storeu_epi32(out + 16 * t, lanes(n2 - 16 * t), w);
+    }
+}
+
+/* In-register transpose of 16 × 16 dwords: r[i] lane j → r[j] lane i. */
+BF16 static inline void transpose16(__m512i r[16]) {
+    __m512i t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        r[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        r[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    /* r[4i + e], 128-bit lane L: rows 4i..4i+3 of column 4L + e */
+    for (int e = 0; e < 4; e++) {
+        __m512i u0 = _mm512_shuffle_i32x4(r[e], r[4 + e], 0x44), u1 = _mm512_shuffle_i32x4(r[e], r[4 + e], 0xEE);
+        __m512i v0 = _mm512_shuffle_i32x4(r[8 + e], r[12 + e], 0x44), v1 = _mm512_shuffle_i32x4(r[8 + e], r[12 + e], 0xEE);
+        t[e] = _mm512_shuffle_i32x4(u0, v0, 0x88);
+        t[e + 4] = _mm512_shuffle_i32x4(u0, v0, 0xDD);
+        t[e + 8] = _mm512_shuffle_i32x4(u1, v1, 0x88);
+        t[e + 12] = _mm512_shuffle_i32x4(u1, v1, 0xDD);
+    }
+    for (int i = 0; i < 16; i++) r[i] = t[i];
+}
+
+/* K panel: keys j0 ..< j0 + nj (nj ≤ 64; the rest zero) as buf[c2 · 64 + jj] = pair(k[j0 + jj, 2c2], k[j0 + jj, 2c2 + 1])
+ * for c2 < d2 = ⌈d/2⌉. */
+BF16 static void pack_k_panel(const float *k, size_t ldk, size_t j0, size_t nj, size_t d, uint32_t *buf) {
+    size_t d2 = (d + 1) / 2;
+    for (size_t g = 0; g < NB; g++) {
+        size_t first = 16 * g, nk = nj > first ? (nj - first < 16 ? nj - first : 16) : 0;
+        for (size_t t = 0; t < d2; t += 16) {
+            __m512i r[16];
+            size_t c = 2 * t, left = d - c;
+            __mmask16 mlo = lanes(left), mhi = left > 16 ? lanes(left - 16) : 0;
+            for (size_t i = 0; i < 16; i++) {
+                if (i < nk) {
+                    const float *row = k + (j0 + first + i) * ldk + c;
+                    r[i] = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(mhi, row + 16), _mm512_maskz_loadu_ps(mlo, row));
+                } else {
+                    r[i] = _mm512_setzero_si512();
+                }
+            }
+            transpose16(r);
+            for (size_t e = 0; e < 16 && t + e < d2; e++) _mm512_store_si512(buf + (t + e) * PANEL + first, r[e]);
+        }
+    }
+}
+
+/* V panel: columns c0 ..< c0 + nc (nc ≤ 64; the rest zero) as buf[j2 · 64 + cc] = pair(v[2j2, c0 + cc], v[2j2 + 1, c0 + cc])
+ * for j2 < ⌈kn/2⌉ (a missing last row is zero). */
+BF16 static void pack_v_panel(const float *v, size_t ldv, size_t kn, size_t c0, size_t nc, uint32_t *buf) {
+    size_t kn2 = (kn + 1) / 2;
+    for (size_t j2 = 0; j2 < kn2; j2++) {
+        const float *a = v + 2 * j2 * ldv + c0, *b = a + ldv;
+        int has_b = 2 * j2 + 1 < kn;
+        for (size_t g = 0; g < NB; g++) {
+            size_t first = 16 * g;
+            __mmask16 m = nc > first ? lanes(nc - first) : 0;
+            __m256i ha = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, a + first));
+            __m256i hb = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(has_b ? m : 0, b + first));
+            __m512i w = _mm512_or_si512(_mm512_cvtepu16_epi32(ha), _mm512_slli_epi32(_mm512_cvtepu16_epi32(hb), 16));
+            _mm512_store_si512(buf + j2 * PANEL + first, w);
+        }
+    }
+}
+
+/* R rows × 64 columns: y = alpha · A·B (or y += A·B when accumulate), A's rows as pairs at a + i·lda, the panel's
+ * pair row kk at b + kk·64, kn2 pairs; only the columns of masks m are stored. */
+#define DEF_MICRO(R)                                                                                          \
+BF16 static void micro_##R(const uint32_t *a, size_t lda, const uint32_t *b, size_t kn2, float *y, size_t ldy, \
+                           float alpha, int accumulate, const __mmask16 *m) {                                \
+    __m512 acc[R][NB];                                                                                       \
+    for (int i = 0; i < R; i++) for (int j = 0; j < NB; j++) acc[i][j] = _mm512_setzero_ps();               \
+    for (size_t kk = 0; kk < kn2; kk++) {                                                                    \
+        __m512bh bv[NB];                                                                                     \
+        for (int j = 0; j < NB; j++) bv[j] = (__m512bh)_mm512_load_si512(b + kk * PANEL + 16 * j);          \
+        for (int i = 0; i < R; i++) {                                                                        \
+            __m512bh av = (__m512bh)_mm512_set1_epi32((int)a[i * lda + kk]);                                 \
+            for (int j = 0; j < NB; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], av, bv[j]);                \
+        }                                                                                                    \
+    }                                                                                                        \
+    __m512 al = _mm512_set1_ps(alpha);                                                                       \
+    for (int j = 0; j < NB; j++) {                                                                           \
+        if (!m[j]) continue;                                                                                 \
+        for (int i = 0; i < R; i++) {                                                                        \
+            float *yp = y + i * ldy + 16 * j;                                                                \
+            __m512 v = accumulate ? _mm512_add_ps(acc[i][j], _mm512_maskz_loadu_ps(m[j], yp))              \
+                                  : _mm512_mul_ps(acc[i][j], al);                                            \
+            _mm512_mask_storeu_ps(yp, m[j], v);                                                              \
+        }                                                                                                    \
+    }                                                                                                        \
+}
+DEF_MICRO(6)
+DEF_MICRO(1)
+
+static inline void panel_masks(size_t nc, __mmask16 *m) {
+    for (int j = 0; j < NB; j++) {
+        size_t f = 16 * (size_t)j;
+        m[j] = nc > f ? lanes(nc - f) : 0;
+    }
+}
+
+/* All rows of A (pairs, row stride lda) through one panel. */
+BF16 static void rows_through_panel(const uint32_t *a, size_t lda, size_t rows, const uint32_t *b, size_t kn2,
+                                    float *y, size_t ldy, float alpha, int accumulate, size_t nc) {
+    __mmask16 m[NB];
+    panel_masks(nc, m);
+    size_t r = 0;
+    for (; r + MR <= rows; r += MR) micro_6(a + r * lda, lda, b, kn2, y + r * ldy, ldy, alpha, accumulate, m);
+    for (; r < rows; r++) micro_1(a + r * lda, lda, b, kn2, y + r * ldy, ldy, alpha, accumulate, m);
+}
+
+BF16 static void qk_avx512(const float *q, size_t ldq, size_t rows, const float *k, size_t ldk, size_t kn, size_t d,
+                           float alpha, float *s, size_t lds, uint32_t *buf) {
+    size_t d2 = (d + 1) / 2, block = AREA / d2;
+    uint32_t *qa = buf, *kb = buf + AREA;
+    for (size_t r0 = 0; r0 < rows; r0 += block) {
+        size_t rn = rows - r0 < block ? rows - r0 : block;
+        for (size_t r = 0; r < rn; r++) pairs_of_row(q + (r0 + r) * ldq, d, qa + r * d2);
+        for (size_t j0 = 0; j0 < kn; j0 += PANEL) {
+            size_t nj = kn - j0 < PANEL ? kn - j0 : PANEL;
+            pack_k_panel(k, ldk, j0, nj, d, kb);
+            rows_through_panel(qa, d2, rn, kb, d2, s + r0 * lds + j0, lds, alpha, 0, nj);
+        }
+    }
+}
+
+BF16 static void pv_avx512(const float *p, size_t ldp, size_t rows, size_t kn, const float *v, size_t ldv, size_t d,
+                           float *o, size_t ldo, uint32_t *buf) {
+    size_t kn2 = (kn + 1) / 2, block = AREA / kn2;
+    uint32_t *pa = buf, *vb = buf + AREA;
+    for (size_t r0 = 0; r0 < rows; r0 += block) {
+        size_t rn = rows - r0 < block ? rows - r0 : block;
+        for (size_t r = 0; r < rn; r++) pairs_of_row(p + (r0 + r) * ldp, kn, pa + r * kn2);
+        for (size_t c0 = 0; c0 < d; c0 += PANEL) {
+            size_t nc = d - c0 < PANEL ? d - c0 : PANEL;
+            pack_v_panel(v, ldv, kn, c0, nc, vb);
+            rows_through_panel(pa, kn2, rn, vb, kn2, o + r0 * ldo + c0, ldo, 1.f, 1, nc);
+        }
+    }
+}
+#endif
+
+int dnabert_bf16_qk(const float *q, size_t ldq, size_t rows, const float *k, size_t ldk, size_t kn, size_t d,
+                    float alpha, float *s, size_t lds) {
+#ifdef DNABERT_X86
+    if (!have_bf16() || d > MAX_D) return -1;
+    if (rows == 0 || kn == 0) return 0;
+    if (d == 0) {
+        for (size_t r = 0; r < rows; r++) memset(s + r * lds, 0, sizeof(float) * kn);
+        return 0;
+    }
+    uint32_t *buf = thread_buffer();
+    if (!buf) return -1;
+    qk_avx512(q, ldq, rows, k, ldk, kn, d, alpha, s, lds, buf);
+    return 0;
+#else
+    (void)q; (void)ldq; (void)rows; (void)k; (void)ldk; (void)kn; (void)d; (void)alpha; (void)s; (void)lds;
+    (void)thread_buffer; (void)have_bf16;
+    return -1;
+#endif
+}
+
+int dnabert_bf16_pv_acc(const float *p, size_t ldp, size_t rows, size_t kn, const float *v, size_t ldv, size_t d,
+                        float *o, size_t ldo) {
+#ifdef DNABERT_X86
+    if (!have_bf16() || kn > MAX_KN) return -1;
+    if (rows == 0 || kn == 0 || d == 0) return 0;
+    uint32_t *buf = thread_buffer();
+    if (!buf) return -1;
+    pv_avx512(p, ldp, rows, kn, v, ldv, d, o, ldo, buf);
+    return 0;
+#else
+    (void)p; (void)ldp; (void)rows; (void)kn; (void)v; (void)ldv; (void)d; (void)o; (void)ldo;
+    return -1;
+#endif
+}

@@ -1,0 +1,42 @@
+/* Attention's two tile products with bfloat16 inputs and float32 sums (internal, not part of the public C ABI).
+ *
+ *   dnabert_bf16_qk:      s[r, j]  = alpha · Σ_c bf16(q[r, c]) · bf16(k[j, c])     r < rows, j < kn, c < d
+ *   dnabert_bf16_pv_acc:  o[r, c] += Σ_j bf16(p[r, j]) · bf16(v[j, c])             r < rows, c < d,  j < kn
+ *
+ * bf16(x) rounds a float to the nearest bfloat16 (8 significant bits), ties to even. The products run on
+ * AVX512_BF16's vdpbf16ps, which multiplies pairs of bfloat16 values and adds both products to a float32 lane; on
+ * AMD Zen 4 it does twice the work of a float32 FMA per cycle. Both functions pack their operands into pairs in a
+ * thread-local buffer (K transposed so that keys run along the vector; V interleaved two rows at a time), then run
+ * a 6-row × 64-column micro-kernel. dnabert uses them for the flash-attention tiles of int8 models only (see
+ * FlashAttention.swift); float32 models never round to bfloat16.
+ */
+#ifndef DNABERT_BF16_ATTENTION_H
+#define DNABERT_BF16_ATTENTION_H
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* 1 if the CPU (and OS, for the zmm state) supports AVX-512 F, BW, VL and AVX512_BF16. */
+int dnabert_bf16_cpu_has_avx512bf16(void);
+
+/* 1 if the CPU's vendor string is "AuthenticAMD" (whose AVX512_BF16 CPUs, Zen 4 on, run vdpbf16ps at twice the
+ * float32 FMA rate; Intel's run it at half, see the README). */
+int dnabert_cpu_is_amd(void);
+
+/* s = alpha · bf16(q)·bf16(k)ᵀ (q: rows × d, row stride ldq; k: kn × d, row stride ldk; s row stride lds).
+ * Returns 0, or -1 when the CPU lacks AVX512_BF16, d > 256, or the thread's buffer cannot be allocated
+ * (nothing written; the caller uses float32). */
+int dnabert_bf16_qk(const float *q, size_t ldq, size_t rows, const float *k, size_t ldk, size_t kn, size_t d,
+                    float alpha, float *s, size_t lds);
+
+/* o += bf16(p)·bf16(v) (p: rows × kn, row stride ldp; v: kn × d, row stride ldv; o row stride ldo).
+ * Returns 0, or -1 as dnabert_bf16_qk (also when kn > 1024). */
+int dnabert_bf16_pv_acc(const float *p, size_t ldp, size_t rows, size_t kn, const float *v, size_t ldv, size_t d,
+                        float *o, size_t ldo);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,99 @@
+import Testing
+import CFloatKernels
+@testable import DNABert
+
+/// Attention's bfloat16 tile products (Sources/CFloatKernels/bf16_attention.c), which int8 models' inference uses on
+/// CPUs where vdpbf16ps outruns float32 FMA: the two kernels against a float64 reference computed from inputs rounded
+/// to bfloat16 here (bit arithmetic, independent of the kernel's vcvtne2ps2bf16), then whole flash attention on bf16
+/// products against the naive float64 attention of FlashAttentionTests.
+@Suite struct BF16AttentionTests {
+    static let supported = FlashAttention.TileProducts.bf16.isSupported
+    static let why = "this CPU has no AVX512_BF16: int8 models' attention runs float32 tile products"
+
+    /// Nearest bfloat16, ties to even (finite inputs).
+    static func bf16(_ x: Float) -> Double {
+        let u = x.bitPattern
+        return Double(Float(bitPattern: (u &+ 0x7FFF &+ ((u >> 16) & 1)) & 0xFFFF_0000))
+    }
+
+    @Test(.enabled(if: supported, Comment(rawValue: why)),
+          arguments: [(1, 1, 1), (5, 3, 7), (6, 17, 32), (7, 64, 33), (13, 65, 64), (128, 256, 64), (2, 1024, 65), (6, 255, 256)])
+    func kernelsMatchFloat64OnRoundedInputs(_ shape: (Int, Int, Int)) {
+        let (rows, kn, d) = shape
+        let ldq = d + 3, ldk = d + 5, lds = kn + 7, ldp = kn + 1, ldv = d + 2, ldo = d + 9
+        var rng = TestRandom(UInt64(rows * 10_007 + kn * 31 + d))
+        let q = rng.floats(rows * ldq), k = rng.floats(kn * ldk), v = rng.floats(kn * ldv)
+        let p = rng.floats(rows * ldp).map { abs($0) }, o0 = rng.floats(rows * ldo)
+        var s = [Float](repeating: 12345, count: rows * lds), o = o0
+        let alpha: Float = 0.125
+        let rc = q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in s.withUnsafeMutableBufferPointer { sp in
+            dnabert_bf16_qk(qp.baseAddress!, ldq, rows, kp.baseAddress!, ldk, kn, d, alpha, sp.baseAddress!, lds)
+        } } }
+        let rc2 = p.withUnsafeBufferPointer { pp in v.withUnsafeBufferPointer { vp in o.withUnsafeMutableBufferPointer { op in
+            dnabert_bf16_pv_acc(pp.baseAddress!, ldp, rows, kn, vp.baseAddress!, ldv, d, op.baseAddress!, ldo)
+        } } }
+        #expect(rc == 0 && rc2 == 0)
+        var badS = 0, badO = 0
+        for r in 0..<rows {
+            for j in 0..<lds {
+                let got = s[r * lds + j]
+                if j >= kn { if got != 12345 { badS += 1 }; continue }
+                var ref = 0.0, mag = 0.0
+                for c in 0..<d { let t = Self.bf16(q[r * ldq + c]) * Self.bf16(k[j * ldk + c]); ref += t; mag += abs(t) }
+                if !(abs(Double(got) - ref * Double(alpha)) <= 1e-6 * mag * Double(alpha) + 1e-30) { badS += 1 }
+            }
+            for c in 0..<ldo {
+                let got = o[r * ldo + c]
+                if c >= d { if got != o0[r * ldo + c] { badO += 1 }; continue }
+                var ref = Double(o0[r * ldo + c]), mag = abs(ref)
+                for j in 0..<kn { let t = Self.bf16(p[r * ldp + j]) * Self.bf16(v[j * ldv + c]); ref += t; mag += abs(t) }
+                if !(abs(Double(got) - ref) <= 1e-6 * mag) { badO += 1 }
+            }
+        }
+        #expect(badS == 0, "S, rows \(rows) keys \(kn) d \(d): \(badS) wrong (or written past the keys)")
+        #expect(badO == 0, "O, rows \(rows) keys \(kn) d \(d): \(badO) wrong (or written past d)")
+    }
+
+    /// Whole attention on bf16 products stays within 1e-2 of the float64 attention (float32 products: 2e-5; measured
+    /// worst 0.003 here, log-sum-exp 0.005), on
+    /// ALiBi with padding, several tiles and both threads — and really ran on bf16: its output differs from the
+    /// float32 run's by more than float32 rounding would.
+    @Test(.enabled(if: supported, Comment(rawValue: why)), arguments: [(200, 3, 16, 64, 64), (600, 2, 64, 128, 256), (65, 4, 8, 16, 24)])
+    func attentionMatchesNaive(_ c: (Int, Int, Int, Int, Int)) {
+        let (L, heads, d, tq, tk) = c
+        var rng = TestRandom(UInt64(L + 7))
+        let mask = (0..<L).map { _ in Int32(rng.int(5) == 0 ? 0 : 1) }
+        let t = FlashAttentionTests()
+        let b = t.run(L: L, heads: heads, d: d, mask: mask, tileQ: tq, tileK: tk, seed: UInt64(L), products: .bf16, tolerance: 1e-2,
+                      lseTolerance: 1.5e-2)
+        let f = t.run(L: L, heads: heads, d: d, mask: mask, tileQ: tq, tileK: tk, seed: UInt64(L))
+        let diff = zip(b, f).map { abs(Double($0) - Double($1)) }.filter { !$0.isNaN }.max() ?? 0
+        #expect(diff > 1e-4, "bf16 products gave the float32 result (max difference \(diff)): did they run?")
+    }
+}
+
+extension FlashAttentionTests {   // in that serialized suite: it toggles FlashAttention.skipDistantTiles
+    /// Tile skipping stays exact with bf16 products (its score bound allows for the rounding of q and k).
+    @Test(.enabled(if: BF16AttentionTests.supported, Comment(rawValue: BF16AttentionTests.why)))
+    func tileSkippingEqualsDenseRunWithBF16Products() {
+        let L = 400, heads = 12, d = 8, H = heads * d
+        var rng = TestRandom(23)
+        let q = rng.floats(L * H, 2), k = rng.floats(L * H, 2), v = rng.floats(L * H)
+        func forward(_ skipping: Bool) -> [Float] {
+            let saved = FlashAttention.skipDistantTiles
+            FlashAttention.skipDistantTiles = skipping
+            defer { FlashAttention.skipDistantTiles = saved }
+            var out = [Float](repeating: .nan, count: L * H)
+            out.withUnsafeMutableBufferPointer { o in
+                FlashAttention.forward(q: q, k: k, v: v, stride: H, out: o.baseAddress!, outStride: H,
+                                       spans: [.init(start: 0, count: L)], positions: nil, heads: heads, headDim: d,
+                                       slopes: ALiBi.slopes(heads: heads), scale: 1 / Float(d).squareRoot(), threads: 1,
+                                       tileQ: 16, tileK: 32, products: .bf16)
+            }
+            return out
+        }
+        let skip = forward(true), dense = forward(false)
+        let bad = zip(skip, dense).filter { !(abs($0 - $1) <= max(abs($0), abs($1)).ulp) }.count
+        #expect(bad == 0, "\(bad) outputs differ by more than 1 ulp between the skipping and the dense run")
+    }
+}
