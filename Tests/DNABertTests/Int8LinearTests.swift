@@ -149,6 +149,32 @@ import Glibc
         }
     }
 
+    /// Inference fuses GEGLU into the quantization of wo's input (`Linear.forwardInt8AfterGEGLU`): the hidden
+    /// states must be bit for bit those of the unfused path (GEGLU written out, then `forwardInt8`), with padding,
+    /// and at one and two threads.
+    @Test func fusedGEGLUQuantizationEqualsTheUnfusedPath() throws {
+        let m = try Model(config: EncoderTests.tinyConfig())
+        m.initializeRandom(seed: 17)
+        let q = try m.quantized(to: .int8)
+        let ids: [Int32] = (0..<90).map { Int32(5 + ($0 * 7) % 40) }
+        let mask: [Int32] = (0..<90).map { $0 % 30 < 23 ? 1 : 0 }
+        func run(fused: Bool, threads: Int) throws -> [Float] {
+            let saved = EncoderLayer.fuseInt8GEGLU
+            EncoderLayer.fuseInt8GEGLU = fused
+            defer { EncoderLayer.fuseInt8GEGLU = saved }
+            var o = ForwardOptions()
+            o.threads = threads
+            return try ids.withUnsafeBufferPointer { i in try mask.withUnsafeBufferPointer { k in
+                try q.forward(ids: i, batch: 3, length: 30, attentionMask: k, options: o)
+            } }.lastHidden
+        }
+        for t in [1, 2] {
+            let fused = try run(fused: true, threads: t), plain = try run(fused: false, threads: t)
+            #expect(fused.count == plain.count && fused.contains { $0 != 0 })
+            #expect(fused == plain, "threads \(t): the fused GEGLU quantization changed the int8 model's output")
+        }
+    }
+
     @Test func quantizedModelTracksFloatAndSurvivesSaveLoad() throws {
         let c = EncoderTests.tinyConfig()
         let m = try Model(config: c)

@@ -27,6 +27,9 @@ struct LayerActivations {
     var headMajor: Buf?
     /// Per LoRA target: the adapter's rank-r projection drop(x)·Aᵀ [T, r].
     var loraU: [Buf?]
+
+    /// An inference set (no LayerNorm statistics or log-sum-exps kept for a backward).
+    var isInference: Bool { stats == nil && lse == nil }
 }
 
 /// Shapes and attention constants of a pass.
@@ -61,6 +64,11 @@ enum EncoderLayer {
     /// MLP's inputs come in row chunks. Int8 calibration records per-channel ranges with it (nil otherwise).
     typealias LinearInputObserver = (LoRATarget, UnsafePointer<Float>, _ ld: Int, _ rows: Int) -> Void
 
+    /// Whether an int8 model's inference fuses GEGLU into the quantization of wo's input
+    /// (`Linear.forwardInt8AfterGEGLU`; the same numbers). Internal and mutable only so that the tests can compare
+    /// a fused run with an unfused one; nothing else writes it.
+    nonisolated(unsafe) static var fuseInt8GEGLU = true
+
     /// Forward of one layer from `x` into `out` (`out` may be `x` when `act` is an inference set).
     static func forward(x: Buf, out: Buf, _ w: LayerWeights, _ act: LayerActivations, _ s: LayerShape, _ pb: PackedBatch,
                         drop: LayerDropout, loraTmp: Buf?, threads nt: Int, tick: (String) -> Void,
@@ -81,7 +89,7 @@ enum EncoderLayer {
         tick("fwd linear")
         // An int8 model's inference runs the attention tiles at `int8TileProducts` (training stays float32: its
         // backward recomputes the probabilities from the saved log-sum-exp in float32).
-        let products = w.int8[LoRATarget.wqkv.index] != nil && act.lse == nil ? FlashAttention.int8TileProducts : .float32
+        let products = w.int8[LoRATarget.wqkv.index] != nil && act.isInference ? FlashAttention.int8TileProducts : .float32
         attention(act, s, pb, products: products, threads: nt)
         tick("fwd attention")
         observe?(.attentionOutput, act.ctx, H, T)
@@ -105,19 +113,27 @@ enum EncoderLayer {
             adapt(.gatedLayers, act.a + r0 * H, H, rows: rn, act.hh, 2 * I)
             tick("fwd linear")
             let parts = Parallel.ranges(rn, parts: min(nt, max(1, rn / 8)))
-            Parallel.forEach(parts.count, threads: nt) { q in
-                let r = parts[q]
-                Activations.geglu(act.hh + r.lowerBound * 2 * I, ld: 2 * I, rows: r.count, inner: I,
-                                  out: act.g + r.lowerBound * act.ldg, ldo: act.ldg)
-                drop.mlp.apply(act.g + r.lowerBound * act.ldg, ld: act.ldg, rows: (r0 + r.lowerBound)..<(r0 + r.upperBound),
-                               cols: I, rowBase: r0 + r.lowerBound)
+            // An int8 model's inference: GEGLU, smoothing and quantization row by row into the int8 product of wo.
+            if fuseInt8GEGLU, act.isInference, observe == nil, !drop.mlp.active, w.adapters[LoRATarget.wo.index] == nil,
+               let q = w.int8[LoRATarget.wo.index] {
+                Linear.forwardInt8AfterGEGLU(h: act.hh, ldh: 2 * I, rows: rn, inner: I, weight: q, bias: w.woB,
+                                             y: act.s2 + r0 * H, ldy: H, threads: nt)
+                tick("fwd linear")
+            } else {
+                Parallel.forEach(parts.count, threads: nt) { q in
+                    let r = parts[q]
+                    Activations.geglu(act.hh + r.lowerBound * 2 * I, ld: 2 * I, rows: r.count, inner: I,
+                                      out: act.g + r.lowerBound * act.ldg, ldo: act.ldg)
+                    drop.mlp.apply(act.g + r.lowerBound * act.ldg, ld: act.ldg, rows: (r0 + r.lowerBound)..<(r0 + r.upperBound),
+                                   cols: I, rowBase: r0 + r.lowerBound)
+                }
+                tick("fwd other")
+                observe?(.wo, act.g, act.ldg, rn)
+                linear(w, .wo, x: act.g, ldx: act.ldg, rows: rn, inFeatures: I, outFeatures: H, bias: w.woB, y: act.s2 + r0 * H,
+                       ldy: H, threads: nt)
+                adapt(.wo, act.g, act.ldg, rows: rn, act.s2 + r0 * H, H)
+                tick("fwd linear")
             }
-            tick("fwd other")
-            observe?(.wo, act.g, act.ldg, rn)
-            linear(w, .wo, x: act.g, ldx: act.ldg, rows: rn, inFeatures: I, outFeatures: H, bias: w.woB, y: act.s2 + r0 * H,
-                   ldy: H, threads: nt)
-            adapt(.wo, act.g, act.ldg, rows: rn, act.s2 + r0 * H, H)
-            tick("fwd linear")
             Parallel.forEach(parts.count, threads: nt) { q in
                 let r = parts[q], o = (r0 + r.lowerBound) * H
                 residualLayerNorm(act.s2 + o, residual: act.a + o, out: out + o, rows: (r0 + r.lowerBound)..<(r0 + r.upperBound),

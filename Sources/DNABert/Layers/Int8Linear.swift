@@ -266,6 +266,18 @@ extension Linear {
                 dnabert_i8_quantize_rows_u8(x + r0 * ldx, ldx, r1 - r0, k, xq + r0 * kp, kp, sx + r0, kernel)
             }
         }
+        quantizedProduct(xq: xq, sx: sx, rows: rows, kpad: kp, packed: packed, colsum: colsum, columnScale: columnScale,
+                         n: n, bias: bias, y: y, ldy: ldy, threads: threads)
+    }
+
+    /// The product of rows already quantized (u8 [rows, kpad] with their scales sx) with a packed int8 matrix, split
+    /// across threads by rows for long inputs, by 16-channel column blocks for short ones.
+    private static func quantizedProduct(xq: UnsafePointer<UInt8>, sx: UnsafePointer<Float>, rows: Int, kpad kp: Int,
+                                         packed: UnsafePointer<Int8>, colsum: UnsafePointer<Int32>,
+                                         columnScale: UnsafePointer<Float>, n: Int, bias: UnsafePointer<Float>?,
+                                         y: UnsafeMutablePointer<Float>, ldy: Int, threads: Int) {
+        if rows <= 0 || n <= 0 { return }
+        let t = Parallel.threads(threads), kernel = Int8Kernel.current.code
         let byRows = rows >= 64 * t || n < 64 * t
         let parts = byRows ? min(t, max(1, rows / 4)) : min(t, max(1, n / 16))
         Parallel.forEach(parts, threads: parts) { p in
@@ -279,5 +291,34 @@ extension Linear {
                 dnabert_i8_gemm(xq, sx, rows, kp, packed, colsum, columnScale, bias, c0, c1, y, ldy, kernel)
             }
         }
+    }
+
+    /// y = GEGLU(h)·Wᵀ (+ bias) with W int8, never writing GEGLU(h) in float32: each row's GEGLU output (of `inner`
+    /// features from h's 2·inner) is computed into a thread's scratch row, multiplied by 1/s and quantized there
+    /// while it is in L1 — the same floats and the same quantization as `Activations.geglu` followed by
+    /// `forwardInt8`, so the same result bit for bit, without a [rows, inner] round trip through memory. For an
+    /// int8 model's inference MLP (no dropout, no adapter on the output linear, no observer).
+    static func forwardInt8AfterGEGLU(h: UnsafePointer<Float>, ldh: Int, rows: Int, inner: Int, weight q: Int8Matrix,
+                                      bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, ldy: Int, threads: Int) {
+        if rows <= 0 || q.outFeatures <= 0 { return }
+        let kp = q.kpad, kernel = Int8Kernel.current.code
+        let xq = UnsafeMutablePointer<UInt8>.allocate(capacity: rows * kp)
+        let sx = UnsafeMutablePointer<Float>.allocate(capacity: rows)
+        defer { xq.deallocate(); sx.deallocate() }
+        let parts = Parallel.ranges(rows, parts: min(Parallel.threads(threads), max(1, rows / 8)))
+        Parallel.forEach(parts.count, threads: parts.count) { p in
+            let row = UnsafeMutablePointer<Float>.allocate(capacity: 2 * inner)
+            defer { row.deallocate() }
+            for r in parts[p] {
+                Activations.geglu(h + r * ldh, ld: ldh, rows: 1, inner: inner, out: row, ldo: inner)
+                if let inv = q.inverseSmooth {
+                    dnabert_i8_quantize_rows_u8_smoothed(row, inner, 1, inner, inv, row + inner, xq + r * kp, kp, sx + r, kernel)
+                } else {
+                    dnabert_i8_quantize_rows_u8(row, inner, 1, inner, xq + r * kp, kp, sx + r, kernel)
+                }
+            }
+        }
+        quantizedProduct(xq: xq, sx: sx, rows: rows, kpad: kp, packed: q.packed, colsum: q.colsum, columnScale: q.scales,
+                         n: q.outFeatures, bias: bias, y: y, ldy: ldy, threads: threads)
     }
 }
