@@ -209,6 +209,27 @@ import Glibc
         #expect(Self.maxDiff(cls, wantCls) < 1e-4)
     }
 
+    /// Inference copies q, k, v head-major for attention when a sequence has `EncoderStack.headMajorFrom` tokens or
+    /// more (shorter ones attend in place, as in the test above): the same kernels on other strides, so with the
+    /// threshold lowered to 1 the hidden states must be bit for bit those of the in-place run.
+    @Test func headMajorAttentionEqualsInPlace() throws {
+        let model = try Self.makeModel()
+        let ids = Self.ids(), mask = Self.mask
+        func run(from: Int) throws -> [Float] {
+            let saved = EncoderStack.headMajorFrom
+            EncoderStack.headMajorFrom = from
+            defer { EncoderStack.headMajorFrom = saved }
+            var opts = ForwardOptions()
+            opts.threads = 2
+            return try ids.withUnsafeBufferPointer { i in try mask.withUnsafeBufferPointer { m in
+                try model.forward(ids: i, batch: Self.B, length: Self.L, attentionMask: m, options: opts)
+            } }.lastHidden
+        }
+        #expect(Self.L < EncoderStack.headMajorFrom)
+        let inPlace = try run(from: EncoderStack.headMajorFrom), headMajor = try run(from: 1)
+        #expect(inPlace.contains { $0 != 0 } && inPlace == headMajor)
+    }
+
     @Test func noMaskEqualsAllOnesAndThreadsAgree() throws {
         let model = try Self.makeModel()
         let ids = Self.ids()
