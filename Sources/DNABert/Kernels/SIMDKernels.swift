@@ -132,6 +132,43 @@ package enum SIMDKernels {
         }
     }
 
+    /// LayerNorm of one row in place, after adding `residual` when given: x = (x − mean)·rstd·w + b with mean and
+    /// rstd = 1/sqrt(var + eps) from two Float64 passes in 8 lanes (exact enough for eps = 1e-12 even when
+    /// |mean| ≫ std), then Float32 arithmetic (no fused multiply-add: every build gives the same floats).
+    /// Returns (mean, rstd).
+    @inline(never)
+    package static func layerNormRow(_ x: UnsafeMutablePointer<Float>, _ residual: UnsafePointer<Float>?, _ n: Int,
+                                     _ eps: Double, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>) -> (Double, Double) {
+        typealias D8 = SIMD8<Double>
+        typealias F8 = SIMD8<Float>
+        @inline(__always) func load8(_ p: UnsafePointer<Float>) -> F8 { UnsafeRawPointer(p).loadUnaligned(as: F8.self) }
+        let nv = n & ~15
+        if let r = residual {
+            var j = 0
+            while j < nv { store(load(x + j) + load(r + j), x + j); j += 16 }
+            while j < n { x[j] += r[j]; j += 1 }
+        }
+        let n8 = n & ~7
+        var s = D8(), j = 0
+        while j < n8 { s += D8(load8(x + j)); j += 8 }
+        var sum = s.sum()
+        while j < n { sum += Double(x[j]); j += 1 }
+        let mu = sum / Double(n)
+        var q = D8()
+        let m2 = D8(repeating: mu)
+        j = 0
+        while j < n8 { let d = D8(load8(x + j)) - m2; q += d * d; j += 8 }
+        var sq = q.sum()
+        while j < n { let d = Double(x[j]) - mu; sq += d * d; j += 1 }
+        let rs = 1.0 / (sq / Double(n) + eps).squareRoot()
+        let mf = Float(mu), sf = Float(rs)
+        let m = F16(repeating: mf), sc = F16(repeating: sf)
+        j = 0
+        while j < nv { store((load(x + j) - m) * sc * load(w + j) + load(b + j), x + j); j += 16 }
+        while j < n { x[j] = (x[j] - mf) * sf * w[j] + b[j]; j += 1 }
+        return (mu, rs)
+    }
+
     /// x = GELU(x) in place.
     @inline(never)
     package static func gelu(_ x: UnsafeMutablePointer<Float>, _ count: Int) {

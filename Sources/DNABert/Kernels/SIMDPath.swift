@@ -47,6 +47,16 @@ enum SIMDPath {
     }
 
     @inline(__always)
+    static func layerNormRow(_ x: UnsafeMutablePointer<Float>, _ residual: UnsafePointer<Float>?, _ n: Int, _ eps: Double,
+                             _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>) -> (Double, Double) {
+        switch current {
+        case .avx512: return DNABertAVX512.SIMDKernels.layerNormRow(x, residual, n, eps, w, b)
+        case .avx2: return DNABertAVX2.SIMDKernels.layerNormRow(x, residual, n, eps, w, b)
+        case .baseline: return SIMDKernels.layerNormRow(x, residual, n, eps, w, b)
+        }
+    }
+
+    @inline(__always)
     static func gelu(_ x: UnsafeMutablePointer<Float>, _ count: Int) {
         switch current {
         case .avx512: DNABertAVX512.SIMDKernels.gelu(x, count)

@@ -7,11 +7,9 @@ public enum LayerNorm {
                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Double,
                                mean: UnsafeMutablePointer<Float>? = nil, rstd: UnsafeMutablePointer<Float>? = nil) {
         for r in 0..<rows {
-            let row = x + r * ld
-            let (mu, rs) = stats(row, cols, eps)
+            let (mu, rs) = SIMDPath.layerNormRow(x + r * ld, nil, cols, eps, weight, bias)
             mean?[r] = Float(mu)
             rstd?[r] = Float(rs)
-            normalize(row, cols, mu, rs, weight, bias)
         }
     }
 
@@ -21,68 +19,18 @@ public enum LayerNorm {
                                   weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Double) {
         for r in 0..<rows {
             let row = x + r * ld
-            if let res = residual {
-                let rr = res + r * ldr
-                if let b = addBias {
-                    var j = 0
-                    while j + 8 <= cols {
-                        VectorMath.store(VectorMath.load(row + j) + VectorMath.load(b + j) + VectorMath.load(rr + j), row + j)
-                        j += 8
-                    }
-                    while j < cols { row[j] += b[j] + rr[j]; j += 1 }
+            if let b = addBias {
+                if let res = residual {
+                    let rr = res + r * ldr
+                    for j in 0..<cols { row[j] = row[j] + b[j] + rr[j] }
                 } else {
-                    for j in 0..<cols { row[j] += rr[j] }
+                    for j in 0..<cols { row[j] += b[j] }
                 }
-            } else if let b = addBias {
-                for j in 0..<cols { row[j] += b[j] }
+                _ = SIMDPath.layerNormRow(row, nil, cols, eps, weight, bias)
+            } else {
+                _ = SIMDPath.layerNormRow(row, residual.map { $0 + r * ldr }, cols, eps, weight, bias)
             }
-            let (mu, rs) = stats(row, cols, eps)
-            normalize(row, cols, mu, rs, weight, bias)
         }
-    }
-
-    @inline(__always)
-    static func stats(_ row: UnsafePointer<Float>, _ n: Int, _ eps: Double) -> (Double, Double) {
-        // Two passes in Float64: exact enough for eps = 1e-12 even when |mean| ≫ std.
-        var s0 = SIMD2<Double>(), s1 = SIMD2<Double>()
-        var j = 0
-        while j + 4 <= n {
-            s0 += SIMD2<Double>(Double(row[j]), Double(row[j + 1]))
-            s1 += SIMD2<Double>(Double(row[j + 2]), Double(row[j + 3]))
-            j += 4
-        }
-        var sum = (s0 + s1).sum()
-        while j < n { sum += Double(row[j]); j += 1 }
-        let mu = sum / Double(n)
-        var q0 = SIMD2<Double>(), q1 = SIMD2<Double>()
-        let m2 = SIMD2<Double>(repeating: mu)
-        j = 0
-        while j + 4 <= n {
-            let a = SIMD2<Double>(Double(row[j]), Double(row[j + 1])) - m2
-            let b = SIMD2<Double>(Double(row[j + 2]), Double(row[j + 3])) - m2
-            q0 += a * a
-            q1 += b * b
-            j += 4
-        }
-        var sq = (q0 + q1).sum()
-        while j < n { let d = Double(row[j]) - mu; sq += d * d; j += 1 }
-        let v = sq / Double(n)
-        return (mu, 1.0 / (v + eps).squareRoot())
-    }
-
-    @inline(__always)
-    static func normalize(_ row: UnsafeMutablePointer<Float>, _ n: Int, _ mu: Double, _ rs: Double,
-                          _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>) {
-        // y = x·(rs·w) + (b − mu·rs·w), computed with Float32 after the Float64 stats.
-        let m = VectorMath.F8(repeating: Float(mu)), s = VectorMath.F8(repeating: Float(rs))
-        var j = 0
-        while j + 8 <= n {
-            let y = (VectorMath.load(row + j) - m) * s * VectorMath.load(w + j) + VectorMath.load(b + j)
-            VectorMath.store(y, row + j)
-            j += 8
-        }
-        let mf = Float(mu), sf = Float(rs)
-        while j < n { row[j] = (row[j] - mf) * sf * w[j] + b[j]; j += 1 }
     }
 
     /// Backward of y = (x − mean)·rstd·w + b for `rows` rows given the *input* x and saved mean/rstd.
