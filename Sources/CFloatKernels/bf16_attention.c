@@ -104,9 +104,9 @@ BF16 static inline void transpose16(__m512i r[16]) {
     for (int i = 0; i < 16; i++) r[i] = t[i];
 }
 
-/* K panel: keys j0 ..< j0 + nj (nj ≤ 64; the rest zero) as buf[c2 · 64 + jj] = pair(k[j0 + jj, 2c2], k[j0 + jj, 2c2 + 1])
+/* K panel (reduction d): keys j0 ..< j0 + nj (nj ≤ 64; the rest zero) as buf[c2 · 64 + jj] = pair(k[j0 + jj, 2c2], k[j0 + jj, 2c2 + 1])
  * for c2 < d2 = ⌈d/2⌉. */
-BF16 static void pack_k_panel(const float *k, size_t ldk, size_t j0, size_t nj, size_t d, uint32_t *buf) {
+BF16 static void pack_k_panel(const float *k, size_t ldk, size_t d, size_t j0, size_t nj, uint32_t *buf) {
     size_t d2 = (d + 1) / 2;
     for (size_t g = 0; g < NB; g++) {
         size_t first = 16 * g, nk = nj > first ? (nj - first < 16 ? nj - first : 16) : 0;
@@ -128,7 +128,7 @@ BF16 static void pack_k_panel(const float *k, size_t ldk, size_t j0, size_t nj, 
     }
 }
 
-/* V panel: columns c0 ..< c0 + nc (nc ≤ 64; the rest zero) as buf[j2 · 64 + cc] = pair(v[2j2, c0 + cc], v[2j2 + 1, c0 + cc])
+/* V panel (reduction kn): columns c0 ..< c0 + nc (nc ≤ 64; the rest zero) as buf[j2 · 64 + cc] = pair(v[2j2, c0 + cc], v[2j2 + 1, c0 + cc])
  * for j2 < ⌈kn/2⌉ (a missing last row is zero). */
 BF16 static void pack_v_panel(const float *v, size_t ldv, size_t kn, size_t c0, size_t nc, uint32_t *buf) {
     size_t kn2 = (kn + 1) / 2;
@@ -192,32 +192,21 @@ BF16 static void rows_through_panel(const uint32_t *a, size_t lda, size_t rows, 
     for (; r < rows; r++) micro_1(a + r * lda, lda, b, kn2, y + r * ldy, ldy, alpha, accumulate, m);
 }
 
-BF16 static void qk_avx512(const float *q, size_t ldq, size_t rows, const float *k, size_t ldk, size_t kn, size_t d,
-                           float alpha, float *s, size_t lds, uint32_t *buf) {
-    size_t d2 = (d + 1) / 2, block = AREA / d2;
-    uint32_t *qa = buf, *kb = buf + AREA;
+/* y (=, or += when accumulate) alpha · A·B over pairs: A's rows (red floats each, row stride lda) converted to pairs
+ * in region A, B packed 64 columns at a time into region B by `pack` (src, ld, red, first column, columns, buf). */
+typedef void (*pack_fn)(const float *, size_t, size_t, size_t, size_t, uint32_t *);
+BF16 static void pair_product(const float *a, size_t lda, size_t rows, size_t red, const float *b, size_t ldb,
+                              size_t cols, pack_fn pack, float *y, size_t ldy, float alpha, int accumulate,
+                              uint32_t *buf) {
+    size_t red2 = (red + 1) / 2, block = AREA / red2;
+    uint32_t *pa = buf, *pb = buf + AREA;
     for (size_t r0 = 0; r0 < rows; r0 += block) {
         size_t rn = rows - r0 < block ? rows - r0 : block;
-        for (size_t r = 0; r < rn; r++) pairs_of_row(q + (r0 + r) * ldq, d, qa + r * d2);
-        for (size_t j0 = 0; j0 < kn; j0 += PANEL) {
-            size_t nj = kn - j0 < PANEL ? kn - j0 : PANEL;
-            pack_k_panel(k, ldk, j0, nj, d, kb);
-            rows_through_panel(qa, d2, rn, kb, d2, s + r0 * lds + j0, lds, alpha, 0, nj);
-        }
-    }
-}
-
-BF16 static void pv_avx512(const float *p, size_t ldp, size_t rows, size_t kn, const float *v, size_t ldv, size_t d,
-                           float *o, size_t ldo, uint32_t *buf) {
-    size_t kn2 = (kn + 1) / 2, block = AREA / kn2;
-    uint32_t *pa = buf, *vb = buf + AREA;
-    for (size_t r0 = 0; r0 < rows; r0 += block) {
-        size_t rn = rows - r0 < block ? rows - r0 : block;
-        for (size_t r = 0; r < rn; r++) pairs_of_row(p + (r0 + r) * ldp, kn, pa + r * kn2);
-        for (size_t c0 = 0; c0 < d; c0 += PANEL) {
-            size_t nc = d - c0 < PANEL ? d - c0 : PANEL;
-            pack_v_panel(v, ldv, kn, c0, nc, vb);
-            rows_through_panel(pa, kn2, rn, vb, kn2, o + r0 * ldo + c0, ldo, 1.f, 1, nc);
+        for (size_t r = 0; r < rn; r++) pairs_of_row(a + (r0 + r) * lda, red, pa + r * red2);
+        for (size_t c0 = 0; c0 < cols; c0 += PANEL) {
+            size_t nc = cols - c0 < PANEL ? cols - c0 : PANEL;
+            pack(b, ldb, red, c0, nc, pb);
+            rows_through_panel(pa, red2, rn, pb, red2, y + r0 * ldy + c0, ldy, alpha, accumulate, nc);
         }
     }
 }
@@ -234,7 +223,7 @@ int dnabert_bf16_qk(const float *q, size_t ldq, size_t rows, const float *k, siz
     }
     uint32_t *buf = thread_buffer();
     if (!buf) return -1;
-    qk_avx512(q, ldq, rows, k, ldk, kn, d, alpha, s, lds, buf);
+    pair_product(q, ldq, rows, d, k, ldk, kn, pack_k_panel, s, lds, alpha, 0, buf);
     return 0;
 #else
     (void)q; (void)ldq; (void)rows; (void)k; (void)ldk; (void)kn; (void)d; (void)alpha; (void)s; (void)lds;
@@ -250,7 +239,7 @@ int dnabert_bf16_pv_acc(const float *p, size_t ldp, size_t rows, size_t kn, cons
     if (rows == 0 || kn == 0 || d == 0) return 0;
     uint32_t *buf = thread_buffer();
     if (!buf) return -1;
-    pv_avx512(p, ldp, rows, kn, v, ldv, d, o, ldo, buf);
+    pair_product(p, ldp, rows, kn, v, ldv, d, pack_v_panel, o, ldo, 1.f, 1, buf);
     return 0;
 #else
     (void)p; (void)ldp; (void)rows; (void)kn; (void)v; (void)ldv; (void)d; (void)o; (void)ldo;
