@@ -29,8 +29,8 @@ mkdir -p "$OUT/cmods"
 : > "$OUT/cmods/module.modulemap.tmp"
 for tgt in CForkGuard CMPIShim CInt8Kernels CFloatKernels; do
   srcs=$(find "Sources/$tgt" -name '*.c' | sort)
-  hdr=$(find "$PWD/Sources/$tgt/include" -name '*.h' | sort | head -1)
-  printf 'module %s {\n  header "%s"\n  export *\n}\n' "$tgt" "$hdr" >> "$OUT/cmods/module.modulemap.tmp"
+  # every header of the target's include/, as SwiftPM's umbrella directory makes it (CFloatKernels has two)
+  printf 'module %s {\n  umbrella "%s"\n  export *\n}\n' "$tgt" "$PWD/Sources/$tgt/include" >> "$OUT/cmods/module.modulemap.tmp"
   if newer "$OUT/lib$tgt.a" $srcs "Sources/$tgt/include"/*.h Sources/CInt8Kernels/include/*.h; then
     echo "fuzz: building $tgt (C, -fsanitize=$CFLAGS_SAN)"
     objs=""
