@@ -1,9 +1,8 @@
 /* Attention's tile products on bfloat16 pairs (vdpbf16ps); see include/bf16_attention.h. */
 #include "bf16_attention.h"
 #include "int8_kernels.h"   /* dnabert_cpu_leaf7_if_os_saves */
-#include <pthread.h>
+#include "kernel_scratch.h"
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -12,8 +11,8 @@
 #include <immintrin.h>
 #endif
 
-/* The thread's buffer: region A (the broadcast operand, Q or P, as pairs) and region B (one 64-column panel of K or
- * V), AREA dwords each. */
+/* The thread's scratch (kernel_scratch.h) as region A (the broadcast operand, Q or P, as pairs) and region B (one
+ * 64-column panel of K or V), AREA dwords each. */
 enum { NB = 4, PANEL = 16 * NB, MR = 6, AREA = 32768, MAX_D = 256, MAX_KN = 2 * AREA / PANEL };
 
 int dnabert_bf16_cpu_has_avx512bf16(void) {
@@ -41,19 +40,7 @@ int dnabert_cpu_is_amd(void) {
 #endif
 }
 
-static pthread_key_t buf_key;
-static pthread_once_t buf_once = PTHREAD_ONCE_INIT;
-static int buf_key_ok;
-static void make_key(void) { buf_key_ok = pthread_key_create(&buf_key, free) == 0; }
-static uint32_t *thread_buffer(void) {
-    pthread_once(&buf_once, make_key);
-    if (!buf_key_ok) return NULL;
-    uint32_t *p = pthread_getspecific(buf_key);
-    if (p) return p;
-    if (posix_memalign((void **)&p, 64, sizeof(uint32_t) * 2 * AREA) != 0) return NULL;
-    if (pthread_setspecific(buf_key, p) != 0) { free(p); return NULL; }
-    return p;
-}
+_Static_assert(sizeof(uint32_t) * 2 * AREA <= DNABERT_KERNEL_SCRATCH_BYTES, "both regions must fit the scratch");
 
 static int have_bf16(void) {
     static int have = -1;   /* CPUID once; a race only repeats the same answer */
@@ -221,13 +208,13 @@ int dnabert_bf16_qk(const float *q, size_t ldq, size_t rows, const float *k, siz
         for (size_t r = 0; r < rows; r++) memset(s + r * lds, 0, sizeof(float) * kn);
         return 0;
     }
-    uint32_t *buf = thread_buffer();
+    uint32_t *buf = dnabert_kernel_scratch();
     if (!buf) return -1;
     pair_product(q, ldq, rows, d, k, ldk, kn, pack_k_panel, s, lds, alpha, 0, buf);
     return 0;
 #else
     (void)q; (void)ldq; (void)rows; (void)k; (void)ldk; (void)kn; (void)d; (void)alpha; (void)s; (void)lds;
-    (void)thread_buffer; (void)have_bf16;
+    (void)have_bf16;
     return -1;
 #endif
 }
@@ -237,7 +224,7 @@ int dnabert_bf16_pv_acc(const float *p, size_t ldp, size_t rows, size_t kn, cons
 #ifdef DNABERT_X86
     if (!have_bf16() || kn > MAX_KN) return -1;
     if (rows == 0 || kn == 0 || d == 0) return 0;
-    uint32_t *buf = thread_buffer();
+    uint32_t *buf = dnabert_kernel_scratch();
     if (!buf) return -1;
     pair_product(p, ldp, rows, kn, v, ldv, d, pack_v_panel, o, ldo, 1.f, 1, buf);
     return 0;

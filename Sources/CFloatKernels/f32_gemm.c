@@ -1,6 +1,7 @@
 /* Float32 y = x·Wᵀ (+ bias) with on-the-fly panel packing; see include/f32_gemm.h. */
 #include "f32_gemm.h"
 #include "int8_kernels.h"   /* dnabert_cpu_leaf7_if_os_saves */
+#include "kernel_scratch.h"
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,20 +19,22 @@ int dnabert_f32_cpu_has_avx512(void) {
     return dnabert_cpu_leaf7_if_os_saves(0xE6, &b7, &c7) && ((b7 >> 16) & 1);   /* xmm/ymm/opmask/zmm; AVX512F */
 }
 
-/* The panel buffer: one per thread, KC × 64 floats, freed when the thread exits. */
-static pthread_key_t panel_key;
-static pthread_once_t panel_once = PTHREAD_ONCE_INIT;
-static int panel_key_ok;
-static void make_key(void) { panel_key_ok = pthread_key_create(&panel_key, free) == 0; }
-static float *panel_buffer(void) {
-    pthread_once(&panel_once, make_key);
-    if (!panel_key_ok) return NULL;
-    float *p = pthread_getspecific(panel_key);
+/* kernel_scratch.h: one buffer per thread, shared with the bf16 attention products. */
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static int scratch_key_ok;
+static void make_key(void) { scratch_key_ok = pthread_key_create(&scratch_key, free) == 0; }
+void *dnabert_kernel_scratch(void) {
+    pthread_once(&scratch_once, make_key);
+    if (!scratch_key_ok) return NULL;
+    void *p = pthread_getspecific(scratch_key);
     if (p) return p;
-    if (posix_memalign((void **)&p, 64, sizeof(float) * KC * PANEL) != 0) return NULL;
-    if (pthread_setspecific(panel_key, p) != 0) { free(p); return NULL; }
+    if (posix_memalign(&p, 64, DNABERT_KERNEL_SCRATCH_BYTES) != 0) return NULL;
+    if (pthread_setspecific(scratch_key, p) != 0) { free(p); return NULL; }
     return p;
 }
+/* the panel buffer, KC × 64 floats */
+_Static_assert(sizeof(float) * KC * PANEL <= DNABERT_KERNEL_SCRATCH_BYTES, "a weight panel must fit the scratch");
 
 #ifdef DNABERT_X86
 #define AVX512 __attribute__((target("avx512f")))
@@ -171,7 +174,7 @@ int dnabert_f32_gemm_nt(const float *x, size_t ldx, size_t rows, size_t k, const
             for (size_t c = c0; c < c1; c++) y[r * ldy + c] = bias ? bias[c] : 0.f;
         return 0;
     }
-    float *buf = panel_buffer();
+    float *buf = dnabert_kernel_scratch();
     if (!buf) return -1;
     gemm_avx512(x, ldx, rows, k, w, ldw, c0, c1, bias, alpha, y, ldy, buf);
     return 0;
