@@ -249,35 +249,38 @@ extension Linear {
                                     kpad kp: Int, packed: UnsafePointer<Int8>, colsum: UnsafePointer<Int32>,
                                     columnScale: UnsafePointer<Float>, n: Int, bias: UnsafePointer<Float>?,
                                     y: UnsafeMutablePointer<Float>, ldy: Int, threads: Int) {
+        let kernel = Int8Kernel.current.code
+        quantizedProduct(rows: rows, kpad: kp, scratch: prescale == nil ? 0 : k, packed: packed, colsum: colsum,
+                         columnScale: columnScale, n: n, bias: bias, y: y, ldy: ldy, threads: threads) { r, tmp, xq, sx in
+            if let inv = prescale {
+                dnabert_i8_quantize_rows_u8_smoothed(x + r.lowerBound * ldx, ldx, r.count, k, inv, tmp, xq, kp, sx, kernel)
+            } else {
+                dnabert_i8_quantize_rows_u8(x + r.lowerBound * ldx, ldx, r.count, k, xq, kp, sx, kernel)
+            }
+        }
+    }
+
+    /// The product of `rows` rows, quantized first by `quantize` (given a range of rows, `scratch` floats of the
+    /// worker's own, and where that range's u8 rows, row stride kpad, and their scales go; the ranges split the rows
+    /// across threads), with a packed int8 matrix — split across threads by rows for long inputs, by 16-channel
+    /// column blocks for short ones.
+    private static func quantizedProduct(rows: Int, kpad kp: Int, scratch: Int, packed: UnsafePointer<Int8>,
+                                         colsum: UnsafePointer<Int32>, columnScale: UnsafePointer<Float>, n: Int,
+                                         bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, ldy: Int, threads: Int,
+                                         quantize: (Range<Int>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<UInt8>,
+                                                    UnsafeMutablePointer<Float>) -> Void) {
         if rows <= 0 || n <= 0 { return }
         let t = Parallel.threads(threads), kernel = Int8Kernel.current.code
         let xq = UnsafeMutablePointer<UInt8>.allocate(capacity: rows * kp)
         let sx = UnsafeMutablePointer<Float>.allocate(capacity: rows)
         defer { xq.deallocate(); sx.deallocate() }
-        let qParts = min(t, max(1, rows / 8))
-        Parallel.forEach(qParts, threads: qParts) { p in
-            let r0 = rows * p / qParts, r1 = rows * (p + 1) / qParts
-            if let inv = prescale {
-                let tmp = UnsafeMutablePointer<Float>.allocate(capacity: k)
-                defer { tmp.deallocate() }
-                dnabert_i8_quantize_rows_u8_smoothed(x + r0 * ldx, ldx, r1 - r0, k, inv, tmp, xq + r0 * kp, kp,
-                                                     sx + r0, kernel)
-            } else {
-                dnabert_i8_quantize_rows_u8(x + r0 * ldx, ldx, r1 - r0, k, xq + r0 * kp, kp, sx + r0, kernel)
-            }
+        let qParts = Parallel.ranges(rows, parts: min(t, max(1, rows / 8)))
+        Parallel.forEach(qParts.count, threads: qParts.count) { p in
+            let r = qParts[p]
+            let tmp = UnsafeMutablePointer<Float>.allocate(capacity: max(scratch, 1))
+            defer { tmp.deallocate() }
+            quantize(r, tmp, xq + r.lowerBound * kp, sx + r.lowerBound)
         }
-        quantizedProduct(xq: xq, sx: sx, rows: rows, kpad: kp, packed: packed, colsum: colsum, columnScale: columnScale,
-                         n: n, bias: bias, y: y, ldy: ldy, threads: threads)
-    }
-
-    /// The product of rows already quantized (u8 [rows, kpad] with their scales sx) with a packed int8 matrix, split
-    /// across threads by rows for long inputs, by 16-channel column blocks for short ones.
-    private static func quantizedProduct(xq: UnsafePointer<UInt8>, sx: UnsafePointer<Float>, rows: Int, kpad kp: Int,
-                                         packed: UnsafePointer<Int8>, colsum: UnsafePointer<Int32>,
-                                         columnScale: UnsafePointer<Float>, n: Int, bias: UnsafePointer<Float>?,
-                                         y: UnsafeMutablePointer<Float>, ldy: Int, threads: Int) {
-        if rows <= 0 || n <= 0 { return }
-        let t = Parallel.threads(threads), kernel = Int8Kernel.current.code
         let byRows = rows >= 64 * t || n < 64 * t
         let parts = byRows ? min(t, max(1, rows / 4)) : min(t, max(1, n / 16))
         Parallel.forEach(parts, threads: parts) { p in
@@ -300,25 +303,17 @@ extension Linear {
     /// int8 model's inference MLP (no dropout, no adapter on the output linear, no observer).
     static func forwardInt8AfterGEGLU(h: UnsafePointer<Float>, ldh: Int, rows: Int, inner: Int, weight q: Int8Matrix,
                                       bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, ldy: Int, threads: Int) {
-        if rows <= 0 || q.outFeatures <= 0 { return }
         let kp = q.kpad, kernel = Int8Kernel.current.code
-        let xq = UnsafeMutablePointer<UInt8>.allocate(capacity: rows * kp)
-        let sx = UnsafeMutablePointer<Float>.allocate(capacity: rows)
-        defer { xq.deallocate(); sx.deallocate() }
-        let parts = Parallel.ranges(rows, parts: min(Parallel.threads(threads), max(1, rows / 8)))
-        Parallel.forEach(parts.count, threads: parts.count) { p in
-            let row = UnsafeMutablePointer<Float>.allocate(capacity: 2 * inner)
-            defer { row.deallocate() }
-            for r in parts[p] {
-                Activations.geglu(h + r * ldh, ld: ldh, rows: 1, inner: inner, out: row, ldo: inner)
+        quantizedProduct(rows: rows, kpad: kp, scratch: 2 * inner, packed: q.packed, colsum: q.colsum, columnScale: q.scales,
+                         n: q.outFeatures, bias: bias, y: y, ldy: ldy, threads: threads) { range, row, xq, sx in
+            for i in 0..<range.count {
+                Activations.geglu(h + (range.lowerBound + i) * ldh, ld: ldh, rows: 1, inner: inner, out: row, ldo: inner)
                 if let inv = q.inverseSmooth {
-                    dnabert_i8_quantize_rows_u8_smoothed(row, inner, 1, inner, inv, row + inner, xq + r * kp, kp, sx + r, kernel)
+                    dnabert_i8_quantize_rows_u8_smoothed(row, inner, 1, inner, inv, row + inner, xq + i * kp, kp, sx + i, kernel)
                 } else {
-                    dnabert_i8_quantize_rows_u8(row, inner, 1, inner, xq + r * kp, kp, sx + r, kernel)
+                    dnabert_i8_quantize_rows_u8(row, inner, 1, inner, xq + i * kp, kp, sx + i, kernel)
                 }
             }
         }
-        quantizedProduct(xq: xq, sx: sx, rows: rows, kpad: kp, packed: q.packed, colsum: q.colsum, columnScale: q.scales,
-                         n: q.outFeatures, bias: bias, y: y, ldy: ldy, threads: threads)
     }
 }
