@@ -82,8 +82,8 @@ if (precision == "int8") {
   emb8 <- dnabert_embed(q, pieces, pooling = "mean", progress = interactive())
   secs8 <- proc.time()[["elapsed"]] - t0
   cosv <- rowSums(emb * emb8) / sqrt(rowSums(emb^2) * rowSums(emb8^2))
-  cat(sprintf("\nint8 (%s kernel): %.2f s (%.2fx float32); cosine to float32: median %.6f, min %.6f\n",
-              dnabert_int8_kernel(), secs8, secs / max(secs8, 1e-9), median(cosv), min(cosv)))
+  cat(sprintf("\nint8 (%s kernel, %s attention products): %.2f s (%.2fx float32); cosine to float32: median %.6f, min %.6f\n",
+              dnabert_int8_kernel(), dnabert_int8_attention(), secs8, secs / max(secs8, 1e-9), median(cosv), min(cosv)))
 } else if (precision != "fp32") {
   stop("precision must be \"fp32\" or \"int8\", not \"", precision, "\"")
 }

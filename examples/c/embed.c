@@ -29,7 +29,7 @@ int main(int argc, char **argv) {
         }
         dnabert_model_free(model);   /* the int8 model is independent of the float32 one */
         model = quantized;
-        printf("int8 kernel: %s\n", dnabert_int8_kernel());
+        printf("int8 kernel: %s, attention products: %s\n", dnabert_int8_kernel(), dnabert_int8_attention());
     }
     dnabert_model_info info = { .struct_size = sizeof info };
     dnabert_model_get_info(model, &info);

@@ -40,5 +40,5 @@ t0 = time.perf_counter()
 emb8 = int8.embed(windows, pooling="mean")
 dt8 = time.perf_counter() - t0
 cos = np.sum(emb8 * emb, axis=1) / np.linalg.norm(emb8, axis=1) / np.linalg.norm(emb, axis=1)
-print(f"int8 ({dnabert.int8_kernel()} kernel): {len(windows) / dt8:.0f} windows/s ({dt / dt8:.2f}x float32), "
+print(f"int8 ({dnabert.int8_kernel()} kernel, {dnabert.int8_attention()} attention products): {len(windows) / dt8:.0f} windows/s ({dt / dt8:.2f}x float32), "
       f"cosine to the float32 embeddings median {np.median(cos):.6f}, min {cos.min():.6f}")
