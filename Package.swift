@@ -4,6 +4,7 @@
 //  DNABert      - the core: tokenizer, model, kernels, training. Pure Swift API, no C types.
 //  CDNABertABI  - the public C header (include/dnabert.h) plus the thread-local last-error slot, in C.
 //  CForkGuard   - a pthread_atfork handler (C, installed at load) for fork safety of parallel regions.
+//  CThreadPool  - the parallel regions' workers (C): they spin briefly between regions instead of sleeping.
 //  CDNABert     - the @_cdecl exports: validation, handle boxing, error translation. No math.
 //  dnabert-cli  - the `dnabert` command.
 import PackageDescription
@@ -43,7 +44,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
-        .target(name: "DNABert", dependencies: ["CZlib", "DNABertAVX512", "DNABertAVX2", "CForkGuard", "CMPIShim", "CInt8Kernels", "CFloatKernels"], swiftSettings: optimise),
+        .target(name: "DNABert", dependencies: ["CZlib", "DNABertAVX512", "DNABertAVX2", "CForkGuard", "CThreadPool", "CMPIShim", "CInt8Kernels", "CFloatKernels"], swiftSettings: optimise),
         // Open MPI bound at run time (dlopen of libmpi.so.40) for data-parallel runs; nothing links MPI.
         .target(name: "CMPIShim", path: "Sources/CMPIShim", linkerSettings: [.linkedLibrary("dl")]),
         // Int8 GEMM kernels (portable C + AVX-512 VNNI behind a run-time CPU check; see int8_kernels.h).
@@ -54,6 +55,9 @@ let package = Package(
         // A pthread_atfork handler installed at load time: lets Parallel keep a forked child's forking thread
         // out of parallel regions (see Sources/CForkGuard/fork_guard.c).
         .target(name: "CForkGuard", path: "Sources/CForkGuard"),
+        // The workers of Parallel.forEach: they spin for DNABERT_SPIN_US between regions, so a forward's few hundred
+        // short regions do not each wait for a sleeping thread to wake (see Sources/CThreadPool/thread_pool.c).
+        .target(name: "CThreadPool", path: "Sources/CThreadPool", cSettings: [.unsafeFlags(["-O2"])]),
         // The SIMD row kernels (a symlink to DNABert/Kernels/SIMDKernels.swift) built for AVX-512 + FMA;
         // DNABert calls them only after checking the CPU's features (Kernels/SIMDPath.swift).
         .target(name: "DNABertAVX512", swiftSettings: optimise + avx512Defines + [.unsafeFlags(avx512Flags)]),
@@ -62,9 +66,10 @@ let package = Package(
         .target(name: "DNABertAVX2", swiftSettings: optimise + avx512Defines + [.unsafeFlags(avx2Flags)]),
         .target(name: "CDNABertABI", path: "Sources/CDNABertABI", exclude: ["libdnabert.map"]),
         // libdnabert.so: the Swift runtime linked in statically, SONAME libdnabert.so.0 and the ABI's symbol
-        // versions (only dnabert_* is exported).
+        // versions (only dnabert_* is exported); -z nodelete: never unmapped by dlclose (R's dyn.unload), since its
+        // worker threads keep running code in it.
         .target(name: "CDNABert", dependencies: ["DNABert", "CDNABertABI"], swiftSettings: optimise,
-                linkerSettings: staticStdlib + [.unsafeFlags(["-Xlinker", "-soname=libdnabert.so.0", "-Xlinker",
+                linkerSettings: staticStdlib + [.unsafeFlags(["-Xlinker", "-soname=libdnabert.so.0", "-Xlinker", "-z", "-Xlinker", "nodelete", "-Xlinker",
                                                "--version-script=\(Context.packageDirectory)/Sources/CDNABertABI/libdnabert.map"],
                                               .when(platforms: [.linux]))]),
         .executableTarget(

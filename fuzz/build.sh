@@ -22,12 +22,12 @@ newer() {  # newer TARGET SOURCES...: true when TARGET is missing or older than 
   return 1
 }
 
-# The C targets the core imports (fork guard, the MPI shim, the int8 and float32 kernels): compiled with clang and the same
+# The C targets the core imports (fork guard, thread pool, the MPI shim, the int8 and float32 kernels): compiled with clang and the same
 # AddressSanitizer (and coverage, for the fuzzer), each made a Clang module for swiftc by one module map.
 CFLAGS_SAN=$(echo "$SAN" | sed 's/fuzzer/fuzzer-no-link/')
 mkdir -p "$OUT/cmods"
 : > "$OUT/cmods/module.modulemap.tmp"
-for tgt in CForkGuard CMPIShim CInt8Kernels CFloatKernels; do
+for tgt in CForkGuard CThreadPool CMPIShim CInt8Kernels CFloatKernels; do
   srcs=$(find "Sources/$tgt" -name '*.c' | sort)
   # every header of the target's include/, as SwiftPM's umbrella directory makes it (CFloatKernels has two)
   printf 'module %s {\n  umbrella "%s"\n  export *\n}\n' "$tgt" "$PWD/Sources/$tgt/include" >> "$OUT/cmods/module.modulemap.tmp"
@@ -75,7 +75,7 @@ fi
 
 CORE_SRC=$(find Sources/DNABert -name '*.swift' | sort)
 if newer "$OUT/libDNABert.a" $CORE_SRC "$OUT/libDNABertAVX512.a" "$OUT/libDNABertAVX2.a" "$OUT/libCInt8Kernels.a" "$OUT/libCFloatKernels.a" \
-    "$OUT/libCForkGuard.a" "$OUT/libCMPIShim.a"; then
+    "$OUT/libCForkGuard.a" "$OUT/libCThreadPool.a" "$OUT/libCMPIShim.a"; then
   echo "fuzz: building DNABert with -sanitize=$SAN"
   # shellcheck disable=SC2086
   swiftc -parse-as-library -O -g -wmo -enable-testing -sanitize="$SAN" -package-name dnabert -module-name DNABert \
@@ -93,7 +93,7 @@ for h in fuzz/harnesses/*.swift; do
     swiftc -parse-as-library -O -g -sanitize="$SAN" -use-ld=lld -module-name "Fuzz_$name" \
       -I "$OUT/mods" -I "$OUT/cmods" -I Sources/CZlib \
       "$PWD/fuzz/support/FuzzSupport.swift" "$PWD/$h" "$OUT/libDNABert.a" "$OUT/libDNABertAVX512.a" \
-      "$OUT/libDNABertAVX2.a" "$OUT/libCInt8Kernels.a" "$OUT/libCFloatKernels.a" "$OUT/libCForkGuard.a" "$OUT/libCMPIShim.a" -lz -ldl -lpthread \
+      "$OUT/libDNABertAVX2.a" "$OUT/libCInt8Kernels.a" "$OUT/libCFloatKernels.a" "$OUT/libCForkGuard.a" "$OUT/libCThreadPool.a" "$OUT/libCMPIShim.a" -lz -ldl -lpthread \
       -o "$bin" || true
     [ -x "$bin" ] || { echo "fuzz: linking $bin failed" >&2; exit 1; }
   fi

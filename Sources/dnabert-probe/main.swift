@@ -2,6 +2,8 @@
 //   dnabert-probe blas                      sgemm GFLOP/s on 768-ish shapes, 1 and 2 workers
 //   dnabert-probe forward B L [threads] [reps] [layers]   forward time, GFLOP/s, peak RSS (117M shape, random weights)
 //   dnabert-probe attention L [threads]     flash attention alone (12 heads × 64)
+//   dnabert-probe regions [threads]         cost of a parallel region: `threads` chunks of 0–1000 µs busy work each
+//                                           (compare DNABERT_SPIN_US=0, workers that sleep between regions)
 //   dnabert-probe checkpoint-stress OUT     save checkpoints in a loop (killed by a test with SIGKILL)
 import DNABert
 #if canImport(Glibc)
@@ -92,6 +94,26 @@ case "blas":
         print("OpenBLAS-internal threads=\(threads) m=\(m) n=\(n) k=\(k): \(fmt(2.0 * Double(m * n * k) / best / 1e9, 1)) GFLOP/s")
     }
     BLAS.setThreads(1)
+case "regions":
+    // Wall time of Parallel.forEach(t, threads: t) whose chunks each busy-wait `work` µs, against the ideal `work`:
+    // the excess is what starting and ending a region costs (waking a sleeping worker, waiting for the last one).
+    let t = args.count > 2 ? Int(args[2]) ?? 2 : 2
+    print("threads \(t), DNABERT_SPIN_US=\(getenv("DNABERT_SPIN_US").map { String(cString: $0) } ?? "(unset)")")
+    for work in [0.0, 5, 20, 100, 300, 1000] {
+        let n = work >= 300 ? 300 : 2000
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let t0 = Clock.now()
+            for _ in 0..<n {
+                Parallel.forEach(t, threads: t) { _ in
+                    let end = Clock.now() + work * 1e-6
+                    while Clock.now() < end {}
+                }
+            }
+            best = min(best, (Clock.now() - t0) / Double(n))
+        }
+        print("chunks of \(fmt(work, 0)) µs: \(fmt(best * 1e6, 1)) µs per region, \(fmt(best * 1e6 - work, 1)) µs over the work")
+    }
 case "attention":
     let L = args.count > 2 ? Int(args[2]) ?? 1024 : 1024
     let threads = args.count > 3 ? Int(args[3]) ?? 2 : 2

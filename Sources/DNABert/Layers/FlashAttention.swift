@@ -89,16 +89,20 @@ public enum FlashAttention {
         if items.isEmpty { return }
         let workers = min(Parallel.threads(threads), items.count)
         // Largest key norm per (span, head): bounds every score of a key tile (Cauchy–Schwarz), which lets
-        // a query tile skip key tiles whose ALiBi distance makes every probability underflow (see `tile`).
+        // a query tile skip key tiles whose ALiBi distance makes every probability underflow (see `tile`). Only
+        // spans of more than one key tile have anything to skip.
         var kMax = [Float](repeating: 0, count: spans.count * heads)
-        kMax.withUnsafeMutableBufferPointer { km in
-            Parallel.forEach(spans.count * heads, threads: min(workers, spans.count * heads)) { sh in
-                let s = sh / heads, h = sh % heads
-                var m: Float = 0
-                for t in spans[s].start..<(spans[s].start + spans[s].count) {
-                    m = max(m, sumOfSquares(k + t * stride + h * hs, d))
+        if spans.contains(where: { $0.count > bk }) {
+            kMax.withUnsafeMutableBufferPointer { km in
+                Parallel.forEach(spans.count * heads, threads: min(workers, spans.count * heads)) { sh in
+                    let s = sh / heads, h = sh % heads
+                    if spans[s].count <= bk { return }
+                    var m: Float = 0
+                    for t in spans[s].start..<(spans[s].start + spans[s].count) {
+                        m = max(m, sumOfSquares(k + t * stride + h * hs, d))
+                    }
+                    km[sh] = m.squareRoot()
                 }
-                km[sh] = m.squareRoot()
             }
         }
         // A shared atomic-free work queue: worker w takes items w, w + workers, … (items are sorted by cost).
@@ -160,7 +164,10 @@ public enum FlashAttention {
         // |q_r|·max|k|·scale − slope·(nearest key distance) lies 88 below m_r: exp() of every entry
         // would underflow float32 (< 1e-38), so the skipped contribution is below float32 resolution.
         // Distances grow monotonically outward, so the first skippable tile ends that direction.
-        for r in 0..<qn { qNorm[r] = sumOfSquares(qBase + r * stride, d).squareRoot() * kMax * scale }
+        let nTiles = (span.count + bk - 1) / bk
+        if nTiles > 1 {
+            for r in 0..<qn { qNorm[r] = sumOfSquares(qBase + r * stride, d).squareRoot() * kMax * scale }
+        }
         func posOf(_ t: Int) -> Float { positions.map { $0[span.start + t] } ?? Float(t) }
         func skippable(_ k0: Int, _ kn: Int) -> Bool {
             if slope <= 0 || !skipDistantTiles { return false }
@@ -174,7 +181,6 @@ public enum FlashAttention {
             }
             return true
         }
-        let nTiles = (span.count + bk - 1) / bk
         let center = min(nTiles - 1, (q0 + qn / 2) / bk)
         var left = center - 1, right = center + 1
         var leftOpen = true, rightOpen = true

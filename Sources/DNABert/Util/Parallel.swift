@@ -1,4 +1,5 @@
 import CForkGuard
+import CThreadPool
 import Dispatch
 #if canImport(Glibc)
 import Glibc
@@ -27,8 +28,11 @@ public enum Parallel {
             for i in 0..<chunks { body(i) }
             return
         }
-        // Work-stealing by an atomic-free scheme: each worker takes a static stride. Chunks are
-        // expected to be balanced by the caller (or numerous enough to even out).
+        // Each worker takes a static stride of chunks: they are expected to be balanced by the caller (or numerous
+        // enough to even out). The spinning pool runs the region when it is free; a region started while it is
+        // busy (another host thread's, or one nested in a region) goes to Dispatch's threads.
+        let forking = dnabert_fork_guard_is_forking_thread() != 0
+        if !forking, runOnPool(chunks, threads: t, body) { return }
         withoutActuallyEscaping(body) { body in
             let region = {
                 DispatchQueue.concurrentPerform(iterations: t) { w in
@@ -39,11 +43,36 @@ public enum Parallel {
                     }
                 }
             }
-            if dnabert_fork_guard_is_forking_thread() != 0 {
+            if forking {
                 // No thread to be had: one thread at a time, nothing contended.
                 if !onFreshThread(region) { for i in 0..<chunks { body(i) } }
             } else {
                 region()
+            }
+        }
+    }
+
+    /// The region's loop as the C pool sees it: worker w runs chunks w, w + threads, ….
+    private struct PoolRegion {
+        let body: (Int) -> Void
+        let chunks: Int
+        let threads: Int
+    }
+
+    /// Runs the region on the spinning worker pool (Sources/CThreadPool); false, nothing run, when the pool refuses
+    /// it (busy with another region, or a thread could not be created).
+    private static func runOnPool(_ chunks: Int, threads t: Int, _ body: (Int) -> Void) -> Bool {
+        withoutActuallyEscaping(body) { body in
+            var region = PoolRegion(body: body, chunks: chunks, threads: t)
+            return withUnsafeMutablePointer(to: &region) { p in
+                dnabert_pool_run(Int32(t), { context, worker in
+                    let r = context!.assumingMemoryBound(to: PoolRegion.self)
+                    var i = worker
+                    while i < r.pointee.chunks {
+                        r.pointee.body(i)
+                        i += r.pointee.threads
+                    }
+                }, p) == 0
             }
         }
     }
