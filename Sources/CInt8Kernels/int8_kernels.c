@@ -90,6 +90,32 @@ static float row_absmax_avx512(const float *x, size_t k) {
     return r;
 }
 
+/* The smoothed row (x · inv_s, rounded to float as the portable path's scratch row is) quantized without storing
+ * it: one pass for its largest magnitude, one that recomputes the same products and quantizes them. Returns the
+ * largest magnitude; q is written only when it is positive and finite (the caller zeroes the row otherwise). */
+__attribute__((target("avx512f,avx512bw")))
+static float quantize_row_u8_smoothed_avx512(const float *x, const float *inv_s, size_t k, uint8_t *q) {
+    size_t i = 0;
+    __m512 m = _mm512_setzero_ps();
+    for (; i + 16 <= k; i += 16)
+        m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(inv_s + i))));
+    float mx = _mm512_reduce_max_ps(m);
+    for (size_t j = i; j < k; j++) { float a = fabsf(x[j] * inv_s[j]); if (a > mx) mx = a; }
+    if (!(mx > 0 && isfinite(mx))) return mx;
+    const float inv = 127.f / mx;
+    __m512 vinv = _mm512_set1_ps(inv), lo = _mm512_set1_ps(-127.f), hi = _mm512_set1_ps(127.f);
+    __m512i z = _mm512_set1_epi32(128);
+    for (i = 0; i + 16 <= k; i += 16) {
+        __m512 v = _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(inv_s + i)), vinv);
+        v = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+        __m512i iv = _mm512_add_epi32(_mm512_cvtps_epi32(v), z);
+        _mm_storeu_si128((__m128i *)(q + i), _mm512_cvtepi32_epi8(iv));
+    }
+    for (; i < k; i++) q[i] = (uint8_t)(quant1(x[i] * inv_s[i], inv) + 128);
+    return mx;
+}
+
 __attribute__((target("avx2")))
 static void quantize_row_u8_avx2(const float *x, size_t k, uint8_t *q, float inv) {
     size_t i = 0;
@@ -147,6 +173,16 @@ void dnabert_i8_quantize_rows_u8_smoothed(const float *x, size_t ldx, size_t row
                                           float *tmp, uint8_t *q, size_t ldq, float *scales, int kernel) {
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * ldx;
+#ifdef DNABERT_X86
+        if (kernel == DNABERT_I8_AVX512VNNI) {
+            uint8_t *qr = q + r * ldq;
+            float m = quantize_row_u8_smoothed_avx512(xr, inv_s, k, qr);
+            int ok = m > 0 && isfinite(m);
+            scales[r] = ok ? m / 127.f : 0.f;
+            memset(ok ? qr + k : qr, 128, ok ? ldq - k : ldq);
+            continue;
+        }
+#endif
         for (size_t i = 0; i < k; i++) tmp[i] = xr[i] * inv_s[i];
         dnabert_i8_quantize_rows_u8(tmp, k, 1, k, q + r * ldq, ldq, scales + r, kernel);
     }

@@ -149,6 +149,34 @@ import Glibc
         }
     }
 
+    /// The smoothed quantization of activations (x·(1/s), then per-row int8): the SIMD kernels' rows and scales are
+    /// bitwise those of the portable path (which writes the smoothed row out first), for rows of every length
+    /// class, a row of zeros, a row with an infinity and a row that saturates nothing.
+    @Test(.enabled(if: !simdKernels.isEmpty, Comment(rawValue: "this CPU has neither AVX2 nor AVX-512 VNNI")),
+          arguments: [(1, 768), (6, 250), (3, 15), (4, 3072), (2, 1)])
+    func smoothedQuantizationEqualsPortable(shape: (Int, Int)) {
+        let (rows, k) = shape, kp = (k + 3) / 4 * 4 + 4
+        var x = Self.random(rows * k, seed: UInt64(rows * 7 + k))
+        let inv = Self.random(k, seed: 99).map { Float(exp(Double($0))) }
+        if rows >= 3 {
+            for i in 0..<k { x[k + i] = 0 }      // a zero row: scale 0, every value 128
+            x[2 * k + k / 2] = .infinity         // a row with an infinity: the same refusal on every path
+        }
+        func quantize(_ kernel: Int32) -> ([UInt8], [Float]) {
+            var q = [UInt8](repeating: 7, count: rows * kp), sc = [Float](repeating: .nan, count: rows)
+            var tmp = [Float](repeating: 0, count: k)
+            dnabert_i8_quantize_rows_u8_smoothed(x, k, rows, k, inv, &tmp, &q, kp, &sc, kernel)
+            return (q, sc)
+        }
+        let portable = quantize(Int32(DNABERT_I8_GENERIC))
+        for kernel in Self.simdKernels {
+            let got = quantize(kernel.code)
+            #expect(got.0 == portable.0, "\(kernel): quantized rows")
+            #expect(got.1.map(\.bitPattern) == portable.1.map(\.bitPattern), "\(kernel): scales")
+        }
+        #expect(portable.1.allSatisfy { $0 >= 0 })
+    }
+
     /// Inference fuses GEGLU into the quantization of wo's input (`Linear.forwardInt8AfterGEGLU`): the hidden
     /// states must be bit for bit those of the unfused path (GEGLU written out, then `forwardInt8`), with padding,
     /// and at one and two threads.
