@@ -142,16 +142,22 @@ package enum SIMDKernels {
         typealias D8 = SIMD8<Double>
         typealias F8 = SIMD8<Float>
         @inline(__always) func load8(_ p: UnsafePointer<Float>) -> F8 { UnsafeRawPointer(p).loadUnaligned(as: F8.self) }
-        let nv = n & ~15
-        if let r = residual {
-            var j = 0
-            while j < nv { store(load(x + j) + load(r + j), x + j); j += 16 }
-            while j < n { x[j] += r[j]; j += 1 }
-        }
-        let n8 = n & ~7
+        let nv = n & ~15, n8 = n & ~7
         var s = D8(), j = 0
-        while j < n8 { s += D8(load8(x + j)); j += 8 }
+        if let r = residual {
+            // x += residual and the sum, in one pass
+            while j < n8 {
+                let v = load8(x + j) + load8(r + j)
+                UnsafeMutableRawPointer(x + j).storeBytes(of: v, as: F8.self)
+                s += D8(v)
+                j += 8
+            }
+            while j < n { x[j] += r[j]; j += 1 }
+        } else {
+            while j < n8 { s += D8(load8(x + j)); j += 8 }
+        }
         var sum = s.sum()
+        j = n8
         while j < n { sum += Double(x[j]); j += 1 }
         let mu = sum / Double(n)
         var q = D8()
