@@ -34,7 +34,9 @@
  *  - Names deprecated in a release (see "renamed in 0.2.0" at the end) stay as aliases for source
  *    compatibility.
  *  - Worker threads are set the same way everywhere: the n_threads field of the call's parameter struct
- *    (0 = all cores).
+ *    (0 = all cores: every CPU the process may run on, by its affinity mask — taskset, numactl or a batch
+ *    scheduler's binding limit it). Between parallel regions the workers spin for DNABERT_SPIN_US microseconds
+ *    (environment; default 1000, 0 = sleep at once) before they sleep.
  *
  * Thread safety
  *  - A tokenizer is immutable after loading: any number of threads may encode/decode with the same handle

@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -75,15 +76,25 @@ long dnabert_pool_spin_us(void) {
     return v;
 }
 
-/* Online CPUs (at least 1). Only as many threads spin as there are CPUs: a worker whose index is not below it,
- * and a caller whose region has more threads than that, sleep at once instead (spinning there would take the
- * CPU from a thread with work). */
+int dnabert_pool_cpu_count(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0) return n;
+    }
+    long v = sysconf(_SC_NPROCESSORS_ONLN);
+    return v < 1 ? 1 : v > INT_MAX ? INT_MAX : (int)v;
+}
+
+/* The CPUs this process may run on, read once. Only as many threads spin as there are: a worker whose index is not
+ * below it, and a caller whose region has more threads than that, sleep at once instead (spinning there would take
+ * the CPU from a thread with work). */
 static long online_cpus(void) {
     static atomic_long cached = 0;
     long v = atomic_load_explicit(&cached, memory_order_relaxed);
     if (v > 0) return v;
-    v = sysconf(_SC_NPROCESSORS_ONLN);
-    if (v < 1) v = 1;
+    v = dnabert_pool_cpu_count();
     atomic_store_explicit(&cached, v, memory_order_relaxed);
     return v;
 }

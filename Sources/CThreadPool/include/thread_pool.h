@@ -13,6 +13,10 @@ typedef void (*dnabert_pool_body)(void *context, long worker);
  * created. The caller then runs the region some other way. */
 int dnabert_pool_run(int threads, dnabert_pool_body body, void *context);
 
+/* The CPUs this process may run on: the count of its affinity mask (taskset, numactl, a batch scheduler's binding),
+ * or the online CPUs when that cannot be read; at least 1. */
+int dnabert_pool_cpu_count(void);
+
 /* How long (microseconds) an idle worker, and a caller waiting for its workers, spin before sleeping in the
  * kernel: DNABERT_SPIN_US from the environment when set (0 = sleep at once), else the default. */
 long dnabert_pool_spin_us(void);

@@ -13,8 +13,10 @@ import Glibc
 /// forked child that thread hands each parallel region to a fresh thread and waits for it; every other thread,
 /// and every process that has not forked, runs regions as before.
 public enum Parallel {
-    /// Number of online CPUs (at least 1).
-    public static let coreCount: Int = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    /// Number of CPUs this process may run on (at least 1): its affinity mask's count — 1 under `taskset -c 0`, the
+    /// allocated cores in a batch job bound by Slurm or numactl — or the online CPUs when that cannot be read. Read
+    /// once, when first used.
+    public static let coreCount: Int = max(1, Int(dnabert_pool_cpu_count()))
 
     /// Threads to use for a request of `n` (0 or negative = all cores).
     public static func threads(_ n: Int) -> Int { n <= 0 ? coreCount : n }

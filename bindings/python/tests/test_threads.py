@@ -1,0 +1,67 @@
+"""Worker threads: "all cores" (threads=0) follows the process's CPU affinity (taskset, numactl, a batch scheduler's
+binding), and the worker pool's spinning (DNABERT_SPIN_US) changes nothing but timing. Each case runs in a fresh
+process, since the core count and the spin setting are read once per process."""
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from conftest import find_cli
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+FIXTURE = os.path.join(ROOT, "Tests", "DNABertTests", "Fixtures", "model")
+
+FORWARD = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import dnabert
+    m = dnabert.Model.from_pretrained(sys.argv[1])
+    rng = np.random.default_rng(3)
+    ids = rng.integers(5, 40, size=(5, 70)).astype(np.int32)
+    mask = np.ones_like(ids); mask[2, 50:] = 0
+    outs = [m.forward(ids, mask, threads=t) for t in (0, 1, 2, 3, 7)]
+    for _ in range(30):                      # many regions in a row, with the pool awake or asleep between them
+        outs.append(m.forward(ids[:, :20], mask[:, :20], threads=2))
+    np.save(sys.argv[2], np.stack(outs[:5]))
+    assert all(np.array_equal(o, outs[5]) for o in outs[6:])
+""")
+
+
+def cores_reported(cmd):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120).stdout
+    line = [l for l in out.splitlines() if l.startswith("threads:")]
+    assert line, out
+    return int(line[0].split()[1])
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="CPU affinity: Linux only")
+def test_all_cores_means_the_cpus_of_the_affinity_mask():
+    cli = find_cli()
+    if cli is None:
+        pytest.skip("the dnabert CLI is not built (set DNABERT_CLI or build build/bin/dnabert)")
+    assert cores_reported([cli, "--version"]) == len(os.sched_getaffinity(0))
+    if shutil.which("taskset") is None:
+        pytest.skip("taskset (util-linux) is not installed")
+    cpu = sorted(os.sched_getaffinity(0))[0]
+    assert cores_reported(["taskset", "-c", str(cpu), cli, "--version"]) == 1
+
+
+@pytest.mark.parametrize("spin", ["0", "1000", "50000"])
+def test_spinning_changes_nothing_but_timing(spin, tmp_path):
+    outs = {}
+    for name, env_spin in (("default", None), ("set", spin)):
+        env = dict(os.environ)
+        env.pop("DNABERT_SPIN_US", None)
+        if env_spin is not None:
+            env["DNABERT_SPIN_US"] = env_spin
+        path = tmp_path / f"{name}.npy"
+        subprocess.run([sys.executable, "-c", FORWARD, FIXTURE, str(path)], check=True, env=env, timeout=300)
+        outs[name] = np.load(path)
+    # every thread count gives the same hidden states, and the spin setting does not change them
+    for i in range(1, 5):
+        np.testing.assert_array_equal(outs["default"][i], outs["default"][0])
+    np.testing.assert_array_equal(outs["set"], outs["default"])
