@@ -10,9 +10,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from conftest import find_cli
+from conftest import ROOT, find_cli
 
-ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
 FIXTURE = os.path.join(ROOT, "Tests", "DNABertTests", "Fixtures", "model")
 
 FORWARD = textwrap.dedent("""
