@@ -12,7 +12,8 @@ dnabert builds its own random weights of the same shape (`Model.from_config`, se
 
 Cases: torch (fp32), ort-fp32, ort-int8, dnabert-fp32, dnabert-int8. Each (case, shape) runs in its own process
 with the same thread count, best of --reps after a warm-up; rounds alternate the cases (the order rotates every
-round) and the table shows the best over rounds. Every child also measures its own GEMM rate on the MLP shape
+round) and the table shows the best over rounds; with several rounds the goal ratios are printed again from each case's
+median round. Every child also measures its own GEMM rate on the MLP shape
 ([max(B·L, 512), 768] × [768, 3072]): torch.mm; ONNX Runtime running a one-MatMul graph (float32, and the same graph
 through quantize_dynamic for the int8 peer); dnabert's `blas_benchmark` (an n×n×n sgemm through the OpenBLAS it
 loads) and `int8_linear` (row quantization + VNNI GEMM) for its int8 case.
@@ -396,7 +397,7 @@ def main():
         if any(c.startswith("ort") for c in cases):
             e = run_child(CHILD_EXPORT, [1, 64, args.threads, 1, tmp])
             print(f"ONNX export checked against PyTorch at 1x200: max |diff| {e['max_abs_diff']:.2e}", flush=True)
-        best, gemm, kernel = {}, {}, {}
+        best, gemm, kernel, times = {}, {}, {}, {}
         for rnd in range(args.rounds if cases and shapes else 0):   # (--cases "" or --shapes "": the QLoRA row only)
             order = cases[rnd % len(cases):] + cases[:rnd % len(cases)]
             for B, L in shapes:
@@ -405,6 +406,7 @@ def main():
                     r = run_case(c, B, L, args.threads, reps, tmp)
                     k = (c, B, L)
                     best[k] = min(best.get(k, 1e9), r["seconds"])
+                    times.setdefault(k, []).append(r["seconds"])
                     gemm[k] = max(gemm.get(k, 0.0), r["gemm"])
                     if "kernel" in r:
                         kernel[c] = r["kernel"]
@@ -465,6 +467,20 @@ def main():
         if r is not None:
             parts.append(f"ORT int8 / ORT fp32 = {r:.2f}x")
         print(f"{B:>3d}x{L:<4d}: " + "; ".join(parts))
+    if args.rounds > 1:
+        # The host's noise moves single rounds by more than the goals' margins: the same ratios from each case's
+        # median round (each round being the best of --reps forwards in one process).
+        med = {k: statistics.median(v) for k, v in times.items()}
+        print(f"\nThe same ratios from each case's median over the {args.rounds} rounds:")
+        for B, L in shapes:
+            parts = []
+            peers = [med[(c, B, L)] for c in ("torch", "ort-fp32") if (c, B, L) in med]
+            if ("dnabert-fp32", B, L) in med and peers:
+                parts.append(f"dnabert fp32 / faster of torch, ORT fp32 = {min(peers) / med[('dnabert-fp32', B, L)]:.2f}x")
+            if ("dnabert-int8", B, L) in med and ("ort-int8", B, L) in med:
+                parts.append(f"dnabert int8 / ORT int8 = {med[('ort-int8', B, L)] / med[('dnabert-int8', B, L)]:.2f}x")
+            if parts:
+                print(f"{B:>3d}x{L:<4d}: " + "; ".join(parts))
     for c, k in kernel.items():
         print(f"{c} kernel: {k}")
     if args.qlora_steps > 0:
