@@ -19,17 +19,9 @@ public enum LayerNorm {
                                   weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, eps: Double) {
         for r in 0..<rows {
             let row = x + r * ld
-            if let b = addBias {
-                if let res = residual {
-                    let rr = res + r * ldr
-                    for j in 0..<cols { row[j] = row[j] + b[j] + rr[j] }
-                } else {
-                    for j in 0..<cols { row[j] += b[j] }
-                }
-                _ = SIMDPath.layerNormRow(row, nil, cols, eps, weight, bias)
-            } else {
-                _ = SIMDPath.layerNormRow(row, residual.map { $0 + r * ldr }, cols, eps, weight, bias)
-            }
+            // (x + addBias) + residual: the row kernel adds the residual in its first pass
+            if let b = addBias { for j in 0..<cols { row[j] += b[j] } }
+            _ = SIMDPath.layerNormRow(row, residual.map { $0 + r * ldr }, cols, eps, weight, bias)
         }
     }
 
