@@ -65,18 +65,19 @@ static inline int quant1(float v, float inv) {
 }
 
 #ifdef DNABERT_X86
+/* 16 values v · inv rounded to nearest even, clamped to ±127 and shifted by 128 into q (quant1's arithmetic). */
+__attribute__((target("avx512f,avx512bw")))
+static inline void quant16_u8_avx512(__m512 v, float inv, uint8_t *q) {
+    v = _mm512_roundscale_ps(_mm512_mul_ps(v, _mm512_set1_ps(inv)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-127.f)), _mm512_set1_ps(127.f));
+    __m512i iv = _mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(128));
+    _mm_storeu_si128((__m128i *)q, _mm512_cvtepi32_epi8(iv));
+}
+
 __attribute__((target("avx512f,avx512bw")))
 static void quantize_row_u8_avx512(const float *x, size_t k, uint8_t *q, float inv) {
     size_t i = 0;
-    __m512 vinv = _mm512_set1_ps(inv), lo = _mm512_set1_ps(-127.f), hi = _mm512_set1_ps(127.f);
-    __m512i z = _mm512_set1_epi32(128);
-    for (; i + 16 <= k; i += 16) {
-        __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), vinv);
-        v = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
-        __m512i iv = _mm512_add_epi32(_mm512_cvtps_epi32(v), z);
-        _mm_storeu_si128((__m128i *)(q + i), _mm512_cvtepi32_epi8(iv));
-    }
+    for (; i + 16 <= k; i += 16) quant16_u8_avx512(_mm512_loadu_ps(x + i), inv, q + i);
     for (; i < k; i++) q[i] = (uint8_t)(quant1(x[i], inv) + 128);
 }
 
@@ -103,15 +104,8 @@ static float quantize_row_u8_smoothed_avx512(const float *x, const float *inv_s,
     for (size_t j = i; j < k; j++) { float a = fabsf(x[j] * inv_s[j]); if (a > mx) mx = a; }
     if (!(mx > 0 && isfinite(mx))) return mx;
     const float inv = 127.f / mx;
-    __m512 vinv = _mm512_set1_ps(inv), lo = _mm512_set1_ps(-127.f), hi = _mm512_set1_ps(127.f);
-    __m512i z = _mm512_set1_epi32(128);
-    for (i = 0; i + 16 <= k; i += 16) {
-        __m512 v = _mm512_mul_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(inv_s + i)), vinv);
-        v = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
-        __m512i iv = _mm512_add_epi32(_mm512_cvtps_epi32(v), z);
-        _mm_storeu_si128((__m128i *)(q + i), _mm512_cvtepi32_epi8(iv));
-    }
+    for (i = 0; i + 16 <= k; i += 16)
+        quant16_u8_avx512(_mm512_mul_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(inv_s + i)), inv, q + i);
     for (; i < k; i++) q[i] = (uint8_t)(quant1(x[i] * inv_s[i], inv) + 128);
     return mx;
 }

@@ -43,8 +43,8 @@ static struct {
     atomic_int owner;          /* 1 while a region holds the pool */
     atomic_uint word;          /* futex word of idle workers */
     atomic_int sleepers;       /* workers asleep (or about to sleep) on `word` */
-    atomic_int pending;        /* workers of the current job that have not finished */
-    atomic_int caller_asleep;  /* the caller sleeps on `pending` */
+    atomic_uint pending;       /* workers of the current job that have not finished */
+    atomic_int caller_asleep;  /* 1 while the caller sleeps (or is about to) on `pending` */
     unsigned sequence;
     int workers;               /* created workers, indices 1...workers */
     dnabert_pool_body body;
@@ -135,7 +135,7 @@ static void *worker_main(void *arg) {
         if (index >= (long)(seen & 0xFF)) continue;
         pool.body(pool.context, index);
         if (atomic_fetch_sub(&pool.pending, 1) == 1 && atomic_load(&pool.caller_asleep))
-            futex((atomic_uint *)&pool.pending, FUTEX_WAKE, INT_MAX);
+            futex(&pool.pending, FUTEX_WAKE, INT_MAX);
     }
     return NULL;
 }
@@ -174,27 +174,18 @@ int dnabert_pool_run(int threads, dnabert_pool_body body, void *context) {
     }
     pool.body = body;
     pool.context = context;
-    atomic_store(&pool.pending, threads - 1);
+    atomic_store(&pool.pending, (unsigned)threads - 1);
     pool.sequence++;
     atomic_store(&pool.word, ((pool.sequence & 0xFFFFFFu) << 8) | (unsigned)threads);
     if (atomic_load(&pool.sleepers) > 0) futex(&pool.word, FUTEX_WAKE, INT_MAX);
 
     body(context, 0);
 
-    int left = atomic_load_explicit(&pool.pending, memory_order_acquire);
-    if (left != 0) {
-        const int64_t spin = threads <= online_cpus() ? dnabert_pool_spin_us() * 1000 : 0, start = now_ns();
-        for (unsigned k = 1; left != 0 && spin > 0; k++) {
-            cpu_relax();
-            left = atomic_load_explicit(&pool.pending, memory_order_acquire);
-            if ((k & 63) == 0 && now_ns() - start > spin) break;
-        }
-        if (left != 0) {
-            atomic_store(&pool.caller_asleep, 1);
-            while ((left = atomic_load(&pool.pending)) != 0) futex((atomic_uint *)&pool.pending, FUTEX_WAIT, (unsigned)left);
-            atomic_store(&pool.caller_asleep, 0);
-        }
-    }
+    /* Wait for the workers the way they wait for jobs: spin (unless the region has more threads than CPUs), then
+     * sleep on `pending`; the worker that brings it to 0 wakes the caller. */
+    const int64_t spin = threads <= online_cpus() ? dnabert_pool_spin_us() * 1000 : 0;
+    for (unsigned left = atomic_load_explicit(&pool.pending, memory_order_acquire); left != 0;)
+        left = wait_for_change(&pool.pending, left, &pool.caller_asleep, spin);
     atomic_store(&pool.owner, 0);
     return 0;
 }
