@@ -445,25 +445,30 @@ def main():
             cells.append(f"{s:7.3f}s {rate:5.0f} {frac:>4s} g{gemm[(c, B, L)]:4.0f}")
         print(f"{B:>3d}x{L:<4d} | " + " | ".join(cells))
 
-    def ratio(a, b, B, L):
-        sa, sb = best.get((a, B, L)), best.get((b, B, L))
+    def ratio(t, a, b, B, L):
+        sa, sb = t.get((a, B, L)), t.get((b, B, L))
         return None if sa is None or sb is None else sb / sa
+
+    def goal_ratios(t, B, L, goals):
+        """The two goal ratios of issue 14 from the seconds `t` (best or median per case), goals noted or not."""
+        parts = []
+        peers = [t[(c, B, L)] for c in ("torch", "ort-fp32") if (c, B, L) in t]
+        if ("dnabert-fp32", B, L) in t and peers:
+            parts.append(f"dnabert fp32 / faster of torch, ORT fp32 = {min(peers) / t[('dnabert-fp32', B, L)]:.2f}x"
+                         + (" (goal >= 1.0)" if goals else ""))
+        r = ratio(t, "dnabert-int8", "ort-int8", B, L)
+        if r is not None:
+            parts.append(f"dnabert int8 / ORT int8 = {r:.2f}x"
+                         + (" (goal >= 1.3)" if goals and (B, L) in ((8, 128), (1, 512)) else ""))
+        return parts
 
     print("\nRatios (speed of the first over the second; goals from issue 14):")
     for B, L in shapes:
-        parts = []
-        peers = [best[(c, B, L)] for c in ("torch", "ort-fp32") if (c, B, L) in best]
-        if ("dnabert-fp32", B, L) in best and peers:
-            parts.append(f"dnabert fp32 / faster of torch, ORT fp32 = {min(peers) / best[('dnabert-fp32', B, L)]:.2f}x"
-                         f" (goal >= 1.0)")
-        r = ratio("dnabert-int8", "ort-int8", B, L)
-        if r is not None:
-            parts.append(f"dnabert int8 / ORT int8 = {r:.2f}x" + (" (goal >= 1.3)" if (B, L) in ((8, 128), (1, 512))
-                                                                    else ""))
-        r = ratio("dnabert-int8", "dnabert-fp32", B, L)
+        parts = goal_ratios(best, B, L, goals=True)
+        r = ratio(best, "dnabert-int8", "dnabert-fp32", B, L)
         if r is not None:
             parts.append(f"dnabert int8 / dnabert fp32 = {r:.2f}x" + (" (goal >= 2.5)" if (B, L) == (8, 128) else ""))
-        r = ratio("ort-int8", "ort-fp32", B, L)
+        r = ratio(best, "ort-int8", "ort-fp32", B, L)
         if r is not None:
             parts.append(f"ORT int8 / ORT fp32 = {r:.2f}x")
         print(f"{B:>3d}x{L:<4d}: " + "; ".join(parts))
@@ -473,12 +478,7 @@ def main():
         med = {k: statistics.median(v) for k, v in times.items()}
         print(f"\nThe same ratios from each case's median over the {args.rounds} rounds:")
         for B, L in shapes:
-            parts = []
-            peers = [med[(c, B, L)] for c in ("torch", "ort-fp32") if (c, B, L) in med]
-            if ("dnabert-fp32", B, L) in med and peers:
-                parts.append(f"dnabert fp32 / faster of torch, ORT fp32 = {min(peers) / med[('dnabert-fp32', B, L)]:.2f}x")
-            if ("dnabert-int8", B, L) in med and ("ort-int8", B, L) in med:
-                parts.append(f"dnabert int8 / ORT int8 = {med[('ort-int8', B, L)] / med[('dnabert-int8', B, L)]:.2f}x")
+            parts = goal_ratios(med, B, L, goals=False)
             if parts:
                 print(f"{B:>3d}x{L:<4d}: " + "; ".join(parts))
     for c, k in kernel.items():
