@@ -90,7 +90,7 @@ int dnabert_pool_cpu_count(void) {
 /* The CPUs this process may run on, read once. Only as many threads spin as there are: a worker whose index is not
  * below it, and a caller whose region has more threads than that, sleep at once instead (spinning there would take
  * the CPU from a thread with work). */
-static long online_cpus(void) {
+static long usable_cpus(void) {
     static atomic_long cached = 0;
     long v = atomic_load_explicit(&cached, memory_order_relaxed);
     if (v > 0) return v;
@@ -129,7 +129,7 @@ static void *worker_main(void *arg) {
     free(arg);
     const long index = start.index;
     unsigned seen = start.word;
-    const int64_t spin = index < online_cpus() ? dnabert_pool_spin_us() * 1000 : 0;
+    const int64_t spin = index < usable_cpus() ? dnabert_pool_spin_us() * 1000 : 0;
     for (;;) {
         seen = wait_for_change(&pool.word, seen, &pool.sleepers, spin);
         if (index >= (long)(seen & 0xFF)) continue;
@@ -183,7 +183,7 @@ int dnabert_pool_run(int threads, dnabert_pool_body body, void *context) {
 
     /* Wait for the workers the way they wait for jobs: spin (unless the region has more threads than CPUs), then
      * sleep on `pending`; the worker that brings it to 0 wakes the caller. */
-    const int64_t spin = threads <= online_cpus() ? dnabert_pool_spin_us() * 1000 : 0;
+    const int64_t spin = threads <= usable_cpus() ? dnabert_pool_spin_us() * 1000 : 0;
     for (unsigned left = atomic_load_explicit(&pool.pending, memory_order_acquire); left != 0;)
         left = wait_for_change(&pool.pending, left, &pool.caller_asleep, spin);
     atomic_store(&pool.owner, 0);
