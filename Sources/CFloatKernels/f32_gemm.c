@@ -88,17 +88,30 @@ static inline void channel_masks(size_t nc, __mmask16 *m) {
     }
 }
 
+/* Lines of W for the next panel that a micro-kernel call asks into the cache while it computes (see gemm_avx512):
+ * `left` lines, one every `every` k steps, walking rows of `lpr` lines `ldb` bytes apart from `row` + `col` lines. */
+typedef struct { const char *row; size_t ldb, lpr, col, left, every; } prefetch_walk;
+
+static inline void prefetch_step(prefetch_walk *pw) {
+    _mm_prefetch(pw->row + pw->col * 64, _MM_HINT_T0);
+    pw->left--;
+    if (++pw->col == pw->lpr) { pw->col = 0; pw->row += pw->ldb; }
+}
+
 /* R rows × 64 channels over one k block: y (+)= alpha · x·P, where the panel P holds channel block j's values for
  * reduction index kk at p + j·jstride + kk·kstride (packed: jstride kc·16, kstride 16; a row-major [k, n] matrix
  * such as attention's V: jstride 16, kstride its row stride). first: write alpha·x·P (+ bias) instead of adding it
- * to y. Loads are masked to the valid channels, so an unpacked matrix is never read past its last column. */
+ * to y. Loads are masked to the valid channels, so an unpacked matrix is never read past its last column. pw (or
+ * NULL): lines to prefetch while the k loop runs. */
 #define DEF_MICRO(R)                                                                                          \
 AVX512 static void micro_##R(const float *x, size_t ldx, const float *p, size_t jstride, size_t kstride,       \
                              size_t kc, float *y, size_t ldy, const float *bias, float alpha, int first,      \
-                             const __mmask16 *m) {                                                           \
+                             const __mmask16 *m, prefetch_walk *pw) {                                         \
     __m512 acc[R][NB];                                                                                       \
     for (int i = 0; i < R; i++) for (int j = 0; j < NB; j++) acc[i][j] = _mm512_setzero_ps();               \
+    size_t countdown = pw && pw->left ? pw->every : 0;                                                        \
     for (size_t kk = 0; kk < kc; kk++) {                                                                     \
+        if (countdown && --countdown == 0) { prefetch_step(pw); countdown = pw->left ? pw->every : 0; }      \
         __m512 wv[NB];                                                                                       \
         for (int j = 0; j < NB; j++) wv[j] = _mm512_maskz_loadu_ps(m[j], p + j * jstride + kk * kstride);   \
         for (int i = 0; i < R; i++) {                                                                        \
@@ -133,12 +146,25 @@ AVX512 static void gemm_avx512(const float *x, size_t ldx, size_t rows, size_t k
             __mmask16 m[NB];
             channel_masks(nc, m);
             pack_panel(w, ldw, cb, nc, k0, kc, buf);
+            /* W is read once per call, from memory for the model's matrices: packing waited for it. So the 6-row
+             * tiles of this panel spread prefetches of the next panel's lines (the next channels of this k block,
+             * or the first ones of the next block) over their k loops, and its packing finds them in cache. */
+            size_t ncb = cb + PANEL < c1 ? cb + PANEL : c0, nk0 = cb + PANEL < c1 ? k0 : k0 + kb;
+            prefetch_walk pw = {0};
+            if (nk0 < k) {
+                size_t nnc = c1 - ncb < PANEL ? c1 - ncb : PANEL, nkc = k - nk0 < kb ? k - nk0 : kb;
+                pw.row = (const char *)(w + ncb * ldw + nk0); pw.ldb = ldw * sizeof(float);
+                pw.lpr = (nkc * sizeof(float) + 63) / 64;
+                pw.left = nnc * pw.lpr;
+            }
+            size_t tiles = rows / MR;
+            if (tiles && pw.left) pw.every = kc * tiles / pw.left > 0 ? kc * tiles / pw.left : 1;
             const float *xb = x + k0, *bb = bias ? bias + cb : NULL;
             size_t r = 0;
             for (; r + MR <= rows; r += MR)
-                micro_6(xb + r * ldx, ldx, buf, kc * 16, 16, kc, y + r * ldy + cb, ldy, bb, alpha, first, m);
+                micro_6(xb + r * ldx, ldx, buf, kc * 16, 16, kc, y + r * ldy + cb, ldy, bb, alpha, first, m, &pw);
             for (; r < rows; r++)
-                micro_1(xb + r * ldx, ldx, buf, kc * 16, 16, kc, y + r * ldy + cb, ldy, bb, alpha, first, m);
+                micro_1(xb + r * ldx, ldx, buf, kc * 16, 16, kc, y + r * ldy + cb, ldy, bb, alpha, first, m, NULL);
         }
     }
 }
@@ -151,8 +177,8 @@ AVX512 static void gemm_nn_acc_avx512(const float *x, size_t ldx, size_t rows, s
         __mmask16 m[NB];
         channel_masks(nc, m);
         size_t r = 0;
-        for (; r + MR <= rows; r += MR) micro_6(x + r * ldx, ldx, v + cb, 16, ldv, k, y + r * ldy + cb, ldy, NULL, 1.f, 0, m);
-        for (; r < rows; r++) micro_1(x + r * ldx, ldx, v + cb, 16, ldv, k, y + r * ldy + cb, ldy, NULL, 1.f, 0, m);
+        for (; r + MR <= rows; r += MR) micro_6(x + r * ldx, ldx, v + cb, 16, ldv, k, y + r * ldy + cb, ldy, NULL, 1.f, 0, m, NULL);
+        for (; r < rows; r++) micro_1(x + r * ldx, ldx, v + cb, 16, ldv, k, y + r * ldy + cb, ldy, NULL, 1.f, 0, m, NULL);
     }
 }
 #endif
