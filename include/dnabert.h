@@ -265,7 +265,8 @@ DNABERT_API int dnabert_model_get_info(const dnabert_model *model, dnabert_model
 
 /* Reduced precision. DNABERT_PRECISION_INT8: the four linears of each encoder layer run with int8 weights (one
  * scale per output channel, symmetric, after SmoothQuant-style per-input-channel smoothing calibrated when the
- * model is quantized) and int8 activations quantized per row at run time, accumulating in
+ * model is quantized) and 8-bit activations quantized per row at run time (asymmetric: each row's own scale and
+ * zero point, so that its whole range spans the 256 steps), accumulating in
  * int32 (AVX-512 VNNI when the CPU has it, else AVX2, else a portable path; all give the same numbers; the
  * environment variable DNABERT_INT8_KERNEL=generic or =avx2 forces a slower path). LayerNorm, softmax, GELU, residuals, attention
  * and the heads stay float32. Every inference call works on a quantized model; dnabert_model_save writes the

@@ -64,121 +64,149 @@ static inline int quant1(float v, float inv) {
     return (int)r;
 }
 
+/* A row's asymmetric u8 parameters from its extremes lo ≤ 0 ≤ hi (see int8_kernels.h); 0 when the row has no
+ * usable range (all zeros, or Inf/NaN), which then quantizes to zeros with scale 0. */
+static inline int row_params(float lo, float hi, float *inv, float *scale, int32_t *zp) {
+    float range = hi - lo;
+    if (!(range > 0) || !isfinite(range)) { *inv = 0; *scale = 0; *zp = 0; return 0; }
+    *inv = 255.f / range;
+    *scale = range / 255.f;
+    float z = rintf(-lo * *inv);
+    *zp = (int32_t)(z < 0 ? 0 : z > 255 ? 255 : z);
+    return 1;
+}
+
+static inline uint8_t quant1_u8(float v, float inv, float zp) {
+    float r = rintf(v * inv) + zp;
+    return (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r);
+}
+
+static inline void row_range(const float *x, size_t k, float *lo, float *hi) {
+    float a = 0, b = 0;
+    for (size_t i = 0; i < k; i++) { if (x[i] < a) a = x[i]; if (x[i] > b) b = x[i]; }
+    *lo = a; *hi = b;
+}
+
 #ifdef DNABERT_X86
-/* 16 values v · inv rounded to nearest even, clamped to ±127 and shifted by 128 into q (quant1's arithmetic). */
+/* 16 values rint(v · inv) + zp, clamped to 0..255, stored as u8 into q (quant1_u8's arithmetic). */
 __attribute__((target("avx512f,avx512bw")))
-static inline void quant16_u8_avx512(__m512 v, float inv, uint8_t *q) {
+static inline void quant16_u8_avx512(__m512 v, float inv, float zp, uint8_t *q) {
     v = _mm512_roundscale_ps(_mm512_mul_ps(v, _mm512_set1_ps(inv)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(-127.f)), _mm512_set1_ps(127.f));
-    __m512i iv = _mm512_add_epi32(_mm512_cvtps_epi32(v), _mm512_set1_epi32(128));
-    _mm_storeu_si128((__m128i *)q, _mm512_cvtepi32_epi8(iv));
+    v = _mm512_add_ps(v, _mm512_set1_ps(zp));
+    v = _mm512_min_ps(_mm512_max_ps(v, _mm512_setzero_ps()), _mm512_set1_ps(255.f));
+    _mm_storeu_si128((__m128i *)q, _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)));
 }
 
 __attribute__((target("avx512f,avx512bw")))
-static void quantize_row_u8_avx512(const float *x, size_t k, uint8_t *q, float inv) {
+static void quantize_row_u8_avx512(const float *x, size_t k, uint8_t *q, float inv, float zp) {
     size_t i = 0;
-    for (; i + 16 <= k; i += 16) quant16_u8_avx512(_mm512_loadu_ps(x + i), inv, q + i);
-    for (; i < k; i++) q[i] = (uint8_t)(quant1(x[i], inv) + 128);
+    for (; i + 16 <= k; i += 16) quant16_u8_avx512(_mm512_loadu_ps(x + i), inv, zp, q + i);
+    for (; i < k; i++) q[i] = quant1_u8(x[i], inv, zp);
 }
 
 __attribute__((target("avx512f")))
-static float row_absmax_avx512(const float *x, size_t k) {
+static void row_range_avx512(const float *x, size_t k, float *lo, float *hi) {
     size_t i = 0;
-    __m512 m = _mm512_setzero_ps();
-    for (; i + 16 <= k; i += 16) m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(x + i)));
-    float r = _mm512_reduce_max_ps(m);
-    for (; i < k; i++) { float a = fabsf(x[i]); if (a > r) r = a; }
-    return r;
+    __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
+    for (; i + 16 <= k; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        a = _mm512_min_ps(a, v); b = _mm512_max_ps(b, v);
+    }
+    float ra = _mm512_reduce_min_ps(a), rb = _mm512_reduce_max_ps(b);
+    for (; i < k; i++) { if (x[i] < ra) ra = x[i]; if (x[i] > rb) rb = x[i]; }
+    *lo = ra; *hi = rb;
 }
 
 /* The smoothed row (x · inv_s, rounded to float as the portable path's scratch row is) quantized without storing
- * it: one pass for its largest magnitude, one that recomputes the same products and quantizes them. Returns the
- * largest magnitude; q is written only when it is positive and finite (the caller zeroes the row otherwise). */
+ * it: one pass for its extremes, one that recomputes the same products and quantizes them. Returns whether the row
+ * has a usable range (else the caller writes the zero row). */
 __attribute__((target("avx512f,avx512bw")))
-static float quantize_row_u8_smoothed_avx512(const float *x, const float *inv_s, size_t k, uint8_t *q) {
+static int quantize_row_u8_smoothed_avx512(const float *x, const float *inv_s, size_t k, uint8_t *q, float *scale,
+                                           int32_t *zp) {
     size_t i = 0;
-    __m512 m = _mm512_setzero_ps();
-    for (; i + 16 <= k; i += 16)
-        m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(inv_s + i))));
-    float mx = _mm512_reduce_max_ps(m);
-    for (size_t j = i; j < k; j++) { float a = fabsf(x[j] * inv_s[j]); if (a > mx) mx = a; }
-    if (!(mx > 0 && isfinite(mx))) return mx;
-    const float inv = 127.f / mx;
+    __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
+    for (; i + 16 <= k; i += 16) {
+        __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(inv_s + i));
+        a = _mm512_min_ps(a, v); b = _mm512_max_ps(b, v);
+    }
+    float lo = _mm512_reduce_min_ps(a), hi = _mm512_reduce_max_ps(b);
+    for (size_t j = i; j < k; j++) { float v = x[j] * inv_s[j]; if (v < lo) lo = v; if (v > hi) hi = v; }
+    float inv;
+    if (!row_params(lo, hi, &inv, scale, zp)) return 0;
+    const float z = (float)*zp;
     for (i = 0; i + 16 <= k; i += 16)
-        quant16_u8_avx512(_mm512_mul_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(inv_s + i)), inv, q + i);
-    for (; i < k; i++) q[i] = (uint8_t)(quant1(x[i] * inv_s[i], inv) + 128);
-    return mx;
+        quant16_u8_avx512(_mm512_mul_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(inv_s + i)), inv, z, q + i);
+    for (; i < k; i++) q[i] = quant1_u8(x[i] * inv_s[i], inv, z);
+    return 1;
 }
 
 __attribute__((target("avx2")))
-static void quantize_row_u8_avx2(const float *x, size_t k, uint8_t *q, float inv) {
+static void quantize_row_u8_avx2(const float *x, size_t k, uint8_t *q, float inv, float zp) {
     size_t i = 0;
-    __m256 vinv = _mm256_set1_ps(inv), lo = _mm256_set1_ps(-127.f), hi = _mm256_set1_ps(127.f);
-    __m256i z = _mm256_set1_epi32(128);
+    __m256 vinv = _mm256_set1_ps(inv), vz = _mm256_set1_ps(zp), lo = _mm256_setzero_ps(), hi = _mm256_set1_ps(255.f);
     for (; i + 8 <= k; i += 8) {
         __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), vinv);
-        v = _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        v = _mm256_add_ps(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), vz);
         v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
-        __m256i iv = _mm256_add_epi32(_mm256_cvtps_epi32(v), z);              /* 1..255 in each 32-bit lane */
+        __m256i iv = _mm256_cvtps_epi32(v);                                    /* 0..255 in each 32-bit lane */
         __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(iv), _mm256_extracti128_si256(iv, 1));
         _mm_storel_epi64((__m128i *)(q + i), _mm_packus_epi16(w, w));
     }
-    for (; i < k; i++) q[i] = (uint8_t)(quant1(x[i], inv) + 128);
+    for (; i < k; i++) q[i] = quant1_u8(x[i], inv, zp);
 }
 
 __attribute__((target("avx2")))
-static float row_absmax_avx2(const float *x, size_t k) {
+static void row_range_avx2(const float *x, size_t k, float *lo, float *hi) {
     size_t i = 0;
-    __m256 m = _mm256_setzero_ps(), sign = _mm256_set1_ps(-0.f);
-    for (; i + 8 <= k; i += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
-    float v[8], r = 0;
-    _mm256_storeu_ps(v, m);
-    for (int j = 0; j < 8; j++) if (v[j] > r) r = v[j];
-    for (; i < k; i++) { float a = fabsf(x[i]); if (a > r) r = a; }
-    return r;
+    __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps();
+    for (; i + 8 <= k; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        a = _mm256_min_ps(a, v); b = _mm256_max_ps(b, v);
+    }
+    float va[8], vb[8], ra = 0, rb = 0;
+    _mm256_storeu_ps(va, a); _mm256_storeu_ps(vb, b);
+    for (int j = 0; j < 8; j++) { if (va[j] < ra) ra = va[j]; if (vb[j] > rb) rb = vb[j]; }
+    for (; i < k; i++) { if (x[i] < ra) ra = x[i]; if (x[i] > rb) rb = x[i]; }
+    *lo = ra; *hi = rb;
 }
 #endif
 
 void dnabert_i8_quantize_rows_u8(const float *x, size_t ldx, size_t rows, size_t k, uint8_t *q, size_t ldq,
-                                 float *scales, int kernel) {
+                                 float *scales, int32_t *zps, int kernel) {
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * ldx;
         uint8_t *qr = q + r * ldq;
-        float m;
+        float lo, hi, inv;
 #ifdef DNABERT_X86
-        if (kernel == DNABERT_I8_AVX512VNNI) m = row_absmax_avx512(xr, k); else
-        if (kernel == DNABERT_I8_AVX2) m = row_absmax_avx2(xr, k); else
+        if (kernel == DNABERT_I8_AVX512VNNI) row_range_avx512(xr, k, &lo, &hi); else
+        if (kernel == DNABERT_I8_AVX2) row_range_avx2(xr, k, &lo, &hi); else
 #endif
-        m = row_absmax(xr, k);
-        /* m > 0 and finite: otherwise the row quantizes to 0 (an Inf/NaN row has no meaningful int8 form). */
-        int ok = m > 0 && isfinite(m);
-        float inv = ok ? 127.f / m : 0.f;
-        scales[r] = ok ? m / 127.f : 0.f;
+        row_range(xr, k, &lo, &hi);
+        if (!row_params(lo, hi, &inv, scales + r, zps + r)) { memset(qr, 0, ldq); continue; }
+        const float z = (float)zps[r];
 #ifdef DNABERT_X86
-        if (kernel == DNABERT_I8_AVX512VNNI && ok) quantize_row_u8_avx512(xr, k, qr, inv); else
-        if (kernel == DNABERT_I8_AVX2 && ok) quantize_row_u8_avx2(xr, k, qr, inv); else
+        if (kernel == DNABERT_I8_AVX512VNNI) quantize_row_u8_avx512(xr, k, qr, inv, z); else
+        if (kernel == DNABERT_I8_AVX2) quantize_row_u8_avx2(xr, k, qr, inv, z); else
 #endif
-        for (size_t i = 0; i < k; i++) qr[i] = ok ? (uint8_t)(quant1(xr[i], inv) + 128) : 128;
-        memset(qr + k, 128, ldq - k);
+        for (size_t i = 0; i < k; i++) qr[i] = quant1_u8(xr[i], inv, z);
+        memset(qr + k, zps[r], ldq - k);
     }
 }
 
 void dnabert_i8_quantize_rows_u8_smoothed(const float *x, size_t ldx, size_t rows, size_t k, const float *inv_s,
-                                          float *tmp, uint8_t *q, size_t ldq, float *scales, int kernel) {
+                                          float *tmp, uint8_t *q, size_t ldq, float *scales, int32_t *zps, int kernel) {
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * ldx;
 #ifdef DNABERT_X86
         if (kernel == DNABERT_I8_AVX512VNNI) {
             uint8_t *qr = q + r * ldq;
-            float m = quantize_row_u8_smoothed_avx512(xr, inv_s, k, qr);
-            int ok = m > 0 && isfinite(m);
-            scales[r] = ok ? m / 127.f : 0.f;
-            memset(ok ? qr + k : qr, 128, ok ? ldq - k : ldq);
+            if (quantize_row_u8_smoothed_avx512(xr, inv_s, k, qr, scales + r, zps + r)) memset(qr + k, zps[r], ldq - k);
+            else memset(qr, 0, ldq);
             continue;
         }
 #endif
         for (size_t i = 0; i < k; i++) tmp[i] = xr[i] * inv_s[i];
-        dnabert_i8_quantize_rows_u8(tmp, k, 1, k, q + r * ldq, ldq, scales + r, kernel);
+        dnabert_i8_quantize_rows_u8(tmp, k, 1, k, q + r * ldq, ldq, scales + r, zps + r, kernel);
     }
 }
 
@@ -213,7 +241,7 @@ void dnabert_i8_pack_weights(const int8_t *wq, size_t ldq, size_t n, size_t k, i
 }
 
 /* Portable path: the same int32 sums in plain C. */
-static void gemm_generic(const uint8_t *xq, const float *sx, size_t rows, size_t kpad, const int8_t *packed,
+static void gemm_generic(const uint8_t *xq, const float *sx, const int32_t *zp, size_t rows, size_t kpad, const int8_t *packed,
                          const int32_t *colsum, const float *sw, const float *bias, size_t c0, size_t c1,
                          float *y, size_t ldy) {
     size_t kg = kpad / 4;
@@ -232,7 +260,7 @@ static void gemm_generic(const uint8_t *xq, const float *sx, size_t rows, size_t
             float *yr = y + r * ldy;
             for (size_t j = 0; j < nc; j++) {
                 size_t c = cb + j;
-                float v = (float)(acc[j] - 128 * colsum[c]) * (sx[r] * sw[c]);
+                float v = (float)(acc[j] - zp[r] * colsum[c]) * (sx[r] * sw[c]);
                 yr[c] = bias ? v + bias[c] : v;
             }
         }
@@ -240,13 +268,13 @@ static void gemm_generic(const uint8_t *xq, const float *sx, size_t rows, size_t
 }
 
 #ifdef DNABERT_X86
-/* Epilogue of one 16-channel vector: (acc − 128·colsum) · sx · sw (+ bias), masked to the valid columns; with
+/* Epilogue of one 16-channel vector: (acc − zp·colsum) · sx · sw (+ bias), masked to the valid columns; with
  * `stream`, a whole aligned vector bypasses the caches (a non-temporal store; see gemm_vnni). */
 __attribute__((target("avx512f,avx512bw,avx512vnni")))
 static inline void store16(__m512i acc, const int32_t *colsum, const float *sw, const float *bias, float sxr,
-                           float *y, __mmask16 m, int stream) {
+                           int32_t zpr, float *y, __mmask16 m, int stream) {
     __m512i cs = _mm512_maskz_loadu_epi32(m, colsum);
-    __m512i v = _mm512_sub_epi32(acc, _mm512_slli_epi32(cs, 7));
+    __m512i v = _mm512_sub_epi32(acc, _mm512_mullo_epi32(cs, _mm512_set1_epi32(zpr)));
     __m512 s = _mm512_mul_ps(_mm512_set1_ps(sxr), _mm512_maskz_loadu_ps(m, sw));
     __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(v), s);
     if (bias) f = _mm512_add_ps(f, _mm512_maskz_loadu_ps(m, bias));
@@ -260,7 +288,8 @@ static inline void store16(__m512i acc, const int32_t *colsum, const float *sw, 
 __attribute__((target("avx512f,avx512bw,avx512vnni")))                                                   \
 static void micro_##MR##_##NB(const uint8_t *xq, size_t kpad, const int8_t *wb, size_t bstride,           \
                               const int32_t *colsum, const float *sw, const float *bias, const float *sx,   \
-                              size_t cb, size_t c1, float *y, size_t ldy, const char *pf, size_t pfl,       \
+                              const int32_t *zp, size_t cb, size_t c1, float *y, size_t ldy, const char *pf,\
+                              size_t pfl,                                                                   \
                               int stream) {                                                                 \
     __m512i acc[MR][NB];                                                                                     \
     for (int i = 0; i < MR; i++) for (int j = 0; j < NB; j++) acc[i][j] = _mm512_setzero_si512();          \
@@ -280,7 +309,7 @@ static void micro_##MR##_##NB(const uint8_t *xq, size_t kpad, const int8_t *wb, 
         size_t nc = c1 - c < 16 ? c1 - c : 16;                                                               \
         __mmask16 m = (__mmask16)((1u << nc) - 1);                                                           \
         for (int i = 0; i < MR; i++)                                                                         \
-            store16(acc[i][j], colsum + c, sw + c, bias ? bias + c : 0, sx[i], y + i * ldy + c, m, stream);   \
+            store16(acc[i][j], colsum + c, sw + c, bias ? bias + c : 0, sx[i], zp[i], y + i * ldy + c, m, stream);   \
     }                                                                                                        \
 }
 DEF_MICRO(4, 4)
@@ -289,7 +318,7 @@ DEF_MICRO(4, 1)
 DEF_MICRO(1, 1)
 
 __attribute__((target("avx512f,avx512bw,avx512vnni")))
-static void gemm_vnni(const uint8_t *xq, const float *sx, size_t rows, size_t kpad, const int8_t *packed,
+static void gemm_vnni(const uint8_t *xq, const float *sx, const int32_t *zp, size_t rows, size_t kpad, const int8_t *packed,
                       const int32_t *colsum, const float *sw, const float *bias, size_t c0, size_t c1,
                       float *y, size_t ldy) {
     size_t bstride = kpad / 4 * 64;           /* bytes between consecutive 16-channel blocks */
@@ -316,19 +345,19 @@ static void gemm_vnni(const uint8_t *xq, const float *sx, size_t rows, size_t kp
             size_t r = r0, line = 0;
             for (; r + 4 <= r1; r += 4, line += share) {
                 size_t n = line < panelLines ? (panelLines - line < share ? panelLines - line : share) : 0;
-                micro_4_4(xq + r * kpad, kpad, wb, bstride, colsum, sw, bias, sx + r, cb, c1, y + r * ldy, ldy,
+                micro_4_4(xq + r * kpad, kpad, wb, bstride, colsum, sw, bias, sx + r, zp + r, cb, c1, y + r * ldy, ldy,
                           pf + line * 64, n, stream);
             }
             for (; r < r1; r++)
-                micro_1_4(xq + r * kpad, kpad, wb, bstride, colsum, sw, bias, sx + r, cb, c1, y + r * ldy, ldy, 0, 0, stream);
+                micro_1_4(xq + r * kpad, kpad, wb, bstride, colsum, sw, bias, sx + r, zp + r, cb, c1, y + r * ldy, ldy, 0, 0, stream);
         }
         for (; cb < c1; cb += 16) {
             const int8_t *wb = packed + (cb / 16) * bstride;
             size_t r = r0;
             for (; r + 4 <= r1; r += 4)
-                micro_4_1(xq + r * kpad, kpad, wb, bstride, colsum, sw, bias, sx + r, cb, c1, y + r * ldy, ldy, 0, 0, stream);
+                micro_4_1(xq + r * kpad, kpad, wb, bstride, colsum, sw, bias, sx + r, zp + r, cb, c1, y + r * ldy, ldy, 0, 0, stream);
             for (; r < r1; r++)
-                micro_1_1(xq + r * kpad, kpad, wb, bstride, colsum, sw, bias, sx + r, cb, c1, y + r * ldy, ldy, 0, 0, stream);
+                micro_1_1(xq + r * kpad, kpad, wb, bstride, colsum, sw, bias, sx + r, zp + r, cb, c1, y + r * ldy, ldy, 0, 0, stream);
         }
     }
     if (stream) _mm_sfence();
@@ -343,11 +372,11 @@ static void gemm_vnni(const uint8_t *xq, const float *sx, size_t rows, size_t kp
  * halves of each channel are added at the end, so the int32 sums are those of the other paths. */
 __attribute__((target("avx2")))
 static inline void store8_avx2(__m256i a0, __m256i a1, const int32_t *colsum, const float *sw, const float *bias,
-                               float sxr, float *y, size_t nc) {
+                               float sxr, int32_t zpr, float *y, size_t nc) {
     /* hadd: [c0 c1 c4 c5 | c2 c3 c6 c7] -> permute to c0..c7 */
     __m256i s = _mm256_permute4x64_epi64(_mm256_hadd_epi32(a0, a1), 0xD8);
     if (nc == 8) {
-        __m256i v = _mm256_sub_epi32(s, _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)colsum), 7));
+        __m256i v = _mm256_sub_epi32(s, _mm256_mullo_epi32(_mm256_loadu_si256((const __m256i *)colsum), _mm256_set1_epi32(zpr)));
         __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(v), _mm256_mul_ps(_mm256_set1_ps(sxr), _mm256_loadu_ps(sw)));
         if (bias) f = _mm256_add_ps(f, _mm256_loadu_ps(bias));
         _mm256_storeu_ps(y, f);
@@ -355,7 +384,7 @@ static inline void store8_avx2(__m256i a0, __m256i a1, const int32_t *colsum, co
         int32_t acc[8];
         _mm256_storeu_si256((__m256i *)acc, s);
         for (size_t j = 0; j < nc; j++) {
-            float v = (float)(acc[j] - 128 * colsum[j]) * (sxr * sw[j]);
+            float v = (float)(acc[j] - zpr * colsum[j]) * (sxr * sw[j]);
             y[j] = bias ? v + bias[j] : v;
         }
     }
@@ -375,7 +404,7 @@ static inline void store8_avx2(__m256i a0, __m256i a1, const int32_t *colsum, co
 /* The kernels take colsum/sw/bias/y already offset to the tile's first channel; nc of its 8 channels are stored. */
 __attribute__((target("avx2")))
 static void micro_avx2_6(const int16_t *xs, size_t kpad, const int8_t *wb, const int32_t *cs, const float *sw,
-                         const float *bias, const float *sx, size_t nc, float *y, size_t ldy) {
+                         const float *bias, const float *sx, const int32_t *zp, size_t nc, float *y, size_t ldy) {
     __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00,
             a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
     size_t kg = kpad / 4;
@@ -384,24 +413,24 @@ static void micro_avx2_6(const int16_t *xs, size_t kpad, const int8_t *wb, const
         AVX2_ROW(0, a00, a01) AVX2_ROW(1, a10, a11) AVX2_ROW(2, a20, a21)
         AVX2_ROW(3, a30, a31) AVX2_ROW(4, a40, a41) AVX2_ROW(5, a50, a51)
     }
-    store8_avx2(a00, a01, cs, sw, bias, sx[0], y, nc);
-    store8_avx2(a10, a11, cs, sw, bias, sx[1], y + ldy, nc);
-    store8_avx2(a20, a21, cs, sw, bias, sx[2], y + 2 * ldy, nc);
-    store8_avx2(a30, a31, cs, sw, bias, sx[3], y + 3 * ldy, nc);
-    store8_avx2(a40, a41, cs, sw, bias, sx[4], y + 4 * ldy, nc);
-    store8_avx2(a50, a51, cs, sw, bias, sx[5], y + 5 * ldy, nc);
+    store8_avx2(a00, a01, cs, sw, bias, sx[0], zp[0], y, nc);
+    store8_avx2(a10, a11, cs, sw, bias, sx[1], zp[1], y + ldy, nc);
+    store8_avx2(a20, a21, cs, sw, bias, sx[2], zp[2], y + 2 * ldy, nc);
+    store8_avx2(a30, a31, cs, sw, bias, sx[3], zp[3], y + 3 * ldy, nc);
+    store8_avx2(a40, a41, cs, sw, bias, sx[4], zp[4], y + 4 * ldy, nc);
+    store8_avx2(a50, a51, cs, sw, bias, sx[5], zp[5], y + 5 * ldy, nc);
 }
 
 __attribute__((target("avx2")))
 static void micro_avx2_1(const int16_t *xs, size_t kpad, const int8_t *wb, const int32_t *cs, const float *sw,
-                         const float *bias, const float *sx, size_t nc, float *y) {
+                         const float *bias, const float *sx, const int32_t *zp, size_t nc, float *y) {
     __m256i a00 = _mm256_setzero_si256(), a01 = a00;
     size_t kg = kpad / 4;
     for (size_t g = 0; g < kg; g++) {
         AVX2_WEIGHTS
         AVX2_ROW(0, a00, a01)
     }
-    store8_avx2(a00, a01, cs, sw, bias, sx[0], y, nc);
+    store8_avx2(a00, a01, cs, sw, bias, sx[0], zp[0], y, nc);
 }
 
 __attribute__((target("avx2")))
@@ -418,7 +447,7 @@ static size_t avx2_chunk_rows(size_t kpad) { return kpad >= 2048 ? 24 : 72; }
 /* xs holds round_up(min(rows, chunk), 6) int16 rows: a last tile of 2-5 rows runs through the 6-row kernel on
  * zeroed padding rows (their results are dropped), which streams each weight panel once instead of once per row. */
 __attribute__((target("avx2")))
-static void gemm_avx2(const uint8_t *xq, const float *sx, size_t rows, size_t kpad, const int8_t *packed,
+static void gemm_avx2(const uint8_t *xq, const float *sx, const int32_t *zp, size_t rows, size_t kpad, const int8_t *packed,
                       const int32_t *colsum, const float *sw, const float *bias, size_t c0, size_t c1,
                       float *y, size_t ldy, int16_t *xs) {
     size_t bstride = kpad / 4 * 64, mc = avx2_chunk_rows(kpad);
@@ -427,19 +456,20 @@ static void gemm_avx2(const uint8_t *xq, const float *sx, size_t rows, size_t kp
         widen_rows_avx2(xq + r0 * kpad, n, kpad, xs);
         if (rem >= 2) memset(xs + n * kpad, 0, (6 - rem) * kpad * sizeof(int16_t));
         float sx6[6] = {0};
-        for (size_t i = 0; i < rem; i++) sx6[i] = sx[r0 + full + i];
+        int32_t zp6[6] = {0};
+        for (size_t i = 0; i < rem; i++) { sx6[i] = sx[r0 + full + i]; zp6[i] = zp[r0 + full + i]; }
         for (size_t c = c0; c < c1; c += 8) {
             /* 8-channel half of a 16-channel block: its 64-byte groups hold channels (c%16)..+8 at byte 32·half */
             const int8_t *wb = packed + (c / 16) * bstride + ((c % 16) / 8) * 32;
             size_t nc = c1 - c < 8 ? c1 - c : 8;
             const float *bc = bias ? bias + c : 0;
             for (size_t r = 0; r < full; r += 6)
-                micro_avx2_6(xs + r * kpad, kpad, wb, colsum + c, sw + c, bc, sx + r0 + r, nc, y + (r0 + r) * ldy + c, ldy);
+                micro_avx2_6(xs + r * kpad, kpad, wb, colsum + c, sw + c, bc, sx + r0 + r, zp + r0 + r, nc, y + (r0 + r) * ldy + c, ldy);
             if (rem == 1) {
-                micro_avx2_1(xs + full * kpad, kpad, wb, colsum + c, sw + c, bc, sx + r0 + full, nc, y + (r0 + full) * ldy + c);
+                micro_avx2_1(xs + full * kpad, kpad, wb, colsum + c, sw + c, bc, sx + r0 + full, zp + r0 + full, nc, y + (r0 + full) * ldy + c);
             } else if (rem > 1) {
                 float tile[6 * 8];
-                micro_avx2_6(xs + full * kpad, kpad, wb, colsum + c, sw + c, bc, sx6, nc, tile, 8);
+                micro_avx2_6(xs + full * kpad, kpad, wb, colsum + c, sw + c, bc, sx6, zp6, nc, tile, 8);
                 for (size_t i = 0; i < rem; i++) memcpy(y + (r0 + full + i) * ldy + c, tile + 8 * i, nc * sizeof(float));
             }
         }
@@ -447,19 +477,19 @@ static void gemm_avx2(const uint8_t *xq, const float *sx, size_t rows, size_t kp
 }
 #endif
 
-void dnabert_i8_gemm(const uint8_t *xq, const float *sx, size_t rows, size_t kpad,
+void dnabert_i8_gemm(const uint8_t *xq, const float *sx, const int32_t *zp, size_t rows, size_t kpad,
                      const int8_t *packed, const int32_t *colsum, const float *sw, const float *bias,
                      size_t c0, size_t c1, float *y, size_t ldy, int kernel) {
     if (rows == 0 || c1 <= c0) return;
 #ifdef DNABERT_X86
-    if (kernel == DNABERT_I8_AVX512VNNI) { gemm_vnni(xq, sx, rows, kpad, packed, colsum, sw, bias, c0, c1, y, ldy); return; }
+    if (kernel == DNABERT_I8_AVX512VNNI) { gemm_vnni(xq, sx, zp, rows, kpad, packed, colsum, sw, bias, c0, c1, y, ldy); return; }
     if (kernel == DNABERT_I8_AVX2) {
         size_t mc = avx2_chunk_rows(kpad), n = rows < mc ? rows : mc;
         int16_t *xs = malloc((n + 5) / 6 * 6 * kpad * sizeof(int16_t));
-        if (xs) { gemm_avx2(xq, sx, rows, kpad, packed, colsum, sw, bias, c0, c1, y, ldy, xs); free(xs); return; }
+        if (xs) { gemm_avx2(xq, sx, zp, rows, kpad, packed, colsum, sw, bias, c0, c1, y, ldy, xs); free(xs); return; }
         /* no memory for the int16 rows: the portable path computes the same sums without scratch */
     }
 #endif
     (void)kernel;
-    gemm_generic(xq, sx, rows, kpad, packed, colsum, sw, bias, c0, c1, y, ldy);
+    gemm_generic(xq, sx, zp, rows, kpad, packed, colsum, sw, bias, c0, c1, y, ldy);
 }

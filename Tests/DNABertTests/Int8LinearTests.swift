@@ -5,7 +5,8 @@ import Glibc
 #endif
 @testable import DNABert
 
-/// The int8 linear against a naive reference written here (per-row symmetric quantization, Int64 dot products),
+/// The int8 linear against a naive reference written here (weights per-row symmetric, activations per-row
+/// asymmetric with a zero point, Int64 dot products),
 /// the VNNI kernel against the portable one (bitwise: same int32 sums, same epilogue), and an int8 model
 /// against its float32 original and through save/load.
 @Suite struct Int8LinearTests {
@@ -22,6 +23,27 @@ import Glibc
         return (q, s)
     }
 
+    /// Activations as the library quantizes them: per row, lo = min(0, min x), hi = max(0, max x),
+    /// inv = 255 / (hi − lo), zp = clamp(rint(−lo·inv), 0, 255), q = clamp(rint(x·inv) + zp, 0, 255) in Float;
+    /// returns q − zp (so that x ≈ (q − zp)·scale) and scale = (hi − lo) / 255.
+    static func naiveQuantizeActivations(_ a: [Float], rows: Int, cols: Int) -> ([Int], [Float]) {
+        var q = [Int](repeating: 0, count: rows * cols), s = [Float](repeating: 0, count: rows)
+        for r in 0..<rows {
+            var lo: Float = 0, hi: Float = 0
+            for c in 0..<cols { lo = min(lo, a[r * cols + c]); hi = max(hi, a[r * cols + c]) }
+            let range = hi - lo
+            if !(range > 0) || !range.isFinite { continue }
+            let inv: Float = 255 / range
+            s[r] = range / 255
+            let zp = max(0, min(255, (-lo * inv).rounded(.toNearestOrEven)))
+            for c in 0..<cols {
+                let v = max(0, min(255, (a[r * cols + c] * inv).rounded(.toNearestOrEven) + zp))
+                q[r * cols + c] = Int(v) - Int(zp)
+            }
+        }
+        return (q, s)
+    }
+
     static func random(_ n: Int, seed: UInt64, scale: Float = 1) -> [Float] {
         var rng = Xoshiro256(seed: seed)
         return (0..<n).map { _ in Float(rng.nextNormalPair().0) * scale }
@@ -33,9 +55,10 @@ import Glibc
         var y = [Float](repeating: .nan, count: rows * n)
         let kp = (k + 3) / 4 * 4
         var xq = [UInt8](repeating: 0, count: rows * kp), sx = [Float](repeating: 0, count: rows)
-        dnabert_i8_quantize_rows_u8(x, k, rows, k, &xq, kp, &sx, kernel)
+        var zp = [Int32](repeating: 0, count: rows)
+        dnabert_i8_quantize_rows_u8(x, k, rows, k, &xq, kp, &sx, &zp, kernel)
         y.withUnsafeMutableBufferPointer { yb in
-            dnabert_i8_gemm(xq, sx, rows, kp, q.packed, q.colsum, q.scales, b, 0, n, yb.baseAddress!, n, kernel)
+            dnabert_i8_gemm(xq, sx, zp, rows, kp, q.packed, q.colsum, q.scales, b, 0, n, yb.baseAddress!, n, kernel)
         }
         // the Swift entry point (threads, row/column split) gives the same numbers with the current kernel
         if kernel == Int8Kernel.current.code {
@@ -58,7 +81,7 @@ import Glibc
         let (rows, k, n) = shape
         let y = try run(rows: rows, k: k, n: n, kernel: Int32(DNABERT_I8_GENERIC), threads: 2)
         let x = Self.random(rows * k, seed: 1), w = Self.random(n * k, seed: 2, scale: 0.05), b = Self.random(n, seed: 3)
-        let (qx, sx) = Self.naiveQuantize(x, rows: rows, cols: k), (qw, sw) = Self.naiveQuantize(w, rows: n, cols: k)
+        let (qx, sx) = Self.naiveQuantizeActivations(x, rows: rows, cols: k), (qw, sw) = Self.naiveQuantize(w, rows: n, cols: k)
         for r in 0..<rows {
             for c in 0..<n {
                 var acc = 0
@@ -80,7 +103,7 @@ import Glibc
         Linear.forward(x: x, ldx: k, rows: rows, inFeatures: k, weight: w, outFeatures: n, bias: nil, y: &y, ldy: n,
                        threads: 2, quantized: q)
         let xs = (0..<(rows * k)).map { x[$0] * (1 / s[$0 % k]) }, ws = (0..<(n * k)).map { w[$0] * s[$0 % k] }
-        let (qx, sx) = Self.naiveQuantize(xs, rows: rows, cols: k), (qw, sw) = Self.naiveQuantize(ws, rows: n, cols: k)
+        let (qx, sx) = Self.naiveQuantizeActivations(xs, rows: rows, cols: k), (qw, sw) = Self.naiveQuantize(ws, rows: n, cols: k)
         for r in 0..<rows {
             for c in 0..<n {
                 var acc = 0
@@ -94,6 +117,17 @@ import Glibc
         q.dequantize(into: &d)
         for c in 0..<n { for i in 0..<k { #expect(d[c * k + i] == Float(qw[c * k + i]) * sw[c] / s[i]) } }
         #expect(throws: DNABertError.self) { try Int8Matrix(quantizing: w, out: n, in: k, smooth: [Float](repeating: 0, count: k)) }
+    }
+
+    /// A linear with more input (or output) features than the int32 sums can hold exactly (255 · 127 · k < 2³¹) is
+    /// refused, not quantized into wrong numbers; the largest accepted size quantizes.
+    @Test func refusesLinearsWhoseSumsCouldOverflow() throws {
+        let k = Int8Matrix.maxFeatures
+        #expect(throws: DNABertError.self) { try Int8Matrix(quantizing: [Float](repeating: 0.5, count: k + 1), out: 1, in: k + 1) }
+        #expect(throws: DNABertError.self) { try Int8Matrix(quantizing: [Float](repeating: 0.5, count: k + 1), out: k + 1, in: 1) }
+        let q = try Int8Matrix(quantizing: [Float](repeating: 0.5, count: k), out: 1, in: k)
+        #expect(q.inFeatures == k)
+        #expect(255 * 127 * Int64(k) < Int64(Int32.max))
     }
 
     /// The int8 input gradient dX = dY·W (QLoRA's backward): the library's output equals a naive reference that
@@ -115,7 +149,7 @@ import Glibc
         let ws = (0..<(n * k)).map { w[$0] * s[$0 % k] }
         let (qw, sw) = Self.naiveQuantize(ws, rows: n, cols: k)
         let dys = (0..<(rows * n)).map { dy[$0] * sw[$0 % n] }
-        let (qd, sd) = Self.naiveQuantize(dys, rows: rows, cols: n)
+        let (qd, sd) = Self.naiveQuantizeActivations(dys, rows: rows, cols: n)
         var errSq = 0.0, refSq = 0.0
         for r in 0..<rows {
             for j in 0..<k {
@@ -168,22 +202,33 @@ import Glibc
         var x = Self.random(rows * k, seed: UInt64(rows * 7 + k))
         let inv = Self.random(k, seed: 99).map { Float(exp(Double($0))) }
         if rows >= 3 {
-            for i in 0..<k { x[k + i] = 0 }      // a zero row: scale 0, every value 128
+            for i in 0..<k { x[k + i] = 0 }      // a zero row: scale 0, zero point 0, every value 0
             x[2 * k + k / 2] = .infinity         // a row with an infinity: the same refusal on every path
         }
-        func quantize(_ kernel: Int32) -> ([UInt8], [Float]) {
+        func quantize(_ kernel: Int32) -> ([UInt8], [Float], [Int32]) {
             var q = [UInt8](repeating: 7, count: rows * kp), sc = [Float](repeating: .nan, count: rows)
+            var zp = [Int32](repeating: -1, count: rows)
             var tmp = [Float](repeating: 0, count: k)
-            dnabert_i8_quantize_rows_u8_smoothed(x, k, rows, k, inv, &tmp, &q, kp, &sc, kernel)
-            return (q, sc)
+            dnabert_i8_quantize_rows_u8_smoothed(x, k, rows, k, inv, &tmp, &q, kp, &sc, &zp, kernel)
+            return (q, sc, zp)
         }
         let portable = quantize(Int32(DNABERT_I8_GENERIC))
         for kernel in Self.simdKernels {
             let got = quantize(kernel.code)
             #expect(got.0 == portable.0, "\(kernel): quantized rows")
             #expect(got.1.map(\.bitPattern) == portable.1.map(\.bitPattern), "\(kernel): scales")
+            #expect(got.2 == portable.2, "\(kernel): zero points")
         }
         #expect(portable.1.allSatisfy { $0 >= 0 })
+        #expect(portable.2.allSatisfy { (0...255).contains($0) })
+        // against the naive asymmetric quantization of the smoothed rows (x · (1/s) in Float, as the library does)
+        let xs = (0..<(rows * k)).map { x[$0] * inv[$0 % k] }
+        let (nq, ns) = Self.naiveQuantizeActivations(xs, rows: rows, cols: k)
+        for r in 0..<rows {
+            #expect(portable.1[r].bitPattern == ns[r].bitPattern, "row \(r): scale")
+            let got = (0..<k).map { Int(portable.0[r * kp + $0]) - Int(portable.2[r]) }
+            #expect(got == Array(nq[(r * k)..<((r + 1) * k)]), "row \(r): values")
+        }
     }
 
     /// Inference fuses GEGLU into the quantization of wo's input (`Linear.forwardInt8AfterGEGLU`): the hidden

@@ -23,12 +23,12 @@ static float uniform(void) {   /* xorshift64, in [-1, 1) */
 }
 typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int);
 
-typedef struct { size_t rows, n, k, kpad, npad; float *x, *w, *b, *sw, *sx; int8_t *packed; int32_t *colsum; uint8_t *xq; } Case;
+typedef struct { size_t rows, n, k, kpad, npad; float *x, *w, *b, *sw, *sx; int8_t *packed; int32_t *colsum, *zp; uint8_t *xq; } Case;
 
 static Case make_case(size_t rows, size_t n, size_t k) {
-    Case c = {rows, n, k, (k + 3) / 4 * 4, (n + 15) / 16 * 16, 0, 0, 0, 0, 0, 0, 0, 0};
+    Case c = {rows, n, k, (k + 3) / 4 * 4, (n + 15) / 16 * 16, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     c.x = malloc(rows * k * 4); c.w = malloc(n * k * 4); c.b = malloc(n * 4);
-    c.sw = calloc(c.npad, 4); c.sx = malloc(rows * 4); c.colsum = malloc(c.npad * 4);
+    c.sw = calloc(c.npad, 4); c.sx = malloc(rows * 4); c.zp = malloc(rows * 4); c.colsum = malloc(c.npad * 4);
     c.packed = aligned_alloc(64, (c.npad * c.kpad + 63) / 64 * 64); c.xq = malloc(rows * c.kpad);
     for (size_t i = 0; i < rows * k; i++) c.x[i] = uniform() * (i % 97 == 0 ? 20 : 1);   /* a few outliers */
     for (size_t i = 0; i < n * k; i++) c.w[i] = uniform();
@@ -39,12 +39,12 @@ static Case make_case(size_t rows, size_t n, size_t k) {
     free(wq);
     return c;
 }
-static void free_case(Case *c) { free(c->x); free(c->w); free(c->b); free(c->sw); free(c->sx); free(c->colsum); free(c->packed); free(c->xq); }
+static void free_case(Case *c) { free(c->x); free(c->w); free(c->b); free(c->sw); free(c->sx); free(c->zp); free(c->colsum); free(c->packed); free(c->xq); }
 
 /* y over columns [c0, n) with `kernel`, after quantizing the activations with it. */
 static void run(Case *c, int kernel, size_t c0, const float *bias, float *y) {
-    dnabert_i8_quantize_rows_u8(c->x, c->k, c->rows, c->k, c->xq, c->kpad, c->sx, kernel);
-    dnabert_i8_gemm(c->xq, c->sx, c->rows, c->kpad, c->packed, c->colsum, c->sw, bias, c0, c->n, y, c->n, kernel);
+    dnabert_i8_quantize_rows_u8(c->x, c->k, c->rows, c->k, c->xq, c->kpad, c->sx, c->zp, kernel);
+    dnabert_i8_gemm(c->xq, c->sx, c->zp, c->rows, c->kpad, c->packed, c->colsum, c->sw, bias, c0, c->n, y, c->n, kernel);
 }
 
 static int check(size_t rows, size_t n, size_t k, int kernel) {
@@ -89,10 +89,10 @@ int main(void) {
             double tg = 1e9, tq = 1e9, ts = 1e9;
             for (int rep = 0; rep < 5; rep++) {
                 double t = now();
-                dnabert_i8_quantize_rows_u8(c.x, c.k, c.rows, c.k, c.xq, c.kpad, c.sx, kernels[q]);
+                dnabert_i8_quantize_rows_u8(c.x, c.k, c.rows, c.k, c.xq, c.kpad, c.sx, c.zp, kernels[q]);
                 t = now() - t; if (t < tq) tq = t;
                 t = now();
-                dnabert_i8_gemm(c.xq, c.sx, c.rows, c.kpad, c.packed, c.colsum, c.sw, c.b, 0, c.n, y, c.n, kernels[q]);
+                dnabert_i8_gemm(c.xq, c.sx, c.zp, c.rows, c.kpad, c.packed, c.colsum, c.sw, c.b, 0, c.n, y, c.n, kernels[q]);
                 t = now() - t; if (t < tg) tg = t;
                 if (sgemm) {   /* row-major y = x · wᵀ */
                     t = now();

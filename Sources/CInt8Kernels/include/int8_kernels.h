@@ -1,9 +1,11 @@
 /* Int8 GEMM kernels of dnabert (internal, not part of the public C ABI).
  *
- * y[r, n] = sx[r] * sw[n] * Σ_k xq[r, k] · wq[n, k]  (+ bias[n])
- * with weights symmetric int8 (one scale per output channel) and activations quantized per row at run time.
- * Activations are stored as u8 with a zero point of 128 so that VNNI's vpdpbusd (u8 × s8 → s32) applies;
- * the kernel subtracts 128 · Σ_k wq[n, k] (precomputed per output channel) from the int32 accumulator.
+ * y[r, n] = sx[r] * sw[n] * Σ_k (xq[r, k] − zp[r]) · wq[n, k]  (+ bias[n])
+ * with weights symmetric int8 (one scale per output channel) and activations quantized per row at run time,
+ * asymmetrically: u8 with the row's own scale and zero point, so that a row's whole range (not only its largest
+ * magnitude, twice) spans the 256 steps, and so that VNNI's vpdpbusd (u8 × s8 → s32) applies; the kernel
+ * subtracts zp[r] · Σ_k wq[n, k] (the sums precomputed per output channel) from the int32 accumulator. The int32
+ * sums are exact for k up to 66,000 (|Σ (xq − zp) · wq| ≤ 255 · 127 · k).
  *
  * Packed weight layout (built once at quantize/load time): N padded to a multiple of 16, K to a multiple of 4;
  * for each block of 16 output channels, for each group of 4 k, 16 × 4 bytes (channel-major within the group):
@@ -33,18 +35,20 @@ int dnabert_i8_cpu_has_avx512vnni(void);
 /* 1 if the CPU (and OS, for the ymm state) supports AVX2. */
 int dnabert_i8_cpu_has_avx2(void);
 
-/* Quantizes `rows` rows of x (row stride ldx floats, k values each) symmetrically per row:
- * scale = max|x| / 127, q = clamp(rint(x * (127 / max|x|)), -127, 127) (scale 0 and q 0 for an all-zero row).
- * Writes q + 128 as u8 (row stride ldq bytes; bytes k..<ldq set to 128) and scales[r]. */
+/* Quantizes `rows` rows of x (row stride ldx floats, k values each) to u8 with one scale and zero point per row
+ * (asymmetric): lo = min(0, min x), hi = max(0, max x), inv = 255 / (hi − lo), scale = (hi − lo) / 255,
+ * zp = clamp(rint(−lo · inv), 0, 255), q = clamp(rint(x · inv) + zp, 0, 255), all in float32, so that
+ * x ≈ (q − zp) · scale. A row whose range is 0 or not finite (all zeros, or an Inf/NaN) gets scale 0, zp 0 and
+ * q 0. Writes q (row stride ldq bytes; bytes k..<ldq set to zp), scales[r] and zps[r]. */
 void dnabert_i8_quantize_rows_u8(const float *x, size_t ldx, size_t rows, size_t k, uint8_t *q, size_t ldq,
-                                 float *scales, int kernel);
+                                 float *scales, int32_t *zps, int kernel);
 
 /* SmoothQuant-style smoothing: quantizes `rows` rows of x like dnabert_i8_quantize_rows_u8 after multiplying each
- * row by inv_s (k per-input-channel factors 1/s): tmp[i] = x[r, i] * inv_s[i] (plain C, one rounding per element),
- * then dnabert_i8_quantize_rows_u8(tmp, ...). `tmp` holds k floats (the caller's scratch). The pre-scaling is the
- * same portable pass for every kernel, so the generic and VNNI paths see the same floats and stay bitwise equal. */
+ * row by inv_s (k per-input-channel factors 1/s): tmp[i] = x[r, i] * inv_s[i] (one rounding per element), then
+ * dnabert_i8_quantize_rows_u8(tmp, ...). `tmp` holds k floats (the caller's scratch; the AVX-512 path recomputes
+ * the same products instead of storing them). Every kernel sees the same floats, so the paths stay bitwise equal. */
 void dnabert_i8_quantize_rows_u8_smoothed(const float *x, size_t ldx, size_t rows, size_t k, const float *inv_s,
-                                          float *tmp, uint8_t *q, size_t ldq, float *scales, int kernel);
+                                          float *tmp, uint8_t *q, size_t ldq, float *scales, int32_t *zps, int kernel);
 
 /* The same quantization written as signed int8 (row stride ldq, padding 0) — used for weights. */
 void dnabert_i8_quantize_rows_s8(const float *x, size_t ldx, size_t rows, size_t k, int8_t *q, size_t ldq,
@@ -54,9 +58,10 @@ void dnabert_i8_quantize_rows_s8(const float *x, size_t ldx, size_t rows, size_t
  * npad = round_up(n, 16), kpad = round_up(k, 4). Also writes colsum[n] = Σ_k wq[n, k] (npad entries, 0 padding). */
 void dnabert_i8_pack_weights(const int8_t *wq, size_t ldq, size_t n, size_t k, int8_t *packed, int32_t *colsum);
 
-/* y[r, c0..c1) for r in 0..<rows: xq is u8 [rows, kpad] (row stride kpad), sx its scales; packed/colsum/sw as
- * above (for all npad channels); c0 must be a multiple of 16. bias may be NULL. y has row stride ldy. */
-void dnabert_i8_gemm(const uint8_t *xq, const float *sx, size_t rows, size_t kpad,
+/* y[r, c0..c1) for r in 0..<rows: xq is u8 [rows, kpad] (row stride kpad), sx and zp its scales and zero points
+ * (y = (Σ_k xq·w − zp · colsum) · sx · sw (+ bias), the sums in int32); packed/colsum/sw as above (for all npad
+ * channels); c0 must be a multiple of 16. bias may be NULL. y has row stride ldy. */
+void dnabert_i8_gemm(const uint8_t *xq, const float *sx, const int32_t *zp, size_t rows, size_t kpad,
                      const int8_t *packed, const int32_t *colsum, const float *sw, const float *bias,
                      size_t c0, size_t c1, float *y, size_t ldy, int kernel);
 

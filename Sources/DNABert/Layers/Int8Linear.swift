@@ -42,6 +42,8 @@ public enum Int8Kernel: String, Sendable, CaseIterable {
 /// y = (x·diag(1/s))·(W·diag(s))ᵀ = x·Wᵀ while outlier input channels of x are moved into the weight, whose
 /// per-channel scales absorb them better than a per-row activation scale does (see `Int8Calibration`).
 public final class Int8Matrix: @unchecked Sendable {
+    /// The largest input (or output) feature count an int8 linear accepts: 255 · 127 · 65,536 < 2³¹.
+    static let maxFeatures = 65_536
     public let outFeatures: Int, inFeatures: Int
     let kpad: Int, npad: Int
     let packed: UnsafeMutablePointer<Int8>
@@ -58,6 +60,11 @@ public final class Int8Matrix: @unchecked Sendable {
     private let transposeLock: UnsafeMutablePointer<pthread_mutex_t>
 
     private init(out n: Int, in k: Int, smooth s: UnsafePointer<Float>?) throws {
+        // The kernels' int32 sums Σ (q − zp)·w stay exact up to 255 · 127 · k: bound both dimensions (the input
+        // gradient's product runs over the output features).
+        if k > Self.maxFeatures || n > Self.maxFeatures {
+            throw DNABertError.invalidArgument("int8: a \(n) × \(k) linear has more than \(Self.maxFeatures) features on a side; its int32 sums could overflow")
+        }
         if let s {
             for j in 0..<k where !(s[j] > 0 && s[j].isFinite && (1 / s[j]).isFinite) {
                 throw DNABertError.invalidArgument("int8: smoothing factor \(j) is \(s[j]) (must be finite and > 0)")
@@ -251,47 +258,48 @@ extension Linear {
                                     y: UnsafeMutablePointer<Float>, ldy: Int, threads: Int) {
         let kernel = Int8Kernel.current.code
         quantizedProduct(rows: rows, kpad: kp, scratch: prescale == nil ? 0 : k, packed: packed, colsum: colsum,
-                         columnScale: columnScale, n: n, bias: bias, y: y, ldy: ldy, threads: threads) { r, tmp, xq, sx in
+                         columnScale: columnScale, n: n, bias: bias, y: y, ldy: ldy, threads: threads) { r, tmp, xq, sx, zp in
             if let inv = prescale {
-                dnabert_i8_quantize_rows_u8_smoothed(x + r.lowerBound * ldx, ldx, r.count, k, inv, tmp, xq, kp, sx, kernel)
+                dnabert_i8_quantize_rows_u8_smoothed(x + r.lowerBound * ldx, ldx, r.count, k, inv, tmp, xq, kp, sx, zp, kernel)
             } else {
-                dnabert_i8_quantize_rows_u8(x + r.lowerBound * ldx, ldx, r.count, k, xq, kp, sx, kernel)
+                dnabert_i8_quantize_rows_u8(x + r.lowerBound * ldx, ldx, r.count, k, xq, kp, sx, zp, kernel)
             }
         }
     }
 
     /// The product of `rows` rows, quantized first by `quantize` (given a range of rows, `scratch` floats of the
-    /// worker's own, and where that range's u8 rows, row stride kpad, and their scales go; the ranges split the rows
+    /// worker's own, and where that range's u8 rows, row stride kpad, their scales and zero points go; the ranges split the rows
     /// across threads), with a packed int8 matrix — split across threads by rows for long inputs, by 16-channel
     /// column blocks for short ones.
     private static func quantizedProduct(rows: Int, kpad kp: Int, scratch: Int, packed: UnsafePointer<Int8>,
                                          colsum: UnsafePointer<Int32>, columnScale: UnsafePointer<Float>, n: Int,
                                          bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, ldy: Int, threads: Int,
                                          quantize: (Range<Int>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<UInt8>,
-                                                    UnsafeMutablePointer<Float>) -> Void) {
+                                                    UnsafeMutablePointer<Float>, UnsafeMutablePointer<Int32>) -> Void) {
         if rows <= 0 || n <= 0 { return }
         let t = Parallel.threads(threads), kernel = Int8Kernel.current.code
         let xq = UnsafeMutablePointer<UInt8>.allocate(capacity: rows * kp)
         let sx = UnsafeMutablePointer<Float>.allocate(capacity: rows)
-        defer { xq.deallocate(); sx.deallocate() }
+        let zp = UnsafeMutablePointer<Int32>.allocate(capacity: rows)
+        defer { xq.deallocate(); sx.deallocate(); zp.deallocate() }
         let qParts = Parallel.ranges(rows, parts: min(t, max(1, rows / 8)))
         Parallel.forEach(qParts.count, threads: qParts.count) { p in
             let r = qParts[p]
             let tmp = UnsafeMutablePointer<Float>.allocate(capacity: max(scratch, 1))
             defer { tmp.deallocate() }
-            quantize(r, tmp, xq + r.lowerBound * kp, sx + r.lowerBound)
+            quantize(r, tmp, xq + r.lowerBound * kp, sx + r.lowerBound, zp + r.lowerBound)
         }
         let byRows = rows >= 64 * t || n < 64 * t
         let parts = byRows ? min(t, max(1, rows / 4)) : min(t, max(1, n / 16))
         Parallel.forEach(parts, threads: parts) { p in
             if byRows {
                 let r0 = rows * p / parts, r1 = rows * (p + 1) / parts
-                dnabert_i8_gemm(xq + r0 * kp, sx + r0, r1 - r0, kp, packed, colsum, columnScale, bias, 0, n,
+                dnabert_i8_gemm(xq + r0 * kp, sx + r0, zp + r0, r1 - r0, kp, packed, colsum, columnScale, bias, 0, n,
                                 y + r0 * ldy, ldy, kernel)
             } else {
                 let blocks = (n + 15) / 16
                 let c0 = min(n, blocks * p / parts * 16), c1 = min(n, blocks * (p + 1) / parts * 16)
-                dnabert_i8_gemm(xq, sx, rows, kp, packed, colsum, columnScale, bias, c0, c1, y, ldy, kernel)
+                dnabert_i8_gemm(xq, sx, zp, rows, kp, packed, colsum, columnScale, bias, c0, c1, y, ldy, kernel)
             }
         }
     }
@@ -305,13 +313,13 @@ extension Linear {
                                       bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, ldy: Int, threads: Int) {
         let kp = q.kpad, kernel = Int8Kernel.current.code
         quantizedProduct(rows: rows, kpad: kp, scratch: 2 * inner, packed: q.packed, colsum: q.colsum, columnScale: q.scales,
-                         n: q.outFeatures, bias: bias, y: y, ldy: ldy, threads: threads) { range, row, xq, sx in
+                         n: q.outFeatures, bias: bias, y: y, ldy: ldy, threads: threads) { range, row, xq, sx, zp in
             for i in 0..<range.count {
                 Activations.geglu(h + (range.lowerBound + i) * ldh, ld: ldh, rows: 1, inner: inner, out: row, ldo: inner)
                 if let inv = q.inverseSmooth {
-                    dnabert_i8_quantize_rows_u8_smoothed(row, inner, 1, inner, inv, row + inner, xq + i * kp, kp, sx + i, kernel)
+                    dnabert_i8_quantize_rows_u8_smoothed(row, inner, 1, inner, inv, row + inner, xq + i * kp, kp, sx + i, zp + i, kernel)
                 } else {
-                    dnabert_i8_quantize_rows_u8(row, inner, 1, inner, xq + i * kp, kp, sx + i, kernel)
+                    dnabert_i8_quantize_rows_u8(row, inner, 1, inner, xq + i * kp, kp, sx + i, zp + i, kernel)
                 }
             }
         }

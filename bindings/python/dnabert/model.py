@@ -96,7 +96,8 @@ def int8_attention():
 
 
 def int8_linear(x, w, bias=None, threads=0, repeats=1, return_seconds=False, smooth=None):
-    """y = x·Wᵀ (+ bias) through the library's int8 linear (W quantized per output channel, x per row at run time).
+    """y = x·Wᵀ (+ bias) through the library's int8 linear (W quantized symmetrically per output channel, x per row
+    at run time with the row's own scale and zero point).
     With `smooth` ([in], finite, > 0), SmoothQuant smoothing as in a quantized model: W·diag(smooth) is quantized
     and each row of x is multiplied by 1/smooth before its quantization. For tests and benchmarks; with
     return_seconds, also the best wall time of `repeats` runs."""

@@ -33,6 +33,22 @@ def np_quantize_rows(a):
     return q, scale
 
 
+def np_quantize_rows_u8(a):
+    """Activations as the library quantizes them, per row, in float32: lo = min(0, min row), hi = max(0, max row),
+    inv = 255 / (hi - lo), zp = clip(rint(-lo * inv), 0, 255), q = clip(rint(a * inv) + zp, 0, 255), scale =
+    (hi - lo) / 255 (a row without a usable range: scale 0, zp 0, q 0). Returns q - zp (int) and the scales."""
+    a = a.astype(np.float32)
+    lo = np.minimum(a.min(axis=1), 0).astype(np.float32)
+    hi = np.maximum(a.max(axis=1), 0).astype(np.float32)
+    rng = (hi - lo).astype(np.float32)
+    ok = (rng > 0) & np.isfinite(rng)
+    inv = np.where(ok, np.float32(255) / np.where(ok, rng, 1).astype(np.float32), 0).astype(np.float32)
+    zp = np.clip(np.rint((-lo * inv).astype(np.float32)), 0, 255).astype(np.float32)
+    q = np.clip(np.rint((a * inv[:, None]).astype(np.float32)) + zp[:, None], 0, 255)
+    scale = np.where(ok, rng / np.float32(255), 0).astype(np.float32)
+    return (q - zp[:, None]).astype(np.int64) * ok[:, None], scale
+
+
 def np_smooth(x, w, smooth):
     """SmoothQuant smoothing as the library does it, in float32: activations x·(1/s) (the reciprocal rounded to
     float32 first), weights W[n, j]·s[j]."""
@@ -44,7 +60,7 @@ def np_smooth(x, w, smooth):
 def np_int8_linear(x, w, bias=None, smooth=None):
     if smooth is not None:
         x, w = np_smooth(x, w, smooth)
-    qx, sx = np_quantize_rows(x)
+    qx, sx = np_quantize_rows_u8(x)
     qw, sw = np_quantize_rows(w)
     acc = qx.astype(np.int64) @ qw.astype(np.int64).T
     y = acc.astype(np.float32) * (sx[:, None] * sw[None, :]).astype(np.float32)
