@@ -76,9 +76,10 @@ static inline int row_params(float lo, float hi, float *inv, float *scale, int32
     return 1;
 }
 
+/* A NaN (from a NaN input) becomes 0, as the vector paths' max(v, 0) makes it, and is never converted as such. */
 static inline uint8_t quant1_u8(float v, float inv, float zp) {
     float r = rintf(v * inv) + zp;
-    return (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r);
+    return (uint8_t)(!(r > 0) ? 0 : r > 255 ? 255 : r);
 }
 
 static inline void row_range(const float *x, size_t k, float *lo, float *hi) {
