@@ -50,6 +50,18 @@ void dnabert_i8_quantize_rows_u8(const float *x, size_t ldx, size_t rows, size_t
 void dnabert_i8_quantize_rows_u8_smoothed(const float *x, size_t ldx, size_t rows, size_t k, const float *inv_s,
                                           float *tmp, uint8_t *q, size_t ldq, float *scales, int32_t *zps, int kernel);
 
+/* Int8 inference's GEGLU (geglu_quantize.c): out[r, j] = GELU(h[r, j]) · h[r, inner + j] (· inv_s[j] when inv_s is
+ * not NULL) for j < inner, rows of h with stride ldh floats, of out with stride ldo. GELU's erf is a rational
+ * function of degree 5/5 (|error| ≤ 3.5e-7, no exp); every kernel family computes the same bits. */
+void dnabert_i8_geglu_rows(const float *h, size_t ldh, size_t rows, size_t inner, const float *inv_s, float *out,
+                           size_t ldo, int kernel);
+
+/* dnabert_i8_geglu_rows into `tmp` (inner floats, the caller's scratch) one row at a time, each row then quantized
+ * there by dnabert_i8_quantize_rows_u8 into q (row stride ldq), scales and zps: the [rows, inner] GEGLU output never
+ * goes to memory. The same bits as the two calls one after the other. */
+void dnabert_i8_geglu_quantize_rows(const float *h, size_t ldh, size_t rows, size_t inner, const float *inv_s,
+                                    float *tmp, uint8_t *q, size_t ldq, float *scales, int32_t *zps, int kernel);
+
 /* The same quantization written as signed int8 (row stride ldq, padding 0) — used for weights. */
 void dnabert_i8_quantize_rows_s8(const float *x, size_t ldx, size_t rows, size_t k, int8_t *q, size_t ldq,
                                  float *scales);

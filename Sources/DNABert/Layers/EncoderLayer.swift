@@ -120,10 +120,18 @@ enum EncoderLayer {
                                              y: act.s2 + r0 * H, ldy: H, threads: nt)
                 tick("fwd linear")
             } else {
+                // An int8 model's inference GEGLU (also with an adapter on wo) is int8 inference's own
+                // (`Activations.int8GEGLU`, as in the fused path); training keeps the float32 GELU its backward uses.
+                let int8GELU = act.isInference && w.int8[LoRATarget.wo.index] != nil
                 Parallel.forEach(parts.count, threads: nt) { q in
                     let r = parts[q]
-                    Activations.geglu(act.hh + r.lowerBound * 2 * I, ld: 2 * I, rows: r.count, inner: I,
-                                      out: act.g + r.lowerBound * act.ldg, ldo: act.ldg)
+                    if int8GELU {
+                        Activations.int8GEGLU(act.hh + r.lowerBound * 2 * I, ld: 2 * I, rows: r.count, inner: I,
+                                              out: act.g + r.lowerBound * act.ldg, ldo: act.ldg)
+                    } else {
+                        Activations.geglu(act.hh + r.lowerBound * 2 * I, ld: 2 * I, rows: r.count, inner: I,
+                                          out: act.g + r.lowerBound * act.ldg, ldo: act.ldg)
+                    }
                     drop.mlp.apply(act.g + r.lowerBound * act.ldg, ld: act.ldg, rows: (r0 + r.lowerBound)..<(r0 + r.upperBound),
                                    cols: I, rowBase: r0 + r.lowerBound)
                 }

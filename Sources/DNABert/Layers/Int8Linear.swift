@@ -305,23 +305,17 @@ extension Linear {
     }
 
     /// y = GEGLU(h)·Wᵀ (+ bias) with W int8, never writing GEGLU(h) in float32: each row's GEGLU output (of `inner`
-    /// features from h's 2·inner) is computed into a thread's scratch row, multiplied by 1/s and quantized there
-    /// while it is in L1 — the same floats and the same quantization as `Activations.geglu` followed by
-    /// `forwardInt8`, so the same result bit for bit, without a [rows, inner] round trip through memory. For an
-    /// int8 model's inference MLP (no dropout, no adapter on the output linear, no observer).
+    /// features from h's 2·inner), multiplied by 1/s, is computed into a thread's scratch row and quantized there
+    /// while it is in L1 (`dnabert_i8_geglu_quantize_rows`, with int8 inference's rational-erf GELU) — the same
+    /// bits as `Activations.int8GEGLU` followed by `forwardInt8`, without a [rows, inner] round trip through
+    /// memory. For an int8 model's inference MLP (no dropout, no adapter on the output linear, no observer).
     static func forwardInt8AfterGEGLU(h: UnsafePointer<Float>, ldh: Int, rows: Int, inner: Int, weight q: Int8Matrix,
                                       bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>, ldy: Int, threads: Int) {
         let kp = q.kpad, kernel = Int8Kernel.current.code
-        quantizedProduct(rows: rows, kpad: kp, scratch: 2 * inner, packed: q.packed, colsum: q.colsum, columnScale: q.scales,
+        quantizedProduct(rows: rows, kpad: kp, scratch: inner, packed: q.packed, colsum: q.colsum, columnScale: q.scales,
                          n: q.outFeatures, bias: bias, y: y, ldy: ldy, threads: threads) { range, row, xq, sx, zp in
-            for i in 0..<range.count {
-                Activations.geglu(h + (range.lowerBound + i) * ldh, ld: ldh, rows: 1, inner: inner, out: row, ldo: inner)
-                if let inv = q.inverseSmooth {
-                    dnabert_i8_quantize_rows_u8_smoothed(row, inner, 1, inner, inv, row + inner, xq + i * kp, kp, sx + i, zp + i, kernel)
-                } else {
-                    dnabert_i8_quantize_rows_u8(row, inner, 1, inner, xq + i * kp, kp, sx + i, zp + i, kernel)
-                }
-            }
+            dnabert_i8_geglu_quantize_rows(h + range.lowerBound * ldh, ldh, range.count, inner, q.inverseSmooth, row,
+                                           xq, kp, sx, zp, kernel)
         }
     }
 }
