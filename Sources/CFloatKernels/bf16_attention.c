@@ -197,7 +197,86 @@ BF16 static void pair_product(const float *a, size_t lda, size_t rows, size_t re
         }
     }
 }
+
+/* y (=, or += when accumulate) alpha · A·B with B already packed: column panel c (64 columns) at b + c · bstride. */
+BF16 static void pair_product_packed(const float *a, size_t lda, size_t rows, size_t red, const uint32_t *b,
+                                     size_t bstride, size_t cols, float *y, size_t ldy, float alpha, int accumulate,
+                                     uint32_t *buf) {
+    size_t red2 = (red + 1) / 2, block = 2 * AREA / red2;
+    for (size_t r0 = 0; r0 < rows; r0 += block) {
+        size_t rn = rows - r0 < block ? rows - r0 : block;
+        for (size_t r = 0; r < rn; r++) pairs_of_row(a + (r0 + r) * lda, red, buf + r * red2);
+        for (size_t c0 = 0, p = 0; c0 < cols; c0 += PANEL, p++) {
+            size_t nc = cols - c0 < PANEL ? cols - c0 : PANEL;
+            rows_through_panel(buf, red2, rn, b + p * bstride, red2, y + r0 * ldy + c0, ldy, alpha, accumulate, nc);
+        }
+    }
+}
 #endif
+
+size_t dnabert_bf16_packed_k_size(size_t kn, size_t d) { return (kn + PANEL - 1) / PANEL * ((d + 1) / 2) * PANEL; }
+
+size_t dnabert_bf16_packed_v_size(size_t kn, size_t d) { return (d + PANEL - 1) / PANEL * ((kn + 1) / 2) * PANEL; }
+
+int dnabert_bf16_pack_k(const float *k, size_t ldk, size_t kn, size_t d, uint32_t *out) {
+#ifdef DNABERT_X86
+    if (!have_bf16() || d > MAX_D || ((uintptr_t)out & 63)) return -1;
+    size_t d2 = (d + 1) / 2;
+    for (size_t j0 = 0, p = 0; j0 < kn; j0 += PANEL, p++)
+        pack_k_panel(k, ldk, d, j0, kn - j0 < PANEL ? kn - j0 : PANEL, out + p * d2 * PANEL);
+    return 0;
+#else
+    (void)k; (void)ldk; (void)kn; (void)d; (void)out;
+    return -1;
+#endif
+}
+
+int dnabert_bf16_pack_v(const float *v, size_t ldv, size_t kn, size_t d, uint32_t *out) {
+#ifdef DNABERT_X86
+    if (!have_bf16() || d > MAX_D || ((uintptr_t)out & 63)) return -1;
+    size_t kn2 = (kn + 1) / 2;
+    for (size_t c0 = 0, p = 0; c0 < d; c0 += PANEL, p++)
+        pack_v_panel(v, ldv, kn, c0, d - c0 < PANEL ? d - c0 : PANEL, out + p * kn2 * PANEL);
+    return 0;
+#else
+    (void)v; (void)ldv; (void)kn; (void)d; (void)out;
+    return -1;
+#endif
+}
+
+int dnabert_bf16_qk_packed(const float *q, size_t ldq, size_t rows, const uint32_t *kp, size_t kn, size_t d,
+                           float alpha, float *s, size_t lds) {
+#ifdef DNABERT_X86
+    if (!have_bf16() || d > MAX_D || ((uintptr_t)kp & 63)) return -1;
+    if (rows == 0 || kn == 0) return 0;
+    if (d == 0) {
+        for (size_t r = 0; r < rows; r++) memset(s + r * lds, 0, sizeof(float) * kn);
+        return 0;
+    }
+    uint32_t *buf = dnabert_kernel_scratch();
+    if (!buf) return -1;
+    pair_product_packed(q, ldq, rows, d, kp, ((d + 1) / 2) * PANEL, kn, s, lds, alpha, 0, buf);
+    return 0;
+#else
+    (void)q; (void)ldq; (void)rows; (void)kp; (void)kn; (void)d; (void)alpha; (void)s; (void)lds;
+    return -1;
+#endif
+}
+
+int dnabert_bf16_pv_acc_packed(const float *p, size_t ldp, size_t rows, size_t kn, const uint32_t *vp,
+                               size_t vstride, size_t d, float *o, size_t ldo) {
+#ifdef DNABERT_X86
+    if (!have_bf16() || kn > 2 * MAX_KN || ((uintptr_t)vp & 63) || (vstride & 15)) return -1;
+    if (rows == 0 || kn == 0 || d == 0) return 0;
+    uint32_t *buf = dnabert_kernel_scratch();
+    if (!buf) return -1;
+    pair_product_packed(p, ldp, rows, kn, vp, vstride, d, o, ldo, 1.f, 1, buf);
+    return 0;
+#else
+    (void)p; (void)ldp; (void)rows; (void)kn; (void)vp; (void)vstride; (void)d; (void)o; (void)ldo;
+    return -1;
+#endif
+}
 
 int dnabert_bf16_qk(const float *q, size_t ldq, size_t rows, const float *k, size_t ldk, size_t kn, size_t d,
                     float alpha, float *s, size_t lds) {

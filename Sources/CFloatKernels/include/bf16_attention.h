@@ -13,6 +13,7 @@
 #ifndef DNABERT_BF16_ATTENTION_H
 #define DNABERT_BF16_ATTENTION_H
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -35,6 +36,23 @@ int dnabert_bf16_qk(const float *q, size_t ldq, size_t rows, const float *k, siz
  * Returns 0, or -1 as dnabert_bf16_qk (also when kn > 1024). */
 int dnabert_bf16_pv_acc(const float *p, size_t ldp, size_t rows, size_t kn, const float *v, size_t ldv, size_t d,
                         float *o, size_t ldo);
+
+/* The same products with K or V packed beforehand, once for all the query tiles that read them (a sequence longer
+ * than one query tile packed its keys once per tile before). dnabert_bf16_pack_k writes the kn keys as panels of 64
+ * (key j at panel j / 64), dnabert_bf16_packed_k_size(kn, d) dwords; dnabert_bf16_pack_v writes V as ⌈d/64⌉ column
+ * panels of ⌈kn/2⌉ key pairs, dnabert_bf16_packed_v_size(kn, d) dwords; `out` must be 64-byte aligned. They
+ * return -1 (nothing written) where dnabert_bf16_qk would, or for a misaligned `out`, kp or vp. A tile of keys j0 ..< j0 + kn reads K's panels from kp = out + (j0 / 64) · ⌈d/2⌉ · 64
+ * (j0 a multiple of 64) and V's pairs from vp = out + (j0 / 2) · 64 (j0 even) with vstride = ⌈kn_all/2⌉ · 64, the
+ * distance between V's column panels. Same results as dnabert_bf16_qk and dnabert_bf16_pv_acc, bit for bit. */
+size_t dnabert_bf16_packed_k_size(size_t kn, size_t d);
+size_t dnabert_bf16_packed_v_size(size_t kn, size_t d);
+int dnabert_bf16_pack_k(const float *k, size_t ldk, size_t kn, size_t d, uint32_t *out);
+int dnabert_bf16_pack_v(const float *v, size_t ldv, size_t kn, size_t d, uint32_t *out);
+int dnabert_bf16_qk_packed(const float *q, size_t ldq, size_t rows, const uint32_t *kp, size_t kn, size_t d,
+                           float alpha, float *s, size_t lds);
+/* (kn ≤ 2048) */
+int dnabert_bf16_pv_acc_packed(const float *p, size_t ldp, size_t rows, size_t kn, const uint32_t *vp,
+                               size_t vstride, size_t d, float *o, size_t ldo);
 
 #ifdef __cplusplus
 }
