@@ -127,20 +127,22 @@ public enum FlashAttention {
                 vStride[s] = (span.count + 1) / 2 * 64
                 for h in 0..<heads { packedAt[s * heads + h] = total; total += ks + vs }
             }
-            let buf = UnsafeMutableRawPointer.allocate(byteCount: 4 * total, alignment: 64).bindMemory(to: UInt32.self, capacity: total)
-            let jobs = (0..<(spans.count * heads)).filter { packedAt[$0] >= 0 }
-            let failed = Atomic<Bool>(false)
-            Parallel.forEach(jobs.count, threads: min(workers, jobs.count)) { i in
-                let sh = jobs[i], s = sh / heads, h = sh % heads, n = spans[s].count
-                let kOut = buf + packedAt[sh], vOut = kOut + dnabert_bf16_packed_k_size(n, d)
-                if dnabert_bf16_pack_k(k + spans[s].start * stride + h * hs, stride, n, d, kOut) != 0
-                    || dnabert_bf16_pack_v(v + spans[s].start * stride + h * hs, stride, n, d, vOut) != 0 {
-                    failed.store(true, ordering: .relaxed)
+            // (64-byte aligned, as the kernels require; without the memory, the tiles pack their own operands)
+            if let buf = (try? Memory.allocate(UInt32.self, count: total, what: "packed keys"))?.baseAddress {
+                let jobs = (0..<(spans.count * heads)).filter { packedAt[$0] >= 0 }
+                let failed = Atomic<Bool>(false)
+                Parallel.forEach(jobs.count, threads: min(workers, jobs.count)) { i in
+                    let sh = jobs[i], s = sh / heads, h = sh % heads, n = spans[s].count
+                    let kOut = buf + packedAt[sh], vOut = kOut + dnabert_bf16_packed_k_size(n, d)
+                    if dnabert_bf16_pack_k(k + spans[s].start * stride + h * hs, stride, n, d, kOut) != 0
+                        || dnabert_bf16_pack_v(v + spans[s].start * stride + h * hs, stride, n, d, vOut) != 0 {
+                        failed.store(true, ordering: .relaxed)
+                    }
                 }
+                if failed.load(ordering: .relaxed) { free(buf) } else { packed = buf }
             }
-            if failed.load(ordering: .relaxed) { buf.deallocate() } else { packed = buf }
         }
-        defer { packed?.deallocate() }
+        defer { free(packed) }
         // A shared atomic-free work queue: worker w takes items w, w + workers, … (items are sorted by cost).
         Parallel.forEach(workers, threads: workers) { w in
             let sBuf = UnsafeMutablePointer<Float>.allocate(capacity: bq * bk)
