@@ -3,6 +3,7 @@
 #include "int8_kernels.h"   /* dnabert_cpu_leaf7_if_os_saves */
 #include "kernel_scratch.h"
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -133,11 +134,16 @@ BF16 static void pack_v_panel(const float *v, size_t ldv, size_t kn, size_t c0, 
     }
 }
 
+/* ALiBi for a score tile, applied in the QK product's epilogue: s[r, j] = fma(−slope, |qpos[r] − kpos[j]|,
+ * alpha · (q·k)), and rmax[r] = max(rmax[r], max_j s[r, j]) over the stored columns. NULL when not wanted. */
+typedef struct { const float *qpos, *kpos; float slope; float *rmax; } alibi_t;
+
 /* R rows × 64 columns: y = alpha · A·B (or y += A·B when accumulate), A's rows as pairs at a + i·lda, the panel's
- * pair row kk at b + kk·64, kn2 pairs; only the columns of masks m are stored. */
+ * pair row kk at b + kk·64, kn2 pairs; only the columns of masks m are stored; with `al` (not accumulating), the
+ * ALiBi bias of rows al->qpos[0 ..< R] and columns al->kpos[0 ..< 64] is added and the rows' maxima kept. */
 #define DEF_MICRO(R)                                                                                          \
 BF16 static void micro_##R(const uint32_t *a, size_t lda, const uint32_t *b, size_t kn2, float *y, size_t ldy, \
-                           float alpha, int accumulate, const __mmask16 *m) {                                \
+                           float alpha, int accumulate, const __mmask16 *m, const alibi_t *ab) {             \
     __m512 acc[R][NB];                                                                                       \
     for (int i = 0; i < R; i++) for (int j = 0; j < NB; j++) acc[i][j] = _mm512_setzero_ps();               \
     for (size_t kk = 0; kk < kn2; kk++) {                                                                    \
@@ -149,6 +155,21 @@ BF16 static void micro_##R(const uint32_t *a, size_t lda, const uint32_t *b, siz
         }                                                                                                    \
     }                                                                                                        \
     __m512 al = _mm512_set1_ps(alpha);                                                                       \
+    if (ab) {                                                                                                \
+        const __m512 ns = _mm512_set1_ps(-ab->slope);                                                        \
+        for (int i = 0; i < R; i++) {                                                                        \
+            __m512 qp = _mm512_set1_ps(ab->qpos[i]), mx = _mm512_set1_ps(ab->rmax[i]);                      \
+            for (int j = 0; j < NB; j++) {                                                                   \
+                if (!m[j]) continue;                                                                         \
+                __m512 dist = _mm512_abs_ps(_mm512_sub_ps(qp, _mm512_maskz_loadu_ps(m[j], ab->kpos + 16 * j)));      \
+                __m512 v = _mm512_fmadd_ps(ns, dist, _mm512_mul_ps(acc[i][j], al));                        \
+                _mm512_mask_storeu_ps(y + i * ldy + 16 * j, m[j], v);                                        \
+                mx = _mm512_mask_max_ps(mx, m[j], v, mx);     /* a NaN score is passed over */               \
+            }                                                                                                \
+            ab->rmax[i] = _mm512_reduce_max_ps(mx);                                                          \
+        }                                                                                                    \
+        return;                                                                                              \
+    }                                                                                                        \
     for (int j = 0; j < NB; j++) {                                                                           \
         if (!m[j]) continue;                                                                                 \
         for (int i = 0; i < R; i++) {                                                                        \
@@ -169,14 +190,29 @@ static inline void panel_masks(size_t nc, __mmask16 *m) {
     }
 }
 
-/* All rows of A (pairs, row stride lda) through one panel. */
+/* All rows of A (pairs, row stride lda) through one panel; `ab` (or NULL): ALiBi with qpos, rmax at row 0 of A and
+ * kpos at the panel's first column. */
 BF16 static void rows_through_panel(const uint32_t *a, size_t lda, size_t rows, const uint32_t *b, size_t kn2,
-                                    float *y, size_t ldy, float alpha, int accumulate, size_t nc) {
+                                    float *y, size_t ldy, float alpha, int accumulate, size_t nc, const alibi_t *ab) {
     __mmask16 m[NB];
     panel_masks(nc, m);
+    alibi_t t;
     size_t r = 0;
-    for (; r + MR <= rows; r += MR) micro_6(a + r * lda, lda, b, kn2, y + r * ldy, ldy, alpha, accumulate, m);
-    for (; r < rows; r++) micro_1(a + r * lda, lda, b, kn2, y + r * ldy, ldy, alpha, accumulate, m);
+    for (; r + MR <= rows; r += MR) {
+        if (ab) t = (alibi_t){ ab->qpos + r, ab->kpos, ab->slope, ab->rmax + r };
+        micro_6(a + r * lda, lda, b, kn2, y + r * ldy, ldy, alpha, accumulate, m, ab ? &t : 0);
+    }
+    for (; r < rows; r++) {
+        if (ab) t = (alibi_t){ ab->qpos + r, ab->kpos, ab->slope, ab->rmax + r };
+        micro_1(a + r * lda, lda, b, kn2, y + r * ldy, ldy, alpha, accumulate, m, ab ? &t : 0);
+    }
+}
+
+/* `ab` moved to rows r0 and columns c0. */
+static inline const alibi_t *alibi_at(const alibi_t *ab, size_t r0, size_t c0, alibi_t *t) {
+    if (!ab) return 0;
+    *t = (alibi_t){ ab->qpos + r0, ab->kpos + c0, ab->slope, ab->rmax + r0 };
+    return t;
 }
 
 /* y (=, or += when accumulate) alpha · A·B over pairs: A's rows (red floats each, row stride lda) converted to pairs
@@ -184,7 +220,8 @@ BF16 static void rows_through_panel(const uint32_t *a, size_t lda, size_t rows, 
 typedef void (*pack_fn)(const float *, size_t, size_t, size_t, size_t, uint32_t *);
 BF16 static void pair_product(const float *a, size_t lda, size_t rows, size_t red, const float *b, size_t ldb,
                               size_t cols, pack_fn pack, float *y, size_t ldy, float alpha, int accumulate,
-                              uint32_t *buf) {
+                              const alibi_t *ab, uint32_t *buf) {
+    alibi_t t;
     size_t red2 = (red + 1) / 2, block = AREA / red2;
     uint32_t *pa = buf, *pb = buf + AREA;
     for (size_t r0 = 0; r0 < rows; r0 += block) {
@@ -193,7 +230,7 @@ BF16 static void pair_product(const float *a, size_t lda, size_t rows, size_t re
         for (size_t c0 = 0; c0 < cols; c0 += PANEL) {
             size_t nc = cols - c0 < PANEL ? cols - c0 : PANEL;
             pack(b, ldb, red, c0, nc, pb);
-            rows_through_panel(pa, red2, rn, pb, red2, y + r0 * ldy + c0, ldy, alpha, accumulate, nc);
+            rows_through_panel(pa, red2, rn, pb, red2, y + r0 * ldy + c0, ldy, alpha, accumulate, nc, alibi_at(ab, r0, c0, &t));
         }
     }
 }
@@ -201,14 +238,16 @@ BF16 static void pair_product(const float *a, size_t lda, size_t rows, size_t re
 /* y (=, or += when accumulate) alpha · A·B with B already packed: column panel c (64 columns) at b + c · bstride. */
 BF16 static void pair_product_packed(const float *a, size_t lda, size_t rows, size_t red, const uint32_t *b,
                                      size_t bstride, size_t cols, float *y, size_t ldy, float alpha, int accumulate,
-                                     uint32_t *buf) {
+                                     const alibi_t *ab, uint32_t *buf) {
+    alibi_t t;
     size_t red2 = (red + 1) / 2, block = 2 * AREA / red2;
     for (size_t r0 = 0; r0 < rows; r0 += block) {
         size_t rn = rows - r0 < block ? rows - r0 : block;
         for (size_t r = 0; r < rn; r++) pairs_of_row(a + (r0 + r) * lda, red, buf + r * red2);
         for (size_t c0 = 0, p = 0; c0 < cols; c0 += PANEL, p++) {
             size_t nc = cols - c0 < PANEL ? cols - c0 : PANEL;
-            rows_through_panel(buf, red2, rn, b + p * bstride, red2, y + r0 * ldy + c0, ldy, alpha, accumulate, nc);
+            rows_through_panel(buf, red2, rn, b + p * bstride, red2, y + r0 * ldy + c0, ldy, alpha, accumulate, nc,
+                               alibi_at(ab, r0, c0, &t));
         }
     }
 }
@@ -244,10 +283,10 @@ int dnabert_bf16_pack_v(const float *v, size_t ldv, size_t kn, size_t d, uint32_
 #endif
 }
 
-int dnabert_bf16_qk_packed(const float *q, size_t ldq, size_t rows, const uint32_t *kp, size_t kn, size_t d,
-                           float alpha, float *s, size_t lds) {
+static int qk_packed(const float *q, size_t ldq, size_t rows, const uint32_t *kp, size_t kn, size_t d, float alpha,
+                     float *s, size_t lds, const void *ab) {
 #ifdef DNABERT_X86
-    if (!have_bf16() || d > MAX_D || ((uintptr_t)kp & 63)) return -1;
+    if (!have_bf16() || d > MAX_D || ((uintptr_t)kp & 63) || (ab && d == 0)) return -1;
     if (rows == 0 || kn == 0) return 0;
     if (d == 0) {
         for (size_t r = 0; r < rows; r++) memset(s + r * lds, 0, sizeof(float) * kn);
@@ -255,10 +294,29 @@ int dnabert_bf16_qk_packed(const float *q, size_t ldq, size_t rows, const uint32
     }
     uint32_t *buf = dnabert_kernel_scratch();
     if (!buf) return -1;
-    pair_product_packed(q, ldq, rows, d, kp, ((d + 1) / 2) * PANEL, kn, s, lds, alpha, 0, buf);
+    pair_product_packed(q, ldq, rows, d, kp, ((d + 1) / 2) * PANEL, kn, s, lds, alpha, 0, ab, buf);
     return 0;
 #else
-    (void)q; (void)ldq; (void)rows; (void)kp; (void)kn; (void)d; (void)alpha; (void)s; (void)lds;
+    (void)q; (void)ldq; (void)rows; (void)kp; (void)kn; (void)d; (void)alpha; (void)s; (void)lds; (void)ab;
+    return -1;
+#endif
+}
+
+int dnabert_bf16_qk_packed(const float *q, size_t ldq, size_t rows, const uint32_t *kp, size_t kn, size_t d,
+                           float alpha, float *s, size_t lds) {
+    return qk_packed(q, ldq, rows, kp, kn, d, alpha, s, lds, 0);
+}
+
+int dnabert_bf16_qk_alibi_packed(const float *q, size_t ldq, size_t rows, const uint32_t *kp, size_t kn, size_t d,
+                                 float alpha, const float *qpos, const float *kpos, float slope, float *s, size_t lds,
+                                 float *rmax) {
+#ifdef DNABERT_X86
+    alibi_t ab = { qpos, kpos, slope, rmax };
+    for (size_t r = 0; r < rows; r++) rmax[r] = -INFINITY;
+    return qk_packed(q, ldq, rows, kp, kn, d, alpha, s, lds, &ab);
+#else
+    (void)q; (void)ldq; (void)rows; (void)kp; (void)kn; (void)d; (void)alpha; (void)qpos; (void)kpos; (void)slope;
+    (void)s; (void)lds; (void)rmax;
     return -1;
 #endif
 }
@@ -270,7 +328,7 @@ int dnabert_bf16_pv_acc_packed(const float *p, size_t ldp, size_t rows, size_t k
     if (rows == 0 || kn == 0 || d == 0) return 0;
     uint32_t *buf = dnabert_kernel_scratch();
     if (!buf) return -1;
-    pair_product_packed(p, ldp, rows, kn, vp, vstride, d, o, ldo, 1.f, 1, buf);
+    pair_product_packed(p, ldp, rows, kn, vp, vstride, d, o, ldo, 1.f, 1, 0, buf);
     return 0;
 #else
     (void)p; (void)ldp; (void)rows; (void)kn; (void)vp; (void)vstride; (void)d; (void)o; (void)ldo;
@@ -278,10 +336,10 @@ int dnabert_bf16_pv_acc_packed(const float *p, size_t ldp, size_t rows, size_t k
 #endif
 }
 
-int dnabert_bf16_qk(const float *q, size_t ldq, size_t rows, const float *k, size_t ldk, size_t kn, size_t d,
-                    float alpha, float *s, size_t lds) {
+static int qk(const float *q, size_t ldq, size_t rows, const float *k, size_t ldk, size_t kn, size_t d, float alpha,
+              float *s, size_t lds, const void *ab) {
 #ifdef DNABERT_X86
-    if (!have_bf16() || d > MAX_D) return -1;
+    if (!have_bf16() || d > MAX_D || (ab && d == 0)) return -1;
     if (rows == 0 || kn == 0) return 0;
     if (d == 0) {
         for (size_t r = 0; r < rows; r++) memset(s + r * lds, 0, sizeof(float) * kn);
@@ -289,11 +347,30 @@ int dnabert_bf16_qk(const float *q, size_t ldq, size_t rows, const float *k, siz
     }
     uint32_t *buf = dnabert_kernel_scratch();
     if (!buf) return -1;
-    pair_product(q, ldq, rows, d, k, ldk, kn, pack_k_panel, s, lds, alpha, 0, buf);
+    pair_product(q, ldq, rows, d, k, ldk, kn, pack_k_panel, s, lds, alpha, 0, ab, buf);
     return 0;
 #else
-    (void)q; (void)ldq; (void)rows; (void)k; (void)ldk; (void)kn; (void)d; (void)alpha; (void)s; (void)lds;
+    (void)q; (void)ldq; (void)rows; (void)k; (void)ldk; (void)kn; (void)d; (void)alpha; (void)s; (void)lds; (void)ab;
     (void)have_bf16;
+    return -1;
+#endif
+}
+
+int dnabert_bf16_qk(const float *q, size_t ldq, size_t rows, const float *k, size_t ldk, size_t kn, size_t d,
+                    float alpha, float *s, size_t lds) {
+    return qk(q, ldq, rows, k, ldk, kn, d, alpha, s, lds, 0);
+}
+
+int dnabert_bf16_qk_alibi(const float *q, size_t ldq, size_t rows, const float *k, size_t ldk, size_t kn, size_t d,
+                          float alpha, const float *qpos, const float *kpos, float slope, float *s, size_t lds,
+                          float *rmax) {
+#ifdef DNABERT_X86
+    alibi_t ab = { qpos, kpos, slope, rmax };
+    for (size_t r = 0; r < rows; r++) rmax[r] = -INFINITY;
+    return qk(q, ldq, rows, k, ldk, kn, d, alpha, s, lds, &ab);
+#else
+    (void)q; (void)ldq; (void)rows; (void)k; (void)ldk; (void)kn; (void)d; (void)alpha; (void)qpos; (void)kpos;
+    (void)slope; (void)s; (void)lds; (void)rmax;
     return -1;
 #endif
 }
@@ -305,7 +382,7 @@ int dnabert_bf16_pv_acc(const float *p, size_t ldp, size_t rows, size_t kn, cons
     if (rows == 0 || kn == 0 || d == 0) return 0;
     uint32_t *buf = dnabert_kernel_scratch();
     if (!buf) return -1;
-    pair_product(p, ldp, rows, kn, v, ldv, d, pack_v_panel, o, ldo, 1.f, 1, buf);
+    pair_product(p, ldp, rows, kn, v, ldv, d, pack_v_panel, o, ldo, 1.f, 1, 0, buf);
     return 0;
 #else
     (void)p; (void)ldp; (void)rows; (void)kn; (void)v; (void)ldv; (void)d; (void)o; (void)ldo;

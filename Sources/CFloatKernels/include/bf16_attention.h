@@ -50,6 +50,16 @@ int dnabert_bf16_pack_k(const float *k, size_t ldk, size_t kn, size_t d, uint32_
 int dnabert_bf16_pack_v(const float *v, size_t ldv, size_t kn, size_t d, uint32_t *out);
 int dnabert_bf16_qk_packed(const float *q, size_t ldq, size_t rows, const uint32_t *kp, size_t kn, size_t d,
                            float alpha, float *s, size_t lds);
+/* dnabert_bf16_qk and dnabert_bf16_qk_packed with ALiBi added in the product's epilogue:
+ * s[r, j] = fma(−slope, |qpos[r] − kpos[j]|, alpha · bf16(q[r])·bf16(k[j])) and rmax[r] = max_j s[r, j] (the
+ * online softmax's row maxima, so that it needs one pass over the tile instead of two). qpos: rows, kpos: kn
+ * floats. Also -1 for d = 0. */
+int dnabert_bf16_qk_alibi(const float *q, size_t ldq, size_t rows, const float *k, size_t ldk, size_t kn, size_t d,
+                          float alpha, const float *qpos, const float *kpos, float slope, float *s, size_t lds,
+                          float *rmax);
+int dnabert_bf16_qk_alibi_packed(const float *q, size_t ldq, size_t rows, const uint32_t *kp, size_t kn, size_t d,
+                                 float alpha, const float *qpos, const float *kpos, float slope, float *s, size_t lds,
+                                 float *rmax);
 /* (kn ≤ 2048) */
 int dnabert_bf16_pv_acc_packed(const float *p, size_t ldp, size_t rows, size_t kn, const uint32_t *vp,
                                size_t vstride, size_t d, float *o, size_t ldo);

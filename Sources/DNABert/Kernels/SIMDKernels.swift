@@ -92,9 +92,24 @@ package enum SIMDKernels {
             j += 1
         }
         let mNew = mOld > mt ? mOld : mt
-        let mv = F16(repeating: mNew)
+        return (mNew, expSum(row, n, mNew))
+    }
+
+    /// `biasExpRow` for a row whose bias is already added and whose maximum `rowMax` is known (the bf16 tiles'
+    /// product adds ALiBi and keeps the maxima in its epilogue): the exponentials and their sum only.
+    @inline(never)
+    package static func expRow(_ row: UnsafeMutablePointer<Float>, _ n: Int, _ rowMax: Float, _ mOld: Float) -> (Float, Double) {
+        let mNew = mOld > rowMax ? mOld : rowMax
+        return (mNew, expSum(row, n, mNew))
+    }
+
+    /// row[j] = exp(row[j] − m) for j < n; returns Σ_j row[j].
+    @inline(__always)
+    static func expSum(_ row: UnsafeMutablePointer<Float>, _ n: Int, _ m: Float) -> Double {
+        let nv = n & ~15
+        let mv = F16(repeating: m)
         var acc = F16()
-        j = 0
+        var j = 0
         while j < nv {
             let e = exp(load(row + j) - mv)
             store(e, row + j)
@@ -108,7 +123,7 @@ package enum SIMDKernels {
             let e = exp(v - mv)
             for t in 0..<(n - j) { row[j + t] = e[t]; sum += Double(e[t]) }
         }
-        return (mNew, sum)
+        return sum
     }
 
     /// out[r, j] = GELU(h[r, j])·h[r, inner + j]; `out` may alias `h`.

@@ -38,6 +38,15 @@ enum SIMDPath {
     }
 
     @inline(__always)
+    static func expRow(_ row: UnsafeMutablePointer<Float>, _ n: Int, _ rowMax: Float, _ mOld: Float) -> (Float, Double) {
+        switch current {
+        case .avx512: return DNABertAVX512.SIMDKernels.expRow(row, n, rowMax, mOld)
+        case .avx2: return DNABertAVX2.SIMDKernels.expRow(row, n, rowMax, mOld)
+        case .baseline: return SIMDKernels.expRow(row, n, rowMax, mOld)
+        }
+    }
+
+    @inline(__always)
     static func geglu(_ h: UnsafePointer<Float>, _ ld: Int, _ rows: Int, _ inner: Int, _ out: UnsafeMutablePointer<Float>, _ ldo: Int) {
         switch current {
         case .avx512: DNABertAVX512.SIMDKernels.geglu(h, ld, rows, inner, out, ldo)

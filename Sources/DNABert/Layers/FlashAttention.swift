@@ -151,7 +151,11 @@ public enum FlashAttention {
             let lBuf = UnsafeMutablePointer<Double>.allocate(capacity: bq)
             let posBuf = UnsafeMutablePointer<Float>.allocate(capacity: bk)
             let qNorm = UnsafeMutablePointer<Float>.allocate(capacity: bq)
-            defer { sBuf.deallocate(); oBuf.deallocate(); mBuf.deallocate(); lBuf.deallocate(); posBuf.deallocate(); qNorm.deallocate() }
+            let qPos = UnsafeMutablePointer<Float>.allocate(capacity: bq), rowMax = UnsafeMutablePointer<Float>.allocate(capacity: bq)
+            defer {
+                sBuf.deallocate(); oBuf.deallocate(); mBuf.deallocate(); lBuf.deallocate(); posBuf.deallocate(); qNorm.deallocate()
+                qPos.deallocate(); rowMax.deallocate()
+            }
             var i = w
             while i < items.count {
                 let (s, h, q0) = items[i]
@@ -164,7 +168,7 @@ public enum FlashAttention {
                      qn: min(bq, span.count - q0), positions: positions, head: h, heads: heads, d: d, hs: hs,
                      slope: h < slopes.count ? slopes[h] : 0, scale: scale, lse: lse, bk: bk,
                      kMax: kMax[s * heads + h] * (bf16 ? 1.01 : 1.0001), qNorm: qNorm,
-                     sBuf: sBuf, oBuf: oBuf, mBuf: mBuf, lBuf: lBuf, posBuf: posBuf, bf16: bf16)
+                     sBuf: sBuf, oBuf: oBuf, mBuf: mBuf, lBuf: lBuf, posBuf: posBuf, bf16: bf16, qPos: qPos, rowMax: rowMax)
                 i += workers
             }
         }
@@ -194,7 +198,8 @@ public enum FlashAttention {
                      scale: Float, lse: UnsafeMutablePointer<Float>?, bk: Int, kMax: Float,
                      qNorm: UnsafeMutablePointer<Float>, sBuf: UnsafeMutablePointer<Float>, oBuf: UnsafeMutablePointer<Float>,
                      mBuf: UnsafeMutablePointer<Float>, lBuf: UnsafeMutablePointer<Double>,
-                     posBuf: UnsafeMutablePointer<Float>, bf16: Bool = false) {
+                     posBuf: UnsafeMutablePointer<Float>, bf16: Bool = false, qPos: UnsafeMutablePointer<Float>? = nil,
+                     rowMax: UnsafeMutablePointer<Float>? = nil) {
         typealias F8 = VectorMath.F8
         let qBase = q + (span.start + q0) * stride + h * hs
         let kBase = k + span.start * stride + h * hs
@@ -212,6 +217,7 @@ public enum FlashAttention {
             for r in 0..<qn { qNorm[r] = sumOfSquares(qBase + r * stride, d).squareRoot() * kMax * scale }
         }
         func posOf(_ t: Int) -> Float { positions.map { $0[span.start + t] } ?? Float(t) }
+        if bf16, let qPos { for r in 0..<qn { qPos[r] = posOf(q0 + r) } }
         func skippable(_ k0: Int, _ kn: Int) -> Bool {
             if slope <= 0 || !skipDistantTiles { return false }
             let first = posOf(k0), last = posOf(k0 + kn - 1)
@@ -231,28 +237,38 @@ public enum FlashAttention {
         while let ti = next {
             let k0 = ti * bk
             let kn = min(bk, span.count - k0)
-            // S = scale·Q·Kᵀ: on bf16 pairs when asked (a bound of 1.01 on bf16(q)·bf16(k) / |q||k| keeps the tile
-            // skipping exact), else on dnabert's float32 kernel where the linear layers use it (it packs the key
-            // tile itself; OpenBLAS's copies of both tiles were about 15 % of attention's time), else sgemm.
-            if let kp = packedK, dnabert_bf16_qk_packed(qBase, stride, qn, kp + (k0 / 64) * d2 * 64, kn, d, scale, sBuf, bk) == 0 {
-                // (K packed once for the whole sequence)
-            } else if !(bf16 && dnabert_bf16_qk(qBase, stride, qn, kBase + k0 * stride, stride, kn, d, scale, sBuf, bk) == 0),
-               !Linear.useKernel || dnabert_f32_gemm_nt(qBase, stride, qn, d, kBase + k0 * stride, stride, 0, kn, nil,
-                                                         scale, sBuf, bk) != 0 {
-                BLAS.sgemm(transA: .noTrans, transB: .trans, m: qn, n: kn, k: d, alpha: scale, a: qBase, lda: stride,
-                           b: kBase + k0 * stride, ldb: stride, beta: 0, c: sBuf, ldc: bk)
-            }
             // Key positions of this tile.
             if let p = positions {
                 for j in 0..<kn { posBuf[j] = p[span.start + k0 + j] }
             } else {
                 for j in 0..<kn { posBuf[j] = Float(k0 + j) }
             }
+            // S = scale·Q·Kᵀ − slope·|i − j|: on bf16 pairs when asked, the bias added and the rows' maxima kept in
+            // the product's epilogue (K packed once per sequence when given) — a bound of 1.01 on
+            // bf16(q)·bf16(k) / |q||k| keeps the tile skipping exact.
+            var fused = false
+            if bf16, let qPos, let rowMax {
+                fused = (packedK.map {
+                    dnabert_bf16_qk_alibi_packed(qBase, stride, qn, $0 + (k0 / 64) * d2 * 64, kn, d, scale, qPos, posBuf,
+                                                 slope, sBuf, bk, rowMax)
+                } ?? dnabert_bf16_qk_alibi(qBase, stride, qn, kBase + k0 * stride, stride, kn, d, scale, qPos, posBuf,
+                                           slope, sBuf, bk, rowMax)) == 0
+            }
+            // Else S = scale·Q·Kᵀ on dnabert's float32 kernel where the linear layers use it (it packs the key tile
+            // itself; OpenBLAS's copies of both tiles were about 15 % of attention's time), else sgemm, and the bias
+            // in `biasExpRow`.
+            if !fused, !(bf16 && dnabert_bf16_qk(qBase, stride, qn, kBase + k0 * stride, stride, kn, d, scale, sBuf, bk) == 0),
+               !Linear.useKernel || dnabert_f32_gemm_nt(qBase, stride, qn, d, kBase + k0 * stride, stride, 0, kn, nil,
+                                                         scale, sBuf, bk) != 0 {
+                BLAS.sgemm(transA: .noTrans, transB: .trans, m: qn, n: kn, k: d, alpha: scale, a: qBase, lda: stride,
+                           b: kBase + k0 * stride, ldb: stride, beta: 0, c: sBuf, ldc: bk)
+            }
             for r in 0..<qn {
                 let row = sBuf + r * bk
                 let pi = positions.map { $0[span.start + q0 + r] } ?? Float(q0 + r)
                 let mOld = mBuf[r]
-                let (mNew, sum) = SIMDPath.biasExpRow(row, kn, posBuf, pi, slope, mOld)
+                let (mNew, sum) = fused ? SIMDPath.expRow(row, kn, rowMax![r], mOld)
+                    : SIMDPath.biasExpRow(row, kn, posBuf, pi, slope, mOld)
                 if mOld == -Float.infinity {
                     lBuf[r] = sum
                 } else {
