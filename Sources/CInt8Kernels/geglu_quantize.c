@@ -59,7 +59,8 @@ static void geglu_row_generic(const float *a, const float *b, size_t n, const fl
 
 #ifdef DNABERT_X86
 /* Lines of a and b this far ahead (floats) are prefetched: the rows come from memory, written there by the gated
- * product's streaming stores (512 floats: 7 % less time per element than the hardware prefetcher alone). */
+ * product's streaming stores (512 floats ahead: 0.49–0.66 ns per element against 0.56–0.70 with the hardware
+ * prefetcher alone, one thread, 1,024 rows × 3,072, three alternating runs). */
 enum { AHEAD = 512 };
 
 __attribute__((target("avx512f")))
