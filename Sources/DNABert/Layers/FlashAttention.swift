@@ -14,7 +14,8 @@ import Synchronization
 /// (running max m and Float64 running sum l, accumulator rescaled by exp(m_old − m_new)), O += P·V; the two
 /// products on dnabert's float32 kernel where the linear layers use it (AVX-512), else sgemm — or, for an int8
 /// model's inference, on bfloat16 pairs (`TileProducts.bf16`, bf16_attention.h). The L × L matrix never exists;
-/// scratch is tileQ·(tileK + headDim) floats per worker.
+/// scratch is tileQ·(tileK + headDim) floats per worker (plus, with bf16 products on sequences longer than one query
+/// tile, those sequences' keys and values packed once: about T·H 32-bit words).
 public enum FlashAttention {
     /// Rows `start ..< start + count` of the packed Q/K/V/output form one sequence.
     public struct Span: Sendable, Equatable {
