@@ -215,38 +215,26 @@ static inline const alibi_t *alibi_at(const alibi_t *ab, size_t r0, size_t c0, a
     return t;
 }
 
-/* y (=, or += when accumulate) alpha · A·B over pairs: A's rows (red floats each, row stride lda) converted to pairs
- * in region A, B packed 64 columns at a time into region B by `pack` (src, ld, red, first column, columns, buf). */
+/* B of a pair product: packed 64 columns at a time into region B by `pack` (src, ld, red, first column, columns,
+ * buf), or packed beforehand (column panel p at packed + p · stride, 64-byte aligned). */
 typedef void (*pack_fn)(const float *, size_t, size_t, size_t, size_t, uint32_t *);
-BF16 static void pair_product(const float *a, size_t lda, size_t rows, size_t red, const float *b, size_t ldb,
-                              size_t cols, pack_fn pack, float *y, size_t ldy, float alpha, int accumulate,
-                              const alibi_t *ab, uint32_t *buf) {
+typedef struct { const float *src; size_t ld; pack_fn pack; const uint32_t *packed; size_t stride; } operand_b;
+
+/* y (=, or += when accumulate) alpha · A·B over pairs: A's rows (red floats each, row stride lda) converted to pairs
+ * in region A (both regions when B comes packed), then each panel of B through them. */
+BF16 static void pair_product(const float *a, size_t lda, size_t rows, size_t red, const operand_b *b, size_t cols,
+                              float *y, size_t ldy, float alpha, int accumulate, const alibi_t *ab, uint32_t *buf) {
     alibi_t t;
-    size_t red2 = (red + 1) / 2, block = AREA / red2;
+    size_t red2 = (red + 1) / 2, block = (b->pack ? AREA : 2 * AREA) / red2;
     uint32_t *pa = buf, *pb = buf + AREA;
     for (size_t r0 = 0; r0 < rows; r0 += block) {
         size_t rn = rows - r0 < block ? rows - r0 : block;
         for (size_t r = 0; r < rn; r++) pairs_of_row(a + (r0 + r) * lda, red, pa + r * red2);
-        for (size_t c0 = 0; c0 < cols; c0 += PANEL) {
-            size_t nc = cols - c0 < PANEL ? cols - c0 : PANEL;
-            pack(b, ldb, red, c0, nc, pb);
-            rows_through_panel(pa, red2, rn, pb, red2, y + r0 * ldy + c0, ldy, alpha, accumulate, nc, alibi_at(ab, r0, c0, &t));
-        }
-    }
-}
-
-/* y (=, or += when accumulate) alpha · A·B with B already packed: column panel c (64 columns) at b + c · bstride. */
-BF16 static void pair_product_packed(const float *a, size_t lda, size_t rows, size_t red, const uint32_t *b,
-                                     size_t bstride, size_t cols, float *y, size_t ldy, float alpha, int accumulate,
-                                     const alibi_t *ab, uint32_t *buf) {
-    alibi_t t;
-    size_t red2 = (red + 1) / 2, block = 2 * AREA / red2;
-    for (size_t r0 = 0; r0 < rows; r0 += block) {
-        size_t rn = rows - r0 < block ? rows - r0 : block;
-        for (size_t r = 0; r < rn; r++) pairs_of_row(a + (r0 + r) * lda, red, buf + r * red2);
         for (size_t c0 = 0, p = 0; c0 < cols; c0 += PANEL, p++) {
             size_t nc = cols - c0 < PANEL ? cols - c0 : PANEL;
-            rows_through_panel(buf, red2, rn, b + p * bstride, red2, y + r0 * ldy + c0, ldy, alpha, accumulate, nc,
+            const uint32_t *panel = b->packed + p * b->stride;
+            if (b->pack) { b->pack(b->src, b->ld, red, c0, nc, pb); panel = pb; }
+            rows_through_panel(pa, red2, rn, panel, red2, y + r0 * ldy + c0, ldy, alpha, accumulate, nc,
                                alibi_at(ab, r0, c0, &t));
         }
     }
@@ -283,10 +271,13 @@ int dnabert_bf16_pack_v(const float *v, size_t ldv, size_t kn, size_t d, uint32_
 #endif
 }
 
-static int qk_packed(const float *q, size_t ldq, size_t rows, const uint32_t *kp, size_t kn, size_t d, float alpha,
-                     float *s, size_t lds, const void *ab) {
 #ifdef DNABERT_X86
-    if (!have_bf16() || d > MAX_D || ((uintptr_t)kp & 63) || (ab && d == 0)) return -1;
+/* S = alpha · Q·Kᵀ (with ALiBi when ab), K as operand B. -1: no AVX512_BF16, d too large, a misaligned packed K,
+ * ALiBi without a reduction (d = 0), or no scratch. */
+static int qk(const float *q, size_t ldq, size_t rows, const operand_b *kb, size_t kn, size_t d, float alpha, float *s,
+              size_t lds, const alibi_t *ab) {
+    if (!have_bf16() || d > MAX_D || ((uintptr_t)kb->packed & 63) || (ab && d == 0)) return -1;
+    if (ab) for (size_t r = 0; r < rows; r++) ab->rmax[r] = -INFINITY;
     if (rows == 0 || kn == 0) return 0;
     if (d == 0) {
         for (size_t r = 0; r < rows; r++) memset(s + r * lds, 0, sizeof(float) * kn);
@@ -294,98 +285,72 @@ static int qk_packed(const float *q, size_t ldq, size_t rows, const uint32_t *kp
     }
     uint32_t *buf = dnabert_kernel_scratch();
     if (!buf) return -1;
-    pair_product_packed(q, ldq, rows, d, kp, ((d + 1) / 2) * PANEL, kn, s, lds, alpha, 0, ab, buf);
+    pair_product(q, ldq, rows, d, kb, kn, s, lds, alpha, 0, ab, buf);
     return 0;
+}
+
+/* O += P·V, V as operand B. */
+static int pv(const float *p, size_t ldp, size_t rows, size_t kn, const operand_b *vb, size_t d, float *o, size_t ldo) {
+    if (!have_bf16() || kn > (vb->pack ? MAX_KN : 2 * MAX_KN) || ((uintptr_t)vb->packed & 63) || (vb->stride & 15)) return -1;
+    if (rows == 0 || kn == 0 || d == 0) return 0;
+    uint32_t *buf = dnabert_kernel_scratch();
+    if (!buf) return -1;
+    pair_product(p, ldp, rows, kn, vb, d, o, ldo, 1.f, 1, 0, buf);
+    return 0;
+}
+#define X86_ONLY(call) return (call)
 #else
-    (void)q; (void)ldq; (void)rows; (void)kp; (void)kn; (void)d; (void)alpha; (void)s; (void)lds; (void)ab;
-    return -1;
+#define X86_ONLY(call) (void)have_bf16; return -1
 #endif
+
+int dnabert_bf16_qk(const float *q, size_t ldq, size_t rows, const float *k, size_t ldk, size_t kn, size_t d,
+                    float alpha, float *s, size_t lds) {
+#ifdef DNABERT_X86
+    operand_b kb = { k, ldk, pack_k_panel, 0, 0 };
+#endif
+    X86_ONLY(qk(q, ldq, rows, &kb, kn, d, alpha, s, lds, 0));
 }
 
 int dnabert_bf16_qk_packed(const float *q, size_t ldq, size_t rows, const uint32_t *kp, size_t kn, size_t d,
                            float alpha, float *s, size_t lds) {
-    return qk_packed(q, ldq, rows, kp, kn, d, alpha, s, lds, 0);
-}
-
-int dnabert_bf16_qk_alibi_packed(const float *q, size_t ldq, size_t rows, const uint32_t *kp, size_t kn, size_t d,
-                                 float alpha, const float *qpos, const float *kpos, float slope, float *s, size_t lds,
-                                 float *rmax) {
 #ifdef DNABERT_X86
-    alibi_t ab = { qpos, kpos, slope, rmax };
-    for (size_t r = 0; r < rows; r++) rmax[r] = -INFINITY;
-    return qk_packed(q, ldq, rows, kp, kn, d, alpha, s, lds, &ab);
-#else
-    (void)q; (void)ldq; (void)rows; (void)kp; (void)kn; (void)d; (void)alpha; (void)qpos; (void)kpos; (void)slope;
-    (void)s; (void)lds; (void)rmax;
-    return -1;
+    operand_b kb = { 0, 0, 0, kp, ((d + 1) / 2) * PANEL };
 #endif
-}
-
-int dnabert_bf16_pv_acc_packed(const float *p, size_t ldp, size_t rows, size_t kn, const uint32_t *vp,
-                               size_t vstride, size_t d, float *o, size_t ldo) {
-#ifdef DNABERT_X86
-    if (!have_bf16() || kn > 2 * MAX_KN || ((uintptr_t)vp & 63) || (vstride & 15)) return -1;
-    if (rows == 0 || kn == 0 || d == 0) return 0;
-    uint32_t *buf = dnabert_kernel_scratch();
-    if (!buf) return -1;
-    pair_product_packed(p, ldp, rows, kn, vp, vstride, d, o, ldo, 1.f, 1, 0, buf);
-    return 0;
-#else
-    (void)p; (void)ldp; (void)rows; (void)kn; (void)vp; (void)vstride; (void)d; (void)o; (void)ldo;
-    return -1;
-#endif
-}
-
-static int qk(const float *q, size_t ldq, size_t rows, const float *k, size_t ldk, size_t kn, size_t d, float alpha,
-              float *s, size_t lds, const void *ab) {
-#ifdef DNABERT_X86
-    if (!have_bf16() || d > MAX_D || (ab && d == 0)) return -1;
-    if (rows == 0 || kn == 0) return 0;
-    if (d == 0) {
-        for (size_t r = 0; r < rows; r++) memset(s + r * lds, 0, sizeof(float) * kn);
-        return 0;
-    }
-    uint32_t *buf = dnabert_kernel_scratch();
-    if (!buf) return -1;
-    pair_product(q, ldq, rows, d, k, ldk, kn, pack_k_panel, s, lds, alpha, 0, ab, buf);
-    return 0;
-#else
-    (void)q; (void)ldq; (void)rows; (void)k; (void)ldk; (void)kn; (void)d; (void)alpha; (void)s; (void)lds; (void)ab;
-    (void)have_bf16;
-    return -1;
-#endif
-}
-
-int dnabert_bf16_qk(const float *q, size_t ldq, size_t rows, const float *k, size_t ldk, size_t kn, size_t d,
-                    float alpha, float *s, size_t lds) {
-    return qk(q, ldq, rows, k, ldk, kn, d, alpha, s, lds, 0);
+    X86_ONLY(qk(q, ldq, rows, &kb, kn, d, alpha, s, lds, 0));
 }
 
 int dnabert_bf16_qk_alibi(const float *q, size_t ldq, size_t rows, const float *k, size_t ldk, size_t kn, size_t d,
                           float alpha, const float *qpos, const float *kpos, float slope, float *s, size_t lds,
                           float *rmax) {
 #ifdef DNABERT_X86
+    operand_b kb = { k, ldk, pack_k_panel, 0, 0 };
     alibi_t ab = { qpos, kpos, slope, rmax };
-    for (size_t r = 0; r < rows; r++) rmax[r] = -INFINITY;
-    return qk(q, ldq, rows, k, ldk, kn, d, alpha, s, lds, &ab);
-#else
-    (void)q; (void)ldq; (void)rows; (void)k; (void)ldk; (void)kn; (void)d; (void)alpha; (void)qpos; (void)kpos;
-    (void)slope; (void)s; (void)lds; (void)rmax;
-    return -1;
 #endif
+    X86_ONLY(qk(q, ldq, rows, &kb, kn, d, alpha, s, lds, &ab));
+}
+
+int dnabert_bf16_qk_alibi_packed(const float *q, size_t ldq, size_t rows, const uint32_t *kp, size_t kn, size_t d,
+                                 float alpha, const float *qpos, const float *kpos, float slope, float *s, size_t lds,
+                                 float *rmax) {
+#ifdef DNABERT_X86
+    operand_b kb = { 0, 0, 0, kp, ((d + 1) / 2) * PANEL };
+    alibi_t ab = { qpos, kpos, slope, rmax };
+#endif
+    X86_ONLY(qk(q, ldq, rows, &kb, kn, d, alpha, s, lds, &ab));
 }
 
 int dnabert_bf16_pv_acc(const float *p, size_t ldp, size_t rows, size_t kn, const float *v, size_t ldv, size_t d,
                         float *o, size_t ldo) {
 #ifdef DNABERT_X86
-    if (!have_bf16() || kn > MAX_KN) return -1;
-    if (rows == 0 || kn == 0 || d == 0) return 0;
-    uint32_t *buf = dnabert_kernel_scratch();
-    if (!buf) return -1;
-    pair_product(p, ldp, rows, kn, v, ldv, d, pack_v_panel, o, ldo, 1.f, 1, 0, buf);
-    return 0;
-#else
-    (void)p; (void)ldp; (void)rows; (void)kn; (void)v; (void)ldv; (void)d; (void)o; (void)ldo;
-    return -1;
+    operand_b vb = { v, ldv, pack_v_panel, 0, 0 };
 #endif
+    X86_ONLY(pv(p, ldp, rows, kn, &vb, d, o, ldo));
+}
+
+int dnabert_bf16_pv_acc_packed(const float *p, size_t ldp, size_t rows, size_t kn, const uint32_t *vp,
+                               size_t vstride, size_t d, float *o, size_t ldo) {
+#ifdef DNABERT_X86
+    operand_b vb = { 0, 0, 0, vp, vstride };
+#endif
+    X86_ONLY(pv(p, ldp, rows, kn, &vb, d, o, ldo));
 }
