@@ -190,6 +190,13 @@ static inline void panel_masks(size_t nc, __mmask16 *m) {
     }
 }
 
+/* `ab` moved to rows r0 and columns c0. */
+static inline const alibi_t *alibi_at(const alibi_t *ab, size_t r0, size_t c0, alibi_t *t) {
+    if (!ab) return 0;
+    *t = (alibi_t){ ab->qpos + r0, ab->kpos + c0, ab->slope, ab->rmax + r0 };
+    return t;
+}
+
 /* All rows of A (pairs, row stride lda) through one panel; `ab` (or NULL): ALiBi with qpos, rmax at row 0 of A and
  * kpos at the panel's first column. */
 BF16 static void rows_through_panel(const uint32_t *a, size_t lda, size_t rows, const uint32_t *b, size_t kn2,
@@ -198,21 +205,10 @@ BF16 static void rows_through_panel(const uint32_t *a, size_t lda, size_t rows, 
     panel_masks(nc, m);
     alibi_t t;
     size_t r = 0;
-    for (; r + MR <= rows; r += MR) {
-        if (ab) t = (alibi_t){ ab->qpos + r, ab->kpos, ab->slope, ab->rmax + r };
-        micro_6(a + r * lda, lda, b, kn2, y + r * ldy, ldy, alpha, accumulate, m, ab ? &t : 0);
-    }
-    for (; r < rows; r++) {
-        if (ab) t = (alibi_t){ ab->qpos + r, ab->kpos, ab->slope, ab->rmax + r };
-        micro_1(a + r * lda, lda, b, kn2, y + r * ldy, ldy, alpha, accumulate, m, ab ? &t : 0);
-    }
-}
-
-/* `ab` moved to rows r0 and columns c0. */
-static inline const alibi_t *alibi_at(const alibi_t *ab, size_t r0, size_t c0, alibi_t *t) {
-    if (!ab) return 0;
-    *t = (alibi_t){ ab->qpos + r0, ab->kpos + c0, ab->slope, ab->rmax + r0 };
-    return t;
+    for (; r + MR <= rows; r += MR)
+        micro_6(a + r * lda, lda, b, kn2, y + r * ldy, ldy, alpha, accumulate, m, alibi_at(ab, r, 0, &t));
+    for (; r < rows; r++)
+        micro_1(a + r * lda, lda, b, kn2, y + r * ldy, ldy, alpha, accumulate, m, alibi_at(ab, r, 0, &t));
 }
 
 /* B of a pair product: packed 64 columns at a time into region B by `pack` (src, ld, red, first column, columns,

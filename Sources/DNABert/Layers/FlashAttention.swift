@@ -266,10 +266,9 @@ public enum FlashAttention {
             }
             for r in 0..<qn {
                 let row = sBuf + r * bk
-                let pi = positions.map { $0[span.start + q0 + r] } ?? Float(q0 + r)
                 let mOld = mBuf[r]
                 let (mNew, sum) = fused ? SIMDPath.expRow(row, kn, rowMax![r], mOld)
-                    : SIMDPath.biasExpRow(row, kn, posBuf, pi, slope, mOld)
+                    : SIMDPath.biasExpRow(row, kn, posBuf, posOf(q0 + r), slope, mOld)
                 if mOld == -Float.infinity {
                     lBuf[r] = sum
                 } else {
