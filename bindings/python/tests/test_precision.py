@@ -635,3 +635,35 @@ def test_cli_precision_option(int8, tmp_path):
                           text=True).stdout
     assert (f"precision: int8 (int8 kernel on this CPU: {dnabert.int8_kernel()}, "
             f"attention products: {dnabert.int8_attention()})") in info, info
+
+
+def test_cli_finetune_and_predict_at_int8(fp32, int8, tmp_path):
+    """`dnabert finetune --precision int8` trains on the int8 base (QLoRA) and saves a PEFT adapter that loads on
+    both bases; `dnabert predict --precision int8` gives the probabilities of that classifier on the int8 base, as the
+    Python API computes them, and not those of the float32 base."""
+    from conftest import find_cli
+    cli = find_cli()
+    if cli is None:
+        pytest.skip("the dnabert CLI is not built (set DNABERT_CLI or build build/bin/dnabert)")
+    train = head_csv(os.path.join(TASK, "train.csv"), tmp_path / "train.csv", rows=64)
+    test = head_csv(os.path.join(TASK, "test.csv"), tmp_path / "test.csv", rows=12)
+    seqs, _ = read_csv(test)
+    out = tmp_path / "q"
+    subprocess.run([cli, "finetune", "--model", MODEL, "--train", train, "--out", str(out), "--max-steps", "2",
+                    "--batch-size", "8", "--seed", "3", "--precision", "int8", "-q"], check=True, timeout=300)
+    assert json.load(open(out / "adapter_config.json")).get("peft_type") == "LORA"
+    on_int8 = np.asarray(dnabert.Classifier.load(int8, str(out)).predict_proba(seqs))
+    on_fp32 = np.asarray(dnabert.Classifier.load(fp32, str(out)).predict_proba(seqs))
+
+    def cli_probs(*extra):
+        r = subprocess.run([cli, "predict", "--model", MODEL, "--adapter", str(out), *extra, test], check=True,
+                           timeout=300, capture_output=True, text=True)
+        rows = list(csv.DictReader(r.stdout.splitlines()))
+        return np.array([[float(row["prob_0"]), float(row["prob_1"])] for row in rows])
+    got = cli_probs("--precision", "int8")
+    np.testing.assert_allclose(got, on_int8, rtol=1e-5, atol=1e-6)
+    assert np.abs(got - on_fp32).max() > 1e-6, "the CLI's int8 predictions are the float32 base's"
+    np.testing.assert_allclose(cli_probs(), on_fp32, rtol=1e-5, atol=1e-6)   # the default: the model as stored
+    bad = subprocess.run([cli, "predict", "--model", MODEL, "--adapter", str(out), "--precision", "int3", test],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode != 0 and "unknown precision" in bad.stderr
