@@ -18,11 +18,17 @@ genome_windows <- function(n, width) {
   substring(s, starts, starts + width - 1)
 }
 
+# n genome windows for a test on the shipped model in `dir`, or the test is skipped with the reason.
+windows_or_skip <- function(dir, n, width) {
+  if (!file.exists(file.path(dir, "model.safetensors"))) skip("the shipped model is not reachable from here (run from the repository)")
+  seqs <- genome_windows(n, width)
+  if (is.null(seqs)) skip("examples/data/saureus_n315.fasta.gz not reachable")
+  seqs
+}
+
 test_that("int8 models embed real DNA like float32, save and load again", {
   dir <- shipped_model_dir()
-  if (!file.exists(file.path(dir, "model.safetensors"))) skip("the shipped model is not reachable from here (run from the repository)")
-  seqs <- genome_windows(40, 400)
-  if (is.null(seqs)) skip("examples/data/saureus_n315.fasta.gz not reachable")
+  seqs <- windows_or_skip(dir, 40, 400)
   f <- dnabert_model(dir)
   q <- dnabert_model(dir, precision = "int8")
   expect_identical(dnabert_model_info(f)$precision, "fp32")
@@ -71,9 +77,7 @@ test_that("the int8 kernel is named, and forcing the portable one gives the same
 
 test_that("every inference entry point runs at int8 close to float32, and QLoRA fine-tunes on it", {
   dir <- shipped_model_dir()
-  if (!file.exists(file.path(dir, "model.safetensors"))) skip("the shipped model is not reachable from here (run from the repository)")
-  seqs <- genome_windows(16, 300)
-  if (is.null(seqs)) skip("examples/data/saureus_n315.fasta.gz not reachable")
+  seqs <- windows_or_skip(dir, 16, 300)
   f <- dnabert_model(dir)
   q <- dnabert_model(dir, precision = "int8")
   cosine <- function(a, b) sum(a * b) / sqrt(sum(a * a) * sum(b * b))
