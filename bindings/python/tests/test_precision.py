@@ -577,7 +577,7 @@ FINETUNE_TASKS = [("coding_200", TASK, 60, 0.3),
                   ("splice_400", os.path.join(DATA, "tasks", "splice_400") if DATA else None, 150, 0.25)]
 
 
-@accuracy_gate(4)
+@accuracy_gate("1–4")
 @pytest.mark.parametrize("name,task,steps,floor", FINETUNE_TASKS, ids=[t[0] for t in FINETUNE_TASKS])
 def test_classifier_agreement_and_qlora(fp32, int8, tmp_path, name, task, steps, floor):
     if task is None:
