@@ -63,26 +63,31 @@ static void geglu_row_generic(const float *a, const float *b, size_t n, const fl
  * prefetcher alone, one thread, 1,024 rows × 3,072, three alternating runs). */
 enum { AHEAD = 512 };
 
-__attribute__((target("avx512f")))
-static inline __m512 gelu16(__m512 x) {
-    const __m512 c = _mm512_set1_ps(ZMAX);
-    __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(RSQRT2));
-    z = _mm512_min_ps(z, c);                               /* a NaN z becomes ±3.9 here; x keeps the result NaN */
-    z = _mm512_max_ps(z, _mm512_sub_ps(_mm512_setzero_ps(), c));
-    __m512 u = _mm512_mul_ps(z, z);
-    __m512 p = _mm512_fmadd_ps(_mm512_set1_ps(P5), u, _mm512_set1_ps(P4));
-    p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(P3));
-    p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(P2));
-    p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(P1));
-    p = _mm512_fmadd_ps(p, u, _mm512_set1_ps(P0));
-    __m512 q = _mm512_fmadd_ps(_mm512_set1_ps(Q5), u, _mm512_set1_ps(Q4));
-    q = _mm512_fmadd_ps(q, u, _mm512_set1_ps(Q3));
-    q = _mm512_fmadd_ps(q, u, _mm512_set1_ps(Q2));
-    q = _mm512_fmadd_ps(q, u, _mm512_set1_ps(Q1));
-    q = _mm512_fmadd_ps(q, u, _mm512_set1_ps(1.f));
-    __m512 e = _mm512_div_ps(_mm512_mul_ps(z, p), q);
-    return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(0.5f), x), _mm512_add_ps(_mm512_set1_ps(1.f), e));
+/* GELU of W-bit vectors (W = 512 or 256), one body for both families so that they do the same operations in the
+ * same order (the portable path's, see gelu1): the same bits. */
+#define DEF_GELU(NAME, W, TARGET)                                                                            \
+__attribute__((target(TARGET)))                                                                              \
+static inline __m##W NAME(__m##W x) {                                                                        \
+    const __m##W c = _mm##W##_set1_ps(ZMAX);                                                                 \
+    __m##W z = _mm##W##_mul_ps(x, _mm##W##_set1_ps(RSQRT2));                                                 \
+    z = _mm##W##_min_ps(z, c);                        /* a NaN z becomes ±3.9 here; x keeps the result NaN */ \
+    z = _mm##W##_max_ps(z, _mm##W##_sub_ps(_mm##W##_setzero_ps(), c));                                      \
+    __m##W u = _mm##W##_mul_ps(z, z);                                                                        \
+    __m##W p = _mm##W##_fmadd_ps(_mm##W##_set1_ps(P5), u, _mm##W##_set1_ps(P4));                             \
+    p = _mm##W##_fmadd_ps(p, u, _mm##W##_set1_ps(P3));                                                       \
+    p = _mm##W##_fmadd_ps(p, u, _mm##W##_set1_ps(P2));                                                       \
+    p = _mm##W##_fmadd_ps(p, u, _mm##W##_set1_ps(P1));                                                       \
+    p = _mm##W##_fmadd_ps(p, u, _mm##W##_set1_ps(P0));                                                       \
+    __m##W q = _mm##W##_fmadd_ps(_mm##W##_set1_ps(Q5), u, _mm##W##_set1_ps(Q4));                             \
+    q = _mm##W##_fmadd_ps(q, u, _mm##W##_set1_ps(Q3));                                                       \
+    q = _mm##W##_fmadd_ps(q, u, _mm##W##_set1_ps(Q2));                                                       \
+    q = _mm##W##_fmadd_ps(q, u, _mm##W##_set1_ps(Q1));                                                       \
+    q = _mm##W##_fmadd_ps(q, u, _mm##W##_set1_ps(1.f));                                                      \
+    __m##W e = _mm##W##_div_ps(_mm##W##_mul_ps(z, p), q);                                                    \
+    return _mm##W##_mul_ps(_mm##W##_mul_ps(_mm##W##_set1_ps(0.5f), x), _mm##W##_add_ps(_mm##W##_set1_ps(1.f), e)); \
 }
+DEF_GELU(gelu16, 512, "avx512f")
+DEF_GELU(gelu8, 256, "avx2,fma")
 
 __attribute__((target("avx512f")))
 static void geglu_row_avx512(const float *a, const float *b, size_t n, const float *inv_s, float *out) {
@@ -95,27 +100,6 @@ static void geglu_row_avx512(const float *a, const float *b, size_t n, const flo
         _mm512_storeu_ps(out + j, g);
     }
     if (j < n) geglu_row_generic(a + j, b + j, n - j, inv_s ? inv_s + j : 0, out + j);
-}
-
-__attribute__((target("avx2,fma")))
-static inline __m256 gelu8(__m256 x) {
-    const __m256 c = _mm256_set1_ps(ZMAX);
-    __m256 z = _mm256_mul_ps(x, _mm256_set1_ps(RSQRT2));
-    z = _mm256_min_ps(z, c);
-    z = _mm256_max_ps(z, _mm256_sub_ps(_mm256_setzero_ps(), c));
-    __m256 u = _mm256_mul_ps(z, z);
-    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(P5), u, _mm256_set1_ps(P4));
-    p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(P3));
-    p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(P2));
-    p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(P1));
-    p = _mm256_fmadd_ps(p, u, _mm256_set1_ps(P0));
-    __m256 q = _mm256_fmadd_ps(_mm256_set1_ps(Q5), u, _mm256_set1_ps(Q4));
-    q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(Q3));
-    q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(Q2));
-    q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(Q1));
-    q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(1.f));
-    __m256 e = _mm256_div_ps(_mm256_mul_ps(z, p), q);
-    return _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), x), _mm256_add_ps(_mm256_set1_ps(1.f), e));
 }
 
 __attribute__((target("avx2,fma")))
