@@ -27,7 +27,10 @@ final class MappedFile {
         }
         let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
         guard let p, p != MAP_FAILED else {
-            throw DNABertError.io("cannot map '\(path)' (\(size) bytes): \(FileIO.errnoString())")
+            // No address space for it (ENOMEM: an RLIMIT_AS, a full 32-bit space) is a lack of memory, not of the file.
+            let why = errno, text = FileIO.errnoString()
+            if why == ENOMEM { throw DNABertError(.outOfMemory, "cannot map '\(path)' (\(size) bytes): \(text)") }
+            throw DNABertError.io("cannot map '\(path)' (\(size) bytes): \(text)")
         }
         mapping = p
         length = size
