@@ -37,18 +37,18 @@ public enum Linear {
         }
         let t = Parallel.threads(threads)
         if useKernel && rows >= kernelMinRows {
-            let panels = (outFeatures + 63) / 64
-            if panels >= t {
-                // Whole 64-channel panels per worker; a worker that cannot get its panel buffer (out of memory)
-                // falls back to sgemm for its share.
-                Parallel.forEach(t, threads: t) { p in
-                    let c0 = min(outFeatures, panels * p / t * 64), c1 = min(outFeatures, panels * (p + 1) / t * 64)
-                    if c1 > c0, dnabert_f32_gemm_nt(x, ldx, rows, inFeatures, weight, inFeatures, c0, c1, bias, 1, y, ldy) != 0 {
-                        run(x, ldx, rows, inFeatures, weight, c0, c1, bias, y, ldy)
-                    }
+            // Whole 64-channel panels per worker (fewer workers than threads when there are fewer panels: a layer
+            // narrower than 64 · threads channels is cheap, and handing part of it to sgemm would make its result
+            // depend on the thread count, since OpenBLAS's kernels may sum in another order than this one); a
+            // worker that cannot get its panel buffer (out of memory) falls back to sgemm for its share.
+            let panels = (outFeatures + 63) / 64, w = min(t, panels)
+            Parallel.forEach(w, threads: w) { p in
+                let c0 = min(outFeatures, panels * p / w * 64), c1 = min(outFeatures, panels * (p + 1) / w * 64)
+                if c1 > c0, dnabert_f32_gemm_nt(x, ldx, rows, inFeatures, weight, inFeatures, c0, c1, bias, 1, y, ldy) != 0 {
+                    run(x, ldx, rows, inFeatures, weight, c0, c1, bias, y, ldy)
                 }
-                return
             }
+            return
         }
         let byRows = rows >= 192 * t || outFeatures < 64 * t
         let parts = byRows ? min(t, max(1, rows / 16)) : min(t, max(1, outFeatures / 16))

@@ -64,3 +64,29 @@ def test_spinning_changes_nothing_but_timing(spin, tmp_path):
     for i in range(1, 5):
         np.testing.assert_array_equal(outs["default"][i], outs["default"][0])
     np.testing.assert_array_equal(outs["set"], outs["default"])
+
+
+def _cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+@pytest.mark.skipif(not {"avx2", "fma"} <= _cpu_flags(), reason="OpenBLAS's Haswell kernel needs AVX2 and FMA")
+def test_thread_count_changes_nothing_under_another_blas_kernel(tmp_path):
+    # OpenBLAS's Haswell sgemm sums in another order than dnabert's own float32 kernel (AVX-512 CPUs) and than its
+    # SkylakeX kernel. The fixture's 48-channel layers are narrower than one 64-channel panel per thread: they once
+    # went to sgemm at 2 threads and to dnabert's kernel at 1, so the hidden states depended on the thread count
+    # whenever a user's OPENBLAS_CORETYPE picked a kernel with other rounding.
+    env = dict(os.environ, OPENBLAS_CORETYPE="Haswell")
+    env.pop("DNABERT_SPIN_US", None)
+    path = tmp_path / "haswell.npy"
+    subprocess.run([sys.executable, "-c", FORWARD, FIXTURE, str(path)], check=True, env=env, timeout=300)
+    outs = np.load(path)
+    for i in range(1, 5):
+        np.testing.assert_array_equal(outs[i], outs[0])
