@@ -241,6 +241,12 @@ size_t dnabert_bf16_packed_k_size(size_t kn, size_t d) { return (kn + PANEL - 1)
 
 size_t dnabert_bf16_packed_v_size(size_t kn, size_t d) { return (d + PANEL - 1) / PANEL * ((kn + 1) / 2) * PANEL; }
 
+const uint32_t *dnabert_bf16_packed_k_tile(const uint32_t *kp, size_t j0, size_t d) { return kp + j0 / PANEL * ((d + 1) / 2) * PANEL; }
+
+const uint32_t *dnabert_bf16_packed_v_tile(const uint32_t *vp, size_t j0) { return vp + j0 / 2 * PANEL; }
+
+size_t dnabert_bf16_packed_v_stride(size_t kn_all) { return (kn_all + 1) / 2 * PANEL; }
+
 int dnabert_bf16_pack_k(const float *k, size_t ldk, size_t kn, size_t d, uint32_t *out) {
 #ifdef DNABERT_X86
     if (!have_bf16() || d > MAX_D || ((uintptr_t)out & 63)) return -1;

@@ -86,6 +86,10 @@ import CFloatKernels
             let e = dnabert_bf16_pv_acc(p, ldp, rows, kn, Array(v[(k0 * ld)...]), ld, d, &o1, d)
             let f = dnabert_bf16_pv_acc_packed(p, ldp, rows, kn, vp + (k0 / 2) * 64, vStride, d, &o2, d)
             #expect(a == 0 && b == 0 && e == 0 && f == 0)
+            // the layout helpers FlashAttention uses give the offsets of the documented layout written out above
+            #expect(dnabert_bf16_packed_k_tile(kp, k0, d) == UnsafePointer(kp + (k0 / 64) * d2 * 64)
+                    && dnabert_bf16_packed_v_tile(vp, k0) == UnsafePointer(vp + (k0 / 2) * 64)
+                    && dnabert_bf16_packed_v_stride(n) == vStride)
             #expect(s1.map(\.bitPattern) == s2.map(\.bitPattern), "S: keys \(k0) ..< \(k0 + kn), d \(d)")
             #expect(o1.map(\.bitPattern) == o2.map(\.bitPattern), "O: keys \(k0) ..< \(k0 + kn), d \(d)")
             k0 += bk

@@ -46,6 +46,11 @@ int dnabert_bf16_pv_acc(const float *p, size_t ldp, size_t rows, size_t kn, cons
  * distance between V's column panels. Same results as dnabert_bf16_qk and dnabert_bf16_pv_acc, bit for bit. */
 size_t dnabert_bf16_packed_k_size(size_t kn, size_t d);
 size_t dnabert_bf16_packed_v_size(size_t kn, size_t d);
+/* Where a tile of keys j0 ..< j0 + kn starts in packed K (j0 a multiple of 64) and in packed V (j0 even), and V's
+ * vstride for a sequence of kn_all keys: the layout above in one place, for the callers of the _packed products. */
+const uint32_t *dnabert_bf16_packed_k_tile(const uint32_t *kp, size_t j0, size_t d);
+const uint32_t *dnabert_bf16_packed_v_tile(const uint32_t *vp, size_t j0);
+size_t dnabert_bf16_packed_v_stride(size_t kn_all);
 int dnabert_bf16_pack_k(const float *k, size_t ldk, size_t kn, size_t d, uint32_t *out);
 int dnabert_bf16_pack_v(const float *v, size_t ldv, size_t kn, size_t d, uint32_t *out);
 int dnabert_bf16_qk_packed(const float *q, size_t ldq, size_t rows, const uint32_t *kp, size_t kn, size_t d,

@@ -117,7 +117,6 @@ public enum FlashAttention {
         }
         // The packing, in parallel: once per key instead of once per query tile (1 × 512: packing took 3.3 % of
         // the forward's CPU samples with every key packed 4 times).
-        let d2 = (d + 1) / 2
         var packedAt = [Int](repeating: -1, count: spans.count * heads)   // (s, h) → offset of K; V follows
         var vStride = [Int](repeating: 0, count: spans.count)
         var packed: UnsafeMutablePointer<UInt32>? = nil
@@ -125,7 +124,7 @@ public enum FlashAttention {
             var total = 0
             for (s, span) in spans.enumerated() where span.count > bq {
                 let ks = dnabert_bf16_packed_k_size(span.count, d), vs = dnabert_bf16_packed_v_size(span.count, d)
-                vStride[s] = (span.count + 1) / 2 * 64
+                vStride[s] = dnabert_bf16_packed_v_stride(span.count)
                 for h in 0..<heads { packedAt[s * heads + h] = total; total += ks + vs }
             }
             // (64-byte aligned, as the kernels require; without the memory, the tiles pack their own operands)
@@ -164,7 +163,7 @@ public enum FlashAttention {
                 let at = packedAt[s * heads + h]
                 let kP = at >= 0 ? packed.map { UnsafePointer($0 + at) } : nil
                 let vP = kP.map { $0 + dnabert_bf16_packed_k_size(span.count, d) }
-                tile(packedK: kP, packedV: vP, vStride: vStride[s], d2: d2,
+                tile(packedK: kP, packedV: vP, vStride: vStride[s],
                      q: q, k: k, v: v, stride: stride, out: out, outStride: outStride, span: span, q0: q0,
                      qn: min(bq, span.count - q0), positions: positions, head: h, heads: heads, d: d, hs: hs,
                      slope: h < slopes.count ? slopes[h] : 0, scale: scale, lse: lse, bk: bk,
@@ -193,7 +192,7 @@ public enum FlashAttention {
 
     @inline(__always)
     static func tile(packedK: UnsafePointer<UInt32>? = nil, packedV: UnsafePointer<UInt32>? = nil, vStride: Int = 0,
-                     d2: Int = 0, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, stride: Int,
+                     q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>, stride: Int,
                      out: UnsafeMutablePointer<Float>, outStride: Int, span: Span, q0: Int, qn: Int,
                      positions: UnsafePointer<Float>?, head h: Int, heads: Int, d: Int, hs: Int, slope: Float,
                      scale: Float, lse: UnsafeMutablePointer<Float>?, bk: Int, kMax: Float,
@@ -250,7 +249,7 @@ public enum FlashAttention {
             var fused = false
             if bf16, let qPos, let rowMax {
                 fused = (packedK.map {
-                    dnabert_bf16_qk_alibi_packed(qBase, stride, qn, $0 + (k0 / 64) * d2 * 64, kn, d, scale, qPos, posBuf,
+                    dnabert_bf16_qk_alibi_packed(qBase, stride, qn, dnabert_bf16_packed_k_tile($0, k0, d), kn, d, scale, qPos, posBuf,
                                                  slope, sBuf, bk, rowMax)
                 } ?? dnabert_bf16_qk_alibi(qBase, stride, qn, kBase + k0 * stride, stride, kn, d, scale, qPos, posBuf,
                                            slope, sBuf, bk, rowMax)) == 0
@@ -285,7 +284,7 @@ public enum FlashAttention {
                 mBuf[r] = mNew
             }
             // O += P·V, V's rows read in place by the kernel (they are its panel layout already).
-            if let vp = packedV, dnabert_bf16_pv_acc_packed(sBuf, bk, qn, kn, vp + (k0 / 2) * 64, vStride, d, oBuf, d) == 0 {
+            if let vp = packedV, dnabert_bf16_pv_acc_packed(sBuf, bk, qn, kn, dnabert_bf16_packed_v_tile(vp, k0), vStride, d, oBuf, d) == 0 {
                 // (V packed once for the whole sequence)
             } else if !(bf16 && dnabert_bf16_pv_acc(sBuf, bk, qn, kn, vBase + k0 * stride, stride, d, oBuf, d) == 0),
                !Linear.useKernel || dnabert_f32_gemm_nn_acc(sBuf, bk, qn, kn, vBase + k0 * stride, stride, d, oBuf, d) != 0 {
