@@ -11,7 +11,7 @@ dnabert builds its own random weights of the same shape (`Model.from_config`, se
 `model.quantize("int8")` of them): timings do not depend on the values.
 
 Cases: torch (fp32), ort-fp32, ort-int8, dnabert-fp32, dnabert-int8. Each (case, shape) runs in its own process
-with the same thread count, best of --reps after a warm-up; rounds alternate the cases (the order rotates every
+with the same thread count, best of --reps (and of at least 1 s of forwards) after a warm-up; rounds alternate the cases (the order rotates every
 round) and the table shows the best over rounds; with several rounds the goal ratios are printed again from each case's
 median round. Every child also measures its own GEMM rate on the MLP shape
 ([max(B·L, 512), 768] × [768, 3072]): torch.mm; ONNX Runtime running a one-MatMul graph (float32, and the same graph
@@ -60,10 +60,13 @@ def peak_rss_mb():
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
-def best_of(fn, reps):
-    best = 1e9
-    for _ in range(reps):
-        t0 = time.perf_counter(); fn(); best = min(best, time.perf_counter() - t0)
+def best_of(fn, reps, min_seconds=1.0):
+    # at least `reps` forwards and at least min_seconds of them, the same rule for every peer: a 25 ms forward
+    # is timed some 40 times, a 1.5 s one `reps` times
+    best, n, spent = 1e9, 0, 0.0
+    while n < reps or spent < min_seconds:
+        t0 = time.perf_counter(); fn(); t = time.perf_counter() - t0
+        best = min(best, t); n += 1; spent += t
     return best
 def rate(fn, ops, seconds=1.0):
     fn(); t0 = time.perf_counter(); n = 0
@@ -385,7 +388,7 @@ def main():
             ap.error(f"unknown case {c!r} (expected some of {','.join(CASES)})")
     import onnxruntime
     import torch
-    print(f"DNABERT-2-117M shape, random weights, {args.threads} threads, {args.rounds} rounds x best of {args.reps}; "
+    print(f"DNABERT-2-117M shape, random weights, {args.threads} threads, {args.rounds} rounds x best of {args.reps} (and of >= 1 s of forwards); "
           f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}", flush=True)
     tmp = tempfile.mkdtemp(prefix="bench_precision_")
     try:
