@@ -55,6 +55,10 @@ SHARED = os.environ.get("DNABERT_SHARED") or os.path.join(ROOT, "..", "shared")
 if not os.path.isdir(os.path.join(SHARED, "data")):
     SHARED = "/work/shared"
 TOKENIZER = os.path.join(SHARED, "data", "dnabert2", "tokenizer.json")
+if not os.path.isfile(TOKENIZER):
+    # a clone without the shared data folder: the repository carries the same file (DNABERT-2's tokenizer), so the
+    # benchmarks that need one run from the repository alone
+    TOKENIZER = os.path.join(ROOT, "examples", "data", "dnabert2", "tokenizer.json")
 
 PRESETS = {
     "tiny": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128),
@@ -336,12 +340,13 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5, help="timed steps per side and shape")
     ap.add_argument("--warmup", type=int, default=1, help="untimed steps per side first")
-    ap.add_argument("--fasta", nargs="+", help="FASTA files for dnabert's sampler (default: the 5 shared genomes)")
+    ap.add_argument("--fasta", nargs="+", help="FASTA files for dnabert's sampler (default: the 5 shared genomes, else examples/data/*.fasta.gz)")
     ap.add_argument("--no-sgemm", action="store_true")
     ap.add_argument("--torch-adamw", choices=["default", "foreach", "fused"], default="default",
                     help="torch.optim.AdamW implementation (default: PyTorch's choice, a per-tensor loop on the CPU)")
     a = ap.parse_args()
-    fasta = a.fasta or sorted(glob.glob(os.path.join(SHARED, "data", "genomes", "*.fasta.gz")))
+    fasta = a.fasta or sorted(glob.glob(os.path.join(SHARED, "data", "genomes", "*.fasta.gz"))) \
+        or sorted(glob.glob(os.path.join(ROOT, "examples", "data", "*.fasta.gz")))
     if not fasta:
         sys.exit("no FASTA files: give --fasta")
     env = child_env()
