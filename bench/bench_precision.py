@@ -386,8 +386,13 @@ def main():
     for c in cases:
         if c not in CASES:
             ap.error(f"unknown case {c!r} (expected some of {','.join(CASES)})")
-    import onnxruntime
-    import torch
+    try:
+        import onnx  # noqa: F401  (the export and quantize_dynamic need it)
+        import onnxruntime
+        import torch
+    except ImportError as e:
+        sys.exit(f"bench_precision.py runs the peers in the same run and needs them installed ({e}): "
+                 "python3 -m pip install torch onnxruntime onnx")
     print(f"DNABERT-2-117M shape, random weights, {args.threads} threads, {args.rounds} rounds x best of {args.reps} (and of >= 1 s of forwards); "
           f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}", flush=True)
     tmp = tempfile.mkdtemp(prefix="bench_precision_")
