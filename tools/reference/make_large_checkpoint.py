@@ -29,7 +29,8 @@ def main():
     torch.save(sd, os.path.join(out, "pytorch_model.bin"))
     save_file({k: v.contiguous() for k, v in sd.items() if k != "cls.predictions.decoder.weight"},
               os.path.join(out, "model.safetensors"), metadata={"format": "pt"})
-    shutil.copy(os.environ.get("DNABERT_CONFIG", "/work/shared/data/dnabert2/config.json"), os.path.join(out, "config.json"))
+    shutil.copy(os.environ.get("DNABERT_CONFIG", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples",
+                                                               "data", "dnabert2", "config.json")), os.path.join(out, "config.json"))
 
 
 if __name__ == "__main__":
